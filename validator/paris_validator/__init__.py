@@ -1,0 +1,1 @@
+"""Paris validator: proof-of-learning spot checks, useful-work scores and slashing evidence."""
