@@ -44,7 +44,7 @@ class ContractRevert(ChainError):
     """The contract reverted with a custom error, decoded into its name and arguments."""
 
     def __init__(self, call: str, error: str, args: dict[str, Any]) -> None:
-        self.call, self.error, self.args = call, error, args
+        self.call, self.error, self.arguments = call, error, args
         shown = ", ".join(f"{k}={_show(v)}" for k, v in args.items())
         super().__init__(f"{call} reverted: {error}({shown})")
 

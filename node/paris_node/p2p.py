@@ -25,6 +25,7 @@ import trio
 from libp2p import new_host
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.keys import KeyPair
+from libp2p.network import auto_connector
 from libp2p.network.config import ConnectionConfig
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
@@ -33,9 +34,9 @@ from libp2p.pubsub.pubsub import Pubsub
 from libp2p.tools.anyio_service import background_trio_service
 
 log = logging.getLogger(__name__)
-_libp2p_log = logging.getLogger("libp2p")
-_libp2p_log.propagate = True
-_libp2p_log.setLevel(logging.WARNING)  # its INFO level logs every auto-dial round
+logging.getLogger("libp2p").propagate = True
+# This module pins its own logger to INFO at import and then logs every auto-dial round.
+auto_connector.logger.setLevel(logging.WARNING)
 
 START_TIMEOUT_S = 15.0
 CALL_TIMEOUT_S = 15.0

@@ -1,0 +1,130 @@
+"""The `paris` command line: `paris devnet up|down|status` and `paris demo`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from paris_node.chain import Chain, ChainError
+from paris_node.config import ConfigError
+from paris_node.devnet import Devnet, DevnetError, DevnetInfo, down, supervise, up_detached
+from paris_node.keys import SigningKeyError
+from paris_node.p2p import P2PError
+from paris_node.store import IpfsStore, StoreError
+from paris_sdk.demo import run_skeleton_round
+
+DEFAULT_DEVNET_DIR = Path(".paris/devnet")
+USER_ERRORS = (DevnetError, ChainError, StoreError, ConfigError, SigningKeyError, P2PError)
+
+console = Console()
+app = typer.Typer(help="Paris: train video diffusion experts on a decentralized market.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+devnet_app = typer.Typer(help="Run a local devnet: anvil, an IPFS daemon and the market contract.",
+                         no_args_is_help=True)
+app.add_typer(devnet_app, name="devnet")
+
+DirOption = typer.Option(DEFAULT_DEVNET_DIR, "--dir", help="Where the devnet keeps its state and logs.")
+
+
+def _describe(info: DevnetInfo, title: str) -> Table:
+    table = Table(title=title, show_header=False)
+    table.add_row("chain", f"{info.rpc_url} (chain id {info.chain_id})")
+    table.add_row("IPFS API", f"{info.ipfs_api} ({info.ipfs_daemon})")
+    table.add_row("market contract", info.contract)
+    table.add_row("accounts", ", ".join(a["role"] for a in info.accounts))
+    table.add_row("start-up", f"{info.startup_s:.1f}s")
+    return table
+
+
+@devnet_app.command("up")
+def devnet_up(directory: Path = DirOption,
+              detach: bool = typer.Option(False, "--detach", help="Run in the background; stop with `down`.")) -> None:
+    """Start the devnet; in the foreground it runs until Ctrl-C."""
+    if detach:
+        info = up_detached(directory)
+        console.print(_describe(info, f"devnet up (background), state in {directory}/devnet.json"))
+        return
+
+    def ready(info: DevnetInfo) -> None:
+        console.print(_describe(info, f"devnet up, state in {directory}/devnet.json; Ctrl-C stops it"))
+
+    raise typer.Exit(supervise(directory, on_ready=ready))
+
+
+@devnet_app.command("down")
+def devnet_down(directory: Path = DirOption) -> None:
+    """Stop the devnet running in the background and every process it started."""
+    info = down(directory)
+    console.print(f"devnet stopped (supervisor {info.supervisor_pid}, {', '.join(info.pids)})")
+
+
+@devnet_app.command("status")
+def devnet_status(directory: Path = DirOption) -> None:
+    """Say whether the devnet answers: chain, IPFS and contract."""
+    info = DevnetInfo.read(directory)
+    table = _describe(info, f"devnet in {directory}")
+    healthy = True
+    try:
+        chain = Chain(info.rpc_url, info.contract, timeout_s=3)
+        table.add_row("chain status", f"up, block {chain.w3.eth.block_number}")
+    except ChainError as exc:
+        healthy = False
+        table.add_row("chain status", f"[red]{exc}[/red]")
+    try:
+        with IpfsStore(info.ipfs_api, timeout_s=3) as store:
+            table.add_row("IPFS status", f"up, version {store.version()}")
+    except StoreError as exc:
+        healthy = False
+        table.add_row("IPFS status", f"[red]{exc}[/red]")
+    console.print(table)
+    raise typer.Exit(0 if healthy else 1)
+
+
+@app.command("demo")
+def demo(directory: Path = typer.Option(Path(".paris/demo"), "--dir", help="Scratch directory for the demo.")) -> None:
+    """Bring a devnet up, run one skeleton round across chain, IPFS and libp2p, and tear it all down."""
+    started = time.monotonic()
+    with console.status("starting devnet (anvil, IPFS, contract)..."):
+        devnet = Devnet(directory / "devnet")
+        info = devnet.start()
+    try:
+        console.print(_describe(info, "devnet up"))
+        with console.status("running the skeleton round..."):
+            report = run_skeleton_round(info, directory)
+    finally:
+        with console.status("stopping devnet..."):
+            devnet.stop()
+    table = Table(title="skeleton round")
+    table.add_column("step")
+    table.add_column("seconds", justify="right")
+    for name, seconds in report.steps:
+        table.add_row(name, f"{seconds:.2f}")
+    console.print(table)
+    console.print(f"job {report.job_id}: spec {report.spec_cid}")
+    console.print(f"delta {report.delta_id}: {report.delta_bytes} bytes at {report.delta_cid}, "
+                  f"gossiped in {report.gossip_latency_s * 1000:.0f} ms")
+    console.print(f"verified by a fresh client: {'yes' if report.verified else 'NO'}; "
+                  f"devnet stopped; total {time.monotonic() - started:.1f}s")
+    if not report.verified:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Entry point: user errors print one actionable line instead of a traceback."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        app()
+    except USER_ERRORS as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(1)
+    except httpx.HTTPError as exc:
+        console.print(f"[red]error:[/red] network request failed: {exc}")
+        sys.exit(1)

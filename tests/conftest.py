@@ -1,0 +1,33 @@
+"""Shared fixtures: one real devnet (anvil + IPFS + deployed market) for the tests that only use it."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from paris_node.devnet import Devnet, DevnetInfo
+
+
+@pytest.fixture(scope="session")
+def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetInfo]:
+    net = Devnet(tmp_path_factory.mktemp("devnet"))
+    try:
+        yield net.start()
+    finally:
+        net.stop()
+
+
+def port_open(url: str) -> bool:
+    """Whether something accepts TCP connections at the host:port of `url`."""
+    parsed = urlparse(url)
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((parsed.hostname, parsed.port)) == 0
+
+
+def tmp_identity(tmp_path: Path, name: str) -> Path:
+    return tmp_path / "p2p" / f"{name}.key"

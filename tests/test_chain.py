@@ -1,0 +1,77 @@
+"""Chain bindings on the devnet: typed calls, decoded reverts, resumable event reading."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import pytest
+from multiformats import CID
+
+from paris_node.chain import (Chain, ChainError, ChainUnreachable, ContractRevert, EventCursor, cid_from_chain,
+                              cid_to_chain)
+from paris_node.devnet import DevnetInfo, devnet_account
+
+SPEC = CID("base32", 1, "raw", ("sha2-256", hashlib.sha256(b"spec").digest()))
+
+
+def test_revert_is_decoded_into_the_custom_error(devnet: DevnetInfo) -> None:
+    chain = Chain(devnet.rpc_url, devnet.contract, devnet_account(5))
+    with pytest.raises(ContractRevert) as caught:
+        chain.submit_delta(987654, 0, 0, SPEC, b"\x00" * 32)
+    assert caught.value.error == "UnknownJob"
+    assert caught.value.arguments == {"jobId": 987654}
+    assert "submitDelta reverted: UnknownJob(jobId=987654)" in str(caught.value)
+
+
+def test_duplicate_delta_names_every_argument(devnet: DevnetInfo) -> None:
+    miner = devnet_account(6)
+    chain = Chain(devnet.rpc_url, devnet.contract, miner)
+    job = Chain(devnet.rpc_url, devnet.contract, devnet_account(1)).create_job(SPEC, 3, 10**15)
+    chain.submit_delta(job, 2, 7, SPEC, b"\x01" * 32)
+    with pytest.raises(ContractRevert) as caught:
+        chain.submit_delta(job, 2, 7, SPEC, b"\x01" * 32)
+    assert caught.value.error == "DuplicateDelta"
+    assert caught.value.arguments == {"jobId": job, "expert": 2, "baseVersion": 7, "miner": miner.address.lower()}
+
+
+def test_wrong_rpc_url_fails_fast() -> None:
+    started = time.monotonic()
+    with pytest.raises(ChainUnreachable, match="127.0.0.1:9"):
+        Chain("http://127.0.0.1:9", "0x" + "11" * 20)
+    assert time.monotonic() - started < 3
+
+
+def test_address_without_contract_is_refused(devnet: DevnetInfo) -> None:
+    with pytest.raises(ChainError, match="no contract at"):
+        Chain(devnet.rpc_url, "0x" + "22" * 20)
+
+
+def test_transaction_without_account_is_refused(devnet: DevnetInfo) -> None:
+    with pytest.raises(ChainError, match="no signing account"):
+        Chain(devnet.rpc_url, devnet.contract).create_job(SPEC, 1, 1)
+
+
+def test_event_cursor_resumes_where_it_stopped(devnet: DevnetInfo) -> None:
+    requester = Chain(devnet.rpc_url, devnet.contract, devnet_account(1))
+    reader = Chain(devnet.rpc_url, devnet.contract)
+    cursor = EventCursor(devnet.deploy_block)
+    first = requester.create_job(SPEC, 1, 10**15)
+    seen = [e.args["jobId"] for e in reader.events(cursor, {"JobCreated"})]
+    assert first in seen
+    saved = cursor.to_json()
+    second = requester.create_job(SPEC, 1, 10**15)
+    resumed = list(reader.events(EventCursor.from_json(saved), {"JobCreated"}))
+    assert [e.args["jobId"] for e in resumed] == [second]
+
+
+def test_cid_round_trips_through_its_chain_form() -> None:
+    digest, codec = cid_to_chain(SPEC)
+    assert len(digest) == 32 and codec == 0x55
+    assert cid_from_chain(digest, codec) == SPEC
+
+
+def test_non_sha256_cid_is_refused() -> None:
+    identity = CID("base32", 1, "raw", ("identity", b"tiny"))
+    with pytest.raises(ValueError, match="sha2-256"):
+        cid_to_chain(identity)

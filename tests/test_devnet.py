@@ -1,0 +1,117 @@
+"""The devnet on real parts: start, a blob's round trip across IPFS and chain, and a clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import port_open
+from paris_node.chain import Chain, EventCursor, cid_from_chain
+from paris_node.devnet import ChildCrashed, Devnet, DevnetError, DevnetInfo, devnet_account, down, up_detached
+from paris_node.keys import load_account
+from paris_node.store import IpfsStore
+
+PARIS = [sys.executable, "-c", "from paris_sdk.cli import main; main()"]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def _wait_gone(pids: list[int], timeout_s: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if all(_gone(p) for p in pids):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_blob_recorded_on_chain_is_fetched_and_verified_by_a_fresh_client(tmp_path: Path) -> None:
+    devnet = Devnet(tmp_path / "net")
+    info = devnet.start()
+    try:
+        blob = os.urandom(1 << 20)
+        with IpfsStore(info.ipfs_api) as store:
+            cid = store.add(blob)
+        job_id = Chain(info.rpc_url, info.contract, devnet_account(1)).create_job(cid, 2, 10**17)
+
+        reread = DevnetInfo.read(tmp_path / "net")  # a fresh client knows only devnet.json
+        events = list(Chain(reread.rpc_url, reread.contract).events(EventCursor(reread.deploy_block)))
+        assert [e.name for e in events] == ["JobCreated"]
+        assert events[0].args["jobId"] == job_id
+        recorded = cid_from_chain(events[0].args["specDigest"], events[0].args["specCodec"])
+        assert recorded == cid and str(recorded) != str(cid)  # equal decoded, spelled differently
+        with IpfsStore(reread.ipfs_api) as fresh:
+            assert fresh.get(recorded) == blob
+    finally:
+        devnet.stop()
+    assert _wait_gone(list(info.pids.values()))
+    assert not port_open(info.rpc_url) and not port_open(info.ipfs_api)
+    assert not (tmp_path / "net" / "devnet.json").exists()
+
+
+def test_keystores_written_by_the_devnet_decrypt_to_the_funded_accounts(devnet: DevnetInfo) -> None:
+    account = load_account(devnet.keystore("miner-1"), {"PARIS_KEYSTORE_PASSWORD": "paris-devnet"})
+    assert account.address == next(a["address"] for a in devnet.accounts if a["role"] == "miner-1")
+    assert Chain(devnet.rpc_url, devnet.contract).w3.eth.get_balance(account.address) > 0
+
+
+def test_crashed_child_is_reported_with_its_log(tmp_path: Path) -> None:
+    devnet = Devnet(tmp_path / "net")
+    info = devnet.start()
+    try:
+        os.kill(info.pids["anvil"], signal.SIGKILL)
+        time.sleep(0.5)
+        with pytest.raises(ChildCrashed) as caught:
+            devnet.check()
+        assert caught.value.name == "anvil"
+        assert "Listening on" in caught.value.tail
+    finally:
+        devnet.stop()
+    assert _wait_gone([info.pids["ipfs"]])
+
+
+def test_children_die_with_a_killed_supervisor(tmp_path: Path) -> None:
+    info = up_detached(tmp_path / "net")
+    os.kill(info.supervisor_pid, signal.SIGKILL)
+    assert _wait_gone(list(info.pids.values()))
+    assert not port_open(info.rpc_url) and not port_open(info.ipfs_api)
+
+
+def test_cli_up_status_down(tmp_path: Path) -> None:
+    directory = str(tmp_path / "net")
+    up = subprocess.run([*PARIS, "devnet", "up", "--detach", "--dir", directory], capture_output=True, text=True,
+                        timeout=200)
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "market contract" in up.stdout
+    info = DevnetInfo.read(Path(directory))
+    status = subprocess.run([*PARIS, "devnet", "status", "--dir", directory], capture_output=True, text=True,
+                            timeout=60)
+    assert status.returncode == 0, status.stdout
+    assert "js-ipfs" in status.stdout or "kubo" in status.stdout
+    again = subprocess.run([*PARIS, "devnet", "up", "--detach", "--dir", directory], capture_output=True,
+                           text=True, timeout=60)
+    assert again.returncode == 1 and "already running" in again.stdout
+    stopped = subprocess.run([*PARIS, "devnet", "down", "--dir", directory], capture_output=True, text=True,
+                             timeout=60)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert _wait_gone([info.supervisor_pid, *info.pids.values()], timeout_s=1)
+    assert not port_open(info.rpc_url) and not port_open(info.ipfs_api)
+    after = subprocess.run([*PARIS, "devnet", "status", "--dir", directory], capture_output=True, text=True,
+                           timeout=60)
+    assert after.returncode == 1 and "no devnet running" in after.stdout
+
+
+def test_down_without_a_devnet_says_so(tmp_path: Path) -> None:
+    with pytest.raises(DevnetError, match="no devnet running"):
+        down(tmp_path)

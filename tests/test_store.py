@@ -1,0 +1,93 @@
+"""The IPFS store client: verified reads, timeouts and size limits on the real daemon."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+
+import httpx
+import pytest
+from multiformats import CID
+
+from paris_node.devnet import DevnetInfo
+from paris_node.store import (CHUNK_BYTES, ContentMismatch, InvalidCid, IpfsStore, ObjectTooLarge,
+                              StoreTimeout, StoreUnreachable, parse_cid)
+
+UNKNOWN = CID("base32", 1, "raw", ("sha2-256", hashlib.sha256(b"never added").digest()))
+
+
+def test_multi_block_file_round_trips(devnet: DevnetInfo) -> None:
+    data = os.urandom(5 * CHUNK_BYTES + 123)
+    with IpfsStore(devnet.ipfs_api) as store:
+        cid = store.add(data)
+        assert cid.codec.name == "dag-pb" and cid.version == 1
+        assert store.get(cid) == data
+        assert store.get(cid.encode("base32")) == data  # any multibase spelling names the same content
+
+
+def test_unknown_cid_times_out_with_a_clear_error(devnet: DevnetInfo) -> None:
+    started = time.monotonic()
+    with IpfsStore(devnet.ipfs_api, timeout_s=2) as store, pytest.raises(StoreTimeout) as caught:
+        store.get(UNKNOWN)
+    assert time.monotonic() - started < 10
+    assert str(UNKNOWN) in str(caught.value)
+
+
+def test_oversized_content_is_refused_from_its_declared_size(devnet: DevnetInfo) -> None:
+    with IpfsStore(devnet.ipfs_api) as store:
+        cid = store.add(os.urandom(3 * CHUNK_BYTES))
+        with pytest.raises(ObjectTooLarge, match="declares 786432 bytes"):
+            store.get(cid, max_bytes=CHUNK_BYTES)
+
+
+def test_oversized_single_block_is_refused_while_streaming(devnet: DevnetInfo) -> None:
+    with IpfsStore(devnet.ipfs_api) as store:
+        cid = store.add(os.urandom(1000))
+        with pytest.raises(ObjectTooLarge, match="1000-byte|999-byte"):
+            store.get(cid, max_bytes=999)
+
+
+def test_adding_more_than_the_limit_is_refused_before_upload() -> None:
+    with IpfsStore("http://127.0.0.1:9", max_bytes=10) as store, pytest.raises(ObjectTooLarge, match="blob"):
+        store.add(b"x" * 11)
+
+
+def test_content_that_does_not_match_its_cid_is_rejected() -> None:
+    """A lying daemon, faked at the transport: the only case a fake can show."""
+    good = b"the real block"
+    cid = CID("base32", 1, "raw", ("sha2-256", hashlib.sha256(good).digest()))
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=b"a forged block"))
+    with IpfsStore("http://ipfs.invalid", transport=transport) as store, pytest.raises(ContentMismatch) as caught:
+        store.get(cid)
+    assert str(cid) in str(caught.value)
+
+
+def test_a_forged_inner_block_is_rejected(devnet: DevnetInfo) -> None:
+    """The root is genuine but the daemon swaps one leaf: caught on that leaf."""
+    data = os.urandom(2 * CHUNK_BYTES)
+    with IpfsStore(devnet.ipfs_api) as store:
+        cid = store.add(data)
+    real = httpx.HTTPTransport()
+    root_arg = str(cid)
+
+    def lying(request: httpx.Request) -> httpx.Response:
+        upstream = real.handle_request(request)
+        upstream.read()
+        if request.url.params.get("arg") != root_arg:
+            return httpx.Response(200, content=b"\x00" * len(upstream.content))
+        return httpx.Response(upstream.status_code, content=upstream.content)
+
+    with IpfsStore(devnet.ipfs_api, transport=httpx.MockTransport(lying)) as store, \
+            pytest.raises(ContentMismatch):
+        store.get(cid)
+
+
+def test_unreachable_node_names_the_url() -> None:
+    with IpfsStore("http://127.0.0.1:9", timeout_s=2) as store, pytest.raises(StoreUnreachable, match="127.0.0.1:9"):
+        store.get(UNKNOWN)
+
+
+def test_malformed_cid_is_named() -> None:
+    with pytest.raises(InvalidCid, match="not-a-cid"):
+        parse_cid("not-a-cid")
