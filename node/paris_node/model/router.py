@@ -1,0 +1,71 @@
+"""The DDM router: p(expert | x_t, t), a small classifier over noised clips labelled by shard.
+
+At sampling time it decides, at every ODE step, which expert's velocity to follow (top-1) or how to blend
+them (probability-weighted). Tokens are embedded per patch, pooled by mean and standard deviation over
+space and time (colour, texture and motion statistics survive pooling), joined with the flow time and
+classified by an MLP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+from paris_node.data.clips import ClipSet
+from paris_node.model.dit import sincos
+from paris_node.model.flow import noised
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    experts: int
+    channels: int = 3
+    patch: int = 4
+    dim: int = 64
+
+
+class Router(nn.Module):
+    def __init__(self, config: RouterConfig) -> None:
+        super().__init__()
+        self.config = config
+        patch_dim = config.channels * config.patch**2
+        # Each patch is seen with its change from the previous frame, so motion is visible after pooling.
+        self.embed = nn.Sequential(nn.Linear(2 * patch_dim, config.dim), nn.GELU(), nn.Linear(config.dim, config.dim))
+        self.head = nn.Sequential(nn.Linear(3 * config.dim, config.dim), nn.GELU(), nn.Linear(config.dim, config.experts))
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Logits (B, K) for clips x (B, T, C, H, W) at flow times t (B,)."""
+        p = self.config.patch
+        motion = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)
+        patches = rearrange(torch.cat([x, motion], dim=2), "b t c (h p1) (w p2) -> b (t h w) (p1 p2 c)", p1=p, p2=p)
+        tokens = self.embed(patches)
+        pooled = torch.cat([tokens.mean(dim=1), tokens.std(dim=1), sincos(t * 1000.0, self.config.dim)], dim=-1)
+        return self.head(pooled)
+
+    def probs(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.forward(x, t).softmax(dim=-1)
+
+
+def train_router(clips: ClipSet, experts: int, steps: int = 300, batch: int = 32, lr: float = 2e-3,
+                 seed: int = 0, config: RouterConfig | None = None) -> Router:
+    """Fit the router on `clips` whose labels are shard indices, at uniformly random flow times."""
+    if clips.labels is None:
+        raise ValueError("router training needs clips labelled by shard")
+    generator = torch.Generator().manual_seed(seed)
+    router = Router(config or RouterConfig(experts=experts, channels=clips.videos.shape[2]))
+    optimizer = torch.optim.AdamW(router.parameters(), lr=lr)
+    router.train()
+    for _ in range(steps):
+        index = torch.randint(len(clips), (batch,), generator=generator)
+        x, labels = clips.videos[index], clips.labels[index]
+        t = torch.rand(batch, generator=generator)
+        noise = torch.randn(x.shape, generator=generator)
+        loss = F.cross_entropy(router(noised(x, t, noise), t), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return router.eval()

@@ -1,0 +1,133 @@
+"""One deterministic training segment: the unit a miner runs and a validator replays.
+
+`run_segment` takes a state (weights + AdamW moments + step), runs k optimizer steps on the clips the
+deterministic assignment gives this miner, and returns the new state. On CPU it is bit-for-bit
+reproducible for the same inputs: a fixed thread count, deterministic algorithms, and every random draw
+(batch indices, flow times, noise, label dropout) seeded from `step_seed`. `state_hash` is the one
+canonical hash of a state, used for traces, Merkle leaves and comparisons everywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+
+from paris_node.data.assignment import assigned_indices, step_seed
+from paris_node.data.clips import ClipSet
+from paris_node.model.dit import DiTConfig, VideoDiT
+from paris_node.model.flow import flow_matching_loss
+
+HASH_DOMAIN = b"paris/state/v1"
+
+
+@dataclass
+class TrainState:
+    weights: dict[str, torch.Tensor]
+    moments: dict[str, torch.Tensor] = field(default_factory=dict)  # "exp_avg/<name>", "exp_avg_sq/<name>"
+    step: int = 0  # optimizer steps taken since the moments were zero
+
+    @classmethod
+    def fresh(cls, model: VideoDiT) -> TrainState:
+        return cls({k: v.detach().clone() for k, v in model.state_dict().items()})
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """Flat name -> tensor view of the whole state (how it is hashed and stored)."""
+        flat = {f"weights/{k}": v for k, v in self.weights.items()}
+        flat.update({f"moments/{k}": v for k, v in self.moments.items()})
+        flat["step"] = torch.tensor([self.step], dtype=torch.int64)
+        return flat
+
+    @classmethod
+    def from_tensors(cls, flat: dict[str, torch.Tensor]) -> TrainState:
+        weights = {k.removeprefix("weights/"): v for k, v in flat.items() if k.startswith("weights/")}
+        moments = {k.removeprefix("moments/"): v for k, v in flat.items() if k.startswith("moments/")}
+        return cls(weights, moments, int(flat["step"].item()))
+
+
+def state_hash(state: TrainState) -> bytes:
+    """sha256 over every tensor in name order: name, dtype, shape, then little-endian contiguous bytes."""
+    digest = hashlib.sha256(HASH_DOMAIN)
+    for name, tensor in sorted(state.tensors().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.digest()
+
+
+@dataclass(frozen=True)
+class SegmentSpec:
+    """Everything besides the state and the data that a segment's result depends on."""
+
+    job_seed: int
+    miner: str
+    expert: int
+    base_version: int
+    start_step: int  # index of the first local step of this segment within the miner's H steps
+    steps: int  # k
+    batch: int = 8
+    lr: float = 3e-4
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    label_dropout: float = 0.1
+    threads: int = 2  # part of the spec: a different thread count may change float summation order
+
+
+@dataclass
+class SegmentResult:
+    state: TrainState
+    losses: list[float]
+
+
+@contextmanager
+def deterministic(threads: int) -> Iterator[None]:
+    previous_threads = torch.get_num_threads()
+    previous_mode = torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous_threads)
+        torch.use_deterministic_algorithms(previous_mode)
+
+
+def _optimizer(model: VideoDiT, state: TrainState, spec: SegmentSpec) -> torch.optim.AdamW:
+    optimizer = torch.optim.AdamW(model.parameters(), lr=spec.lr, betas=spec.betas,
+                                  weight_decay=spec.weight_decay, foreach=False)
+    if state.moments:
+        for name, param in model.named_parameters():
+            optimizer.state[param] = {"step": torch.tensor(float(state.step)),
+                                      "exp_avg": state.moments[f"exp_avg/{name}"].clone(),
+                                      "exp_avg_sq": state.moments[f"exp_avg_sq/{name}"].clone()}
+    return optimizer
+
+
+def run_segment(config: DiTConfig, state: TrainState, shard: ClipSet, spec: SegmentSpec) -> SegmentResult:
+    """k AdamW steps from `state` on this miner's assigned clips of `shard`; returns the new state."""
+    with deterministic(spec.threads):
+        model = VideoDiT(config)
+        model.load_state_dict(state.weights)
+        model.train()
+        optimizer = _optimizer(model, state, spec)
+        losses = []
+        for step in range(spec.start_step, spec.start_step + spec.steps):
+            seed = step_seed(spec.job_seed, spec.miner, spec.expert, spec.base_version, step)
+            index = torch.from_numpy(assigned_indices(spec.job_seed, spec.miner, spec.expert, spec.base_version,
+                                                      step, len(shard), spec.batch))
+            labels = shard.labels[index] if config.num_labels and shard.labels is not None else None
+            loss = flow_matching_loss(model, shard.videos[index], torch.Generator().manual_seed(seed),
+                                      labels, spec.label_dropout)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        moments = {}
+        for name, param in model.named_parameters():
+            moments[f"exp_avg/{name}"] = optimizer.state[param]["exp_avg"].detach().clone()
+            moments[f"exp_avg_sq/{name}"] = optimizer.state[param]["exp_avg_sq"].detach().clone()
+        weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return SegmentResult(TrainState(weights, moments, state.step + spec.steps), losses)
