@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
@@ -48,5 +49,5 @@ class ClipSet:
             header_len = int.from_bytes(data[:8], "little")  # safetensors: u64 header length, JSON header
             names = json.loads(json.loads(data[8:8 + header_len])["__metadata__"]["names"])
             return cls(tensors["videos"], tensors.get("labels"), names)
-        except (KeyError, ValueError, RuntimeError) as exc:
+        except (KeyError, ValueError, RuntimeError, SafetensorError) as exc:
             raise ClipSetError(f"{source}: not a Paris clip set: {exc}") from exc

@@ -50,18 +50,16 @@ class Router(nn.Module):
         return self.forward(x, t).softmax(dim=-1)
 
 
-def train_router(clips: ClipSet, experts: int, steps: int = 300, batch: int = 32, lr: float = 2e-3,
-                 seed: int = 0, config: RouterConfig | None = None) -> Router:
-    """Fit the router on `clips` whose labels are shard indices, at uniformly random flow times."""
-    if clips.labels is None:
-        raise ValueError("router training needs clips labelled by shard")
+def train_router(clips: ClipSet, shard_of: torch.Tensor, experts: int, steps: int = 300, batch: int = 32,
+                 lr: float = 2e-3, seed: int = 0) -> Router:
+    """Fit the router to predict each clip's shard (`shard_of`) from its noised version at random times."""
     generator = torch.Generator().manual_seed(seed)
-    router = Router(config or RouterConfig(experts=experts, channels=clips.videos.shape[2]))
+    router = Router(RouterConfig(experts=experts, channels=clips.videos.shape[2]))
     optimizer = torch.optim.AdamW(router.parameters(), lr=lr)
     router.train()
     for _ in range(steps):
         index = torch.randint(len(clips), (batch,), generator=generator)
-        x, labels = clips.videos[index], clips.labels[index]
+        x, labels = clips.videos[index], shard_of[index]
         t = torch.rand(batch, generator=generator)
         noise = torch.randn(x.shape, generator=generator)
         loss = F.cross_entropy(router(noised(x, t, noise), t), labels)
