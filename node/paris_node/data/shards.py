@@ -1,7 +1,8 @@
 """Clustering clips into K shards, one per expert.
 
 Features need no downloaded weights and are computed identically on synthetic and real clips:
-- colour: per-channel mean and spread (palette and scene),
+- colour: a coarse 3x3x3 RGB histogram, square-rooted (Hellinger) so that small colour masses such as
+  an object's still count; it separates palettes that per-channel means blur together,
 - motion: mean absolute frame-to-frame change (static vs moving content),
 - texture: mean spatial gradient and the share of spectral energy in low/mid/high radial bands
   (gratings vs blobs vs fine detail).
@@ -20,13 +21,20 @@ from paris_node.data.clips import ClipSet
 
 RESTARTS = 4
 ITERATIONS = 50
+HISTOGRAM_BINS = 3
+
+
+def colour_histogram(videos: torch.Tensor, bins: int = HISTOGRAM_BINS) -> torch.Tensor:
+    """(N, T, C, H, W) in [-1, 1] -> (N, bins**3) square-rooted RGB histogram over all frames."""
+    level = ((videos.float().clamp(-1, 1) + 1) / 2 * bins).long().clamp(max=bins - 1)
+    cell = (level[:, :, 0] * bins + level[:, :, 1]) * bins + level[:, :, 2]
+    counts = torch.stack([torch.bincount(c.flatten(), minlength=bins**3) for c in cell]).float()
+    return (counts / counts.sum(dim=1, keepdim=True)).sqrt()
 
 
 def clip_features(videos: torch.Tensor) -> np.ndarray:
-    """(N, T, C, H, W) -> (N, 11) features."""
+    """(N, T, C, H, W) -> (N, 27 + 5) features."""
     x = videos.float()
-    colour_mean = x.mean(dim=(1, 3, 4))
-    colour_std = x.std(dim=(1, 3, 4))
     motion = (x[:, 1:] - x[:, :-1]).abs().mean(dim=(1, 2, 3, 4))[:, None]
     gray = x.mean(dim=2)  # (N, T, H, W)
     gradient = ((gray[..., 1:, :] - gray[..., :-1, :]).abs().mean(dim=(1, 2, 3))
@@ -39,7 +47,8 @@ def clip_features(videos: torch.Tensor) -> np.ndarray:
     total = spectrum.sum(dim=(-2, -1)) + 1e-8
     bands = [((radius >= lo) & (radius < hi)).float() for lo, hi in ((0, 0.1), (0.1, 0.25), (0.25, 1.0))]
     band_share = torch.stack([(spectrum * band).sum(dim=(-2, -1)) / total for band in bands], dim=-1)
-    return torch.cat([colour_mean, colour_std, motion, gradient, band_share], dim=-1).numpy().astype(np.float64)
+    features = [colour_histogram(videos), motion, gradient, band_share]
+    return torch.cat(features, dim=-1).numpy().astype(np.float64)
 
 
 def _kmeans(points: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:

@@ -32,11 +32,11 @@ def flow_matching_loss(model: VideoDiT, clips: torch.Tensor, generator: torch.Ge
     """MSE between predicted and true velocity at random times. All randomness comes from `generator`,
     so a step is reproducible from its seed. Labels are dropped to the null label with probability
     `label_dropout`, which is what classifier-free guidance needs at sampling time."""
-    batch = clips.shape[0]
-    t = logit_normal_t(batch, generator)
-    noise = torch.randn(clips.shape, generator=generator)
+    batch, device = clips.shape[0], clips.device
+    t = logit_normal_t(batch, generator).to(device)  # drawn on the CPU generator: the same on every device
+    noise = torch.randn(clips.shape, generator=generator).to(device)
     if labels is not None:
-        drop = torch.rand(batch, generator=generator) < label_dropout
+        drop = (torch.rand(batch, generator=generator) < label_dropout).to(device)
         labels = torch.where(drop, torch.full_like(labels, model.config.num_labels), labels)
     target = clips - noise
     return F.mse_loss(model(noised(clips, t, noise), t, labels), target)
