@@ -11,17 +11,6 @@ contract ParisMarketTest is Cheats {
     bytes32 internal constant SPEC = keccak256("spec");
     uint32 internal constant RAW = 0x55;
 
-    event DeltaSubmitted(
-        uint256 indexed jobId,
-        uint256 indexed deltaId,
-        address indexed miner,
-        uint16 expert,
-        uint32 baseVersion,
-        bytes32 deltaDigest,
-        uint32 deltaCodec,
-        bytes32 traceRoot
-    );
-
     function setUp() public {
         market = new ParisMarket();
         vm.deal(REQUESTER, 100 ether);
@@ -58,7 +47,7 @@ contract ParisMarketTest is Cheats {
     function test_submitDelta_emitsEvent() public {
         uint256 id = _job();
         vm.expectEmit(true, true, true, true);
-        emit DeltaSubmitted(id, 1, MINER, 1, 0, keccak256("delta"), RAW, keccak256("trace"));
+        emit ParisMarket.DeltaSubmitted(id, 1, MINER, 1, 0, keccak256("delta"), RAW, keccak256("trace"));
         vm.prank(MINER);
         uint256 deltaId = market.submitDelta(id, 1, 0, keccak256("delta"), RAW, keccak256("trace"));
         vm.assertEq(deltaId, 1);
