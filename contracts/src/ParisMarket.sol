@@ -1,43 +1,166 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+
 /// @title ParisMarket
-/// @notice Jobs escrow a reward for training a set of experts; miners submit pseudo-gradient deltas
-///         against an expert's checkpoint version. This is the walking skeleton; stakes, challenges,
-///         scores, merges and payouts follow.
-/// @dev CIDs are stored as (sha2-256 digest, multicodec) pairs: CIDv1 with a sha2-256 multihash is
-///      rebuilt from them off-chain, and a bytes32 costs one slot instead of a dynamic string.
-contract ParisMarket {
+/// @notice A market for training video diffusion experts. Requesters escrow rewards for jobs; staked miners
+///         submit pseudo-gradient deltas against an expert's checkpoint version; staked validators score
+///         them after spot-checking challenged trace segments; the job's aggregator merges passing deltas
+///         into the next checkpoint, which credits miners in proportion to their scores. Cheaters are
+///         slashed. All payments are pulled with `withdraw`.
+/// @dev CIDs are (sha2-256 digest, multicodec) pairs: CIDv1 is rebuilt off-chain. A delta's id is the hash of
+///      (job, expert, base version, miner), which makes "one delta per miner and version" a storage check
+///      on the delta itself. Merged payouts are parked on the delta and moved to `owed` by `claim`, so a
+///      merge never writes a cold balance slot per miner.
+contract ParisMarket is ReentrancyGuard {
+    uint8 public constant ROLE_MINER = 1;
+    uint8 public constant ROLE_VALIDATOR = 2;
+    uint32 public constant MAX_SCORE = 10_000;
+
+    enum DeltaState {
+        None,
+        Submitted,
+        Passed,
+        Failed,
+        Merged,
+        Paid,
+        Slashed
+    }
+
+    enum SlashReason {
+        FailedSpotCheck,
+        WithheldReveal
+    }
+
+    /// @notice What a requester fixes when opening a job.
+    struct JobTerms {
+        bytes32 specDigest;
+        uint32 specCodec;
+        uint16 experts;
+        uint32 rounds; // checkpoint versions per expert
+        uint96 rewardPerRound; // shared by the experts' merges of one round
+        uint64 validatorFee; // paid per scored delta
+        uint40 deadline; // unix time after which the requester may reclaim what is left
+        uint24 revealWindow; // seconds a miner has to reveal challenged states after submitting
+        uint16 stalenessBound; // how many versions behind a delta's base may be when merged
+        uint8 quorum; // validator votes that decide a delta
+        uint8 challenges; // segments challenged per delta
+        address aggregator;
+    }
+
     struct Job {
         address requester;
-        uint96 escrow;
         uint16 experts;
+        uint32 rounds;
+        uint16 stalenessBound;
+        uint8 quorum;
+        uint8 challenges;
+        bool closed;
+        address aggregator;
+        uint40 deadline;
+        uint24 revealWindow;
         uint32 specCodec;
+        uint96 escrow;
+        uint96 rewardPerRound;
+        uint64 validatorFee;
         bytes32 specDigest;
     }
 
-    /// @notice Jobs by id; ids start at 1 so that 0 means "none".
-    mapping(uint256 => Job) public jobs;
+    struct Delta {
+        address miner;
+        uint32 baseVersion;
+        uint16 expert;
+        DeltaState state;
+        uint40 submittedAt;
+        uint64 jobId;
+        uint40 submittedBlock;
+        uint16 segments;
+        uint8 passVotes;
+        uint8 failVotes;
+        bool revealed;
+        uint32 scoreSum;
+        uint80 payout;
+    }
+
+    struct Stake {
+        uint96 amount;
+        uint8 roles;
+        bool slashed;
+        uint40 unbondAt; // 0 while bonded
+        bytes32 x25519Key; // for sealing private jobs' data keys to this node
+    }
+
+    uint96 public immutable MIN_STAKE;
+    uint40 public immutable UNBONDING_DELAY;
+    /// @notice Blocks after a delta's submission whose hash fixes its challenge.
+    uint8 public immutable CHALLENGE_DELAY;
+
     uint256 public jobCount;
-    uint256 public deltaCount;
-    /// @notice Whether a miner already submitted for (job, expert, base version).
-    mapping(bytes32 => bool) public submitted;
+    mapping(uint256 jobId => Job) internal jobs;
+    mapping(uint256 deltaId => Delta) internal deltas;
+    mapping(address => Stake) internal stakes;
+    mapping(address => uint256) public owed;
+    mapping(uint256 deltaId => mapping(address validator => bool)) public voted;
+    mapping(uint256 jobId => mapping(uint256 expert => uint32)) public versionOf;
+    /// @notice keccak256(abi.encode(checkpointDigest, checkpointCodec, keccak256(abi.encode(mergedDeltaIds))))
+    mapping(uint256 jobId => mapping(uint256 expert => mapping(uint256 version => bytes32))) public mergeRecord;
 
     error ZeroEscrow();
-    error ZeroExperts();
-    error EscrowTooLarge(uint256 value);
+    error InvalidTerms(string what);
     error UnknownJob(uint256 jobId);
+    error JobClosed(uint256 jobId);
+    error NotRequester(uint256 jobId, address caller);
+    error NotAggregator(uint256 jobId, address caller);
+    error DeadlineNotReached(uint256 jobId, uint256 deadline);
+    error DeadlinePassed(uint256 jobId, uint256 deadline);
+    error StakeTooSmall(uint256 amount, uint256 minimum);
+    error InvalidRoles(uint8 roles);
+    error NotStaked(address account, uint8 role);
+    error IsSlashed(address account);
+    error Unbonding(address account);
+    error NotUnbonding(address account);
+    error UnbondingNotOver(address account, uint256 unbondAt);
     error ExpertOutOfRange(uint256 jobId, uint16 expert, uint16 experts);
+    error FutureVersion(uint32 baseVersion, uint32 current);
+    error TooStale(uint32 baseVersion, uint32 current, uint16 bound);
     error DuplicateDelta(uint256 jobId, uint16 expert, uint32 baseVersion, address miner);
+    error InvalidSegments(uint16 segments, uint8 challenges);
+    error UnknownDelta(uint256 deltaId);
+    error NotMiner(uint256 deltaId, address caller);
+    error ChallengeNotReady(uint256 deltaId, uint256 readyAtBlock);
+    error ChallengeExpired(uint256 deltaId);
+    error AlreadyRevealed(uint256 deltaId);
+    error RevealWindowClosed(uint256 deltaId, uint256 closedAt);
+    error RevealWindowOpen(uint256 deltaId, uint256 closesAt);
+    error AlreadyVoted(uint256 deltaId, address validator);
+    error AlreadyDecided(uint256 deltaId, DeltaState state);
+    error ScoreOutOfRange(uint32 score);
+    error PassBeforeReveal(uint256 deltaId);
+    error WrongVersion(uint32 newVersion, uint32 expected);
+    error AllRoundsDone(uint256 jobId, uint16 expert);
+    error NothingToMerge();
+    error NotMergeable(uint256 deltaId, DeltaState state);
+    error DeltaOfOtherExpert(uint256 deltaId, uint256 jobId, uint16 expert);
+    error NothingToClaim(uint256 deltaId, DeltaState state);
+    error NotSlashable(uint256 deltaId, SlashReason reason);
+    error NothingOwed(address account);
+    error TransferFailed(address to, uint256 amount);
 
     event JobCreated(
         uint256 indexed jobId,
         address indexed requester,
+        address indexed aggregator,
         uint256 escrow,
-        uint16 experts,
         bytes32 specDigest,
-        uint32 specCodec
+        uint32 specCodec,
+        JobTerms terms
     );
+    event JobToppedUp(uint256 indexed jobId, address indexed from, uint256 amount, uint256 escrow);
+    event JobReclaimed(uint256 indexed jobId, address indexed requester, uint256 amount);
+    event Staked(address indexed account, uint8 roles, uint256 amount, uint256 total, bytes32 x25519Key);
+    event UnbondRequested(address indexed account, uint256 unbondAt);
+    event StakeWithdrawn(address indexed account, uint256 amount);
     event DeltaSubmitted(
         uint256 indexed jobId,
         uint256 indexed deltaId,
@@ -46,46 +169,413 @@ contract ParisMarket {
         uint32 baseVersion,
         bytes32 deltaDigest,
         uint32 deltaCodec,
-        bytes32 traceRoot
+        bytes32 traceRoot,
+        uint16 segments
     );
+    event Revealed(uint256 indexed deltaId, address indexed miner, bytes32 revealDigest, uint32 revealCodec, bytes32 seed);
+    event ScoreSubmitted(uint256 indexed deltaId, address indexed validator, bool pass, uint32 score, uint256 fee);
+    event DeltaDecided(uint256 indexed deltaId, bool passed, uint32 meanScore);
+    event ExpertFinalized(
+        uint256 indexed jobId,
+        uint16 indexed expert,
+        uint32 indexed version,
+        bytes32 checkpointDigest,
+        uint32 checkpointCodec,
+        uint256[] mergedDeltaIds,
+        uint256 reward
+    );
+    event DeltaPaid(uint256 indexed deltaId, address indexed miner, uint256 amount);
+    event Slashed(
+        uint256 indexed deltaId,
+        address indexed miner,
+        address indexed reporter,
+        SlashReason reason,
+        uint256 amount,
+        bytes32 evidenceDigest
+    );
+    event Withdrawn(address indexed account, uint256 amount);
 
-    /// @notice Open a job whose spec lives on IPFS, escrowing msg.value as its reward.
-    /// @param specDigest sha2-256 digest of the job spec's CID
-    /// @param specCodec multicodec of the job spec's CID (0x55 raw, 0x70 dag-pb)
-    /// @param experts number of experts (data shards) the job trains
-    /// @return jobId the new job's id
-    function createJob(bytes32 specDigest, uint32 specCodec, uint16 experts) external payable returns (uint256 jobId) {
-        if (msg.value == 0) revert ZeroEscrow();
-        if (msg.value > type(uint96).max) revert EscrowTooLarge(msg.value);
-        if (experts == 0) revert ZeroExperts();
-        jobId = ++jobCount;
-        jobs[jobId] = Job(msg.sender, uint96(msg.value), experts, specCodec, specDigest);
-        emit JobCreated(jobId, msg.sender, msg.value, experts, specDigest, specCodec);
+    /// @param minStake smallest bond a miner or validator may hold
+    /// @param unbondingDelay seconds between requesting unbonding and withdrawing the stake
+    /// @param challengeDelay blocks after submission whose hash fixes the delta's challenge (1..255)
+    constructor(uint96 minStake, uint40 unbondingDelay, uint8 challengeDelay) {
+        if (minStake == 0 || challengeDelay == 0) revert InvalidTerms("minStake and challengeDelay must be positive");
+        MIN_STAKE = minStake;
+        UNBONDING_DELAY = unbondingDelay;
+        CHALLENGE_DELAY = challengeDelay;
     }
 
-    /// @notice Submit a delta trained on `expert`'s checkpoint `baseVersion`; one per miner and version.
+    // ---------------------------------------------------------------- jobs and escrow
+
+    /// @notice Open a job, escrowing msg.value; it must cover every round's reward.
+    /// @param terms the job's spec CID, shape, rewards, deadlines and aggregator
+    /// @return jobId the new job's id (ids start at 1)
+    function createJob(JobTerms calldata terms) external payable returns (uint256 jobId) {
+        if (msg.value == 0) revert ZeroEscrow();
+        if (msg.value > type(uint96).max) revert InvalidTerms("escrow above 2^96 wei");
+        if (terms.experts == 0 || terms.rounds == 0) revert InvalidTerms("experts and rounds must be positive");
+        if (terms.quorum == 0) revert InvalidTerms("quorum must be positive");
+        if (terms.aggregator == address(0)) revert InvalidTerms("aggregator is the zero address");
+        if (terms.deadline <= block.timestamp) revert InvalidTerms("deadline is not in the future");
+        if (uint256(terms.rewardPerRound) * terms.rounds > msg.value) revert InvalidTerms("escrow below rounds x reward");
+        jobId = ++jobCount;
+        jobs[jobId] = Job({
+            requester: msg.sender,
+            experts: terms.experts,
+            rounds: terms.rounds,
+            stalenessBound: terms.stalenessBound,
+            quorum: terms.quorum,
+            challenges: terms.challenges,
+            closed: false,
+            aggregator: terms.aggregator,
+            deadline: terms.deadline,
+            revealWindow: terms.revealWindow,
+            specCodec: terms.specCodec,
+            escrow: uint96(msg.value),
+            rewardPerRound: terms.rewardPerRound,
+            validatorFee: terms.validatorFee,
+            specDigest: terms.specDigest
+        });
+        emit JobCreated(jobId, msg.sender, terms.aggregator, msg.value, terms.specDigest, terms.specCodec, terms);
+    }
+
+    /// @notice Add msg.value to an open job's escrow.
+    /// @param jobId the job to fund
+    function topUp(uint256 jobId) external payable {
+        Job storage job = _openJob(jobId);
+        if (msg.value == 0) revert ZeroEscrow();
+        uint256 escrow = uint256(job.escrow) + msg.value;
+        if (escrow > type(uint96).max) revert InvalidTerms("escrow above 2^96 wei");
+        job.escrow = uint96(escrow);
+        emit JobToppedUp(jobId, msg.sender, msg.value, escrow);
+    }
+
+    /// @notice After the deadline, close the job and credit its unearned escrow to the requester.
+    /// @param jobId the job to close
+    function reclaim(uint256 jobId) external {
+        Job storage job = _openJob(jobId);
+        if (msg.sender != job.requester) revert NotRequester(jobId, msg.sender);
+        if (block.timestamp <= job.deadline) revert DeadlineNotReached(jobId, job.deadline);
+        uint256 amount = job.escrow;
+        job.escrow = 0;
+        job.closed = true;
+        owed[msg.sender] += amount;
+        emit JobReclaimed(jobId, msg.sender, amount);
+    }
+
+    // ---------------------------------------------------------------- stakes
+
+    /// @notice Bond msg.value (added to any existing bond) as a miner and/or validator.
+    /// @param roles ROLE_MINER, ROLE_VALIDATOR or both
+    /// @param x25519Key public key that private jobs seal their data keys to
+    function stake(uint8 roles, bytes32 x25519Key) external payable {
+        if (roles == 0 || roles > (ROLE_MINER | ROLE_VALIDATOR)) revert InvalidRoles(roles);
+        Stake storage s = stakes[msg.sender];
+        if (s.slashed) revert IsSlashed(msg.sender);
+        if (s.unbondAt != 0) revert Unbonding(msg.sender);
+        uint256 total = uint256(s.amount) + msg.value;
+        if (total < MIN_STAKE) revert StakeTooSmall(total, MIN_STAKE);
+        if (total > type(uint96).max) revert InvalidTerms("stake above 2^96 wei");
+        s.amount = uint96(total);
+        s.roles |= roles;
+        s.x25519Key = x25519Key;
+        emit Staked(msg.sender, s.roles, msg.value, total, x25519Key);
+    }
+
+    /// @notice Stop working and start the unbonding delay; the stake can be withdrawn when it is over.
+    function requestUnbond() external {
+        Stake storage s = stakes[msg.sender];
+        if (s.slashed) revert IsSlashed(msg.sender);
+        if (s.amount == 0) revert NotStaked(msg.sender, 0);
+        if (s.unbondAt != 0) revert Unbonding(msg.sender);
+        uint40 unbondAt = uint40(block.timestamp) + UNBONDING_DELAY;
+        s.unbondAt = unbondAt;
+        emit UnbondRequested(msg.sender, unbondAt);
+    }
+
+    /// @notice Move a fully unbonded, unslashed stake into the caller's withdrawable balance.
+    function withdrawStake() external {
+        Stake storage s = stakes[msg.sender];
+        if (s.slashed) revert IsSlashed(msg.sender);
+        if (s.unbondAt == 0) revert NotUnbonding(msg.sender);
+        if (block.timestamp < s.unbondAt) revert UnbondingNotOver(msg.sender, s.unbondAt);
+        uint256 amount = s.amount;
+        delete stakes[msg.sender];
+        owed[msg.sender] += amount;
+        emit StakeWithdrawn(msg.sender, amount);
+    }
+
+    // ---------------------------------------------------------------- deltas and challenges
+
+    /// @notice Submit a delta trained from `expert`'s checkpoint `baseVersion`; one per miner and version.
     /// @param jobId the job trained
-    /// @param expert index of the expert, below the job's expert count
+    /// @param expert index of the expert
     /// @param baseVersion checkpoint version the delta was computed from
     /// @param deltaDigest sha2-256 digest of the delta's CID
     /// @param deltaCodec multicodec of the delta's CID
-    /// @param traceRoot Merkle root of the miner's training trace
-    /// @return deltaId the new delta's id
+    /// @param traceRoot Merkle root over the hashes of the segment-boundary states
+    /// @param segments number of trace segments (leaves); challenges pick among them
+    /// @return deltaId keccak256(jobId, expert, baseVersion, miner) as a uint256
     function submitDelta(
         uint256 jobId,
         uint16 expert,
         uint32 baseVersion,
         bytes32 deltaDigest,
         uint32 deltaCodec,
-        bytes32 traceRoot
+        bytes32 traceRoot,
+        uint16 segments
     ) external returns (uint256 deltaId) {
-        Job storage job = jobs[jobId];
-        if (job.requester == address(0)) revert UnknownJob(jobId);
+        Job storage job = _openJob(jobId);
+        if (block.timestamp > job.deadline) revert DeadlinePassed(jobId, job.deadline);
+        _requireActive(msg.sender, ROLE_MINER);
         if (expert >= job.experts) revert ExpertOutOfRange(jobId, expert, job.experts);
-        bytes32 key = keccak256(abi.encode(jobId, expert, baseVersion, msg.sender));
-        if (submitted[key]) revert DuplicateDelta(jobId, expert, baseVersion, msg.sender);
-        submitted[key] = true;
-        deltaId = ++deltaCount;
-        emit DeltaSubmitted(jobId, deltaId, msg.sender, expert, baseVersion, deltaDigest, deltaCodec, traceRoot);
+        uint32 current = versionOf[jobId][expert];
+        if (baseVersion > current) revert FutureVersion(baseVersion, current);
+        if (current - baseVersion > job.stalenessBound) revert TooStale(baseVersion, current, job.stalenessBound);
+        if (segments == 0 || segments < job.challenges) revert InvalidSegments(segments, job.challenges);
+        deltaId = deltaIdOf(jobId, expert, baseVersion, msg.sender);
+        Delta storage d = deltas[deltaId];
+        if (d.state != DeltaState.None) revert DuplicateDelta(jobId, expert, baseVersion, msg.sender);
+        d.miner = msg.sender;
+        d.baseVersion = baseVersion;
+        d.expert = expert;
+        d.state = DeltaState.Submitted;
+        d.submittedAt = uint40(block.timestamp);
+        d.jobId = uint64(jobId);
+        d.submittedBlock = uint40(block.number);
+        d.segments = segments;
+        emit DeltaSubmitted(jobId, deltaId, msg.sender, expert, baseVersion, deltaDigest, deltaCodec, traceRoot, segments);
+    }
+
+    /// @notice The id a delta of `miner` for (job, expert, base version) has or would have.
+    function deltaIdOf(uint256 jobId, uint16 expert, uint32 baseVersion, address miner) public pure returns (uint256) {
+        return uint256(keccak256(abi.encode(jobId, expert, baseVersion, miner)));
+    }
+
+    /// @notice The challenge seed of a delta: the hash of a block mined after its submission, mixed with its id.
+    ///         Unknowable when the delta is submitted; readable for 256 blocks once that block exists.
+    /// @param deltaId the delta
+    /// @return seed keccak256(blockhash(submittedBlock + CHALLENGE_DELAY), deltaId)
+    function challengeSeed(uint256 deltaId) public view returns (bytes32 seed) {
+        Delta storage d = deltas[deltaId];
+        if (d.state == DeltaState.None) revert UnknownDelta(deltaId);
+        uint256 target = uint256(d.submittedBlock) + CHALLENGE_DELAY;
+        if (block.number <= target) revert ChallengeNotReady(deltaId, target + 1);
+        bytes32 hash = blockhash(target);
+        if (hash == bytes32(0)) revert ChallengeExpired(deltaId);
+        seed = keccak256(abi.encode(hash, deltaId));
+    }
+
+    /// @notice The segment indices a delta's miner must reveal: `challenges` distinct draws from the seed.
+    /// @param deltaId the delta
+    /// @return picked segment indices in [0, segments)
+    function challengedSegments(uint256 deltaId) external view returns (uint16[] memory picked) {
+        bytes32 seed = challengeSeed(deltaId);
+        Delta storage d = deltas[deltaId];
+        uint256 count = jobs[d.jobId].challenges;
+        picked = new uint16[](count);
+        uint256 found;
+        for (uint256 nonce; found < count; ++nonce) {
+            uint16 candidate = uint16(uint256(keccak256(abi.encode(seed, nonce))) % d.segments);
+            bool seen;
+            for (uint256 i; i < found; ++i) {
+                if (picked[i] == candidate) seen = true;
+            }
+            if (!seen) picked[found++] = candidate;
+        }
+    }
+
+    /// @notice Post the CID of the challenged segment states, before the reveal window closes.
+    /// @param deltaId the delta
+    /// @param revealDigest sha2-256 digest of the reveal's CID
+    /// @param revealCodec multicodec of the reveal's CID
+    function reveal(uint256 deltaId, bytes32 revealDigest, uint32 revealCodec) external {
+        Delta storage d = deltas[deltaId];
+        if (d.state == DeltaState.None) revert UnknownDelta(deltaId);
+        if (msg.sender != d.miner) revert NotMiner(deltaId, msg.sender);
+        if (d.revealed) revert AlreadyRevealed(deltaId);
+        uint256 closesAt = uint256(d.submittedAt) + jobs[d.jobId].revealWindow;
+        if (block.timestamp > closesAt) revert RevealWindowClosed(deltaId, closesAt);
+        bytes32 seed = challengeSeed(deltaId);
+        d.revealed = true;
+        emit Revealed(deltaId, msg.sender, revealDigest, revealCodec, seed);
+    }
+
+    // ---------------------------------------------------------------- scores
+
+    /// @notice A validator's verdict on a delta; `quorum` equal verdicts decide it. Pays the validator's fee.
+    /// @param deltaId the delta checked
+    /// @param pass whether the spot checks and structure checks passed
+    /// @param score useful-work score in [0, MAX_SCORE] (ignored for a fail)
+    function submitScore(uint256 deltaId, bool pass, uint32 score) external {
+        Delta storage d = deltas[deltaId];
+        if (d.state == DeltaState.None) revert UnknownDelta(deltaId);
+        if (d.state != DeltaState.Submitted) revert AlreadyDecided(deltaId, d.state);
+        _requireActive(msg.sender, ROLE_VALIDATOR);
+        if (voted[deltaId][msg.sender]) revert AlreadyVoted(deltaId, msg.sender);
+        if (score > MAX_SCORE) revert ScoreOutOfRange(score);
+        if (pass && !d.revealed) revert PassBeforeReveal(deltaId);
+        voted[deltaId][msg.sender] = true;
+        Job storage job = jobs[d.jobId];
+        uint8 quorum = job.quorum;
+        if (pass) {
+            d.scoreSum += score;
+            if (++d.passVotes == quorum) {
+                d.state = DeltaState.Passed;
+                emit DeltaDecided(deltaId, true, d.scoreSum / quorum);
+            }
+        } else if (++d.failVotes == quorum) {
+            d.state = DeltaState.Failed;
+            emit DeltaDecided(deltaId, false, 0);
+        }
+        uint256 fee = job.validatorFee < job.escrow ? job.validatorFee : job.escrow;
+        if (fee != 0) {
+            job.escrow -= uint96(fee);
+            owed[msg.sender] += fee;
+        }
+        emit ScoreSubmitted(deltaId, msg.sender, pass, score, fee);
+    }
+
+    // ---------------------------------------------------------------- merges and payouts
+
+    /// @notice Record the merge of passing deltas into `expert`'s next checkpoint and price each merged delta
+    ///         from this expert's share of the round reward, in proportion to its score.
+    /// @param jobId the job
+    /// @param expert the expert whose checkpoint advances
+    /// @param newVersion must be the current version + 1
+    /// @param checkpointDigest sha2-256 digest of the new checkpoint's CID
+    /// @param checkpointCodec multicodec of the new checkpoint's CID
+    /// @param mergedDeltaIds the passing deltas merged, in merge order
+    function finalize(
+        uint256 jobId,
+        uint16 expert,
+        uint32 newVersion,
+        bytes32 checkpointDigest,
+        uint32 checkpointCodec,
+        uint256[] calldata mergedDeltaIds
+    ) external {
+        Job storage job = _openJob(jobId);
+        if (msg.sender != job.aggregator) revert NotAggregator(jobId, msg.sender);
+        if (expert >= job.experts) revert ExpertOutOfRange(jobId, expert, job.experts);
+        uint32 current = versionOf[jobId][expert];
+        if (current >= job.rounds) revert AllRoundsDone(jobId, expert);
+        if (newVersion != current + 1) revert WrongVersion(newVersion, current + 1);
+        uint256 count = mergedDeltaIds.length;
+        if (count == 0) revert NothingToMerge();
+
+        uint256 totalScore;
+        for (uint256 i; i < count; ++i) {
+            Delta storage d = deltas[mergedDeltaIds[i]];
+            if (d.state != DeltaState.Passed) revert NotMergeable(mergedDeltaIds[i], d.state);
+            if (d.jobId != jobId || d.expert != expert) revert DeltaOfOtherExpert(mergedDeltaIds[i], d.jobId, d.expert);
+            if (current - d.baseVersion > job.stalenessBound) revert TooStale(d.baseVersion, current, job.stalenessBound);
+            totalScore += d.scoreSum;
+            d.state = DeltaState.Merged; // also rejects the same id twice in one list
+        }
+
+        uint256 reward = job.rewardPerRound / job.experts;
+        if (reward > job.escrow) reward = job.escrow;
+        uint256 paid;
+        for (uint256 i; i < count; ++i) {
+            Delta storage d = deltas[mergedDeltaIds[i]];
+            uint256 share = totalScore == 0 ? reward / count : reward * d.scoreSum / totalScore;
+            d.payout = uint80(share);
+            paid += share;
+        }
+        job.escrow -= uint96(paid);
+        versionOf[jobId][expert] = newVersion;
+        mergeRecord[jobId][expert][newVersion] =
+            keccak256(abi.encode(checkpointDigest, checkpointCodec, keccak256(abi.encode(mergedDeltaIds))));
+        emit ExpertFinalized(jobId, expert, newVersion, checkpointDigest, checkpointCodec, mergedDeltaIds, paid);
+    }
+
+    /// @notice Credit merged deltas' payouts to their miners' withdrawable balances (anyone may call).
+    /// @param deltaIds merged deltas not yet paid
+    function claim(uint256[] calldata deltaIds) external {
+        for (uint256 i; i < deltaIds.length; ++i) {
+            Delta storage d = deltas[deltaIds[i]];
+            if (d.state != DeltaState.Merged) revert NothingToClaim(deltaIds[i], d.state);
+            d.state = DeltaState.Paid;
+            uint256 amount = d.payout;
+            owed[d.miner] += amount;
+            emit DeltaPaid(deltaIds[i], d.miner, amount);
+        }
+    }
+
+    /// @notice Send the caller everything credited to it (payouts, fees, slashing rewards, stakes, reclaims).
+    function withdraw() external nonReentrant {
+        uint256 amount = owed[msg.sender];
+        if (amount == 0) revert NothingOwed(msg.sender);
+        owed[msg.sender] = 0;
+        (bool ok,) = msg.sender.call{value: amount}("");
+        if (!ok) revert TransferFailed(msg.sender, amount);
+        emit Withdrawn(msg.sender, amount);
+    }
+
+    // ---------------------------------------------------------------- slashing
+
+    /// @notice Slash the miner of a delta that failed its spot checks (fail quorum reached) or whose reveal
+    ///         window closed without a reveal. Half the stake goes to the reporter, half to the job's escrow.
+    /// @param deltaId the cheating delta
+    /// @param reason FailedSpotCheck or WithheldReveal
+    /// @param evidenceDigest sha2-256 digest of the evidence file's CID on IPFS
+    function slash(uint256 deltaId, SlashReason reason, bytes32 evidenceDigest) external {
+        Delta storage d = deltas[deltaId];
+        if (d.state == DeltaState.None) revert UnknownDelta(deltaId);
+        _requireActive(msg.sender, ROLE_VALIDATOR);
+        Job storage job = jobs[d.jobId];
+        if (reason == SlashReason.FailedSpotCheck) {
+            if (d.state != DeltaState.Failed) revert NotSlashable(deltaId, reason);
+        } else {
+            uint256 closesAt = uint256(d.submittedAt) + job.revealWindow;
+            if (d.revealed || d.state != DeltaState.Submitted) revert NotSlashable(deltaId, reason);
+            if (block.timestamp <= closesAt) revert RevealWindowOpen(deltaId, closesAt);
+        }
+        d.state = DeltaState.Slashed;
+        Stake storage s = stakes[d.miner];
+        uint256 amount = s.amount;
+        uint256 toReporter = amount / 2;
+        s.amount = 0;
+        s.slashed = true;
+        owed[msg.sender] += toReporter;
+        uint256 toEscrow = amount - toReporter;
+        if (job.closed || uint256(job.escrow) + toEscrow > type(uint96).max) {
+            owed[job.requester] += toEscrow; // a closed job's share goes straight back to its requester
+        } else {
+            job.escrow += uint96(toEscrow);
+        }
+        emit Slashed(deltaId, d.miner, msg.sender, reason, amount, evidenceDigest);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice A job's terms and remaining escrow.
+    function getJob(uint256 jobId) external view returns (Job memory) {
+        return jobs[jobId];
+    }
+
+    /// @notice A delta's submission, votes, state and payout.
+    function getDelta(uint256 deltaId) external view returns (Delta memory) {
+        return deltas[deltaId];
+    }
+
+    /// @notice An account's bond, roles and key.
+    function getStake(address account) external view returns (Stake memory) {
+        return stakes[account];
+    }
+
+    // ---------------------------------------------------------------- internal
+
+    function _openJob(uint256 jobId) internal view returns (Job storage job) {
+        job = jobs[jobId];
+        if (job.requester == address(0)) revert UnknownJob(jobId);
+        if (job.closed) revert JobClosed(jobId);
+    }
+
+    function _requireActive(address account, uint8 role) internal view {
+        Stake storage s = stakes[account];
+        if (s.slashed) revert IsSlashed(account);
+        if (s.roles & role == 0 || s.amount < MIN_STAKE) revert NotStaked(account, role);
+        if (s.unbondAt != 0) revert Unbonding(account);
     }
 }

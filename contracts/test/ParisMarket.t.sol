@@ -1,85 +1,557 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {Cheats} from "./Cheats.sol";
+import {MarketFixture} from "./MarketFixture.sol";
 import {ParisMarket} from "../src/ParisMarket.sol";
 
-contract ParisMarketTest is Cheats {
-    ParisMarket internal market;
-    address internal constant REQUESTER = address(0xA11CE);
-    address internal constant MINER = address(0xB0B);
-    bytes32 internal constant SPEC = keccak256("spec");
-    uint32 internal constant RAW = 0x55;
-
-    function setUp() public {
-        market = new ParisMarket();
-        vm.deal(REQUESTER, 100 ether);
-    }
-
-    function _job() internal returns (uint256) {
-        vm.prank(REQUESTER);
-        return market.createJob{value: 1 ether}(SPEC, RAW, 2);
-    }
-
-    function test_createJob_storesEscrowAndSpec() public {
+contract JobsTest is MarketFixture {
+    function test_createJob_storesTermsAndEscrow() public {
+        vm.expectEmit(true, true, true, false);
+        emit ParisMarket.JobCreated(1, REQUESTER, AGGREGATOR, 10 ether, SPEC, RAW, _terms());
         uint256 id = _job();
-        (address requester, uint96 escrow, uint16 experts, uint32 codec, bytes32 digest) = market.jobs(id);
         vm.assertEq(id, 1);
-        vm.assertEq(requester, REQUESTER);
-        vm.assertEq(uint256(escrow), 1 ether);
-        vm.assertEq(uint256(experts), 2);
-        vm.assertEq(uint256(codec), RAW);
-        vm.assertEq(digest, SPEC);
-        vm.assertEq(address(market).balance, 1 ether);
+        ParisMarket.Job memory job = market.getJob(id);
+        vm.assertEq(job.requester, REQUESTER);
+        vm.assertEq(uint256(job.experts), 2);
+        vm.assertEq(uint256(job.rounds), 3);
+        vm.assertEq(uint256(job.quorum), 2);
+        vm.assertFalse(job.closed);
+        vm.assertEq(job.aggregator, AGGREGATOR);
+        vm.assertEq(uint256(job.escrow), 10 ether);
+        vm.assertEq(uint256(job.rewardPerRound), 2 ether);
+        vm.assertEq(job.specDigest, SPEC);
+        vm.assertEq(address(market).balance, 10 ether + 10 ether); // escrow + five 2-ether stakes
     }
 
     function test_createJob_revertsWithoutEscrow() public {
+        ParisMarket.JobTerms memory terms = _terms();
         vm.expectRevert(abi.encodeWithSelector(ParisMarket.ZeroEscrow.selector));
-        market.createJob(SPEC, RAW, 2);
+        market.createJob(terms);
     }
 
-    function test_createJob_revertsWithoutExperts() public {
+    function test_createJob_revertsOnBadTerms() public {
+        ParisMarket.JobTerms memory terms = _terms();
+        terms.experts = 0;
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.InvalidTerms.selector, "experts and rounds must be positive"));
+        market.createJob{value: 10 ether}(terms);
+        terms = _terms();
+        terms.quorum = 0;
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.InvalidTerms.selector, "quorum must be positive"));
+        market.createJob{value: 10 ether}(terms);
+        terms = _terms();
+        terms.aggregator = address(0);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.InvalidTerms.selector, "aggregator is the zero address"));
+        market.createJob{value: 10 ether}(terms);
+        terms = _terms();
+        terms.deadline = uint40(block.timestamp);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.InvalidTerms.selector, "deadline is not in the future"));
+        market.createJob{value: 10 ether}(terms);
+        terms = _terms();
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.InvalidTerms.selector, "escrow below rounds x reward"));
+        market.createJob{value: 5 ether}(terms);
+    }
+
+    function test_topUp_addsToEscrow() public {
+        uint256 id = _job();
+        vm.prank(MINER1);
+        market.topUp{value: 1 ether}(id);
+        vm.assertEq(_escrow(id), 11 ether);
+    }
+
+    function test_topUp_revertsOnUnknownJobAndZero() public {
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.UnknownJob.selector, 9));
+        market.topUp{value: 1}(9);
+        uint256 id = _job();
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ZeroEscrow.selector));
+        market.topUp(id);
+    }
+
+    function test_reclaim_afterDeadlineCreditsRequesterAndCloses() public {
+        uint256 id = _job();
+        vm.warp(block.timestamp + 31 days);
         vm.prank(REQUESTER);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ZeroExperts.selector));
-        market.createJob{value: 1}(SPEC, RAW, 0);
+        market.reclaim(id);
+        vm.assertEq(market.owed(REQUESTER), 10 ether);
+        vm.assertEq(_escrow(id), 0);
+        vm.prank(REQUESTER);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.JobClosed.selector, id));
+        market.reclaim(id);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.JobClosed.selector, id));
+        market.topUp{value: 1}(id);
     }
 
-    function test_submitDelta_emitsEvent() public {
+    function test_reclaim_revertsBeforeDeadlineOrForOthers() public {
         uint256 id = _job();
+        uint40 deadline = market.getJob(id).deadline;
+        vm.prank(REQUESTER);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.DeadlineNotReached.selector, id, deadline));
+        market.reclaim(id);
+        vm.warp(uint256(deadline) + 1);
+        vm.prank(MINER1);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotRequester.selector, id, MINER1));
+        market.reclaim(id);
+    }
+}
+
+contract StakesTest is MarketFixture {
+    function test_stake_accumulatesRolesAndKey() public {
+        uint8 role = market.ROLE_VALIDATOR();
+        vm.prank(MINER1);
+        market.stake{value: 1 ether}(role, keccak256("new key"));
+        ParisMarket.Stake memory s = market.getStake(MINER1);
+        vm.assertEq(uint256(s.amount), 3 ether);
+        vm.assertEq(uint256(s.roles), 3);
+        vm.assertEq(uint256(s.unbondAt), 0);
+        vm.assertEq(s.x25519Key, keccak256("new key"));
+    }
+
+    function test_stake_revertsWhenTooSmallOrRolesInvalid() public {
+        address fresh = address(0xF00);
+        vm.deal(fresh, 10 ether);
+        vm.prank(fresh);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.StakeTooSmall.selector, 0.5 ether, MIN_STAKE));
+        market.stake{value: 0.5 ether}(1, KEY);
+        vm.prank(fresh);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.StakeTooSmall.selector, 0, MIN_STAKE));
+        market.stake(1, KEY);
+        vm.prank(fresh);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.InvalidRoles.selector, 4));
+        market.stake{value: 1 ether}(4, KEY);
+    }
+
+    function test_unbondThenWithdrawStake() public {
+        vm.prank(MINER1);
+        market.requestUnbond();
+        vm.prank(MINER1);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.UnbondingNotOver.selector, MINER1, block.timestamp + UNBONDING));
+        market.withdrawStake();
+        vm.prank(MINER1);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.Unbonding.selector, MINER1));
+        market.stake{value: 1 ether}(1, KEY);
+        vm.warp(block.timestamp + UNBONDING);
+        uint256 before = MINER1.balance;
+        vm.prank(MINER1);
+        market.withdrawStake();
+        vm.prank(MINER1);
+        market.withdraw();
+        vm.assertEq(MINER1.balance - before, 2 ether);
+        (uint256 amount,) = _stakeOf(MINER1);
+        vm.assertEq(amount, 0);
+    }
+
+    function test_withdrawStake_revertsWithoutUnbonding() public {
+        vm.prank(MINER1);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotUnbonding.selector, MINER1));
+        market.withdrawStake();
+        vm.prank(address(0xF00));
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotStaked.selector, address(0xF00), 0));
+        market.requestUnbond();
+    }
+
+    function test_unbondingMinerCannotSubmit() public {
+        uint256 id = _job();
+        vm.prank(MINER1);
+        market.requestUnbond();
+        vm.prank(MINER1);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.Unbonding.selector, MINER1));
+        market.submitDelta(id, 0, 0, bytes32(0), RAW, bytes32(0), 8);
+    }
+}
+
+contract DeltasTest is MarketFixture {
+    uint256 internal jobId;
+
+    function setUp() public override {
+        super.setUp();
+        jobId = _job();
+    }
+
+    function test_submitDelta_storesAndEmits() public {
+        uint256 expected = market.deltaIdOf(jobId, 1, 0, MINER1);
         vm.expectEmit(true, true, true, true);
-        emit ParisMarket.DeltaSubmitted(id, 1, MINER, 1, 0, keccak256("delta"), RAW, keccak256("trace"));
-        vm.prank(MINER);
-        uint256 deltaId = market.submitDelta(id, 1, 0, keccak256("delta"), RAW, keccak256("trace"));
-        vm.assertEq(deltaId, 1);
+        emit ParisMarket.DeltaSubmitted(jobId, expected, MINER1, 1, 0, keccak256("d"), RAW, keccak256("t"), 8);
+        vm.prank(MINER1);
+        uint256 id = market.submitDelta(jobId, 1, 0, keccak256("d"), RAW, keccak256("t"), 8);
+        vm.assertEq(id, expected);
+        ParisMarket.Delta memory d = market.getDelta(id);
+        vm.assertEq(d.miner, MINER1);
+        vm.assertEq(uint256(d.baseVersion), 0);
+        vm.assertEq(uint256(d.expert), 1);
+        vm.assertTrue(d.state == ParisMarket.DeltaState.Submitted);
+        vm.assertEq(uint256(d.jobId), jobId);
+        vm.assertEq(uint256(d.submittedBlock), block.number);
+        vm.assertEq(uint256(d.segments), 8);
     }
 
-    function test_submitDelta_revertsOnUnknownJob() public {
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.UnknownJob.selector, 7));
-        market.submitDelta(7, 0, 0, bytes32(0), RAW, bytes32(0));
+    function test_submitDelta_reverts() public {
+        vm.prank(MINER1);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.UnknownJob.selector, 77));
+        market.submitDelta(77, 0, 0, bytes32(0), RAW, bytes32(0), 8);
+        vm.prank(VALIDATOR1);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotStaked.selector, VALIDATOR1, 1));
+        market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), 8);
+        vm.prank(MINER1);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ExpertOutOfRange.selector, jobId, 2, 2));
+        market.submitDelta(jobId, 2, 0, bytes32(0), RAW, bytes32(0), 8);
+        vm.prank(MINER1);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.FutureVersion.selector, 1, 0));
+        market.submitDelta(jobId, 0, 1, bytes32(0), RAW, bytes32(0), 8);
+        vm.prank(MINER1);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.InvalidSegments.selector, 1, 2));
+        market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), 1);
+        _submit(MINER1, jobId, 0, 0);
+        vm.prank(MINER1);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.DuplicateDelta.selector, jobId, 0, 0, MINER1));
+        market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), 8);
+        vm.warp(block.timestamp + 31 days);
+        uint40 deadline = market.getJob(jobId).deadline;
+        vm.prank(MINER2);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.DeadlinePassed.selector, jobId, deadline));
+        market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), 8);
     }
 
-    function test_submitDelta_revertsOnExpertOutOfRange() public {
-        uint256 id = _job();
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ExpertOutOfRange.selector, id, 2, 2));
-        market.submitDelta(id, 2, 0, bytes32(0), RAW, bytes32(0));
+    function test_submitDelta_revertsWhenTooStale() public {
+        for (uint32 v = 1; v <= 2; ++v) {
+            uint256 id = _passed(MINER1, jobId, 0, v - 1, 100);
+            vm.prank(AGGREGATOR);
+            market.finalize(jobId, 0, v, keccak256("ckpt"), RAW, _ids(id));
+        }
+        vm.prank(MINER2);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.TooStale.selector, 0, 2, 1));
+        market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), 8);
+        _submit(MINER2, jobId, 0, 1); // one version behind is within the bound
     }
 
-    function test_submitDelta_revertsOnDuplicate() public {
-        uint256 id = _job();
-        vm.prank(MINER);
-        market.submitDelta(id, 0, 3, bytes32(0), RAW, bytes32(0));
-        vm.prank(MINER);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.DuplicateDelta.selector, id, 0, 3, MINER));
-        market.submitDelta(id, 0, 3, bytes32(0), RAW, bytes32(0));
+    function test_challenge_isUnknownUntilALaterBlock() public {
+        uint256 id = _submit(MINER1, jobId, 0, 0);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ChallengeNotReady.selector, id, block.number + DELAY + 1));
+        market.challengeSeed(id);
+        vm.roll(block.number + DELAY + 1);
+        bytes32 seed = market.challengeSeed(id);
+        vm.assertEq(seed, keccak256(abi.encode(blockhash(block.number - 1), id)));
+        uint16[] memory picked = market.challengedSegments(id);
+        vm.assertEq(picked.length, 2);
+        vm.assertTrue(picked[0] != picked[1]);
+        vm.assertTrue(picked[0] < 8 && picked[1] < 8);
+        vm.roll(block.number + 300);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ChallengeExpired.selector, id));
+        market.challengeSeed(id);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.UnknownDelta.selector, 5));
+        market.challengeSeed(5);
     }
 
-    function testFuzz_createJob_escrowsValue(uint96 value, uint16 experts) public {
-        vm.assume(value > 0 && experts > 0);
+    function test_reveal_storesAndRejectsOthersAndLateness() public {
+        uint256 id = _submit(MINER1, jobId, 0, 0);
+        vm.prank(MINER1);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ChallengeNotReady.selector, id, block.number + DELAY + 1));
+        market.reveal(id, bytes32(0), RAW);
+        vm.roll(block.number + DELAY + 1);
+        vm.prank(MINER2);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotMiner.selector, id, MINER2));
+        market.reveal(id, bytes32(0), RAW);
+        vm.prank(MINER1);
+        market.reveal(id, keccak256("r"), RAW);
+        vm.prank(MINER1);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.AlreadyRevealed.selector, id));
+        market.reveal(id, keccak256("r"), RAW);
+
+        uint256 late = _submit(MINER2, jobId, 0, 0);
+        uint256 closes = block.timestamp + 1 hours;
+        vm.warp(closes + 1);
+        vm.roll(block.number + DELAY + 1);
+        vm.prank(MINER2);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.RevealWindowClosed.selector, late, closes));
+        market.reveal(late, keccak256("r"), RAW);
+    }
+
+    function test_submitScore_quorumPassPaysFees() public {
+        uint256 id = _submit(MINER1, jobId, 0, 0);
+        vm.prank(VALIDATOR1);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.PassBeforeReveal.selector, id));
+        market.submitScore(id, true, 100);
+        _reveal(id);
+        vm.prank(VALIDATOR1);
+        market.submitScore(id, true, 300);
+        vm.assertTrue(_state(id) == ParisMarket.DeltaState.Submitted);
+        vm.prank(VALIDATOR1);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.AlreadyVoted.selector, id, VALIDATOR1));
+        market.submitScore(id, true, 300);
+        vm.expectEmit(true, false, false, true);
+        emit ParisMarket.DeltaDecided(id, true, 200);
+        vm.prank(VALIDATOR2);
+        market.submitScore(id, true, 100);
+        vm.assertTrue(_state(id) == ParisMarket.DeltaState.Passed);
+        vm.assertEq(market.owed(VALIDATOR1), 0.01 ether);
+        vm.assertEq(market.owed(VALIDATOR2), 0.01 ether);
+        vm.assertEq(_escrow(jobId), 10 ether - 0.02 ether);
+        vm.prank(VALIDATOR3);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.AlreadyDecided.selector, id, ParisMarket.DeltaState.Passed));
+        market.submitScore(id, true, 100);
+    }
+
+    function test_submitScore_reverts() public {
+        uint256 id = _submit(MINER1, jobId, 0, 0);
+        vm.prank(MINER2);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotStaked.selector, MINER2, 2));
+        market.submitScore(id, false, 0);
+        vm.prank(VALIDATOR1);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ScoreOutOfRange.selector, 10_001));
+        market.submitScore(id, false, 10_001);
+        vm.prank(VALIDATOR1);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.UnknownDelta.selector, 1));
+        market.submitScore(1, false, 0);
+    }
+
+    function test_failQuorumMarksFailed() public {
+        uint256 id = _submit(MINER1, jobId, 0, 0);
+        _fail(id);
+        vm.assertTrue(_state(id) == ParisMarket.DeltaState.Failed);
+    }
+}
+
+contract MergesTest is MarketFixture {
+    uint256 internal jobId;
+
+    function setUp() public override {
+        super.setUp();
+        jobId = _job();
+    }
+
+    function test_finalize_pricesByScoreAndRecordsTheMerge() public {
+        uint256 a = _passed(MINER1, jobId, 0, 0, 300);
+        uint256 b = _passed(MINER2, jobId, 0, 0, 100);
+        uint256 escrowBefore = _escrow(jobId);
+        uint256[] memory ids = _ids(a, b);
+        vm.expectEmit(true, true, true, true);
+        emit ParisMarket.ExpertFinalized(jobId, 0, 1, keccak256("ckpt"), RAW, ids, 1 ether);
+        vm.prank(AGGREGATOR);
+        market.finalize(jobId, 0, 1, keccak256("ckpt"), RAW, ids);
+        vm.assertEq(uint256(market.versionOf(jobId, 0)), 1);
+        vm.assertEq(_payout(a), 0.75 ether); // reward per expert round = 2 ether / 2 experts
+        vm.assertEq(_payout(b), 0.25 ether);
+        vm.assertEq(_escrow(jobId), escrowBefore - 1 ether);
+        vm.assertEq(market.mergeRecord(jobId, 0, 1), keccak256(abi.encode(keccak256("ckpt"), RAW, keccak256(abi.encode(ids)))));
+        vm.assertTrue(_state(a) == ParisMarket.DeltaState.Merged);
+
+        market.claim(ids);
+        vm.assertEq(market.owed(MINER1), 0.75 ether);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NothingToClaim.selector, a, ParisMarket.DeltaState.Paid));
+        market.claim(_ids(a));
+        uint256 before = MINER2.balance;
+        vm.prank(MINER2);
+        market.withdraw();
+        vm.assertEq(MINER2.balance - before, 0.25 ether);
+        vm.prank(MINER2);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NothingOwed.selector, MINER2));
+        market.withdraw();
+    }
+
+    function test_finalize_rejectsWhatCannotBeMerged() public {
+        uint256 a = _passed(MINER1, jobId, 0, 0, 100);
+        uint256 pending = _submit(MINER2, jobId, 0, 0);
+        uint256 other = _passed(MINER2, jobId, 1, 0, 100);
+        vm.startPrank(AGGREGATOR);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.WrongVersion.selector, 2, 1));
+        market.finalize(jobId, 0, 2, bytes32(0), RAW, _ids(a));
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotMergeable.selector, pending, ParisMarket.DeltaState.Submitted));
+        market.finalize(jobId, 0, 1, bytes32(0), RAW, _ids(a, pending));
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.DeltaOfOtherExpert.selector, other, jobId, 1));
+        market.finalize(jobId, 0, 1, bytes32(0), RAW, _ids(other));
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotMergeable.selector, a, ParisMarket.DeltaState.Merged));
+        market.finalize(jobId, 0, 1, bytes32(0), RAW, _ids(a, a));
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NothingToMerge.selector));
+        market.finalize(jobId, 0, 1, bytes32(0), RAW, new uint256[](0));
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ExpertOutOfRange.selector, jobId, 5, 2));
+        market.finalize(jobId, 5, 1, bytes32(0), RAW, _ids(a));
+        market.finalize(jobId, 0, 1, bytes32(0), RAW, _ids(a));
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotMergeable.selector, a, ParisMarket.DeltaState.Merged));
+        market.finalize(jobId, 0, 2, bytes32(0), RAW, _ids(a)); // merged once only
+        vm.stopPrank();
+        vm.prank(MINER1);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotAggregator.selector, jobId, MINER1));
+        market.finalize(jobId, 1, 1, bytes32(0), RAW, _ids(other));
+    }
+
+    function test_finalize_dropsNothingSilentlyForStaleDeltas() public {
+        uint256 old = _passed(MINER2, jobId, 0, 0, 100);
+        for (uint32 v = 1; v <= 2; ++v) {
+            uint256 id = _passed(MINER1, jobId, 0, v - 1, 100);
+            vm.prank(AGGREGATOR);
+            market.finalize(jobId, 0, v, bytes32(0), RAW, _ids(id));
+        }
+        uint256 fresh = _passed(MINER1, jobId, 0, 2, 100);
+        vm.prank(AGGREGATOR);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.TooStale.selector, 0, 2, 1));
+        market.finalize(jobId, 0, 3, bytes32(0), RAW, _ids(fresh, old));
+        vm.prank(AGGREGATOR);
+        market.finalize(jobId, 0, 3, bytes32(0), RAW, _ids(fresh));
+        uint256 late = _passed(MINER2, jobId, 0, 3, 100);
+        vm.prank(AGGREGATOR);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.AllRoundsDone.selector, jobId, 0));
+        market.finalize(jobId, 0, 4, bytes32(0), RAW, _ids(late));
+    }
+}
+
+contract SlashingTest is MarketFixture {
+    uint256 internal jobId;
+
+    function setUp() public override {
+        super.setUp();
+        jobId = _job();
+    }
+
+    function test_slash_failedSpotCheckSplitsStake() public {
+        uint256 id = _submit(MINER1, jobId, 0, 0);
+        _reveal(id);
+        _fail(id);
+        uint256 escrowBefore = _escrow(jobId);
+        uint256 owedBefore = market.owed(VALIDATOR3);
+        vm.expectEmit(true, true, true, true);
+        emit ParisMarket.Slashed(id, MINER1, VALIDATOR3, ParisMarket.SlashReason.FailedSpotCheck, 2 ether, keccak256("e"));
+        vm.prank(VALIDATOR3);
+        market.slash(id, ParisMarket.SlashReason.FailedSpotCheck, keccak256("e"));
+        vm.assertEq(market.owed(VALIDATOR3) - owedBefore, 1 ether);
+        vm.assertEq(_escrow(jobId) - escrowBefore, 1 ether);
+        (uint256 amount, bool slashed) = _stakeOf(MINER1);
+        vm.assertEq(amount, 0);
+        vm.assertTrue(slashed);
+        vm.prank(VALIDATOR3);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotSlashable.selector, id, ParisMarket.SlashReason.FailedSpotCheck));
+        market.slash(id, ParisMarket.SlashReason.FailedSpotCheck, keccak256("e"));
+    }
+
+    function test_slashedMinerCannotWithdrawSubmitOrRestake() public {
+        uint256 id = _submit(MINER1, jobId, 0, 0);
+        _fail(id);
+        vm.prank(VALIDATOR1);
+        market.slash(id, ParisMarket.SlashReason.FailedSpotCheck, bytes32(0));
+        vm.startPrank(MINER1);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.IsSlashed.selector, MINER1));
+        market.requestUnbond();
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.IsSlashed.selector, MINER1));
+        market.withdrawStake();
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.IsSlashed.selector, MINER1));
+        market.submitDelta(jobId, 1, 0, bytes32(0), RAW, bytes32(0), 8);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.IsSlashed.selector, MINER1));
+        market.stake{value: 5 ether}(1, KEY);
+        vm.stopPrank();
+    }
+
+    function test_slash_withheldRevealOnlyAfterTheWindow() public {
+        uint256 id = _submit(MINER1, jobId, 0, 0);
+        uint256 closes = block.timestamp + 1 hours;
+        vm.prank(VALIDATOR1);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.RevealWindowOpen.selector, id, closes));
+        market.slash(id, ParisMarket.SlashReason.WithheldReveal, bytes32(0));
+        vm.warp(closes + 1);
+        vm.prank(VALIDATOR1);
+        market.slash(id, ParisMarket.SlashReason.WithheldReveal, bytes32(0));
+        vm.assertTrue(_state(id) == ParisMarket.DeltaState.Slashed);
+    }
+
+    function test_slash_refusesHonestDeltas() public {
+        uint256 revealed = _submit(MINER1, jobId, 0, 0);
+        _reveal(revealed);
+        vm.warp(block.timestamp + 2 hours);
+        vm.prank(VALIDATOR1);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotSlashable.selector, revealed, ParisMarket.SlashReason.WithheldReveal));
+        market.slash(revealed, ParisMarket.SlashReason.WithheldReveal, bytes32(0));
+        vm.prank(VALIDATOR1);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotSlashable.selector, revealed, ParisMarket.SlashReason.FailedSpotCheck));
+        market.slash(revealed, ParisMarket.SlashReason.FailedSpotCheck, bytes32(0));
+        vm.prank(MINER2);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotStaked.selector, MINER2, 2));
+        market.slash(revealed, ParisMarket.SlashReason.FailedSpotCheck, bytes32(0));
+    }
+}
+
+/// @notice Tries to re-enter withdraw from its receive hook.
+contract Reenterer {
+    ParisMarket internal immutable market;
+    bool internal attacking;
+
+    constructor(ParisMarket target) payable {
+        market = target;
+    }
+
+    function stakeAndUnbond() external {
+        market.stake{value: 1 ether}(1, bytes32(0));
+        market.requestUnbond();
+    }
+
+    function take() external {
+        market.withdrawStake();
+        attacking = true;
+        market.withdraw();
+    }
+
+    receive() external payable {
+        if (attacking) {
+            attacking = false;
+            market.withdraw();
+        }
+    }
+}
+
+contract ReentrancyTest is MarketFixture {
+    function test_withdraw_cannotBeReentered() public {
+        Reenterer attacker = new Reenterer{value: 1 ether}(market);
+        attacker.stakeAndUnbond();
+        vm.warp(block.timestamp + UNBONDING);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.TransferFailed.selector, address(attacker), 1 ether));
+        attacker.take();
+        vm.assertEq(address(attacker).balance, 0);
+    }
+}
+
+contract FuzzTest is MarketFixture {
+    function testFuzz_createJob_escrowsValue(uint96 value, uint16 experts, uint32 rounds) public {
+        experts = uint16(_bound(experts, 1, 64));
+        rounds = uint32(_bound(rounds, 1, 100));
+        value = uint96(_bound(value, rounds, 500 ether));
+        ParisMarket.JobTerms memory terms = _terms();
+        terms.experts = experts;
+        terms.rounds = rounds;
+        terms.rewardPerRound = uint96(value / rounds);
         vm.deal(REQUESTER, value);
         vm.prank(REQUESTER);
-        uint256 id = market.createJob{value: value}(SPEC, RAW, experts);
-        (, uint96 escrow,,,) = market.jobs(id);
-        vm.assertEq(uint256(escrow), uint256(value));
-        vm.assertEq(address(market).balance, uint256(value));
+        uint256 id = market.createJob{value: value}(terms);
+        vm.assertEq(_escrow(id), value);
+    }
+
+    function testFuzz_finalize_paysProportionallyAndNeverMoreThanTheReward(uint32 s1, uint32 s2) public {
+        s1 = uint32(_bound(s1, 0, market.MAX_SCORE()));
+        s2 = uint32(_bound(s2, 0, market.MAX_SCORE()));
+        uint256 jobId = _job();
+        uint256 a = _passed(MINER1, jobId, 0, 0, s1);
+        uint256 b = _passed(MINER2, jobId, 0, 0, s2);
+        uint256 escrowBefore = _escrow(jobId);
+        vm.prank(AGGREGATOR);
+        market.finalize(jobId, 0, 1, bytes32(0), RAW, _ids(a, b));
+        uint256 paid = _payout(a) + _payout(b);
+        vm.assertLe(paid, 1 ether);
+        vm.assertApproxEqAbs(paid, 1 ether, 2);
+        vm.assertEq(escrowBefore - _escrow(jobId), paid);
+        if (s1 + s2 > 0) vm.assertApproxEqAbs(_payout(a), uint256(1 ether) * s1 / (uint256(s1) + s2), 1);
+    }
+
+    function testFuzz_challengedSegments_areDistinctAndInRange(uint16 segments, uint8 challenges, uint256 mined) public {
+        challenges = uint8(_bound(challenges, 1, 8));
+        segments = uint16(_bound(segments, challenges, 64));
+        ParisMarket.JobTerms memory terms = _terms();
+        terms.challenges = challenges;
+        vm.prank(REQUESTER);
+        uint256 jobId = market.createJob{value: 10 ether}(terms);
+        vm.prank(MINER1);
+        uint256 id = market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), segments);
+        vm.roll(block.number + DELAY + 1 + _bound(mined, 0, 200));
+        uint16[] memory picked = market.challengedSegments(id);
+        vm.assertEq(picked.length, challenges);
+        for (uint256 i; i < picked.length; ++i) {
+            vm.assertTrue(picked[i] < segments);
+            for (uint256 j; j < i; ++j) {
+                vm.assertTrue(picked[i] != picked[j]);
+            }
+        }
     }
 }

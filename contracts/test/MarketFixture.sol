@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {Cheats} from "./Cheats.sol";
+import {ParisMarket} from "../src/ParisMarket.sol";
+
+/// @notice A deployed market with funded, staked participants and helpers that walk a delta through its life.
+abstract contract MarketFixture is Cheats {
+    ParisMarket internal market;
+
+    uint96 internal constant MIN_STAKE = 1 ether;
+    uint40 internal constant UNBONDING = 7 days;
+    uint8 internal constant DELAY = 2;
+    uint32 internal constant RAW = 0x55;
+    bytes32 internal constant SPEC = keccak256("spec");
+    bytes32 internal constant KEY = keccak256("x25519");
+
+    address internal constant REQUESTER = address(0xA11CE);
+    address internal constant AGGREGATOR = address(0xA66);
+    address internal constant MINER1 = address(0xB0B1);
+    address internal constant MINER2 = address(0xB0B2);
+    address internal constant VALIDATOR1 = address(0xC0C1);
+    address internal constant VALIDATOR2 = address(0xC0C2);
+    address internal constant VALIDATOR3 = address(0xC0C3);
+
+    function setUp() public virtual {
+        vm.warp(1_000_000);
+        vm.roll(100);
+        market = new ParisMarket(MIN_STAKE, UNBONDING, DELAY);
+        address[6] memory everyone = [REQUESTER, MINER1, MINER2, VALIDATOR1, VALIDATOR2, VALIDATOR3];
+        for (uint256 i; i < everyone.length; ++i) {
+            vm.deal(everyone[i], 1_000 ether);
+        }
+        _stake(MINER1, market.ROLE_MINER());
+        _stake(MINER2, market.ROLE_MINER());
+        _stake(VALIDATOR1, market.ROLE_VALIDATOR());
+        _stake(VALIDATOR2, market.ROLE_VALIDATOR());
+        _stake(VALIDATOR3, market.ROLE_VALIDATOR());
+    }
+
+    function _stake(address who, uint8 roles) internal {
+        vm.prank(who);
+        market.stake{value: 2 ether}(roles, KEY);
+    }
+
+    function _terms() internal view returns (ParisMarket.JobTerms memory) {
+        return ParisMarket.JobTerms({
+            specDigest: SPEC,
+            specCodec: RAW,
+            experts: 2,
+            rounds: 3,
+            rewardPerRound: 2 ether,
+            validatorFee: 0.01 ether,
+            deadline: uint40(block.timestamp + 30 days),
+            revealWindow: 1 hours,
+            stalenessBound: 1,
+            quorum: 2,
+            challenges: 2,
+            aggregator: AGGREGATOR
+        });
+    }
+
+    function _job() internal returns (uint256) {
+        vm.prank(REQUESTER);
+        return market.createJob{value: 10 ether}(_terms());
+    }
+
+    function _submit(address miner, uint256 jobId, uint16 expert, uint32 baseVersion) internal returns (uint256) {
+        vm.prank(miner);
+        return market.submitDelta(jobId, expert, baseVersion, keccak256(abi.encode(miner, baseVersion)), RAW,
+            keccak256("trace"), 8);
+    }
+
+    function _reveal(uint256 deltaId) internal {
+        address miner = market.getDelta(deltaId).miner;
+        vm.roll(block.number + DELAY + 1);
+        vm.prank(miner);
+        market.reveal(deltaId, keccak256("reveal"), RAW);
+    }
+
+    function _pass(uint256 deltaId, uint32 score) internal {
+        vm.prank(VALIDATOR1);
+        market.submitScore(deltaId, true, score);
+        vm.prank(VALIDATOR2);
+        market.submitScore(deltaId, true, score);
+    }
+
+    function _fail(uint256 deltaId) internal {
+        vm.prank(VALIDATOR1);
+        market.submitScore(deltaId, false, 0);
+        vm.prank(VALIDATOR2);
+        market.submitScore(deltaId, false, 0);
+    }
+
+    function _passed(address miner, uint256 jobId, uint16 expert, uint32 base, uint32 score) internal returns (uint256 id) {
+        id = _submit(miner, jobId, expert, base);
+        _reveal(id);
+        _pass(id, score);
+    }
+
+    function _ids(uint256 a) internal pure returns (uint256[] memory ids) {
+        ids = new uint256[](1);
+        ids[0] = a;
+    }
+
+    function _ids(uint256 a, uint256 b) internal pure returns (uint256[] memory ids) {
+        ids = new uint256[](2);
+        ids[0] = a;
+        ids[1] = b;
+    }
+
+    function _state(uint256 deltaId) internal view returns (ParisMarket.DeltaState) {
+        return market.getDelta(deltaId).state;
+    }
+
+    function _payout(uint256 deltaId) internal view returns (uint256) {
+        return market.getDelta(deltaId).payout;
+    }
+
+    function _escrow(uint256 jobId) internal view returns (uint256) {
+        return market.getJob(jobId).escrow;
+    }
+
+    function _stakeOf(address who) internal view returns (uint256, bool) {
+        ParisMarket.Stake memory s = market.getStake(who);
+        return (s.amount, s.slashed);
+    }
+}
