@@ -8,31 +8,31 @@ import time
 import pytest
 from multiformats import CID
 
-from paris_node.chain import (Chain, ChainError, ChainUnreachable, ContractRevert, EventCursor, cid_from_chain,
-                              cid_to_chain)
+from paris_node.chain import (ROLE_MINER, Chain, ChainError, ChainUnreachable, ContractRevert, EventCursor, JobTerms,
+                              cid_from_chain, cid_to_chain)
 from paris_node.devnet import DevnetInfo, devnet_account
 
 SPEC = CID("base32", 1, "raw", ("sha2-256", hashlib.sha256(b"spec").digest()))
 
 
-def test_revert_is_decoded_into_the_custom_error(devnet: DevnetInfo) -> None:
-    chain = Chain(devnet.rpc_url, devnet.contract, devnet_account(5))
-    with pytest.raises(ContractRevert) as caught:
-        chain.submit_delta(987654, 0, 0, SPEC, b"\x00" * 32)
-    assert caught.value.error == "UnknownJob"
-    assert caught.value.arguments == {"jobId": 987654}
-    assert "submitDelta reverted: UnknownJob(jobId=987654)" in str(caught.value)
+def _terms(chain: Chain, experts: int = 3) -> JobTerms:
+    now = chain.w3.eth.get_block("latest")["timestamp"]
+    return JobTerms(spec=SPEC, experts=experts, rounds=1, reward_per_round_wei=10**15, deadline=now + 3600,
+                    aggregator=chain.account.address)
 
 
 def test_duplicate_delta_names_every_argument(devnet: DevnetInfo) -> None:
     miner = devnet_account(6)
     chain = Chain(devnet.rpc_url, devnet.contract, miner)
-    job = Chain(devnet.rpc_url, devnet.contract, devnet_account(1)).create_job(SPEC, 3, 10**15)
-    chain.submit_delta(job, 2, 7, SPEC, b"\x01" * 32)
+    chain.stake(ROLE_MINER, bytes(32), wei=10**18)
+    requester = Chain(devnet.rpc_url, devnet.contract, devnet_account(1))
+    job = requester.create_job(_terms(requester), escrow_wei=10**15)
+    chain.submit_delta(job, 2, 0, SPEC, b"\x01" * 32, segments=4)
     with pytest.raises(ContractRevert) as caught:
-        chain.submit_delta(job, 2, 7, SPEC, b"\x01" * 32)
+        chain.submit_delta(job, 2, 0, SPEC, b"\x01" * 32, segments=4)
     assert caught.value.error == "DuplicateDelta"
-    assert caught.value.arguments == {"jobId": job, "expert": 2, "baseVersion": 7, "miner": miner.address.lower()}
+    assert caught.value.arguments == {"jobId": job, "expert": 2, "baseVersion": 0, "miner": miner.address.lower()}
+    assert "wait for the next version" in str(caught.value)
 
 
 def test_wrong_rpc_url_fails_fast() -> None:
@@ -49,18 +49,20 @@ def test_address_without_contract_is_refused(devnet: DevnetInfo) -> None:
 
 def test_transaction_without_account_is_refused(devnet: DevnetInfo) -> None:
     with pytest.raises(ChainError, match="no signing account"):
-        Chain(devnet.rpc_url, devnet.contract).create_job(SPEC, 1, 1)
+        reader = Chain(devnet.rpc_url, devnet.contract)
+        reader.create_job(JobTerms(spec=SPEC, experts=1, rounds=1, reward_per_round_wei=1, deadline=2**39,
+                                   aggregator="0x" + "11" * 20), escrow_wei=1)
 
 
 def test_event_cursor_resumes_where_it_stopped(devnet: DevnetInfo) -> None:
     requester = Chain(devnet.rpc_url, devnet.contract, devnet_account(1))
     reader = Chain(devnet.rpc_url, devnet.contract)
     cursor = EventCursor(devnet.deploy_block)
-    first = requester.create_job(SPEC, 1, 10**15)
+    first = requester.create_job(_terms(requester), escrow_wei=10**15)
     seen = [e.args["jobId"] for e in reader.events(cursor, {"JobCreated"})]
     assert first in seen
     saved = cursor.to_json()
-    second = requester.create_job(SPEC, 1, 10**15)
+    second = requester.create_job(_terms(requester), escrow_wei=10**15)
     resumed = list(reader.events(EventCursor.from_json(saved), {"JobCreated"}))
     assert [e.args["jobId"] for e in resumed] == [second]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import port_open
-from paris_node.chain import Chain, EventCursor, cid_from_chain
+from paris_node.chain import Chain, EventCursor, JobTerms, cid_from_chain
 from paris_node.devnet import ChildCrashed, Devnet, DevnetError, DevnetInfo, devnet_account, down, up_detached
 from paris_node.keys import load_account
 from paris_node.store import IpfsStore
@@ -43,13 +43,18 @@ def test_blob_recorded_on_chain_is_fetched_and_verified_by_a_fresh_client(tmp_pa
         blob = os.urandom(1 << 20)
         with IpfsStore(info.ipfs_api) as store:
             cid = store.add(blob)
-        job_id = Chain(info.rpc_url, info.contract, devnet_account(1)).create_job(cid, 2, 10**17)
+        requester = Chain(info.rpc_url, info.contract, devnet_account(1))
+        now = requester.w3.eth.get_block("latest")["timestamp"]
+        terms = JobTerms(spec=cid, experts=2, rounds=1, reward_per_round_wei=10**17, deadline=now + 3600,
+                         aggregator=info.address("aggregator"))
+        job_id = requester.create_job(terms, escrow_wei=10**17)
 
         reread = DevnetInfo.read(tmp_path / "net")  # a fresh client knows only devnet.json
         events = list(Chain(reread.rpc_url, reread.contract).events(EventCursor(reread.deploy_block)))
         assert [e.name for e in events] == ["JobCreated"]
         assert events[0].args["jobId"] == job_id
         recorded = cid_from_chain(events[0].args["specDigest"], events[0].args["specCodec"])
+        assert events[0].args["escrow"] == 10**17
         assert recorded == cid and str(recorded) != str(cid)  # equal decoded, spelled differently
         with IpfsStore(reread.ipfs_api) as fresh:
             assert fresh.get(recorded) == blob

@@ -191,7 +191,8 @@ contract ParisMarket is ReentrancyGuard {
         address indexed reporter,
         SlashReason reason,
         uint256 amount,
-        bytes32 evidenceDigest
+        bytes32 evidenceDigest,
+        uint32 evidenceCodec
     );
     event Withdrawn(address indexed account, uint256 amount);
 
@@ -519,7 +520,8 @@ contract ParisMarket is ReentrancyGuard {
     /// @param deltaId the cheating delta
     /// @param reason FailedSpotCheck or WithheldReveal
     /// @param evidenceDigest sha2-256 digest of the evidence file's CID on IPFS
-    function slash(uint256 deltaId, SlashReason reason, bytes32 evidenceDigest) external {
+    /// @param evidenceCodec multicodec of the evidence file's CID
+    function slash(uint256 deltaId, SlashReason reason, bytes32 evidenceDigest, uint32 evidenceCodec) external {
         Delta storage d = deltas[deltaId];
         if (d.state == DeltaState.None) revert UnknownDelta(deltaId);
         _requireActive(msg.sender, ROLE_VALIDATOR);
@@ -544,7 +546,7 @@ contract ParisMarket is ReentrancyGuard {
         } else {
             job.escrow += uint96(toEscrow);
         }
-        emit Slashed(deltaId, d.miner, msg.sender, reason, amount, evidenceDigest);
+        emit Slashed(deltaId, d.miner, msg.sender, reason, amount, evidenceDigest, evidenceCodec);
     }
 
     // ---------------------------------------------------------------- views

@@ -178,7 +178,7 @@ contract MarketHandler is Cheats {
         vm.prank(actors[3 + validatorSeed % 3]);
         ParisMarket.SlashReason reason =
             withheld ? ParisMarket.SlashReason.WithheldReveal : ParisMarket.SlashReason.FailedSpotCheck;
-        try market.slash(_delta(deltaSeed), reason, bytes32(0)) {} catch {}
+        try market.slash(_delta(deltaSeed), reason, bytes32(0), 0x55) {} catch {}
     }
 
     function restake(uint256 actorSeed, uint96 amount) external {

@@ -407,9 +407,9 @@ contract SlashingTest is MarketFixture {
         uint256 escrowBefore = _escrow(jobId);
         uint256 owedBefore = market.owed(VALIDATOR3);
         vm.expectEmit(true, true, true, true);
-        emit ParisMarket.Slashed(id, MINER1, VALIDATOR3, ParisMarket.SlashReason.FailedSpotCheck, 2 ether, keccak256("e"));
+        emit ParisMarket.Slashed(id, MINER1, VALIDATOR3, ParisMarket.SlashReason.FailedSpotCheck, 2 ether, keccak256("e"), RAW);
         vm.prank(VALIDATOR3);
-        market.slash(id, ParisMarket.SlashReason.FailedSpotCheck, keccak256("e"));
+        market.slash(id, ParisMarket.SlashReason.FailedSpotCheck, keccak256("e"), RAW);
         vm.assertEq(market.owed(VALIDATOR3) - owedBefore, 1 ether);
         vm.assertEq(_escrow(jobId) - escrowBefore, 1 ether);
         (uint256 amount, bool slashed) = _stakeOf(MINER1);
@@ -417,14 +417,14 @@ contract SlashingTest is MarketFixture {
         vm.assertTrue(slashed);
         vm.prank(VALIDATOR3);
         vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotSlashable.selector, id, ParisMarket.SlashReason.FailedSpotCheck));
-        market.slash(id, ParisMarket.SlashReason.FailedSpotCheck, keccak256("e"));
+        market.slash(id, ParisMarket.SlashReason.FailedSpotCheck, keccak256("e"), RAW);
     }
 
     function test_slashedMinerCannotWithdrawSubmitOrRestake() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
         _fail(id);
         vm.prank(VALIDATOR1);
-        market.slash(id, ParisMarket.SlashReason.FailedSpotCheck, bytes32(0));
+        market.slash(id, ParisMarket.SlashReason.FailedSpotCheck, bytes32(0), RAW);
         vm.startPrank(MINER1);
         vm.expectRevert(abi.encodeWithSelector(ParisMarket.IsSlashed.selector, MINER1));
         market.requestUnbond();
@@ -442,10 +442,10 @@ contract SlashingTest is MarketFixture {
         uint256 closes = block.timestamp + 1 hours;
         vm.prank(VALIDATOR1);
         vm.expectRevert(abi.encodeWithSelector(ParisMarket.RevealWindowOpen.selector, id, closes));
-        market.slash(id, ParisMarket.SlashReason.WithheldReveal, bytes32(0));
+        market.slash(id, ParisMarket.SlashReason.WithheldReveal, bytes32(0), RAW);
         vm.warp(closes + 1);
         vm.prank(VALIDATOR1);
-        market.slash(id, ParisMarket.SlashReason.WithheldReveal, bytes32(0));
+        market.slash(id, ParisMarket.SlashReason.WithheldReveal, bytes32(0), RAW);
         vm.assertTrue(_state(id) == ParisMarket.DeltaState.Slashed);
     }
 
@@ -455,13 +455,13 @@ contract SlashingTest is MarketFixture {
         vm.warp(block.timestamp + 2 hours);
         vm.prank(VALIDATOR1);
         vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotSlashable.selector, revealed, ParisMarket.SlashReason.WithheldReveal));
-        market.slash(revealed, ParisMarket.SlashReason.WithheldReveal, bytes32(0));
+        market.slash(revealed, ParisMarket.SlashReason.WithheldReveal, bytes32(0), RAW);
         vm.prank(VALIDATOR1);
         vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotSlashable.selector, revealed, ParisMarket.SlashReason.FailedSpotCheck));
-        market.slash(revealed, ParisMarket.SlashReason.FailedSpotCheck, bytes32(0));
+        market.slash(revealed, ParisMarket.SlashReason.FailedSpotCheck, bytes32(0), RAW);
         vm.prank(MINER2);
         vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotStaked.selector, MINER2, 2));
-        market.slash(revealed, ParisMarket.SlashReason.FailedSpotCheck, bytes32(0));
+        market.slash(revealed, ParisMarket.SlashReason.FailedSpotCheck, bytes32(0), RAW);
     }
 }
 

@@ -8,7 +8,9 @@ resumable cursor that a daemon can persist and pick up after a restart.
 
 from __future__ import annotations
 
+import enum
 import json
+import re
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,11 +22,13 @@ from typing import Any
 import requests
 from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
+from eth_utils.abi import event_abi_to_log_topic, function_abi_to_4byte_selector, get_abi_input_types
 from multiformats import CID
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
+
+from paris_node.market_errors import REVERT_HINTS
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +50,8 @@ class ContractRevert(ChainError):
     def __init__(self, call: str, error: str, args: dict[str, Any]) -> None:
         self.call, self.error, self.arguments = call, error, args
         shown = ", ".join(f"{k}={_show(v)}" for k, v in args.items())
-        super().__init__(f"{call} reverted: {error}({shown})")
+        hint = REVERT_HINTS.get(error)
+        super().__init__(f"{call} reverted: {error}({shown})" + (f": {hint}" if hint else ""))
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,102 @@ def cid_to_chain(cid: CID) -> tuple[bytes, int]:
 
 def cid_from_chain(digest: bytes, codec: int) -> CID:
     return CID("base32", 1, codec, ("sha2-256", digest))
+
+
+class DeltaState(enum.IntEnum):
+    NONE = 0
+    SUBMITTED = 1
+    PASSED = 2
+    FAILED = 3
+    MERGED = 4
+    PAID = 5
+    SLASHED = 6
+
+
+class SlashReason(enum.IntEnum):
+    FAILED_SPOT_CHECK = 0
+    WITHHELD_REVEAL = 1
+
+
+ROLE_MINER, ROLE_VALIDATOR = 1, 2
+
+
+@dataclass(frozen=True)
+class MarketParams:
+    """Constructor arguments of a market deployment."""
+
+    min_stake_wei: int = 10**18
+    unbonding_delay_s: int = 7 * 24 * 3600
+    challenge_delay_blocks: int = 2
+
+
+@dataclass(frozen=True)
+class JobTerms:
+    """What a requester fixes when opening a job (the contract's JobTerms, field for field)."""
+
+    spec: CID
+    experts: int
+    rounds: int
+    reward_per_round_wei: int
+    deadline: int  # unix seconds
+    aggregator: str
+    validator_fee_wei: int = 0
+    reveal_window_s: int = 3600
+    staleness_bound: int = 1
+    quorum: int = 1
+    challenges: int = 2
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        digest, codec = cid_to_chain(self.spec)
+        return (digest, codec, self.experts, self.rounds, self.reward_per_round_wei, self.validator_fee_wei,
+                self.deadline, self.reveal_window_s, self.staleness_bound, self.quorum, self.challenges,
+                Web3.to_checksum_address(self.aggregator))
+
+
+@dataclass(frozen=True)
+class Job:
+    requester: str
+    experts: int
+    rounds: int
+    staleness_bound: int
+    quorum: int
+    challenges: int
+    closed: bool
+    aggregator: str
+    deadline: int
+    reveal_window: int
+    spec_codec: int
+    escrow: int
+    reward_per_round: int
+    validator_fee: int
+    spec_digest: bytes
+
+
+@dataclass(frozen=True)
+class Delta:
+    miner: str
+    base_version: int
+    expert: int
+    state: DeltaState
+    submitted_at: int
+    job_id: int
+    submitted_block: int
+    segments: int
+    pass_votes: int
+    fail_votes: int
+    revealed: bool
+    score_sum: int
+    payout: int
+
+
+@dataclass(frozen=True)
+class Stake:
+    amount: int
+    roles: int
+    slashed: bool
+    unbond_at: int
+    x25519_key: bytes
+
 
 
 @dataclass(frozen=True)
@@ -130,19 +231,14 @@ class Chain:
     @cached_property
     def _errors(self) -> dict[bytes, dict[str, Any]]:
         """Custom errors of the ABI by 4-byte selector."""
-        table = {}
-        for item in self.contract.abi:
-            if item["type"] == "error":
-                signature = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
-                table[keccak(text=signature)[:4]] = item
-        return table
+        return {function_abi_to_4byte_selector(item): item for item in self.contract.abi if item["type"] == "error"}
 
     def decode_revert(self, call: str, data: str | bytes) -> ContractRevert:
         raw = bytes.fromhex(data[2:]) if isinstance(data, str) else data
         item = self._errors.get(raw[:4])
         if item is None:
             return ContractRevert(call, f"unknown error 0x{raw[:4].hex()}", {"data": "0x" + raw.hex()})
-        values = abi_decode([i["type"] for i in item["inputs"]], raw[4:])
+        values = abi_decode(get_abi_input_types(item), raw[4:])
         return ContractRevert(call, item["name"], {i["name"]: v for i, v in zip(item["inputs"], values)})
 
     def call(self, fn: str, *args: Any) -> Any:
@@ -183,12 +279,7 @@ class Chain:
 
     @cached_property
     def _events_by_topic(self) -> dict[bytes, str]:
-        table = {}
-        for item in self.contract.abi:
-            if item["type"] == "event":
-                signature = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
-                table[keccak(text=signature)] = item["name"]
-        return table
+        return {event_abi_to_log_topic(item): item["name"] for item in self.contract.abi if item["type"] == "event"}
 
     def _decode_log(self, raw: Any) -> Event | None:
         name = self._events_by_topic.get(bytes(raw["topics"][0])) if raw["topics"] else None
@@ -211,25 +302,99 @@ class Chain:
                     yield event
             cursor.next_block = end + 1
 
-    # Typed calls of the walking skeleton.
+    # Typed calls, one per contract function.
 
-    def create_job(self, spec: CID, experts: int, escrow_wei: int) -> int:
-        digest, codec = cid_to_chain(spec)
-        receipt = self.transact("createJob", digest, codec, experts, value=escrow_wei)
-        return self._log_event(receipt, "JobCreated").args["jobId"]
+    def _receipt_event(self, fn: str, *args: Any, event: str, value: int = 0) -> Event:
+        return self._log_event(self.transact(fn, *args, value=value), event)
 
-    def submit_delta(self, job_id: int, expert: int, base_version: int, delta: CID, trace_root: bytes) -> int:
+    def create_job(self, terms: JobTerms, escrow_wei: int) -> int:
+        return self._receipt_event("createJob", terms.as_tuple(), value=escrow_wei, event="JobCreated").args["jobId"]
+
+    def top_up(self, job_id: int, wei: int) -> None:
+        self.transact("topUp", job_id, value=wei)
+
+    def reclaim(self, job_id: int) -> int:
+        return self._receipt_event("reclaim", job_id, event="JobReclaimed").args["amount"]
+
+    def stake(self, roles: int, x25519_key: bytes, wei: int) -> None:
+        self.transact("stake", roles, x25519_key, value=wei)
+
+    def request_unbond(self) -> int:
+        return self._receipt_event("requestUnbond", event="UnbondRequested").args["unbondAt"]
+
+    def withdraw_stake(self) -> int:
+        return self._receipt_event("withdrawStake", event="StakeWithdrawn").args["amount"]
+
+    def submit_delta(self, job_id: int, expert: int, base_version: int, delta: CID, trace_root: bytes,
+                     segments: int) -> int:
         digest, codec = cid_to_chain(delta)
-        receipt = self.transact("submitDelta", job_id, expert, base_version, digest, codec, trace_root)
-        return self._log_event(receipt, "DeltaSubmitted").args["deltaId"]
+        return self._receipt_event("submitDelta", job_id, expert, base_version, digest, codec, trace_root, segments,
+                                   event="DeltaSubmitted").args["deltaId"]
+
+    def reveal(self, delta_id: int, reveal: CID) -> bytes:
+        digest, codec = cid_to_chain(reveal)
+        return self._receipt_event("reveal", delta_id, digest, codec, event="Revealed").args["seed"]
+
+    def submit_score(self, delta_id: int, passed: bool, score: int) -> None:
+        self.transact("submitScore", delta_id, passed, score)
+
+    def finalize(self, job_id: int, expert: int, new_version: int, checkpoint: CID, delta_ids: list[int]) -> Event:
+        digest, codec = cid_to_chain(checkpoint)
+        return self._receipt_event("finalize", job_id, expert, new_version, digest, codec, delta_ids,
+                                   event="ExpertFinalized")
+
+    def claim(self, delta_ids: list[int]) -> None:
+        self.transact("claim", delta_ids)
+
+    def withdraw(self) -> int:
+        return self._receipt_event("withdraw", event="Withdrawn").args["amount"]
+
+    def slash(self, delta_id: int, reason: SlashReason, evidence: CID) -> Event:
+        digest, codec = cid_to_chain(evidence)
+        return self._receipt_event("slash", delta_id, int(reason), digest, codec, event="Slashed")
+
+    # Views.
+
+    def job(self, job_id: int) -> Job:
+        return Job(**self._struct("getJob", job_id))
+
+    def delta(self, delta_id: int) -> Delta:
+        fields = self._struct("getDelta", delta_id)
+        return Delta(**{**fields, "state": DeltaState(fields["state"])})
+
+    def stake_of(self, address: str) -> Stake:
+        return Stake(**self._struct("getStake", address))
+
+    def owed(self, address: str) -> int:
+        return self.call("owed", address)
+
+    def version_of(self, job_id: int, expert: int) -> int:
+        return self.call("versionOf", job_id, expert)
+
+    def merge_record(self, job_id: int, expert: int, version: int) -> bytes:
+        return self.call("mergeRecord", job_id, expert, version)
+
+    def delta_id_of(self, job_id: int, expert: int, base_version: int, miner: str) -> int:
+        return self.call("deltaIdOf", job_id, expert, base_version, miner)
+
+    def challenge_seed(self, delta_id: int) -> bytes:
+        return self.call("challengeSeed", delta_id)
+
+    def challenged_segments(self, delta_id: int) -> list[int]:
+        return list(self.call("challengedSegments", delta_id))
+
+    def _struct(self, fn: str, *args: Any) -> dict[str, Any]:
+        """A struct-returning view as a dict keyed by the ABI's field names."""
+        outputs = next(i for i in self.contract.abi if i.get("name") == fn)["outputs"][0]["components"]
+        return {_snake(c["name"]): v for c, v in zip(outputs, self.call(fn, *args))}
 
 
-def deploy(rpc_url: str, account: LocalAccount, timeout_s: float = 10.0) -> tuple[str, int]:
+def deploy(rpc_url: str, account: LocalAccount, params: MarketParams, timeout_s: float = 10.0) -> tuple[str, int]:
     """Deploy ParisMarket from the shipped artifact; return its address and deployment block."""
     artifact = load_artifact()
     w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None))
     factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-    tx = factory.constructor().build_transaction({
+    tx = factory.constructor(params.min_stake_wei, params.unbonding_delay_s, params.challenge_delay_blocks).build_transaction({
         "from": account.address, "nonce": w3.eth.get_transaction_count(account.address, "pending"),
         "chainId": w3.eth.chain_id,
     })
@@ -238,6 +403,10 @@ def deploy(rpc_url: str, account: LocalAccount, timeout_s: float = 10.0) -> tupl
     if receipt["status"] != 1 or not receipt["contractAddress"]:
         raise ChainError(f"deploying {CONTRACT_NAME} failed in tx {tx_hash.hex()}")
     return receipt["contractAddress"], receipt["blockNumber"]
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
 def _show(value: Any) -> str:

@@ -27,7 +27,7 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from paris_node.chain import artifact_path, deploy
+from paris_node.chain import MarketParams, artifact_path, deploy
 from paris_node.keys import PASSWORD_ENV, write_keystore
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,8 @@ ROLES = ("deployer", "requester", "aggregator", "validator-1", "validator-2",
 BALANCE_ETH = 10_000
 DEVNET_PASSWORD = "paris-devnet"  # default keystore password for the public devnet keys only
 DEVNET_FILE = "devnet.json"
+# Short unbonding so that stake withdrawal can be shown in a demo; a 2-block challenge delay.
+DEVNET_MARKET = MarketParams(min_stake_wei=10**18, unbonding_delay_s=3600, challenge_delay_blocks=2)
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 10.0
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -139,11 +141,17 @@ class DevnetInfo:
         except (ValueError, TypeError) as exc:
             raise DevnetError(f"{path} is not a valid devnet.json: {exc}") from exc
 
-    def keystore(self, role: str) -> Path:
+    def _account(self, role: str) -> dict[str, str]:
         for account in self.accounts:
             if account["role"] == role:
-                return Path(account["keystore"])
+                return account
         raise DevnetError(f"devnet has no account with role {role!r}; roles: {', '.join(ROLES)}")
+
+    def keystore(self, role: str) -> Path:
+        return Path(self._account(role)["keystore"])
+
+    def address(self, role: str) -> str:
+        return self._account(role)["address"]
 
 
 def devnet_account(index: int) -> LocalAccount:
@@ -222,7 +230,7 @@ class Devnet:
 
         host, port = anvil.wait_for_line(_ANVIL_LINE, START_TIMEOUT_S).groups()
         rpc_url = f"http://{host}:{port}"
-        contract, deploy_block = deploy(rpc_url, devnet_account(0))
+        contract, deploy_block = deploy(rpc_url, devnet_account(0), DEVNET_MARKET)
 
         password = os.environ.get(PASSWORD_ENV, DEVNET_PASSWORD)
         accounts = []

@@ -19,7 +19,7 @@ import numpy as np
 from safetensors.numpy import load as load_safetensors
 from safetensors.numpy import save as save_safetensors
 
-from paris_node.chain import Chain, EventCursor, cid_from_chain
+from paris_node.chain import ROLE_MINER, Chain, EventCursor, JobTerms, cid_from_chain
 from paris_node.devnet import DEVNET_PASSWORD, DevnetInfo
 from paris_node.keys import PASSWORD_ENV, load_account
 from paris_node.p2p import P2PHost
@@ -72,14 +72,20 @@ def run_skeleton_round(info: DevnetInfo, work_dir: Path, seed: int = 0) -> Skele
 
         spec = json.dumps({"name": "skeleton", "experts": 2, "dataset": "synthetic", "seed": seed}).encode()
         spec_cid = store.add(spec, name="spec.json")
-        job_id = Chain(info.rpc_url, info.contract, requester).create_job(spec_cid, experts=2, escrow_wei=10**18)
+        requester_chain = Chain(info.rpc_url, info.contract, requester)
+        terms = JobTerms(spec=spec_cid, experts=2, rounds=1, reward_per_round_wei=10**18,
+                         deadline=requester_chain.w3.eth.get_block("latest")["timestamp"] + 3600,
+                         aggregator=info.address("aggregator"))
+        job_id = requester_chain.create_job(terms, escrow_wei=10**18)
         step("job created with 1 ETH escrow")
 
+        miner_chain = Chain(info.rpc_url, info.contract, miner)
+        miner_chain.stake(ROLE_MINER, bytes(32), wei=10**18)
         payload = _delta_payload(seed)
         delta_cid = store.add(payload, name="delta.safetensors")
         trace_root = hashlib.sha256(payload).digest()
-        delta_id = Chain(info.rpc_url, info.contract, miner).submit_delta(job_id, 1, 0, delta_cid, trace_root)
-        step("delta on IPFS and submitted on chain")
+        delta_id = miner_chain.submit_delta(job_id, 1, 0, delta_cid, trace_root, segments=4)
+        step("miner staked 1 ETH; delta on IPFS and submitted on chain")
 
         sent = time.monotonic()
         deadline = sent + ANNOUNCE_TIMEOUT_S

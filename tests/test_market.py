@@ -1,0 +1,122 @@
+"""The whole market on the devnet through paris_node.chain: a job, stakes, deltas, reveals, scores, a merge,
+payouts and a slash, each checked by balances, state and events."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from eth_abi import encode
+from eth_utils import keccak
+from multiformats import CID
+
+from paris_node.chain import (ROLE_MINER, ROLE_VALIDATOR, Chain, ContractRevert, DeltaState, EventCursor, JobTerms,
+                              SlashReason, cid_to_chain)
+from paris_node.devnet import DevnetInfo, devnet_account
+from paris_node.store import IpfsStore
+
+ETH = 10**18
+FEE = ETH // 100
+
+
+def _cid(label: str) -> CID:
+    return CID("base32", 1, "raw", ("sha2-256", hashlib.sha256(label.encode()).digest()))
+
+
+def _mine(chain: Chain, blocks: int) -> None:
+    chain.w3.provider.make_request("anvil_mine", [blocks])
+
+
+def _clients(devnet: DevnetInfo, *indices: int) -> list[Chain]:
+    return [Chain(devnet.rpc_url, devnet.contract, devnet_account(i)) for i in indices]
+
+
+def test_a_round_from_job_to_payouts_and_a_slash(devnet: DevnetInfo) -> None:
+    requester, aggregator, validator1, validator2, honest1, honest2, cheater = _clients(devnet, 1, 2, 3, 4, 7, 8, 9)
+    market = requester.contract.address
+    balance = requester.w3.eth.get_balance
+    cursor = EventCursor(requester.w3.eth.block_number + 1)
+
+    now = requester.w3.eth.get_block("latest")["timestamp"]
+    terms = JobTerms(spec=_cid("spec"), experts=2, rounds=2, reward_per_round_wei=2 * ETH, deadline=now + 86_400,
+                     aggregator=aggregator.account.address, validator_fee_wei=FEE, reveal_window_s=600,
+                     quorum=2, challenges=2)
+    job_id = requester.create_job(terms, escrow_wei=5 * ETH)
+    job = requester.job(job_id)
+    assert (job.escrow, job.experts, job.aggregator) == (5 * ETH, 2, aggregator.account.address)
+
+    for chain, role in ((validator1, ROLE_VALIDATOR), (validator2, ROLE_VALIDATOR), (honest1, ROLE_MINER),
+                        (honest2, ROLE_MINER), (cheater, ROLE_MINER)):
+        chain.stake(role, b"\x07" * 32, wei=ETH)
+    assert honest1.stake_of(honest1.account.address).amount == ETH
+
+    ids = [c.submit_delta(job_id, 0, 0, _cid(f"delta-{i}"), b"\x01" * 32, segments=8)
+           for i, c in enumerate((honest1, honest2, cheater))]
+    assert ids[0] == honest1.delta_id_of(job_id, 0, 0, honest1.account.address)
+    with pytest.raises(ContractRevert, match="ChallengeNotReady"):
+        honest1.challenge_seed(ids[0])
+    _mine(requester, 3)
+    segments = honest1.challenged_segments(ids[0])
+    assert len(set(segments)) == 2 and all(0 <= s < 8 for s in segments)
+    assert honest1.reveal(ids[0], _cid("reveal-0")) == honest1.challenge_seed(ids[0])
+    honest2.reveal(ids[1], _cid("reveal-1"))
+
+    for validator in (validator1, validator2):
+        validator.submit_score(ids[0], True, 3000)
+        validator.submit_score(ids[1], True, 1000)
+        validator.submit_score(ids[2], False, 0)
+    assert [requester.delta(i).state for i in ids] == [DeltaState.PASSED, DeltaState.PASSED, DeltaState.FAILED]
+    assert validator1.owed(validator1.account.address) == 3 * FEE
+
+    with pytest.raises(ContractRevert, match="NotAggregator.*only the job's aggregator"):
+        requester.finalize(job_id, 0, 1, _cid("ckpt-1"), ids[:2])
+    finalized = aggregator.finalize(job_id, 0, 1, _cid("ckpt-1"), ids[:2])
+    assert finalized.args["mergedDeltaIds"] == ids[:2] and finalized.args["reward"] == ETH
+    digest, codec = cid_to_chain(_cid("ckpt-1"))
+    expected_record = keccak(encode(["bytes32", "uint32", "bytes32"],
+                                    [digest, codec, keccak(encode(["uint256[]"], [ids[:2]]))]))
+    assert aggregator.merge_record(job_id, 0, 1) == expected_record
+    assert aggregator.version_of(job_id, 0) == 1
+    assert [requester.delta(i).payout for i in ids[:2]] == [ETH * 3 // 4, ETH // 4]
+
+    honest2.claim(ids[:2])
+    held = balance(market)
+    assert honest1.withdraw() == ETH * 3 // 4
+    assert balance(market) == held - ETH * 3 // 4
+    assert honest1.owed(honest1.account.address) == 0
+
+    with IpfsStore(devnet.ipfs_api) as store:
+        evidence = store.add(b'{"delta": "spot check failed at segment 3"}', name="evidence.json")
+    escrow_before = requester.job(job_id).escrow
+    slashed = validator1.slash(ids[2], SlashReason.FAILED_SPOT_CHECK, evidence)
+    assert slashed.args["amount"] == ETH and slashed.args["miner"] == cheater.account.address
+    assert requester.job(job_id).escrow == escrow_before + ETH // 2
+    assert validator1.owed(validator1.account.address) == 3 * FEE + ETH // 2
+    assert cheater.stake_of(cheater.account.address).slashed
+    with pytest.raises(ContractRevert, match="IsSlashed.*can no longer take part"):
+        cheater.request_unbond()
+    paid = validator1.withdraw()
+    assert paid == 3 * FEE + ETH // 2
+
+    names = [e.name for e in requester.events(cursor)]
+    assert names[0] == "JobCreated"
+    for name in ("Staked", "DeltaSubmitted", "Revealed", "ScoreSubmitted", "DeltaDecided", "ExpertFinalized",
+                 "DeltaPaid", "Withdrawn", "Slashed"):
+        assert name in names, name
+    assert names.count("DeltaSubmitted") == 3 and names.count("DeltaPaid") == 2
+
+
+def test_wrong_calls_come_back_as_actionable_errors(devnet: DevnetInfo) -> None:
+    (outsider,) = _clients(devnet, 0)  # the deployer: never staked, owed nothing
+    with pytest.raises(ContractRevert) as caught:
+        outsider.submit_delta(987654, 0, 0, _cid("x"), b"\x00" * 32, segments=8)
+    assert caught.value.error == "UnknownJob" and caught.value.arguments == {"jobId": 987654}
+    assert "check the id and the contract address" in str(caught.value)
+    with pytest.raises(ContractRevert, match=r"StakeTooSmall\(amount=1, minimum=1000000000000000000\)"):
+        outsider.stake(ROLE_MINER, bytes(32), wei=1)
+    with pytest.raises(ContractRevert, match="NothingOwed"):
+        outsider.withdraw()
+    with pytest.raises(ContractRevert, match="ZeroEscrow"):
+        now = outsider.w3.eth.get_block("latest")["timestamp"]
+        outsider.create_job(JobTerms(spec=_cid("s"), experts=1, rounds=1, reward_per_round_wei=0, deadline=now + 60,
+                                     aggregator=outsider.account.address), escrow_wei=0)
