@@ -108,7 +108,7 @@ def demo(directory: Path = typer.Option(Path(".paris/demo"), "--dir", help="Scra
         table.add_row(name, f"{seconds:.2f}")
     console.print(table)
     console.print(f"job {report.job_id}: spec {report.spec_cid}")
-    console.print(f"delta {report.delta_id}: {report.delta_bytes} bytes at {report.delta_cid}, "
+    console.print(f"delta 0x{report.delta_id:064x}"[:16] + f"…: {report.delta_bytes} bytes at {report.delta_cid}, "
                   f"gossiped in {report.gossip_latency_s * 1000:.0f} ms")
     console.print(f"verified by a fresh client: {'yes' if report.verified else 'NO'}; "
                   f"devnet stopped; total {time.monotonic() - started:.1f}s")
