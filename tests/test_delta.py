@@ -63,6 +63,14 @@ def test_compressed_delta_is_hundreds_of_times_smaller_than_dense() -> None:
     assert dense / len(data) >= 250
 
 
+def test_encoding_is_byte_deterministic() -> None:
+    shapes = _shapes()
+    update = _update(shapes, 5)
+    first, _ = encode(update, HEADER, CodecParams())
+    again, _ = encode(dict(reversed(list(update.items()))), HEADER, CodecParams())
+    assert first == again
+
+
 def test_pseudo_gradient_is_base_minus_local() -> None:
     base, local = {"w": torch.tensor([1.0, 2.0])}, {"w": torch.tensor([0.5, 2.5])}
     assert torch.equal(pseudo_gradient(base, local)["w"], torch.tensor([0.5, -0.5]))
@@ -96,6 +104,7 @@ def test_garbage_and_tampered_files_are_refused() -> None:
     data, _ = encode(_update(shapes, 4), HEADER, CodecParams())
     size = int.from_bytes(data[:8], "little")
     metadata = json.loads(data[8:8 + size])["__metadata__"]
+    other_format = {"paris": json.dumps({**json.loads(metadata["paris"]), "format": "other/v9"})}
     tensors = load_safetensors(data)
     tensors["idx"] = torch.full_like(tensors["idx"].to(torch.int32), 5000).to(torch.uint16)
     with pytest.raises(DeltaError, match="outside its 4096-value chunk"):
@@ -104,6 +113,6 @@ def test_garbage_and_tampered_files_are_refused() -> None:
         decode(save_safetensors({**tensors, "val": tensors["val"][:, :3].contiguous()}, metadata=metadata),
                shapes, LIMIT, max_norm=10.0)
     with pytest.raises(DeltaError, match="format is 'other/v9'"):
-        decode(save_safetensors(tensors, metadata={**metadata, "format": "other/v9"}), shapes, LIMIT, 10.0)
+        decode(save_safetensors(tensors, metadata=other_format), shapes, LIMIT, 10.0)
     with pytest.raises(DeltaError, match="corrupt delta body"):
         decode(data[:-100], shapes, LIMIT, max_norm=10.0)

@@ -104,8 +104,10 @@ def encode(update: dict[str, torch.Tensor], header: DeltaHeader, params: CodecPa
     corrected = flatten(update) + (flatten(error) if error else 0)
     tensors = compress(corrected, params)
     residual = corrected - decompress(tensors, corrected.numel(), params)
-    metadata = {"format": FORMAT, "header": json.dumps(asdict(header)), "shapes": shapes_digest(shapes)}
-    return save_safetensors(tensors, metadata=metadata), unflatten(residual, shapes)
+    # One metadata key: safetensors keeps metadata in a hash map, so several keys come out in any order.
+    metadata = {"format": FORMAT, "header": asdict(header), "shapes": shapes_digest(shapes)}
+    return save_safetensors(tensors, metadata={"paris": json.dumps(metadata, sort_keys=True)}), unflatten(
+        residual, shapes)
 
 
 def shapes_digest(shapes: dict[str, tuple[int, ...]]) -> str:
@@ -114,14 +116,18 @@ def shapes_digest(shapes: dict[str, tuple[int, ...]]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _metadata(data: bytes) -> dict:
+    size = int.from_bytes(data[:8], "little")
+    return json.loads(json.loads(data[8:8 + size])["__metadata__"]["paris"])
+
+
 def read_header(data: bytes) -> DeltaHeader:
     """The header alone, from the safetensors JSON preamble, without loading tensors."""
     try:
-        size = int.from_bytes(data[:8], "little")
-        metadata = json.loads(data[8:8 + size])["__metadata__"]
+        metadata = _metadata(data)
         if metadata.get("format") != FORMAT:
             raise DeltaError(f"format is {metadata.get('format')!r}, expected {FORMAT!r}")
-        return DeltaHeader(**json.loads(metadata["header"]))
+        return DeltaHeader(**metadata["header"])
     except DeltaError:
         raise
     except (ValueError, KeyError, TypeError) as exc:
@@ -136,8 +142,7 @@ def decode(data: bytes, expected_shapes: dict[str, tuple[int, ...]], max_bytes: 
     header = read_header(data)
     try:
         tensors = load_safetensors(data)
-        size = int.from_bytes(data[:8], "little")
-        claimed = json.loads(data[8:8 + size])["__metadata__"]["shapes"]
+        claimed = _metadata(data)["shapes"]
     except (SafetensorError, ValueError, KeyError) as exc:
         raise DeltaError(f"corrupt delta body: {exc}") from exc
     shapes = {n: tuple(s) for n, s in expected_shapes.items()}

@@ -44,7 +44,7 @@ class SkeletonReport:
 def _delta_payload(seed: int) -> bytes:
     """A 1 MiB safetensors file standing in for a pseudo-gradient (256 Ki float32 values)."""
     values = np.random.default_rng(seed).standard_normal(256 * 1024).astype(np.float32)
-    return save_safetensors({"delta": values}, metadata={"job": "skeleton", "seed": str(seed)})
+    return save_safetensors({"delta": values}, metadata={"skeleton-seed": str(seed)})
 
 
 def run_skeleton_round(info: DevnetInfo, work_dir: Path, seed: int = 0) -> SkeletonReport:
