@@ -10,6 +10,7 @@ from paris_node.model.dit import VideoDiT, named_config
 
 
 def _checkpoint(order: int = 1) -> Checkpoint:
+    torch.manual_seed(0)
     model = VideoDiT(named_config("tiny"))
     weights = dict(list(model.state_dict().items())[::order])
     momentum = {name: torch.full_like(t, 0.5) for name, t in weights.items()}
