@@ -1,0 +1,66 @@
+"""What a miner reveals when challenged: the states at the start of each challenged segment and the final
+state, with Merkle proofs tying each state (and each segment's end) to the trace root on chain."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from paris_node.trace import merkle_proof
+from paris_node.train import TrainState
+
+FORMAT = "paris-reveal/v1"
+
+
+class RevealError(ValueError):
+    """A reveal file that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Reveal:
+    leaves: int  # segments + 1
+    states: dict[int, TrainState]  # leaf index -> state (challenged starts and the final leaf)
+    digests: dict[int, bytes]  # leaf index -> claimed state hash (starts, their ends, the final leaf)
+    proofs: dict[int, list[bytes]]  # leaf index -> Merkle proof
+
+    def to_bytes(self) -> bytes:
+        tensors = {f"{leaf}/{name}": t.contiguous() for leaf, state in self.states.items()
+                   for name, t in state.tensors().items()}
+        header = {"format": FORMAT, "leaves": self.leaves,
+                  "digests": {str(i): d.hex() for i, d in sorted(self.digests.items())},
+                  "proofs": {str(i): [p.hex() for p in proof] for i, proof in sorted(self.proofs.items())}}
+        return save_safetensors(dict(sorted(tensors.items())), metadata={"paris": json.dumps(header, sort_keys=True)})
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Reveal:
+        try:
+            size = int.from_bytes(data[:8], "little")
+            header = json.loads(json.loads(data[8:8 + size])["__metadata__"]["paris"])
+            if header.get("format") != FORMAT:
+                raise RevealError(f"format {header.get('format')!r}, expected {FORMAT!r}")
+            flat = load_safetensors(data)
+            grouped: dict[int, dict[str, torch.Tensor]] = {}
+            for key, tensor in flat.items():
+                leaf, name = key.split("/", 1)
+                grouped.setdefault(int(leaf), {})[name] = tensor
+            return cls(int(header["leaves"]), {leaf: TrainState.from_tensors(t) for leaf, t in grouped.items()},
+                       {int(i): bytes.fromhex(d) for i, d in header["digests"].items()},
+                       {int(i): [bytes.fromhex(p) for p in proof] for i, proof in header["proofs"].items()})
+        except RevealError:
+            raise
+        except (SafetensorError, ValueError, KeyError, TypeError) as exc:
+            raise RevealError(f"not a Paris reveal: {exc}") from exc
+
+
+def build_reveal(states: dict[int, TrainState], digests: list[bytes], challenged: list[int]) -> Reveal:
+    """The reveal for `challenged` segments, from a miner's kept boundary states and trace digests."""
+    final = len(digests) - 1
+    shown = sorted({*challenged, final})
+    proved = sorted({*shown, *(i + 1 for i in challenged)})
+    return Reveal(len(digests), {i: states[i] for i in shown}, {i: digests[i] for i in proved},
+                  {i: merkle_proof(digests, i) for i in proved})

@@ -1,0 +1,84 @@
+"""One training round on the devnet with the tiny model: miners train and submit, reveal their challenged
+states, a test validator scores, the aggregator merges exactly the passing deltas, anyone can verify the
+merge, and the miners are paid."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+
+from paris_node.aggregator import merge_round, verify_merge
+from paris_node.chain import ROLE_MINER, ROLE_VALIDATOR, Chain, DeltaState, JobTerms
+from paris_node.checkpoint import Checkpoint
+from paris_node.data.synthetic import synthetic_set
+from paris_node.devnet import DevnetInfo, devnet_account
+from paris_node.jobspec import JobSpec
+from paris_node.merge import OuterParams
+from paris_node.miner import load_states, train_round
+from paris_node.model.dit import VideoDiT, named_config
+from paris_node.reveal import Reveal, build_reveal
+from paris_node.store import IpfsStore
+from paris_node.trace import verify_proof
+
+ETH = 10**18
+
+
+def test_a_round_is_trained_merged_verified_and_paid(devnet: DevnetInfo, tmp_path: Path) -> None:
+    requester, aggregator, validator, *miners = (Chain(devnet.rpc_url, devnet.contract, devnet_account(i))
+                                                 for i in (1, 2, 4, 5, 6, 7))
+    store = IpfsStore(devnet.ipfs_api)
+    shard = synthetic_set(48, seed=3)
+    torch.manual_seed(0)
+    model = VideoDiT(named_config("tiny"))
+    base = Checkpoint(model.config, job_id=0, expert=0, version=0, weights=dict(model.state_dict()), momentum={})
+    spec = JobSpec(name="round-test", model=model.config, shards=(str(store.add(shard.to_bytes())),),
+                   initial=(str(store.add(base.to_bytes())),), job_seed=9, local_steps=4, segment_steps=2, batch=4)
+    spec_cid = store.add(spec.to_bytes(), name="spec.json")
+    assert JobSpec.from_bytes(store.get(spec_cid)) == spec
+
+    now = requester.w3.eth.get_block("latest")["timestamp"]
+    job_id = requester.create_job(JobTerms(spec=spec_cid, experts=1, rounds=2, reward_per_round_wei=ETH,
+                                           deadline=now + 3600, aggregator=aggregator.account.address,
+                                           quorum=1, challenges=1), escrow_wei=2 * ETH)
+    validator.stake(ROLE_VALIDATOR, bytes(32), wei=ETH)
+
+    works, ids = [], []
+    for index, miner in enumerate(miners):
+        miner.stake(ROLE_MINER, bytes(32), wei=ETH)
+        work, carried = train_round(spec, shard, base, job_id, miner.account.address, None, tmp_path / f"m{index}")
+        assert work.segments == 2 and len(work.losses) == 4 and set(carried) == set(base.weights)
+        delta_cid = store.add(work.delta)
+        ids.append(miner.submit_delta(job_id, 0, 0, delta_cid, work.trace_root, work.segments))
+        works.append(work)
+    assert len({w.trace_root for w in works}) == 3  # each miner's assigned data differs
+
+    requester.w3.provider.make_request("anvil_mine", [3])
+    for index, (miner, work, delta_id) in enumerate(zip(miners, works, ids)):
+        challenged = miner.challenged_segments(delta_id)
+        states = load_states(tmp_path / f"m{index}", sorted({*challenged, work.segments}))
+        reveal_cid = store.add(build_reveal(states, work.digests, challenged).to_bytes())
+        miner.reveal(delta_id, reveal_cid)
+        reveal = Reveal.from_bytes(store.get(reveal_cid))
+        for leaf, digest in reveal.digests.items():
+            assert verify_proof(work.trace_root, digest, leaf, reveal.leaves, reveal.proofs[leaf])
+    validator.submit_score(ids[0], True, 3000)
+    validator.submit_score(ids[1], True, 1000)
+    validator.submit_score(ids[2], False, 0)
+
+    finalized = merge_round(aggregator, store, spec, job_id, 0, devnet.deploy_block)
+    assert finalized.args["mergedDeltaIds"] == sorted(ids[:2])
+    assert aggregator.version_of(job_id, 0) == 1
+    assert aggregator.delta(ids[2]).state == DeltaState.FAILED
+
+    check = verify_merge(requester, store, spec, job_id, 0, 1, devnet.deploy_block)
+    assert check.matches and check.merged == sorted(ids[:2])
+    other_outer = dataclasses.replace(spec, outer=OuterParams(lr=0.5))
+    assert not verify_merge(requester, store, other_outer, job_id, 0, 1, devnet.deploy_block).matches
+
+    requester.claim(ids[:2])
+    payouts = [requester.delta(i).payout for i in ids[:2]]
+    assert payouts == [ETH * 3 // 4, ETH // 4]
+    assert [m.withdraw() for m in miners[:2]] == payouts
+    store.close()
