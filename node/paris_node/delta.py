@@ -18,9 +18,8 @@ import math
 from dataclasses import asdict, dataclass
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as load_safetensors
-from safetensors.torch import save as save_safetensors
+
+from paris_node import tensorfile
 
 FORMAT = "paris-delta/v1"
 QUANT_MAX = 127
@@ -104,10 +103,8 @@ def encode(update: dict[str, torch.Tensor], header: DeltaHeader, params: CodecPa
     corrected = flatten(update) + (flatten(error) if error else 0)
     tensors = compress(corrected, params)
     residual = corrected - decompress(tensors, corrected.numel(), params)
-    # One metadata key: safetensors keeps metadata in a hash map, so several keys come out in any order.
     metadata = {"format": FORMAT, "header": asdict(header), "shapes": shapes_digest(shapes)}
-    return save_safetensors(tensors, metadata={"paris": json.dumps(metadata, sort_keys=True)}), unflatten(
-        residual, shapes)
+    return tensorfile.dump(tensors, metadata), unflatten(residual, shapes)
 
 
 def shapes_digest(shapes: dict[str, tuple[int, ...]]) -> str:
@@ -116,21 +113,13 @@ def shapes_digest(shapes: dict[str, tuple[int, ...]]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _metadata(data: bytes) -> dict:
-    size = int.from_bytes(data[:8], "little")
-    return json.loads(json.loads(data[8:8 + size])["__metadata__"]["paris"])
-
-
 def read_header(data: bytes) -> DeltaHeader:
-    """The header alone, from the safetensors JSON preamble, without loading tensors."""
+    """The header alone, without loading tensors."""
     try:
-        metadata = _metadata(data)
-        if metadata.get("format") != FORMAT:
-            raise DeltaError(f"format is {metadata.get('format')!r}, expected {FORMAT!r}")
-        return DeltaHeader(**metadata["header"])
-    except DeltaError:
-        raise
-    except (ValueError, KeyError, TypeError) as exc:
+        return DeltaHeader(**tensorfile.read_header(data, FORMAT)["header"])
+    except tensorfile.TensorFileError as exc:
+        raise DeltaError(f"unreadable delta header: {exc}") from exc
+    except (KeyError, TypeError) as exc:
         raise DeltaError(f"unreadable delta header: {exc}") from exc
 
 
@@ -141,9 +130,9 @@ def decode(data: bytes, expected_shapes: dict[str, tuple[int, ...]], max_bytes: 
         raise DeltaError(f"delta is {len(data)} bytes, over the {max_bytes}-byte limit")
     header = read_header(data)
     try:
-        tensors = load_safetensors(data)
-        claimed = _metadata(data)["shapes"]
-    except (SafetensorError, ValueError, KeyError) as exc:
+        metadata, tensors = tensorfile.load(data, FORMAT)
+        claimed = metadata["shapes"]
+    except (tensorfile.TensorFileError, KeyError) as exc:
         raise DeltaError(f"corrupt delta body: {exc}") from exc
     shapes = {n: tuple(s) for n, s in expected_shapes.items()}
     if claimed != shapes_digest(shapes):

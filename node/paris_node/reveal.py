@@ -3,14 +3,11 @@ state, with Merkle proofs tying each state (and each segment's end) to the trace
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as load_safetensors
-from safetensors.torch import save as save_safetensors
 
+from paris_node import tensorfile
 from paris_node.trace import merkle_proof
 from paris_node.train import TrainState
 
@@ -34,16 +31,12 @@ class Reveal:
         header = {"format": FORMAT, "leaves": self.leaves,
                   "digests": {str(i): d.hex() for i, d in sorted(self.digests.items())},
                   "proofs": {str(i): [p.hex() for p in proof] for i, proof in sorted(self.proofs.items())}}
-        return save_safetensors(dict(sorted(tensors.items())), metadata={"paris": json.dumps(header, sort_keys=True)})
+        return tensorfile.dump(tensors, header)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Reveal:
         try:
-            size = int.from_bytes(data[:8], "little")
-            header = json.loads(json.loads(data[8:8 + size])["__metadata__"]["paris"])
-            if header.get("format") != FORMAT:
-                raise RevealError(f"format {header.get('format')!r}, expected {FORMAT!r}")
-            flat = load_safetensors(data)
+            header, flat = tensorfile.load(data, FORMAT)
             grouped: dict[int, dict[str, torch.Tensor]] = {}
             for key, tensor in flat.items():
                 leaf, name = key.split("/", 1)
@@ -51,9 +44,7 @@ class Reveal:
             return cls(int(header["leaves"]), {leaf: TrainState.from_tensors(t) for leaf, t in grouped.items()},
                        {int(i): bytes.fromhex(d) for i, d in header["digests"].items()},
                        {int(i): [bytes.fromhex(p) for p in proof] for i, proof in header["proofs"].items()})
-        except RevealError:
-            raise
-        except (SafetensorError, ValueError, KeyError, TypeError) as exc:
+        except (tensorfile.TensorFileError, ValueError, KeyError, TypeError) as exc:
             raise RevealError(f"not a Paris reveal: {exc}") from exc
 
 
