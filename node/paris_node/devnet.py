@@ -18,12 +18,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import httpx
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
@@ -43,6 +45,9 @@ DEVNET_FILE = "devnet.json"
 # Short unbonding so that stake withdrawal can be shown in a demo; a 2-block challenge delay.
 DEVNET_MARKET = MarketParams(min_stake_wei=10**18, unbonding_delay_s=3600, challenge_delay_blocks=2)
 START_TIMEOUT_S = 90.0
+# anvil mines a block per transaction; an empty block every second on top keeps block hashes (challenge
+# seeds) and timestamps moving like a real chain, without making transactions wait for a block time.
+BLOCK_INTERVAL_S = 1.0
 STOP_TIMEOUT_S = 10.0
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -188,6 +193,15 @@ def _ipfs_launcher(repo: Path) -> tuple[str, list[str], Callable[[], None]]:
     return "js-ipfs", [jsipfs, "daemon", "--offline", "--enable-preload=false"], init_js
 
 
+def _tick(rpc_url: str, stopped: threading.Event) -> None:
+    with httpx.Client(timeout=5.0) as http:
+        while not stopped.wait(BLOCK_INTERVAL_S):
+            try:
+                http.post(rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "evm_mine", "params": []})
+            except httpx.HTTPError:
+                pass  # anvil is stopping or crashed; check() reports a crash with its log
+
+
 @dataclass
 class Devnet:
     """Starts, supervises and stops one local devnet living in `directory`."""
@@ -195,6 +209,7 @@ class Devnet:
     directory: Path
     children: list[Child] = field(default_factory=list)
     info: DevnetInfo | None = None
+    _ticking: threading.Event = field(default_factory=threading.Event)
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Child:
         log_path = self.directory / f"{name}.log"
@@ -247,6 +262,8 @@ class Devnet:
             contract=contract, abi=str(artifact_path()), deploy_block=deploy_block,
             supervisor_pid=os.getpid(), pids={c.name: c.proc.pid for c in self.children}, accounts=accounts,
             startup_s=round(time.monotonic() - started, 2))
+        self._ticking.clear()
+        threading.Thread(target=_tick, args=(rpc_url, self._ticking), name="devnet-blocks", daemon=True).start()
         tmp = self.directory / f"{DEVNET_FILE}.tmp"
         tmp.write_text(json.dumps(asdict(self.info), indent=2))
         tmp.replace(self.directory / DEVNET_FILE)
@@ -261,6 +278,7 @@ class Devnet:
                 raise ChildCrashed(child.name, child.proc.returncode, child.tail())
 
     def stop(self) -> None:
+        self._ticking.set()
         for child in reversed(self.children):
             child.stop()
         self.children.clear()

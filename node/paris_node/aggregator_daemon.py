@@ -1,0 +1,75 @@
+"""`paris-miner aggregate`: merge each expert's round as soon as it is decided, never waiting on the dead.
+
+A round of (job, expert, version) is merged when at least one delta passed and either, after `min_wait_s`
+(time for other miners to submit), no delta based on this version is still undecided, or `round_timeout_s`
+passed since the first passing delta was seen: a dead or far-behind miner's delta stays out, and if it passes later it is merged next round with its
+staleness weight (or dropped beyond the bound).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from paris_node.aggregator import AggregatorError, delta_cids, merge_round, passing_deltas
+from paris_node.chain import Chain, ChainError, DeltaState, EventCursor, cid_from_chain
+from paris_node.jobspec import JobSpec
+from paris_node.store import IpfsStore, StoreError
+
+log = logging.getLogger(__name__)
+
+
+class AggregatorDaemon:
+    def __init__(self, chain: Chain, store: IpfsStore, from_block: int, jobs: set[int] | None = None,
+                 round_timeout_s: float = 30.0, min_wait_s: float = 0.0) -> None:
+        if chain.account is None:
+            raise ChainError("an aggregator needs a signing account")
+        self.chain, self.store, self.from_block = chain, store, from_block
+        self.jobs, self.round_timeout_s, self.min_wait_s = jobs, round_timeout_s, min_wait_s
+        self.specs: dict[int, JobSpec] = {}
+        self.first_pass_seen: dict[tuple[int, int, int], float] = {}
+
+    def _discover(self) -> None:
+        for event in self.chain.events(EventCursor(self.from_block), {"JobCreated"}):
+            job_id = event.args["jobId"]
+            mine = event.args["aggregator"] == self.chain.account.address  # type: ignore[union-attr]
+            if job_id in self.specs or not mine or (self.jobs is not None and job_id not in self.jobs):
+                continue
+            spec_cid = cid_from_chain(event.args["specDigest"], event.args["specCodec"])
+            self.specs[job_id] = JobSpec.from_bytes(self.store.get(spec_cid), source=str(spec_cid))
+            log.info("aggregating job %d (%d experts)", job_id, self.specs[job_id].experts)
+
+    def step(self) -> None:
+        try:
+            self._discover()
+            for job_id, spec in sorted(self.specs.items()):
+                job = self.chain.job(job_id)
+                for expert in range(spec.experts):
+                    if not job.closed and self.chain.version_of(job_id, expert) < job.rounds:
+                        self._consider(job_id, spec, expert)
+        except (ChainError, StoreError, AggregatorError, ValueError) as exc:
+            log.warning("aggregation pass failed: %s (will retry)", exc)
+
+    def _consider(self, job_id: int, spec: JobSpec, expert: int) -> None:
+        current = self.chain.version_of(job_id, expert)
+        ids = list(delta_cids(self.chain, job_id, expert, self.from_block))
+        if not passing_deltas(self.chain, spec, ids, current):
+            return
+        key = (job_id, expert, current)
+        waited = time.monotonic() - self.first_pass_seen.setdefault(key, time.monotonic())
+        undecided = [i for i in ids if (d := self.chain.delta(i)).state == DeltaState.SUBMITTED
+                     and d.base_version == current]
+        if waited < self.min_wait_s or (undecided and waited < self.round_timeout_s):
+            return
+        if undecided:
+            log.info("job %d expert %d v%d: merging without %d undecided deltas after %.0fs", job_id, expert,
+                     current, len(undecided), waited)
+        event = merge_round(self.chain, self.store, spec, job_id, expert, self.from_block)
+        log.info("job %d expert %d: v%d finalized with %d deltas", job_id, expert, current + 1,
+                 len(event.args["mergedDeltaIds"]))
+
+    def run(self, stop: threading.Event, poll_s: float = 1.0) -> None:
+        while not stop.is_set():
+            self.step()
+            stop.wait(poll_s)

@@ -1,0 +1,197 @@
+"""The `paris-miner` daemon: follow jobs on chain, train rounds, submit deltas, answer challenges, get paid.
+
+Each pass of `MinerDaemon.step` moves every (job, expert) forward by at most one stage, journaling each
+stage before starting the next (see `journal`). Failures of one job (an unreachable IPFS node, a revert, a
+job that closed while training) are logged and retried on the next pass; other work continues.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from safetensors.torch import load_file, save_file
+
+from paris_node.aggregator import checkpoint_cid
+from paris_node.chain import ROLE_MINER, Chain, ChainError, ContractRevert, DeltaState, EventCursor, cid_from_chain
+from paris_node.checkpoint import Checkpoint
+from paris_node.data.clips import ClipSet
+from paris_node.jobspec import JobSpec
+from paris_node.journal import Journal, RoundRecord, write_atomic
+from paris_node.miner import RoundWork, load_states, train_round
+from paris_node.reveal import build_reveal
+from paris_node.store import IpfsStore, StoreError, parse_cid
+
+log = logging.getLogger(__name__)
+
+RECOVERABLE = (ChainError, StoreError, OSError, ValueError)
+
+
+class MinerDaemon:
+    def __init__(self, chain: Chain, store: IpfsStore, work_dir: Path, from_block: int,
+                 jobs: set[int] | None = None, experts: set[int] | None = None, stake_wei: int = 0) -> None:
+        if chain.account is None:
+            raise ChainError("a miner needs a signing account")
+        self.chain, self.store, self.work_dir = chain, store, work_dir
+        self.address = chain.account.address
+        self.journal = Journal(work_dir / "rounds")
+        self.from_block = from_block
+        self.jobs, self.experts = jobs, experts
+        self.specs: dict[int, JobSpec] = {}
+        self.stake_wei = stake_wei
+
+    def _ensure_stake(self) -> None:
+        """Bond the market's minimum stake as a miner when this account has none."""
+        stake = self.chain.stake_of(self.address)
+        if stake.roles & ROLE_MINER and stake.amount > 0:
+            return
+        amount = max(self.stake_wei, self.chain.call("MIN_STAKE"))
+        self.chain.stake(ROLE_MINER, stake.x25519_key, wei=amount)
+        log.info("staked %d wei as a miner", amount)
+
+    # --------------------------------------------------------------- discovery and data
+
+    def _discover(self) -> None:
+        for event in self.chain.events(EventCursor(self.from_block), {"JobCreated"}):
+            job_id = event.args["jobId"]
+            if job_id in self.specs or (self.jobs is not None and job_id not in self.jobs):
+                continue
+            spec_cid = cid_from_chain(event.args["specDigest"], event.args["specCodec"])
+            self.specs[job_id] = JobSpec.from_bytes(self._cached(spec_cid), source=str(spec_cid))
+            log.info("following job %d (%s, %d experts)", job_id, self.specs[job_id].name, self.specs[job_id].experts)
+
+    def _cached(self, cid: object) -> bytes:
+        """Bytes of a CID, fetched (and verified) once, then read from the local cache."""
+        cid = parse_cid(cid)
+        path = self.work_dir / "cache" / str(cid)
+        if path.exists():
+            return path.read_bytes()
+        data = self.store.get(cid)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, data)
+        return data
+
+    def _error_path(self, job_id: int, expert: int) -> Path:
+        return self.work_dir / "error-feedback" / f"job{job_id}-expert{expert}.safetensors"
+
+    # --------------------------------------------------------------- one pass
+
+    def step(self) -> None:
+        try:
+            self._ensure_stake()
+            self._discover()
+        except RECOVERABLE as exc:
+            log.warning("cannot stake or read new jobs: %s", exc)
+        for job_id, spec in sorted(self.specs.items()):
+            for expert in range(spec.experts):
+                if self.experts is None or expert in self.experts:
+                    self._guard(f"job {job_id} expert {expert}", self._advance_training, job_id, spec, expert)
+        for record in self.journal.open_rounds():
+            self._guard(f"delta of job {record.job_id} expert {record.expert}", self._advance_delta, record)
+
+    def _guard(self, what: str, fn, *args) -> None:  # type: ignore[no-untyped-def]
+        try:
+            fn(*args)
+        except RECOVERABLE as exc:
+            log.warning("%s: %s (will retry)", what, exc)
+
+    def _advance_training(self, job_id: int, spec: JobSpec, expert: int) -> None:
+        job = self.chain.job(job_id)
+        version = self.chain.version_of(job_id, expert)
+        if job.closed or version >= job.rounds or self.journal.get(job_id, expert, version) is not None:
+            return
+        base = Checkpoint.from_bytes(self._cached(checkpoint_cid(self.chain, spec, job_id, expert, version,
+                                                                 self.from_block)))
+        shard = ClipSet.from_bytes(self._cached(spec.shards[expert]), source=spec.shards[expert])
+        error_path = self._error_path(job_id, expert)
+        error = load_file(str(error_path)) if error_path.exists() else None
+        round_dir = self.journal.round_dir(job_id, expert, version)
+        work, carried = train_round(spec, shard, base, job_id, self.address, error, round_dir / "states")
+        write_atomic(round_dir / "delta.bin", work.delta)
+        save_file(carried, str(round_dir / "carried-error.safetensors"))
+        self.journal.put(RoundRecord(job_id, expert, version, "trained", [d.hex() for d in work.digests]))
+        log.info("job %d expert %d v%d: trained %d steps in %.1fs, final loss %.4f", job_id, expert, version,
+                 len(work.losses), work.train_seconds, work.losses[-1])
+
+    def _advance_delta(self, record: RoundRecord) -> None:
+        round_dir = self.journal.round_dir(record.job_id, record.expert, record.base_version)
+        if record.stage == "trained":
+            record.delta_cid = str(self.store.add((round_dir / "delta.bin").read_bytes(), name="delta.bin"))
+            record.stage = "uploaded"
+            self.journal.put(record)
+        if record.stage == "uploaded":
+            self._submit(record, round_dir)
+        if record.stage == "submitted":
+            self._reveal(record, round_dir)
+        if record.stage == "revealed":
+            self._settle(record)
+
+    def _submit(self, record: RoundRecord, round_dir: Path) -> None:
+        delta_id = self.chain.delta_id_of(record.job_id, record.expert, record.base_version, self.address)
+        if self.chain.delta(delta_id).state == DeltaState.NONE:  # not sent before a crash
+            work = RoundWork(record.job_id, record.expert, record.base_version, b"",
+                             [bytes.fromhex(d) for d in record.digests], [], 0.0)
+            try:
+                self.chain.submit_delta(record.job_id, record.expert, record.base_version,
+                                        parse_cid(record.delta_cid), work.trace_root, work.segments)
+            except ContractRevert as exc:
+                if exc.error in ("TooStale", "DeadlinePassed", "JobClosed", "AllRoundsDone"):
+                    self._close(record, f"not submitted: {exc.error}")
+                    return
+                raise
+        record.delta_id, record.stage = delta_id, "submitted"
+        self.journal.put(record)
+        # The error feedback of this round now belongs to the expert's stream.
+        carried = round_dir / "carried-error.safetensors"
+        error_path = self._error_path(record.job_id, record.expert)
+        error_path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(error_path, carried.read_bytes())
+        log.info("job %d expert %d v%d: submitted delta %#x (%s)", record.job_id, record.expert,
+                 record.base_version, delta_id, record.delta_cid)
+
+    def _reveal(self, record: RoundRecord, round_dir: Path) -> None:
+        delta = self.chain.delta(record.delta_id)
+        if delta.revealed:
+            record.stage = "revealed"
+            self.journal.put(record)
+            return
+        try:
+            challenged = self.chain.challenged_segments(record.delta_id)
+        except ContractRevert as exc:
+            if exc.error == "ChallengeNotReady":
+                return  # the seed block is not mined yet
+            raise
+        digests = [bytes.fromhex(d) for d in record.digests]
+        states = load_states(round_dir / "states", sorted({*challenged, len(digests) - 1}))
+        reveal_cid = self.store.add(build_reveal(states, digests, challenged).to_bytes(), name="reveal.bin")
+        self.chain.reveal(record.delta_id, reveal_cid)
+        record.reveal_cid, record.stage = str(reveal_cid), "revealed"
+        self.journal.put(record)
+        log.info("delta %#x: revealed segments %s", record.delta_id, challenged)
+
+    def _settle(self, record: RoundRecord) -> None:
+        state = self.chain.delta(record.delta_id).state
+        if state == DeltaState.MERGED:
+            self.chain.claim([record.delta_id])
+            state = DeltaState.PAID
+        if state == DeltaState.PAID:
+            if self.chain.owed(self.address) > 0:
+                log.info("withdrew %d wei", self.chain.withdraw())
+            self._close(record, "paid")
+        elif state in (DeltaState.FAILED, DeltaState.SLASHED):
+            self._close(record, state.name.lower())
+        elif state == DeltaState.PASSED:
+            current = self.chain.version_of(record.job_id, record.expert)
+            if current - record.base_version > self.specs[record.job_id].outer.staleness_bound:
+                self._close(record, "passed but never merged: too stale")
+
+    def _close(self, record: RoundRecord, outcome: str) -> None:
+        record.stage, record.outcome = "done", outcome
+        self.journal.put(record)
+        log.info("job %d expert %d v%d: round closed (%s)", record.job_id, record.expert, record.base_version, outcome)
+
+    def run(self, stop: threading.Event, poll_s: float = 1.0) -> None:
+        while not stop.is_set():
+            self.step()
+            stop.wait(poll_s)

@@ -1,0 +1,113 @@
+"""`paris-miner` as real processes on their own devnet: two miners and the aggregator run a round while the
+test plays the validator; one miner is killed with SIGKILL right after submitting and resumes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from paris_node.aggregator import verify_merge
+from paris_node.chain import ROLE_VALIDATOR, Chain, EventCursor, JobTerms
+from paris_node.checkpoint import Checkpoint
+from paris_node.data.synthetic import synthetic_set
+from paris_node.devnet import Devnet, DevnetInfo, devnet_account
+from paris_node.jobspec import JobSpec
+from paris_node.model.dit import VideoDiT, named_config
+from paris_node.store import IpfsStore
+
+ETH = 10**18
+MINER = [sys.executable, "-c", "from paris_node.miner_cli import main; main()"]
+
+
+@pytest.fixture
+def net(tmp_path: Path) -> Iterator[tuple[DevnetInfo, Path]]:
+    devnet = Devnet(tmp_path / "devnet")
+    try:
+        yield devnet.start(), tmp_path
+    finally:
+        devnet.stop()
+
+
+def _spawn(tmp: Path, name: str, *args: str) -> subprocess.Popen:
+    log = (tmp / f"{name}.log").open("ab")
+    return subprocess.Popen([*MINER, *args, "--devnet", str(tmp / "devnet"), "--poll", "0.5"], stdout=log,
+                            stderr=subprocess.STDOUT)
+
+
+def _stage(work_dir: Path) -> str:
+    records = list(work_dir.glob("rounds/*/round.json"))
+    return json.loads(records[0].read_text())["stage"] if records else ""
+
+
+def _wait(condition, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_miners_and_aggregator_finish_a_round_and_a_killed_miner_resumes(net) -> None:
+    info, tmp = net
+    store = IpfsStore(info.ipfs_api)
+    torch.manual_seed(0)
+    model = VideoDiT(named_config("tiny"))
+    base = Checkpoint(model.config, 0, 0, 0, dict(model.state_dict()), {})
+    spec = JobSpec(name="daemon-test", model=model.config, shards=(str(store.add(synthetic_set(32, 4).to_bytes())),),
+                   initial=(str(store.add(base.to_bytes())),), job_seed=1, local_steps=4, segment_steps=2, batch=4)
+    requester = Chain(info.rpc_url, info.contract, devnet_account(1))
+    validator = Chain(info.rpc_url, info.contract, devnet_account(3))
+    validator.stake(ROLE_VALIDATOR, bytes(32), wei=ETH)
+    now = requester.w3.eth.get_block("latest")["timestamp"]
+    job_id = requester.create_job(JobTerms(spec=store.add(spec.to_bytes()), experts=1, rounds=1,
+                                           reward_per_round_wei=ETH, deadline=now + 3600,
+                                           aggregator=info.address("aggregator"), quorum=1, challenges=1),
+                                  escrow_wei=ETH)
+    work = {role: tmp / role for role in ("miner-1", "miner-2")}
+    processes = [_spawn(tmp, "aggregator", "aggregate", "--role", "aggregator", "--round-timeout", "120",
+                         "--min-wait", "20")]
+    try:
+        victim = _spawn(tmp, "miner-1", "mine", "--role", "miner-1", "--work-dir", str(work["miner-1"]))
+        _wait(lambda: _stage(work["miner-1"]) == "submitted", 120, "miner-1 to submit")
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait()
+        processes.append(_spawn(tmp, "miner-1b", "mine", "--role", "miner-1", "--work-dir", str(work["miner-1"])))
+        processes.append(_spawn(tmp, "miner-2", "mine", "--role", "miner-2", "--work-dir", str(work["miner-2"])))
+
+        scored: set[int] = set()
+
+        def validate_and_check_merged() -> bool:
+            for event in validator.events(EventCursor(info.deploy_block), {"DeltaSubmitted"}):
+                delta_id = event.args["deltaId"]
+                if delta_id not in scored and validator.delta(delta_id).revealed:
+                    validator.submit_score(delta_id, True, 1000 + len(scored))
+                    scored.add(delta_id)
+            return len(scored) == 2 and requester.version_of(job_id, 0) == 1
+
+        _wait(validate_and_check_merged, 180, "both deltas scored and merged")
+        _wait(lambda: all(_stage(w) == "done" for w in work.values()), 60, "both miners to be paid")
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.wait(timeout=30)
+
+    submitted = [e.args["miner"] for e in requester.events(EventCursor(info.deploy_block), {"DeltaSubmitted"})]
+    assert sorted(submitted) == sorted([devnet_account(5).address, devnet_account(6).address])  # no resubmission
+    for role in work:
+        record = json.loads(next(work[role].glob("rounds/*/round.json")).read_text())
+        assert record["outcome"] == "paid", role
+    assert verify_merge(requester, store, spec, job_id, 0, 1, info.deploy_block).matches
+    withdrawn = [e.args["account"] for e in requester.events(EventCursor(info.deploy_block), {"Withdrawn"})]
+    assert set(withdrawn) >= {devnet_account(5).address, devnet_account(6).address}
+    store.close()
