@@ -108,6 +108,13 @@ def test_miners_and_aggregator_finish_a_round_and_a_killed_miner_resumes(net) ->
         record = json.loads(next(work[role].glob("rounds/*/round.json")).read_text())
         assert record["outcome"] == "paid", role
     assert verify_merge(requester, store, spec, job_id, 0, 1, info.deploy_block).matches
+    cli = subprocess.run([sys.executable, "-c", "from paris_sdk.cli import main; main()", "verify-merge", str(job_id),
+                          "0", "1", "--dir", str(tmp / "devnet")], capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0 and "verified" in cli.stdout, cli.stdout + cli.stderr
+    wrong = subprocess.run([sys.executable, "-c", "from paris_sdk.cli import main; main()", "verify-merge",
+                            str(job_id), "0", "2", "--dir", str(tmp / "devnet")], capture_output=True, text=True,
+                           timeout=120)
+    assert wrong.returncode == 1 and "no ExpertFinalized event for version 2" in wrong.stdout
     withdrawn = [e.args["account"] for e in requester.events(EventCursor(info.deploy_block), {"Withdrawn"})]
     assert set(withdrawn) >= {devnet_account(5).address, devnet_account(6).address}
     store.close()

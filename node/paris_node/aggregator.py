@@ -17,7 +17,7 @@ from multiformats import CID
 from paris_node.chain import Chain, DeltaState, Event, EventCursor, cid_from_chain
 from paris_node.checkpoint import Checkpoint
 from paris_node.delta import decode
-from paris_node.jobspec import JobSpec
+from paris_node.jobspec import JobSpec, spec_of_job
 from paris_node.merge import MergeInput, outer_step
 from paris_node.store import IpfsStore, parse_cid
 
@@ -43,6 +43,14 @@ def _finalized(chain: Chain, job_id: int, expert: int, version: int, from_block:
         if (event.args["jobId"], event.args["expert"], event.args["version"]) == (job_id, expert, version):
             return event
     raise AggregatorError(f"job {job_id} expert {expert}: no ExpertFinalized event for version {version}")
+
+
+def job_spec(chain: Chain, store: IpfsStore, job_id: int, from_block: int) -> JobSpec:
+    """The spec a job was created with, from its JobCreated event and IPFS."""
+    for event in chain.events(EventCursor(from_block), {"JobCreated"}):
+        if event.args["jobId"] == job_id:
+            return spec_of_job(event, store.get)
+    raise AggregatorError(f"no job {job_id} on this market")
 
 
 def checkpoint_cid(chain: Chain, spec: JobSpec, job_id: int, expert: int, version: int, from_block: int) -> CID:

@@ -13,8 +13,8 @@ import threading
 import time
 
 from paris_node.aggregator import AggregatorError, delta_cids, merge_round, passing_deltas
-from paris_node.chain import Chain, ChainError, DeltaState, EventCursor, cid_from_chain
-from paris_node.jobspec import JobSpec
+from paris_node.chain import Chain, ChainError, DeltaState, EventCursor
+from paris_node.jobspec import JobSpec, spec_of_job
 from paris_node.store import IpfsStore, StoreError
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,7 @@ class AggregatorDaemon:
             mine = event.args["aggregator"] == self.chain.account.address  # type: ignore[union-attr]
             if job_id in self.specs or not mine or (self.jobs is not None and job_id not in self.jobs):
                 continue
-            spec_cid = cid_from_chain(event.args["specDigest"], event.args["specCodec"])
-            self.specs[job_id] = JobSpec.from_bytes(self.store.get(spec_cid), source=str(spec_cid))
+            self.specs[job_id] = spec_of_job(event, self.store.get)
             log.info("aggregating job %d (%d experts)", job_id, self.specs[job_id].experts)
 
     def step(self) -> None:

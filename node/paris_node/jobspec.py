@@ -11,6 +11,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from collections.abc import Callable
+
+from multiformats import CID
+
+from paris_node.chain import Event, cid_from_chain
 from paris_node.delta import CodecParams
 from paris_node.merge import OuterParams
 from paris_node.model.dit import DiTConfig
@@ -74,3 +79,9 @@ class JobSpec:
             raise JobSpecError(f"{source}: missing field {exc}") from exc
         except TypeError as exc:
             raise JobSpecError(f"{source}: {exc}") from exc
+
+
+def spec_of_job(event: Event, fetch: Callable[[CID], bytes]) -> JobSpec:
+    """The spec named by a JobCreated event, read through `fetch` (a verified store read or a cache)."""
+    cid = cid_from_chain(event.args["specDigest"], event.args["specCodec"])
+    return JobSpec.from_bytes(fetch(cid), source=str(cid))

@@ -14,10 +14,10 @@ from pathlib import Path
 from safetensors.torch import load_file, save_file
 
 from paris_node.aggregator import checkpoint_cid
-from paris_node.chain import ROLE_MINER, Chain, ChainError, ContractRevert, DeltaState, EventCursor, cid_from_chain
+from paris_node.chain import ROLE_MINER, Chain, ChainError, ContractRevert, DeltaState, EventCursor
 from paris_node.checkpoint import Checkpoint
 from paris_node.data.clips import ClipSet
-from paris_node.jobspec import JobSpec
+from paris_node.jobspec import JobSpec, spec_of_job
 from paris_node.journal import Journal, RoundRecord, write_atomic
 from paris_node.miner import RoundWork, load_states, train_round
 from paris_node.reveal import build_reveal
@@ -57,8 +57,7 @@ class MinerDaemon:
             job_id = event.args["jobId"]
             if job_id in self.specs or (self.jobs is not None and job_id not in self.jobs):
                 continue
-            spec_cid = cid_from_chain(event.args["specDigest"], event.args["specCodec"])
-            self.specs[job_id] = JobSpec.from_bytes(self._cached(spec_cid), source=str(spec_cid))
+            self.specs[job_id] = spec_of_job(event, self._cached)
             log.info("following job %d (%s, %d experts)", job_id, self.specs[job_id].name, self.specs[job_id].experts)
 
     def _cached(self, cid: object) -> bytes:

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from paris_node.aggregator import AggregatorError, job_spec, verify_merge
 from paris_node.chain import Chain, ChainError
 from paris_node.config import ConfigError
 from paris_node.devnet import Devnet, DevnetError, DevnetInfo, down, supervise, up_detached
@@ -21,7 +22,7 @@ from paris_node.store import IpfsStore, StoreError
 from paris_sdk.demo import run_skeleton_round
 
 DEFAULT_DEVNET_DIR = Path(".paris/devnet")
-USER_ERRORS = (DevnetError, ChainError, StoreError, ConfigError, SigningKeyError, P2PError)
+USER_ERRORS = (DevnetError, ChainError, StoreError, ConfigError, SigningKeyError, P2PError, AggregatorError)
 
 console = Console()
 app = typer.Typer(help="Paris: train video diffusion experts on a decentralized market.", no_args_is_help=True,
@@ -114,6 +115,24 @@ def demo(directory: Path = typer.Option(Path(".paris/demo"), "--dir", help="Scra
                   f"devnet stopped; total {time.monotonic() - started:.1f}s")
     if not report.verified:
         raise typer.Exit(1)
+
+
+@app.command("verify-merge")
+def verify_merge_command(job: int, expert: int, version: int, directory: Path = DirOption) -> None:
+    """Rebuild an expert's checkpoint from public data and check it is the one recorded on chain."""
+    info = DevnetInfo.read(directory)
+    chain = Chain(info.rpc_url, info.contract)
+    with IpfsStore(info.ipfs_api) as store:
+        spec = job_spec(chain, store, job, info.deploy_block)
+        check = verify_merge(chain, store, spec, job, expert, version, info.deploy_block)
+    merged = ", ".join(f"0x{i:064x}"[:12] + "…" for i in check.merged)
+    if check.matches:
+        console.print(f"[green]verified[/green]: job {job} expert {expert} v{version} = {check.recorded}, "
+                      f"rebuilt from v{version - 1} and {len(check.merged)} deltas ({merged})")
+        return
+    console.print(f"[red]MISMATCH[/red]: rebuilding job {job} expert {expert} v{version} from v{version - 1} and "
+                  f"deltas {merged} does not give the recorded checkpoint {check.recorded}")
+    raise typer.Exit(1)
 
 
 def main() -> None:
