@@ -13,24 +13,18 @@ import pytest
 
 from conftest import port_open
 from paris_node.chain import Chain, EventCursor, JobTerms, cid_from_chain
-from paris_node.devnet import ChildCrashed, Devnet, DevnetError, DevnetInfo, devnet_account, down, up_detached
+from paris_node.devnet import (ChildCrashed, Devnet, DevnetError, DevnetInfo, devnet_account, down, pid_alive,
+                               up_detached)
 from paris_node.keys import load_account
 from paris_node.store import IpfsStore
 
 PARIS = [sys.executable, "-c", "from paris_sdk.cli import main; main()"]
 
 
-def _gone(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
 def _wait_gone(pids: list[int], timeout_s: float = 20.0) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if all(_gone(p) for p in pids):
+        if not any(pid_alive(p) for p in pids):
             return True
         time.sleep(0.1)
     return False

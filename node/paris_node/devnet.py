@@ -315,7 +315,7 @@ def supervise(directory: Path, on_ready: Callable[[DevnetInfo], None] = lambda i
         devnet.stop()
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """Whether `pid` is a running process; a zombie (exited, not yet reaped) is not."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -329,7 +329,7 @@ def up_detached(directory: Path, timeout_s: float = START_TIMEOUT_S * 2) -> Devn
     directory.mkdir(parents=True, exist_ok=True)
     if (directory / DEVNET_FILE).exists():
         info = DevnetInfo.read(directory)
-        if _pid_alive(info.supervisor_pid):
+        if pid_alive(info.supervisor_pid):
             raise DevnetError(f"a devnet is already running in {directory} (supervisor pid {info.supervisor_pid})")
         (directory / DEVNET_FILE).unlink()
     log_path = directory / "supervisor.log"
@@ -352,13 +352,13 @@ def down(directory: Path) -> DevnetInfo:
     """Stop the devnet running in `directory` and wait until its processes are gone."""
     info = DevnetInfo.read(directory)
     pids = [info.supervisor_pid, *info.pids.values()]
-    if _pid_alive(info.supervisor_pid):
+    if pid_alive(info.supervisor_pid):
         os.kill(info.supervisor_pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_S * 2
-    while any(_pid_alive(p) for p in pids) and time.monotonic() < deadline:
+    while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     for pid in pids:  # a supervisor that hung leaves its children; do not leave them behind
-        if _pid_alive(pid):
+        if pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
     (directory / DEVNET_FILE).unlink(missing_ok=True)
     return info

@@ -19,8 +19,9 @@ from paris_node.checkpoint import Checkpoint
 from paris_node.data.clips import ClipSet
 from paris_node.jobspec import JobSpec, spec_of_job
 from paris_node.journal import Journal, RoundRecord, write_atomic
-from paris_node.miner import RoundWork, load_states, train_round
+from paris_node.miner import load_states, train_round
 from paris_node.reveal import build_reveal
+from paris_node.trace import merkle_root
 from paris_node.store import IpfsStore, StoreError, parse_cid
 
 log = logging.getLogger(__name__)
@@ -129,11 +130,10 @@ class MinerDaemon:
     def _submit(self, record: RoundRecord, round_dir: Path) -> None:
         delta_id = self.chain.delta_id_of(record.job_id, record.expert, record.base_version, self.address)
         if self.chain.delta(delta_id).state == DeltaState.NONE:  # not sent before a crash
-            work = RoundWork(record.job_id, record.expert, record.base_version, b"",
-                             [bytes.fromhex(d) for d in record.digests], [], 0.0)
+            digests = [bytes.fromhex(d) for d in record.digests]
             try:
                 self.chain.submit_delta(record.job_id, record.expert, record.base_version,
-                                        parse_cid(record.delta_cid), work.trace_root, work.segments)
+                                        parse_cid(record.delta_cid), merkle_root(digests), len(digests) - 1)
             except ContractRevert as exc:
                 if exc.error in ("TooStale", "DeadlinePassed", "JobClosed", "AllRoundsDone"):
                     self._close(record, f"not submitted: {exc.error}")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as load_safetensors
-from safetensors.torch import save as save_safetensors
+
+from paris_node import tensorfile
+
+FORMAT = "paris-clips/v1"
 
 
 class ClipSetError(ValueError):
@@ -37,17 +37,15 @@ class ClipSet:
 
     def to_bytes(self) -> bytes:
         """safetensors bytes (clip names in the metadata): how a shard travels through IPFS."""
-        tensors = {"videos": self.videos.contiguous()}
+        tensors = {"videos": self.videos}
         if self.labels is not None:
-            tensors["labels"] = self.labels.contiguous()
-        return save_safetensors(tensors, metadata={"names": json.dumps(self.names)})
+            tensors["labels"] = self.labels
+        return tensorfile.dump(tensors, {"format": FORMAT, "names": self.names})
 
     @classmethod
     def from_bytes(cls, data: bytes, source: str = "clip set") -> ClipSet:
         try:
-            tensors = load_safetensors(data)
-            header_len = int.from_bytes(data[:8], "little")  # safetensors: u64 header length, JSON header
-            names = json.loads(json.loads(data[8:8 + header_len])["__metadata__"]["names"])
-            return cls(tensors["videos"], tensors.get("labels"), names)
-        except (KeyError, ValueError, RuntimeError, SafetensorError) as exc:
+            header, tensors = tensorfile.load(data, FORMAT)
+            return cls(tensors["videos"], tensors.get("labels"), header["names"])
+        except (KeyError, ValueError, RuntimeError) as exc:  # TensorFileError and ClipSetError are ValueErrors
             raise ClipSetError(f"{source}: not a Paris clip set: {exc}") from exc
