@@ -54,3 +54,14 @@ def test_bad_type_names_source_and_value() -> None:
 def test_unreadable_devnet_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a readable devnet.json"):
         load(devnet_file=tmp_path / "missing.json", env={})
+
+
+def test_integer_lists_and_deploy_block(tmp_path: Path) -> None:
+    toml = tmp_path / "paris.toml"
+    toml.write_text('[paris]\njobs = [3, 4]\ndevice = "cuda:1"\n')
+    devnet_file = _devnet_file(tmp_path)
+    devnet_file.write_text(json.dumps({**json.loads(devnet_file.read_text()), "deploy_block": 7}))
+    config = load(toml, devnet_file, env={"PARIS_EXPERTS": "0, 2"})
+    assert (config.jobs, config.experts, config.device, config.deploy_block) == ((3, 4), (0, 2), "cuda:1", 7)
+    with pytest.raises(ConfigError, match=r"environment: jobs='x' is not a valid tuple"):
+        load(env={"PARIS_JOBS": "x"})

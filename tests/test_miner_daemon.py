@@ -1,5 +1,6 @@
 """`paris-miner` as real processes on their own devnet: two miners and the aggregator run a round while the
-test plays the validator; one miner is killed with SIGKILL right after submitting and resumes."""
+test plays the validator; one miner is killed with SIGKILL right after submitting and resumes, the other
+runs from a TOML config file and a keystore instead of the devnet's roles."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from paris_node.aggregator import verify_merge
 from paris_node.chain import ROLE_VALIDATOR, Chain, EventCursor, JobTerms
 from paris_node.checkpoint import Checkpoint
 from paris_node.data.synthetic import synthetic_set
-from paris_node.devnet import Devnet, DevnetInfo, devnet_account
+from paris_node.devnet import DEVNET_PASSWORD, Devnet, DevnetInfo, devnet_account
 from paris_node.jobspec import JobSpec
 from paris_node.model.dit import VideoDiT, named_config
 from paris_node.store import IpfsStore
@@ -37,10 +38,20 @@ def net(tmp_path: Path) -> Iterator[tuple[DevnetInfo, Path]]:
         devnet.stop()
 
 
-def _spawn(tmp: Path, name: str, *args: str) -> subprocess.Popen:
+def _spawn(tmp: Path, name: str, *args: str, devnet: str = "devnet") -> subprocess.Popen:
     log = (tmp / f"{name}.log").open("ab")
-    return subprocess.Popen([*MINER, *args, "--devnet", str(tmp / "devnet"), "--poll", "0.5"], stdout=log,
-                            stderr=subprocess.STDOUT)
+    return subprocess.Popen([*MINER, *args, "--devnet", str(tmp / devnet), "--poll", "0.5"], stdout=log,
+                            stderr=subprocess.STDOUT, env={**os.environ, "PARIS_KEYSTORE_PASSWORD": DEVNET_PASSWORD})
+
+
+def _config_file(info: DevnetInfo, tmp: Path, role: str, job_id: int) -> Path:
+    """A miner set up the way an operator outside the devnet would: a TOML file and a keystore."""
+    path = tmp / f"{role}.toml"
+    path.write_text(f'[paris]\nrpc_url = "{info.rpc_url}"\nipfs_api = "{info.ipfs_api}"\n'
+                    f'contract = "{info.contract}"\ndeploy_block = {info.deploy_block}\n'
+                    f'keystore = "{info.keystore(role)}"\njobs = [{job_id}]\ndevice = "cpu"\n'
+                    f'data_dir = "{tmp / role}"\n')
+    return path
 
 
 def _stage(work_dir: Path) -> str:
@@ -73,7 +84,7 @@ def test_miners_and_aggregator_finish_a_round_and_a_killed_miner_resumes(net) ->
                                            reward_per_round_wei=ETH, deadline=now + 3600,
                                            aggregator=info.address("aggregator"), quorum=1, challenges=1),
                                   escrow_wei=ETH)
-    work = {role: tmp / role for role in ("miner-1", "miner-2")}
+    work = {"miner-1": tmp / "miner-1", "miner-2": tmp / "miner-2" / "miner"}
     processes = [_spawn(tmp, "aggregator", "aggregate", "--role", "aggregator", "--round-timeout", "120",
                          "--min-wait", "20")]
     try:
@@ -82,7 +93,8 @@ def test_miners_and_aggregator_finish_a_round_and_a_killed_miner_resumes(net) ->
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait()
         processes.append(_spawn(tmp, "miner-1b", "mine", "--role", "miner-1", "--work-dir", str(work["miner-1"])))
-        processes.append(_spawn(tmp, "miner-2", "mine", "--role", "miner-2", "--work-dir", str(work["miner-2"])))
+        processes.append(_spawn(tmp, "miner-2", "mine", "--config", str(_config_file(info, tmp, "miner-2", job_id)),
+                                devnet="no-devnet-here"))
 
         scored: set[int] = set()
 

@@ -204,6 +204,18 @@ class EventCursor:
         return cls(next_block=int(data["next_block"]))
 
 
+class _Provider(Web3.HTTPProvider):
+    """HTTP JSON-RPC without retries (a wrong URL fails now, with a message, rather than backing off for a
+    minute) whose connection failures, at any call, surface as ChainUnreachable naming the endpoint."""
+
+    def make_request(self, method: Any, params: Any) -> Any:
+        try:
+            return super().make_request(method, params)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise ChainUnreachable(f"no Ethereum node answers at {self.endpoint_uri} ({method}): "
+                                   f"{exc.__class__.__name__}") from exc
+
+
 @dataclass
 class Chain:
     """A connection to the market contract, optionally with an account that signs transactions."""
@@ -215,14 +227,9 @@ class Chain:
     w3: Web3 = field(init=False)
 
     def __post_init__(self) -> None:
-        # No retries: a wrong URL must fail now, with a message, rather than back off for a minute.
-        provider = Web3.HTTPProvider(self.rpc_url, request_kwargs={"timeout": self.timeout_s},
-                                     exception_retry_configuration=None)
-        self.w3 = Web3(provider)
-        try:
-            self.chain_id = self.w3.eth.chain_id
-        except (requests.ConnectionError, requests.Timeout, OSError) as exc:
-            raise ChainUnreachable(f"no Ethereum node answers at {self.rpc_url}: {exc.__class__.__name__}") from exc
+        self.w3 = Web3(_Provider(self.rpc_url, request_kwargs={"timeout": self.timeout_s},
+                                 exception_retry_configuration=None))
+        self.chain_id = self.w3.eth.chain_id
         if not self.w3.eth.get_code(Web3.to_checksum_address(self.address)):
             raise ChainError(f"no contract at {self.address} on {self.rpc_url} (chain {self.chain_id})")
         self.contract: Contract = self.w3.eth.contract(address=Web3.to_checksum_address(self.address),

@@ -39,6 +39,11 @@ class Config:
     rpc_timeout_s: float = 10.0
     max_object_bytes: int = 512 * 1024 * 1024
     log_level: str = "INFO"
+    deploy_block: int = 0  # where event scans start
+    device: str = "cpu"  # torch device for training ("cpu", "cuda", "cuda:1")
+    jobs: tuple[int, ...] = ()  # only these job ids; empty: every job
+    experts: tuple[int, ...] = ()  # only these experts; empty: every expert
+    poll_s: float = 1.0
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Config)}
@@ -55,8 +60,9 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
         return None
     try:
         if typing.get_origin(target) is tuple:
+            item = typing.get_args(target)[0]
             items = raw.split(",") if isinstance(raw, str) else list(raw)
-            return tuple(str(i).strip() for i in items if str(i).strip())
+            return tuple(item(str(i).strip()) for i in items if str(i).strip())
         if target in (int, float) and isinstance(raw, bool):
             raise TypeError("a boolean is not a number")
         if target is int and isinstance(raw, str):
@@ -78,7 +84,7 @@ def devnet_settings(devnet_file: Path) -> dict[str, Any]:
     try:
         info = json.loads(devnet_file.read_text())
         return {"rpc_url": info["rpc_url"], "ipfs_api": info["ipfs_api"], "contract": info["contract"],
-                "chain_id": info["chain_id"]}
+                "chain_id": info["chain_id"], "deploy_block": info.get("deploy_block", 0)}
     except (OSError, ValueError, KeyError) as exc:
         raise ConfigError(f"{devnet_file}: not a readable devnet.json ({exc})") from exc
 

@@ -61,7 +61,8 @@ def load_states(states_dir: Path, leaves: list[int]) -> dict[int, TrainState]:
 
 
 def train_round(spec: JobSpec, shard: ClipSet, base: Checkpoint, job_id: int, miner: str,
-                error: dict[str, torch.Tensor] | None, states_dir: Path) -> tuple[RoundWork, dict[str, torch.Tensor]]:
+                error: dict[str, torch.Tensor] | None, states_dir: Path,
+                device: str = "cpu") -> tuple[RoundWork, dict[str, torch.Tensor]]:
     """Run H steps from `base`; returns the round's work and the error feedback to carry to the next round."""
     states_dir.mkdir(parents=True, exist_ok=True)
     state = TrainState({n: t.clone() for n, t in base.weights.items()})
@@ -69,7 +70,8 @@ def train_round(spec: JobSpec, shard: ClipSet, base: Checkpoint, job_id: int, mi
     save_file(state.tensors(), str(state_file(states_dir, 0)))
     started = time.perf_counter()
     for segment in range(spec.segments):
-        result = run_segment(spec.model, state, shard, segment_spec(spec, miner, base.expert, base.version, segment))
+        result = run_segment(spec.model, state, shard, segment_spec(spec, miner, base.expert, base.version, segment),
+                             device)
         state = result.state
         losses += result.losses
         digests.append(state_hash(state))

@@ -31,7 +31,8 @@ RECOVERABLE = (ChainError, StoreError, OSError, ValueError)
 
 class MinerDaemon:
     def __init__(self, chain: Chain, store: IpfsStore, work_dir: Path, from_block: int,
-                 jobs: set[int] | None = None, experts: set[int] | None = None, stake_wei: int = 0) -> None:
+                 jobs: set[int] | None = None, experts: set[int] | None = None, stake_wei: int = 0,
+                 device: str = "cpu") -> None:
         if chain.account is None:
             raise ChainError("a miner needs a signing account")
         self.chain, self.store, self.work_dir = chain, store, work_dir
@@ -40,7 +41,7 @@ class MinerDaemon:
         self.from_block = from_block
         self.jobs, self.experts = jobs, experts
         self.specs: dict[int, JobSpec] = {}
-        self.stake_wei = stake_wei
+        self.stake_wei, self.device = stake_wei, device
 
     def _ensure_stake(self) -> None:
         """Bond the market's minimum stake as a miner when this account has none."""
@@ -107,7 +108,8 @@ class MinerDaemon:
         error_path = self._error_path(job_id, expert)
         error = load_file(str(error_path)) if error_path.exists() else None
         round_dir = self.journal.round_dir(job_id, expert, version)
-        work, carried = train_round(spec, shard, base, job_id, self.address, error, round_dir / "states")
+        work, carried = train_round(spec, shard, base, job_id, self.address, error, round_dir / "states",
+                                     self.device)
         write_atomic(round_dir / "delta.bin", work.delta)
         save_file(carried, str(round_dir / "carried-error.safetensors"))
         self.journal.put(RoundRecord(job_id, expert, version, "trained", [d.hex() for d in work.digests]))

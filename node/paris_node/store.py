@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -90,17 +92,26 @@ class IpfsStore:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def _post(self, endpoint: str, subject: str, **kwargs: object) -> httpx.Response:
-        """POST to the RPC API, mapping transport failures to errors that name `subject`."""
-        params = dict(kwargs.pop("params", {}) or {})
-        params["timeout"] = f"{self.timeout_s}s"  # the daemon gives up too, instead of working on forever
+    def _stalled(self, endpoint: str, subject: str) -> str:
+        cause = "no provider for the CID or a stalled node" if endpoint == "/block/get" else "a stalled node"
+        return f"{subject}: no answer from IPFS {endpoint} within {self.timeout_s}s ({cause} at {self.api_url})"
+
+    @contextmanager
+    def _reaching(self, endpoint: str, subject: str) -> Iterator[None]:
+        """Map transport failures inside the block to errors that name `subject` and the node."""
         try:
-            response = self._http.post(endpoint, params=params, **kwargs)
+            yield
         except httpx.TimeoutException as exc:
-            raise StoreTimeout(f"{subject}: no answer from IPFS {endpoint} within {self.timeout_s}s"
-                               f" (unknown CID or stalled node at {self.api_url})") from exc
+            raise StoreTimeout(self._stalled(endpoint, subject)) from exc
         except httpx.TransportError as exc:
             raise StoreUnreachable(f"{subject}: IPFS API at {self.api_url} is unreachable: {exc}") from exc
+
+    def _post(self, endpoint: str, subject: str, **kwargs: object) -> httpx.Response:
+        """POST to the RPC API; failures raise errors that name `subject`."""
+        params = dict(kwargs.pop("params", {}) or {})
+        params["timeout"] = f"{self.timeout_s}s"  # the daemon gives up too, instead of working on forever
+        with self._reaching(endpoint, subject):
+            response = self._http.post(endpoint, params=params, **kwargs)
         self._check(response, endpoint, subject)
         return response
 
@@ -110,8 +121,7 @@ class IpfsStore:
             return
         message = _message(response)
         if "timed out" in message or "timeout" in message.lower():
-            raise StoreTimeout(f"{subject}: not retrievable within {self.timeout_s}s (unknown CID or stalled"
-                               f" node at {self.api_url}): {message}")
+            raise StoreTimeout(f"{self._stalled(endpoint, subject)}: {message}")
         raise StoreError(f"{subject}: IPFS {endpoint} answered {response.status_code}: {message}")
 
     def version(self) -> str:
@@ -169,22 +179,16 @@ class IpfsStore:
         """One block, streamed with a size cap and verified against its CID."""
         chunks: list[bytes] = []
         size = 0
-        try:
-            with self._http.stream("POST", "/block/get",
-                                   params={"arg": str(cid), "timeout": f"{self.timeout_s}s"}) as response:
-                if response.status_code != 200:
-                    response.read()
-                    self._check(response, "/block/get", str(cid))
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > MAX_BLOCK_BYTES:
-                        raise ObjectTooLarge(f"{cid}: block larger than {MAX_BLOCK_BYTES} bytes")
-                    chunks.append(chunk)
-        except httpx.TimeoutException as exc:
-            raise StoreTimeout(f"{cid}: not retrieved within {self.timeout_s}s"
-                               f" (unknown CID or stalled node at {self.api_url})") from exc
-        except httpx.TransportError as exc:
-            raise StoreUnreachable(f"{cid}: IPFS API at {self.api_url} is unreachable: {exc}") from exc
+        params = {"arg": str(cid), "timeout": f"{self.timeout_s}s"}
+        with self._reaching("/block/get", str(cid)), self._http.stream("POST", "/block/get", params=params) as response:
+            if response.status_code != 200:
+                response.read()
+                self._check(response, "/block/get", str(cid))
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_BLOCK_BYTES:
+                    raise ObjectTooLarge(f"{cid}: block larger than {MAX_BLOCK_BYTES} bytes")
+                chunks.append(chunk)
         block = b"".join(chunks)
         verify_block(cid, block)
         return block

@@ -10,6 +10,7 @@ canonical hash of a state, used for traces, Merkle leaves and comparisons everyw
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -84,6 +85,7 @@ class SegmentResult:
 
 @contextmanager
 def deterministic(threads: int) -> Iterator[None]:
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS refuses deterministic mode without it
     previous_threads = torch.get_num_threads()
     previous_mode = torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(threads)
@@ -95,39 +97,44 @@ def deterministic(threads: int) -> Iterator[None]:
         torch.use_deterministic_algorithms(previous_mode)
 
 
-def _optimizer(model: VideoDiT, state: TrainState, spec: SegmentSpec) -> torch.optim.AdamW:
+def _optimizer(model: VideoDiT, state: TrainState, spec: SegmentSpec, device: torch.device) -> torch.optim.AdamW:
     optimizer = torch.optim.AdamW(model.parameters(), lr=spec.lr, betas=spec.betas,
                                   weight_decay=spec.weight_decay, foreach=False)
     if state.moments:
         for name, param in model.named_parameters():
             optimizer.state[param] = {"step": torch.tensor(float(state.step)),
-                                      "exp_avg": state.moments[f"exp_avg/{name}"].clone(),
-                                      "exp_avg_sq": state.moments[f"exp_avg_sq/{name}"].clone()}
+                                      "exp_avg": state.moments[f"exp_avg/{name}"].to(device, copy=True),
+                                      "exp_avg_sq": state.moments[f"exp_avg_sq/{name}"].to(device, copy=True)}
     return optimizer
 
 
-def run_segment(config: DiTConfig, state: TrainState, shard: ClipSet, spec: SegmentSpec) -> SegmentResult:
-    """k AdamW steps from `state` on this miner's assigned clips of `shard`; returns the new state."""
+def run_segment(config: DiTConfig, state: TrainState, shard: ClipSet, spec: SegmentSpec,
+                device: str | torch.device = "cpu") -> SegmentResult:
+    """k AdamW steps from `state` on this miner's assigned clips of `shard`; returns the new state (on CPU).
+
+    Random draws stay on the CPU generator whatever the device, so a GPU run differs from a CPU replay only
+    by floating-point summation order (see the validator's tolerance), never by its data or noise."""
+    device = torch.device(device)
     with deterministic(spec.threads):
         model = VideoDiT(config)
         model.load_state_dict(state.weights)
-        model.train()
-        optimizer = _optimizer(model, state, spec)
+        model.to(device).train()
+        optimizer = _optimizer(model, state, spec, device)
         losses = []
         for step in range(spec.start_step, spec.start_step + spec.steps):
             seed = step_seed(spec.job_seed, spec.miner, spec.expert, spec.base_version, step)
             index = torch.from_numpy(assigned_indices(spec.job_seed, spec.miner, spec.expert, spec.base_version,
                                                       step, len(shard), spec.batch))
             labels = shard.labels[index] if config.num_labels and shard.labels is not None else None
-            loss = flow_matching_loss(model, shard.videos[index], torch.Generator().manual_seed(seed),
-                                      labels, spec.label_dropout)
+            loss = flow_matching_loss(model, shard.videos[index].to(device), torch.Generator().manual_seed(seed),
+                                      None if labels is None else labels.to(device), spec.label_dropout)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
         moments = {}
         for name, param in model.named_parameters():
-            moments[f"exp_avg/{name}"] = optimizer.state[param]["exp_avg"].detach().clone()
-            moments[f"exp_avg_sq/{name}"] = optimizer.state[param]["exp_avg_sq"].detach().clone()
-        weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            moments[f"exp_avg/{name}"] = optimizer.state[param]["exp_avg"].detach().to("cpu", copy=True)
+            moments[f"exp_avg_sq/{name}"] = optimizer.state[param]["exp_avg_sq"].detach().to("cpu", copy=True)
+        weights = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
     return SegmentResult(TrainState(weights, moments, state.step + spec.steps), losses)
