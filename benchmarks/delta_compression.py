@@ -21,25 +21,11 @@ import torch
 from paris_node.checkpoint import Checkpoint
 from paris_node.data.synthetic import synthetic_set
 from paris_node.delta import CodecParams, decode, pseudo_gradient
+from paris_node.evaluate import held_out_loss
 from paris_node.jobspec import JobSpec
 from paris_node.merge import MergeInput, outer_step
 from paris_node.miner import load_states, train_round
 from paris_node.model.dit import VideoDiT, named_config
-from paris_node.model.flow import logit_normal_t, noised
-
-
-def held_out_loss(config, weights, clips, draws: int = 4) -> float:  # type: ignore[no-untyped-def]
-    model = VideoDiT(config)
-    model.load_state_dict(weights)
-    model.eval()
-    generator = torch.Generator().manual_seed(99)
-    total = 0.0
-    with torch.no_grad():
-        for _ in range(draws):
-            t = logit_normal_t(len(clips), generator)
-            noise = torch.randn(clips.videos.shape, generator=generator)
-            total += torch.mean((model(noised(clips.videos, t, noise), t) - (clips.videos - noise)) ** 2).item()
-    return total / draws
 
 
 def run(spec: JobSpec, shard, held_out, miners: int, rounds: int, compressed: bool,  # type: ignore[no-untyped-def]
@@ -67,7 +53,7 @@ def run(spec: JobSpec, shard, held_out, miners: int, rounds: int, compressed: bo
             inputs.append(MergeInput(m + 1, update, 1, 0))
         weights, momentum = outer_step(checkpoint.weights, checkpoint.momentum, inputs, spec.outer)
         checkpoint = Checkpoint(spec.model, 0, 0, round_index + 1, weights, momentum)
-    return held_out_loss(spec.model, checkpoint.weights, held_out), sent_bytes, dense_bytes
+    return held_out_loss(spec.model, checkpoint.weights, held_out.videos, seed=99), sent_bytes, dense_bytes
 
 
 def main() -> None:
@@ -90,7 +76,7 @@ def main() -> None:
         dense_loss, _, dense_bytes = run(spec, shard, held_out, args.miners, args.rounds, False, Path(scratch))
         compressed_loss, sent, _ = run(spec, shard, held_out, args.miners, args.rounds, True, Path(scratch))
         elapsed = time.perf_counter() - started
-    initial = held_out_loss(config, dict(VideoDiT(config).state_dict()), held_out)
+    initial = held_out_loss(config, dict(VideoDiT(config).state_dict()), held_out.videos, seed=99)
     print(f"model {args.size}, {args.miners} miners x {args.rounds} rounds x H={args.local_steps} steps, "
           f"codec top-{args.k} of 4096 (int8), outer lr {spec.outer.lr} Nesterov {spec.outer.momentum}; {elapsed:.0f}s")
     print(f"{'':32s}{'dense DiLoCo':>14s}{'compressed':>14s}{'ratio':>10s}")

@@ -362,6 +362,13 @@ class Chain:
 
     # Views.
 
+    def timestamp(self) -> int:
+        """The latest block's unix time: the clock the contract's windows and deadlines use."""
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def voted(self, delta_id: int, validator: str) -> bool:
+        return bool(self.call("voted", delta_id, Web3.to_checksum_address(validator)))
+
     def job(self, job_id: int) -> Job:
         return Job(**self._struct("getJob", job_id))
 

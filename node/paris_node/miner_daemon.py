@@ -15,6 +15,7 @@ from safetensors.torch import load_file, save_file
 
 from paris_node.aggregator import checkpoint_cid
 from paris_node.chain import ROLE_MINER, Chain, ChainError, ContractRevert, DeltaState, EventCursor
+from paris_node.cache import CidCache
 from paris_node.checkpoint import Checkpoint
 from paris_node.data.clips import ClipSet
 from paris_node.jobspec import JobSpec, spec_of_job
@@ -38,6 +39,7 @@ class MinerDaemon:
         self.chain, self.store, self.work_dir = chain, store, work_dir
         self.address = chain.account.address
         self.journal = Journal(work_dir / "rounds")
+        self.cache = CidCache(store, work_dir / "cache")
         self.from_block = from_block
         self.jobs, self.experts = jobs, experts
         self.specs: dict[int, JobSpec] = {}
@@ -59,19 +61,8 @@ class MinerDaemon:
             job_id = event.args["jobId"]
             if job_id in self.specs or (self.jobs is not None and job_id not in self.jobs):
                 continue
-            self.specs[job_id] = spec_of_job(event, self._cached)
+            self.specs[job_id] = spec_of_job(event, self.cache.get)
             log.info("following job %d (%s, %d experts)", job_id, self.specs[job_id].name, self.specs[job_id].experts)
-
-    def _cached(self, cid: object) -> bytes:
-        """Bytes of a CID, fetched (and verified) once, then read from the local cache."""
-        cid = parse_cid(cid)
-        path = self.work_dir / "cache" / str(cid)
-        if path.exists():
-            return path.read_bytes()
-        data = self.store.get(cid)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, data)
-        return data
 
     def _error_path(self, job_id: int, expert: int) -> Path:
         return self.work_dir / "error-feedback" / f"job{job_id}-expert{expert}.safetensors"
@@ -102,9 +93,12 @@ class MinerDaemon:
         version = self.chain.version_of(job_id, expert)
         if job.closed or version >= job.rounds or self.journal.get(job_id, expert, version) is not None:
             return
-        base = Checkpoint.from_bytes(self._cached(checkpoint_cid(self.chain, spec, job_id, expert, version,
+        if any(r.job_id == job_id and r.expert == expert and not r.at_least("submitted")
+               for r in self.journal.open_rounds()):
+            return  # its error feedback is not settled yet: validators expect this expert's deltas in order
+        base = Checkpoint.from_bytes(self.cache.get(checkpoint_cid(self.chain, spec, job_id, expert, version,
                                                                  self.from_block)))
-        shard = ClipSet.from_bytes(self._cached(spec.shards[expert]), source=spec.shards[expert])
+        shard = ClipSet.from_bytes(self.cache.get(spec.shards[expert]), source=spec.shards[expert])
         error_path = self._error_path(job_id, expert)
         error = load_file(str(error_path)) if error_path.exists() else None
         round_dir = self.journal.round_dir(job_id, expert, version)

@@ -49,9 +49,12 @@ class Reveal:
 
 
 def build_reveal(states: dict[int, TrainState], digests: list[bytes], challenged: list[int]) -> Reveal:
-    """The reveal for `challenged` segments, from a miner's kept boundary states and trace digests."""
+    """The reveal for `challenged` segments, from a miner's kept boundary states and trace digests.
+
+    States: each challenged segment's start and the final state. Proved digests: those, each challenged
+    segment's end (what a replay must reproduce) and leaf 0 (which a validator compares with the base)."""
     final = len(digests) - 1
     shown = sorted({*challenged, final})
-    proved = sorted({*shown, *(i + 1 for i in challenged)})
+    proved = sorted({0, *shown, *(i + 1 for i in challenged)})
     return Reveal(len(digests), {i: states[i] for i in shown}, {i: digests[i] for i in proved},
                   {i: merkle_proof(digests, i) for i in proved})

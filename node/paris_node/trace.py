@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import hashlib
 
+from eth_abi import encode as abi_encode
+from eth_utils import keccak
+
 
 def _leaf(state_digest: bytes) -> bytes:
     return hashlib.sha256(b"\x00" + state_digest).digest()
@@ -63,3 +66,20 @@ def verify_proof(root: bytes, state_digest: bytes, index: int, leaves: int, proo
         index //= 2
         width = (width + 1) // 2
     return used == len(proof) and node == root
+
+
+def challenged_segments(seed: bytes, segments: int, count: int) -> list[int]:
+    """The contract's `challengedSegments`: `count` distinct draws keccak256(abi.encode(seed, nonce)) % segments.
+
+    Recomputed off chain from the seed in the `Revealed` event, because `blockhash` (and so the view) is
+    only readable for 256 blocks."""
+    if not 1 <= count <= segments:
+        raise ValueError(f"cannot draw {count} distinct segments of {segments}")
+    picked: list[int] = []
+    nonce = 0
+    while len(picked) < count:
+        candidate = int.from_bytes(keccak(abi_encode(["bytes32", "uint256"], [seed, nonce])), "big") % segments
+        if candidate not in picked:
+            picked.append(candidate)
+        nonce += 1
+    return picked

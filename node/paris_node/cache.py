@@ -1,0 +1,26 @@
+"""A local, content-addressed cache in front of the store: each CID is fetched (and verified) once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from multiformats import CID
+
+from paris_node.journal import write_atomic
+from paris_node.store import IpfsStore, parse_cid
+
+
+class CidCache:
+    def __init__(self, store: IpfsStore, directory: Path) -> None:
+        self.store, self.directory = store, directory
+
+    def get(self, cid: str | CID, max_bytes: int | None = None) -> bytes:
+        """Bytes of `cid`: from disk when fetched before, else from the store (verified), then kept."""
+        cid = parse_cid(cid)
+        path = self.directory / str(cid)
+        if path.exists():
+            return path.read_bytes()
+        data = self.store.get(cid, max_bytes=max_bytes)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, data)
+        return data

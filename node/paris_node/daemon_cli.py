@@ -1,0 +1,68 @@
+"""What every daemon's command line shares: connection options, layered settings, a signal-aware run loop."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+
+import typer
+
+from paris_node.chain import Chain, ChainError
+from paris_node.config import ENV_PREFIX, Config, ConfigError
+from paris_node.config import load as load_config
+from paris_node.devnet import DEVNET_FILE, DEVNET_PASSWORD, DevnetError, DevnetInfo
+from paris_node.keys import PASSWORD_ENV, SigningKeyError, load_account
+from paris_node.store import IpfsStore, StoreError
+
+ConfigOption = typer.Option(None, "--config", help="TOML config file ([paris] table; see paris_node.config).")
+DevnetOption = typer.Option(Path(".paris/devnet"), "--devnet",
+                            help="Directory of a devnet.json to join (used when the file exists).")
+RoleOption = typer.Option(None, "--role", help="Use the devnet's keystore for this role (e.g. miner-1).")
+KeystoreOption = typer.Option(None, "--keystore", help=f"Encrypted keystore; its password in {PASSWORD_ENV}.")
+RpcOption = typer.Option(None, "--rpc", help="Ethereum JSON-RPC URL (overrides config and devnet).")
+IpfsOption = typer.Option(None, "--ipfs", help="IPFS (Kubo RPC API) URL (overrides config and devnet).")
+JobOption = typer.Option(None, "--job", help="Only these job ids (repeatable); default: every job.")
+PollOption = typer.Option(None, "--poll", help="Seconds between passes (default 1).")
+
+
+def settings(config_file: Path | None, devnet: Path, **flags: object) -> Config:
+    """defaults < devnet.json < TOML < PARIS_* env < command-line flags (those given)."""
+    devnet_file = devnet / DEVNET_FILE
+    config = load_config(config_file, devnet_file if devnet_file.exists() else None)
+    given = {k: tuple(v) if isinstance(v, list) else v for k, v in flags.items() if v not in (None, [])}
+    return dataclasses.replace(config, **given)
+
+
+def connect(config: Config, devnet: Path, role: str | None) -> tuple[Chain, IpfsStore]:
+    env, keystore = dict(os.environ), config.keystore
+    if role is not None:
+        keystore = DevnetInfo.read(devnet).keystore(role)
+        env.setdefault(PASSWORD_ENV, DEVNET_PASSWORD)
+    if not config.contract:
+        raise ConfigError(f"no contract address: start a devnet (`paris devnet up`), pass --config, or set "
+                          f"{ENV_PREFIX}CONTRACT")
+    chain = Chain(config.rpc_url, config.contract, load_account(keystore, env), config.rpc_timeout_s)
+    return chain, IpfsStore(config.ipfs_api, config.ipfs_timeout_s, config.max_object_bytes)
+
+
+def run_until_signalled(daemon, poll_s: float) -> None:  # type: ignore[no-untyped-def]
+    """Run `daemon.run` until SIGTERM or SIGINT."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    daemon.run(stop, poll_s)
+
+
+def main(app: typer.Typer, name: str) -> None:
+    """Run a daemon's Typer app; configuration and connection errors end it with one clear line."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        app()
+    except (ConfigError, DevnetError, ChainError, StoreError, SigningKeyError) as exc:
+        logging.getLogger(name).error("%s", exc)
+        raise SystemExit(1) from exc

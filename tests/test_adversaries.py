@@ -1,0 +1,343 @@
+"""The adversary catalogue, on the devnet with the real validator daemon.
+
+`Honest` is a miner that does what the protocol asks; each cheat is a small subclass that changes one
+thing. Round 0: two honest miners, merged. Round 1: the same honest miners (their error feedback now
+carries over) and every cheat, all on base version 1. The validator must pass the honest deltas, fail
+every cheat with the check that names it, and slash it; the aggregator must merge only the honest ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from eth_account import Account
+from multiformats import CID, multihash
+
+from paris_node import tensorfile
+from paris_node.aggregator import merge_round
+from paris_node.chain import Chain, ContractRevert, DeltaState, JobTerms, cid_from_chain
+from paris_node.checkpoint import Checkpoint
+from paris_node.data.synthetic import synthetic_set
+from paris_node.delta import FORMAT as DELTA_FORMAT
+from paris_node.delta import DeltaHeader, encode, pseudo_gradient
+from paris_node.devnet import DevnetInfo, devnet_account
+from paris_node.jobspec import JobSpec
+from paris_node.miner import RoundWork, load_states, state_file, train_round
+from paris_node.model.dit import VideoDiT, named_config
+from paris_node.reveal import build_reveal
+from paris_node.store import IpfsStore
+from paris_node.train import TrainState, state_hash
+from safetensors.torch import save_file
+
+from paris_validator.daemon import ValidatorDaemon
+
+ETH = 10**18
+REVEAL_WINDOW_S = 8
+
+
+@dataclasses.dataclass
+class Market:
+    devnet: DevnetInfo
+    store: IpfsStore
+    spec: JobSpec
+    job_id: int
+    checkpoints: dict[int, Checkpoint]
+    work_dir: Path
+
+
+def funded_chain(devnet: DevnetInfo) -> Chain:
+    """A fresh account with 10 ETH (anvil_setBalance), so each cheat loses its own stake."""
+    account = Account.create()
+    chain = Chain(devnet.rpc_url, devnet.contract, account)
+    chain.w3.provider.make_request("anvil_setBalance", [account.address, hex(10 * ETH)])
+    return chain
+
+
+class Honest:
+    """Trains H steps on its assigned clips, submits the encoded delta and reveals what is challenged."""
+
+    def __init__(self, market: Market, name: str) -> None:
+        self.market, self.name = market, name
+        self.chain = funded_chain(market.devnet)
+        self.address = self.chain.account.address
+        self.chain.stake(1, bytes(32), wei=ETH)
+        self.error: dict[str, torch.Tensor] | None = None
+        self.rounds: dict[int, tuple[int, RoundWork, Path]] = {}  # version -> (delta id, work, states dir)
+
+    def states_dir(self, version: int) -> Path:
+        return self.market.work_dir / self.name / f"v{version}"
+
+    def train(self, base: Checkpoint) -> tuple[RoundWork, dict[str, torch.Tensor]]:
+        m = self.market
+        shard = synthetic_set(24, 4)
+        return train_round(m.spec, shard, base, m.job_id, self.address, self.error, self.states_dir(base.version))
+
+    def delta(self, work: RoundWork, base: Checkpoint) -> bytes:
+        return work.delta
+
+    def publish(self, data: bytes) -> CID:
+        return self.market.store.add(data, name="delta.bin")
+
+    def submit(self, version: int) -> int:
+        base = self.market.checkpoints[version]
+        work, carried = self.train(base)
+        cid = self.publish(self.delta(work, base))
+        self.chain.submit_delta(self.market.job_id, 0, version, cid, work.trace_root, work.segments)
+        self.error = carried
+        delta_id = self.chain.delta_id_of(self.market.job_id, 0, version, self.address)
+        self.rounds[version] = (delta_id, work, self.states_dir(version))
+        return delta_id
+
+    def reveal(self, version: int) -> bool:
+        """Reveal once the challenge exists; True when done (or when this miner never will)."""
+        delta_id, work, states_dir = self.rounds[version]
+        if self.chain.delta(delta_id).revealed:
+            return True
+        try:
+            challenged = self.chain.challenged_segments(delta_id)
+        except ContractRevert as exc:
+            assert exc.error == "ChallengeNotReady"
+            return False
+        self.chain.reveal(delta_id, self.market.store.add(self.reveal_bytes(work, states_dir, challenged)))
+        return True
+
+    def reveal_bytes(self, work: RoundWork, states_dir: Path, challenged: list[int]) -> bytes:
+        states = load_states(states_dir, sorted({*challenged, work.segments}))
+        return build_reveal(states, work.digests, challenged).to_bytes()
+
+    def header(self, base: Checkpoint) -> DeltaHeader:
+        codec = self.market.spec.codec
+        return DeltaHeader(self.market.job_id, 0, base.version, self.address, codec.chunk, codec.k)
+
+    def final_update(self, work: RoundWork, base: Checkpoint) -> dict[str, torch.Tensor]:
+        final = load_states(self.states_dir(base.version), [work.segments])[work.segments]
+        return pseudo_gradient(base.weights, final.weights)
+
+
+# ------------------------------------------------------------------ the catalogue: one cheat per class
+
+
+class RandomDelta(Honest):
+    """Posts noise shaped like the model instead of its update."""
+
+    def delta(self, work: RoundWork, base: Checkpoint) -> bytes:
+        noise = {n: 1e-3 * torch.randn(t.shape, generator=torch.Generator().manual_seed(1)) for n, t in
+                 base.weights.items()}
+        return encode(noise, self.header(base), self.market.spec.codec)[0]
+
+
+class LazyMiner(Honest):
+    """Claims k steps per segment but runs k - 1."""
+
+    def train(self, base: Checkpoint) -> tuple[RoundWork, dict[str, torch.Tensor]]:
+        spec = self.market.spec
+        lazy = dataclasses.replace(spec, segment_steps=spec.segment_steps - 1,
+                                   local_steps=spec.segments * (spec.segment_steps - 1))
+        return train_round(lazy, synthetic_set(24, 4), base, self.market.job_id, self.address, self.error,
+                           self.states_dir(base.version))
+
+
+class StaleBase(Honest):
+    """Trains from an old checkpoint (version 0) and submits it as an update of the current one."""
+
+    def train(self, base: Checkpoint) -> tuple[RoundWork, dict[str, torch.Tensor]]:
+        old = self.market.checkpoints[0]
+        relabelled = dataclasses.replace(old, version=base.version)
+        return train_round(self.market.spec, synthetic_set(24, 4), relabelled, self.market.job_id, self.address,
+                           self.error, self.states_dir(base.version))
+
+
+class CopyCat(Honest):
+    """Copies another miner's trace and states, posting the delta under its own name."""
+
+    def __init__(self, market: Market, name: str, victim: Honest) -> None:
+        super().__init__(market, name)
+        self.victim = victim
+
+    def train(self, base: Checkpoint) -> tuple[RoundWork, dict[str, torch.Tensor]]:
+        _, work, states_dir = self.victim.rounds[base.version]
+        mine = self.states_dir(base.version)
+        mine.mkdir(parents=True, exist_ok=True)
+        for leaf in range(work.segments + 1):
+            state_file(mine, leaf).write_bytes(state_file(states_dir, leaf).read_bytes())
+        return work, {}
+
+    def delta(self, work: RoundWork, base: Checkpoint) -> bytes:
+        return encode(self.final_update(work, base), self.header(base), self.market.spec.codec)[0]
+
+
+class ScaledDelta(Honest):
+    """Multiplies its honest update by 10 to weigh more in the merge."""
+
+    def delta(self, work: RoundWork, base: Checkpoint) -> bytes:
+        update = {n: 10 * t for n, t in self.final_update(work, base).items()}
+        return encode(update, self.header(base), self.market.spec.codec)[0]
+
+
+class PoisonedDelta(Honest):
+    """Adds a targeted change (a backdoor-like spike on a few weights) to its honest update."""
+
+    def delta(self, work: RoundWork, base: Checkpoint) -> bytes:
+        update = self.final_update(work, base)
+        name = sorted(update)[0]
+        update[name].view(-1)[:8] += 0.5
+        return encode(update, self.header(base), self.market.spec.codec)[0]
+
+
+class NaNDelta(Honest):
+    """A well-formed file whose scales are NaN."""
+
+    def delta(self, work: RoundWork, base: Checkpoint) -> bytes:
+        metadata, tensors = tensorfile.load(work.delta, DELTA_FORMAT)
+        tensors["scale"][0] = float("nan")
+        return tensorfile.dump(tensors, metadata)
+
+
+class OversizedDelta(Honest):
+    """A file larger than the job's delta limit."""
+
+    def delta(self, work: RoundWork, base: Checkpoint) -> bytes:
+        return work.delta + bytes(self.market.spec.max_delta_bytes)
+
+
+class MalformedDelta(Honest):
+    """Bytes that are not a delta file at all."""
+
+    def delta(self, work: RoundWork, base: Checkpoint) -> bytes:
+        return b"definitely not safetensors" * 100
+
+
+class CidMismatch(Honest):
+    """Puts a CID on chain whose content is not what it uploaded (one digest byte changed)."""
+
+    def publish(self, data: bytes) -> CID:
+        cid = super().publish(data)
+        digest = bytearray(cid.raw_digest)
+        digest[0] ^= 0xFF
+        return CID("base32", 1, cid.codec, multihash.wrap(bytes(digest), "sha2-256"))
+
+
+class ForgedTrace(Honest):
+    """Trains to a real final state but fabricates the intermediate states it claims (interpolation)."""
+
+    def train(self, base: Checkpoint) -> tuple[RoundWork, dict[str, torch.Tensor]]:
+        work, carried = super().train(base)
+        states_dir = self.states_dir(base.version)
+        first, last = load_states(states_dir, [0, work.segments]).values()
+        digests = list(work.digests)
+        for leaf in range(1, work.segments):
+            w = leaf / work.segments
+            fake = TrainState({n: (1 - w) * first.weights[n] + w * last.weights[n] for n in first.weights},
+                              {n: w * t for n, t in last.moments.items()}, leaf * self.market.spec.segment_steps)
+            save_file(fake.tensors(), str(state_file(states_dir, leaf)))
+            digests[leaf] = state_hash(fake)
+        return dataclasses.replace(work, digests=digests), carried
+
+
+class WrongData(Honest):
+    """Trains on clips assigned to another address, then signs the delta as itself."""
+
+    def train(self, base: Checkpoint) -> tuple[RoundWork, dict[str, torch.Tensor]]:
+        return train_round(self.market.spec, synthetic_set(24, 4), base, self.market.job_id,
+                           devnet_account(0).address, self.error, self.states_dir(base.version))
+
+    def delta(self, work: RoundWork, base: Checkpoint) -> bytes:
+        return encode(self.final_update(work, base), self.header(base), self.market.spec.codec)[0]
+
+
+class WithheldReveal(Honest):
+    """Never reveals the challenged states."""
+
+    def reveal(self, version: int) -> bool:
+        return True
+
+
+class MalformedReveal(Honest):
+    """Reveals on time, but the revealed file is garbage."""
+
+    def reveal_bytes(self, work: RoundWork, states_dir: Path, challenged: list[int]) -> bytes:
+        return b"not a reveal"
+
+
+CATALOGUE = {  # cheat -> the check that must catch it
+    RandomDelta: "delta-vs-trace", LazyMiner: "replay", StaleBase: "base", CopyCat: "replay",
+    ScaledDelta: "delta-vs-trace", PoisonedDelta: "delta-vs-trace", NaNDelta: "delta-file",
+    OversizedDelta: "size", MalformedDelta: "delta-file", CidMismatch: "availability", ForgedTrace: "replay",
+    WrongData: "replay", WithheldReveal: "withheld-reveal", MalformedReveal: "reveal-format",
+}
+
+
+def _run_until(validator: ValidatorDaemon, miners: list[Honest], version: int, done, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for miner in miners:
+            if version in miner.rounds:
+                miner.reveal(version)
+        validator.step()
+        if done():
+            return
+        time.sleep(0.3)
+    raise AssertionError("timed out; records: " + "; ".join(
+        f"{r.miner} {r.stage} {r.check} {r.notes[-1:] }" for r in validator.records.values()))
+
+
+@pytest.fixture
+def market(devnet: DevnetInfo, tmp_path: Path) -> Market:
+    store = IpfsStore(devnet.ipfs_api)
+    torch.manual_seed(0)
+    model = VideoDiT(named_config("tiny"))
+    base = Checkpoint(model.config, 0, 0, 0, dict(model.state_dict()), {})
+    spec = JobSpec(name="adversaries", model=model.config, shards=(str(store.add(synthetic_set(24, 4).to_bytes())),),
+                   initial=(str(store.add(base.to_bytes())),), job_seed=11, local_steps=4, segment_steps=2, batch=4,
+                   max_delta_bytes=64 * 1024)
+    requester = Chain(devnet.rpc_url, devnet.contract, devnet_account(1))
+    now = requester.timestamp()
+    job_id = requester.create_job(JobTerms(spec=store.add(spec.to_bytes()), experts=1, rounds=2,
+                                           reward_per_round_wei=ETH, deadline=now + 3600,
+                                           aggregator=devnet.address("aggregator"), quorum=1, challenges=1,
+                                           reveal_window_s=REVEAL_WINDOW_S), escrow_wei=2 * ETH)
+    return Market(devnet, store, spec, job_id, {0: base}, tmp_path)
+
+
+def test_every_cheat_is_caught_slashed_and_never_merged(market: Market) -> None:
+    devnet = market.devnet
+    validator = ValidatorDaemon(Chain(devnet.rpc_url, devnet.contract, devnet_account(3)),
+                                IpfsStore(devnet.ipfs_api, timeout_s=2.0), market.work_dir / "validator",
+                                devnet.deploy_block, jobs={market.job_id})
+    aggregator = Chain(devnet.rpc_url, devnet.contract, devnet_account(2))
+    honest = [Honest(market, "honest-a"), Honest(market, "honest-b")]
+
+    round0 = {miner.submit(0) for miner in honest}
+    _run_until(validator, honest, 0, lambda: all(validator.records[i].stage == "done" for i in round0
+                                                 if i in validator.records) and round0 <= validator.records.keys(), 60)
+    merged0 = merge_round(aggregator, market.store, market.spec, market.job_id, 0, devnet.deploy_block)
+    assert sorted(merged0.args["mergedDeltaIds"]) == sorted(round0)
+    market.checkpoints[1] = Checkpoint.from_bytes(market.store.get(
+        cid_from_chain(merged0.args["checkpointDigest"], merged0.args["checkpointCodec"])))
+
+    cheats = [cls(market, cls.__name__, honest[0]) if cls is CopyCat else cls(market, cls.__name__)
+              for cls in CATALOGUE]
+    honest_ids = {miner.submit(1) for miner in honest}
+    cheat_ids = {cheat.submit(1): cheat for cheat in cheats}
+    everyone = honest_ids | cheat_ids.keys()
+    _run_until(validator, [*honest, *cheats], 1,
+               lambda: everyone <= validator.records.keys() and all(validator.records[i].stage == "done"
+                                                                   for i in everyone), 150)
+
+    for delta_id in honest_ids:
+        record = validator.records[delta_id]
+        assert record.passed and record.score >= 1, record
+        assert validator.chain.delta(delta_id).state == DeltaState.PASSED
+    for delta_id, cheat in cheat_ids.items():
+        record = validator.records[delta_id]
+        assert (record.passed, record.check) == (False, CATALOGUE[type(cheat)]), (type(cheat).__name__, record)
+        assert record.outcome == "failed; slashed" and record.evidence_cid
+        assert validator.chain.delta(delta_id).state == DeltaState.SLASHED, type(cheat).__name__
+        assert cheat.chain.stake_of(cheat.address).slashed
+
+    merged1 = merge_round(aggregator, market.store, market.spec, market.job_id, 0, devnet.deploy_block)
+    assert sorted(merged1.args["mergedDeltaIds"]) == sorted(honest_ids)

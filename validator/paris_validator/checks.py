@@ -1,0 +1,110 @@
+"""The checks of one delta, in the order a validator runs them. Each raises `CheckFailed` naming the check
+and what it found; none touches the chain or IPFS, so the daemon, the tests and the cost benchmark share them.
+
+1. `check_delta_file`: size, format, shapes, finiteness, norm bound, and a header that matches the chain.
+2. `check_reveal`: the revealed states and digests are in the committed trace (Merkle proofs), each state
+   hashes to its digest, and leaf 0 is the base checkpoint the delta claims.
+3. `replay`: each challenged segment, rerun with `run_segment` on this miner's assigned data, ends in the
+   committed state.
+4. `check_delta_matches`: re-encoding (base - revealed final state) with the miner's carried error feedback
+   gives the posted file byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from paris_node.checkpoint import Checkpoint
+from paris_node.data.clips import ClipSet
+from paris_node.delta import DeltaError, DeltaHeader, decode, encode, pseudo_gradient, read_header
+from paris_node.jobspec import JobSpec
+from paris_node.miner import segment_spec
+from paris_node.reveal import Reveal
+from paris_node.trace import verify_proof
+from paris_node.train import TrainState, run_segment, state_hash
+
+
+class CheckFailed(Exception):
+    """A delta failed a check; `check` is a short stable name, `detail` says what was found."""
+
+    def __init__(self, check: str, detail: str) -> None:
+        self.check, self.detail = check, detail
+        super().__init__(f"{check}: {detail}")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What the chain recorded about a delta (its DeltaSubmitted event)."""
+
+    delta_id: int
+    job_id: int
+    expert: int
+    base_version: int
+    miner: str
+    delta_cid: str
+    trace_root: bytes
+    segments: int
+
+
+def expected_header(sub: Submission, spec: JobSpec) -> DeltaHeader:
+    return DeltaHeader(sub.job_id, sub.expert, sub.base_version, sub.miner, spec.codec.chunk, spec.codec.k)
+
+
+def check_delta_file(data: bytes, sub: Submission, spec: JobSpec, base: Checkpoint) -> dict[str, torch.Tensor]:
+    """The decoded update, if the file is well formed and its header matches the on-chain submission."""
+    if sub.segments != spec.segments:
+        raise CheckFailed("segments", f"{sub.segments} segments committed, the job spec has {spec.segments}")
+    try:
+        header = read_header(data)
+        if header != expected_header(sub, spec):
+            raise CheckFailed("header", f"file header {header} does not match the submission "
+                                        f"{expected_header(sub, spec)}")
+        _, update = decode(data, {n: tuple(t.shape) for n, t in base.weights.items()}, spec.max_delta_bytes,
+                           spec.max_delta_norm)
+    except DeltaError as exc:
+        raise CheckFailed("delta-file", str(exc)) from exc
+    return update
+
+
+def check_reveal(reveal: Reveal, sub: Submission, challenged: list[int], base: Checkpoint) -> None:
+    """Everything a replay and the delta check rely on is committed to by the trace root on chain."""
+    final = sub.segments
+    if reveal.leaves != final + 1:
+        raise CheckFailed("reveal", f"reveal is for a {reveal.leaves}-leaf trace, the submission has {final + 1}")
+    needed_states = {*challenged, final}
+    needed_digests = {0, *needed_states, *(i + 1 for i in challenged)}
+    if missing := sorted(needed_states - reveal.states.keys()):
+        raise CheckFailed("reveal", f"states of leaves {missing} not revealed")
+    if missing := sorted(needed_digests - reveal.digests.keys() | needed_digests - reveal.proofs.keys()):
+        raise CheckFailed("reveal", f"digests or proofs of leaves {missing} not revealed")
+    for leaf in sorted(needed_digests):
+        if not verify_proof(sub.trace_root, reveal.digests[leaf], leaf, reveal.leaves, reveal.proofs[leaf]):
+            raise CheckFailed("merkle-proof", f"leaf {leaf} is not in the committed trace")
+    for leaf in sorted(needed_states):
+        if state_hash(reveal.states[leaf]) != reveal.digests[leaf]:
+            raise CheckFailed("state-hash", f"the revealed state of leaf {leaf} does not hash to its digest")
+    if reveal.digests[0] != state_hash(TrainState(dict(base.weights))):
+        raise CheckFailed("base", f"leaf 0 of the trace is not checkpoint v{base.version} (stale or foreign base)")
+
+
+def replay(spec: JobSpec, shard: ClipSet, reveal: Reveal, sub: Submission, challenged: list[int]) -> None:
+    """Rerun each challenged segment on CPU; its end state must hash to the committed digest, bit for bit."""
+    for segment in challenged:
+        result = run_segment(spec.model, reveal.states[segment], shard,
+                             segment_spec(spec, sub.miner, sub.expert, sub.base_version, segment))
+        if state_hash(result.state) != reveal.digests[segment + 1]:
+            raise CheckFailed("replay", f"segment {segment} replayed from its revealed start does not end in "
+                                        f"the committed state (steps skipped, other data, or forged states)")
+
+
+def check_delta_matches(data: bytes, sub: Submission, spec: JobSpec, base: Checkpoint, final: TrainState,
+                        error: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
+    """The posted file must be exactly encode(base - final, carried error); returns the error carried on."""
+    expected, carried = encode(pseudo_gradient(base.weights, final.weights), expected_header(sub, spec),
+                               spec.codec, error)
+    if expected != data:
+        raise CheckFailed("delta-vs-trace", "the posted delta is not the encoding of (base - revealed final "
+                                            "state) with the miner's carried error (scaled, poisoned or copied)")
+    return carried

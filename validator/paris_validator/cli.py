@@ -1,0 +1,51 @@
+"""`paris-validator`: check the deltas of the jobs it follows, post verdicts and scores, slash cheaters."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+
+from paris_node.daemon_cli import (ConfigOption, DevnetOption, IpfsOption, JobOption, KeystoreOption, PollOption,
+                                   RoleOption, RpcOption, connect, run_until_signalled, settings)
+from paris_node.daemon_cli import main as run_app
+
+app = typer.Typer(help="Paris validator: spot-check miners' training, score useful work, slash cheaters.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+@app.command()
+def validate(config_file: Path | None = ConfigOption, devnet: Path = DevnetOption, role: str | None = RoleOption,
+             keystore: Path | None = KeystoreOption, rpc: str | None = RpcOption, ipfs: str | None = IpfsOption,
+             job: list[int] | None = JobOption,
+             work_dir: Path | None = typer.Option(None, "--work-dir",
+                                                  help="Records, error feedback and caches "
+                                                       "(default: <data_dir>/validator)."),
+             poll: float | None = PollOption) -> None:
+    """Follow submissions until stopped: verify each delta, vote, and slash what fails."""
+    from paris_validator.daemon import ValidatorDaemon
+
+    config = settings(config_file, devnet, keystore=keystore, rpc_url=rpc, ipfs_api=ipfs, jobs=job, poll_s=poll)
+    chain, store = connect(config, devnet, role)
+    work_dir = work_dir or config.data_dir / "validator"
+    logging.getLogger(__name__).info("validator %s, work dir %s", chain.account.address, work_dir)
+    run_until_signalled(ValidatorDaemon(chain, store, work_dir, config.deploy_block, set(config.jobs) or None),
+                        config.poll_s)
+
+
+@app.command()
+def status(work_dir: Path = typer.Argument(Path(".paris/validator"), help="The validator's work directory.")) -> None:
+    """Print what this validator decided about each delta, and what it could not check yet."""
+    from paris_validator.daemon import load_records
+
+    for record in load_records(work_dir):
+        verdict = "pass" if record.passed else f"FAIL {record.check}" if record.stage != "pending" else "pending"
+        typer.echo(f"{record.delta_id:#x}  job {record.job_id} expert {record.expert} v{record.base_version}  "
+                   f"{record.miner}  {verdict}  score {record.score}  {record.outcome}")
+        if record.stage == "pending" and record.notes:
+            typer.echo(f"    not checked yet: {record.notes[-1]}")
+
+
+def main() -> None:
+    run_app(app, "paris-validator")

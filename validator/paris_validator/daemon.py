@@ -1,0 +1,325 @@
+"""The `paris-validator` daemon: check every delta of the jobs it follows, vote, and slash cheaters.
+
+Each pass reads new chain events (jobs, submissions, reveals), then moves every open delta record one or
+more stages forward: pending -> decided (the verdict and score, written before anything is sent) -> voted
+-> done (slashed, or nothing to do). Records and the event cursor live in the work directory and are
+replaced atomically, so a validator killed at any point resumes: a check in progress is rerun (checks are
+deterministic), a vote already on chain is not sent again, and a pass is only ever posted after every check
+ran. What could not be checked (IPFS or RPC down, content not yet available) is noted on the record and
+retried on later passes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from paris_node.aggregator import checkpoint_cid
+from paris_node.cache import CidCache
+from paris_node.chain import (ROLE_VALIDATOR, Chain, ChainError, ContractRevert, DeltaState, Event, EventCursor,
+                              SlashReason, cid_from_chain)
+from paris_node.checkpoint import Checkpoint
+from paris_node.data.clips import ClipSet
+from paris_node.jobspec import JobSpec
+from paris_node.journal import write_atomic
+from paris_node.reveal import Reveal, RevealError
+from paris_node.store import ContentMismatch, IpfsStore, ObjectTooLarge, StoreError, parse_cid
+from paris_node.trace import challenged_segments
+
+from paris_validator.checks import (CheckFailed, Submission, check_delta_file, check_delta_matches, check_reveal,
+                                    replay)
+from paris_validator.evidence import Evidence
+from paris_validator.scoring import useful_work
+
+log = logging.getLogger(__name__)
+
+RECOVERABLE = (ChainError, StoreError, OSError, ValueError)
+WITHHELD = "withheld-reveal"
+
+
+class Pending(Exception):
+    """The delta cannot be decided yet (no reveal yet, content not retrievable yet); try again later."""
+
+
+@dataclass
+class DeltaRecord:
+    delta_id: int
+    job_id: int
+    expert: int
+    base_version: int
+    miner: str
+    delta_cid: str
+    trace_root: str
+    segments: int
+    order: tuple[int, int]  # (block, log index) of the submission
+    reveal_cid: str = ""
+    seed: str = ""
+    stage: str = "pending"  # pending -> decided -> voted -> done
+    passed: bool = False
+    score: int = 0
+    check: str = ""  # the failed check, for a fail
+    detail: str = ""
+    evidence_cid: str = ""
+    outcome: str = ""
+    notes: list[str] = field(default_factory=list)  # what could not be checked, and why
+
+    @property
+    def submission(self) -> Submission:
+        return Submission(self.delta_id, self.job_id, self.expert, self.base_version, self.miner, self.delta_cid,
+                          bytes.fromhex(self.trace_root), self.segments)
+
+    def note(self, text: str) -> None:
+        if not self.notes or self.notes[-1] != text:
+            self.notes = [*self.notes, text][-20:]
+
+
+def load_records(work_dir: Path) -> list[DeltaRecord]:
+    """A validator's delta records, in submission order."""
+    records = []
+    for path in sorted((work_dir / "deltas").glob("*.json")):
+        raw = json.loads(path.read_text())
+        records.append(DeltaRecord(**{**raw, "delta_id": int(raw["delta_id"], 16), "order": tuple(raw["order"])}))
+    return sorted(records, key=lambda r: r.order)
+
+
+class ValidatorDaemon:
+    def __init__(self, chain: Chain, store: IpfsStore, work_dir: Path, from_block: int,
+                 jobs: set[int] | None = None, stake_wei: int = 0) -> None:
+        if chain.account is None:
+            raise ChainError("a validator needs a signing account")
+        self.chain, self.store, self.work_dir = chain, store, work_dir
+        self.address = chain.account.address
+        self.from_block, self.jobs, self.stake_wei = from_block, jobs, stake_wei
+        self.cache = CidCache(store, work_dir / "cache")
+        (work_dir / "deltas").mkdir(parents=True, exist_ok=True)
+        state = self._read_json("state.json") or {"cursor": {"next_block": from_block}, "specs": {}}
+        self.cursor = EventCursor.from_json(state["cursor"])
+        self.spec_cids: dict[int, str] = {int(k): v for k, v in state["specs"].items()}
+        self.records = {r.delta_id: r for r in load_records(work_dir)}
+
+    # --------------------------------------------------------------- persistence
+
+    def _read_json(self, name: str) -> dict | None:  # type: ignore[type-arg]
+        path = self.work_dir / name
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def _save(self, record: DeltaRecord) -> None:
+        raw = {**dataclasses.asdict(record), "delta_id": hex(record.delta_id)}
+        write_atomic(self.work_dir / "deltas" / f"{record.delta_id:064x}.json", json.dumps(raw, indent=2).encode())
+
+    def _save_state(self) -> None:
+        state = {"cursor": self.cursor.to_json(), "specs": {str(k): v for k, v in self.spec_cids.items()}}
+        write_atomic(self.work_dir / "state.json", json.dumps(state).encode())
+
+    def _feedback_path(self, delta_id: int) -> Path:
+        return self.work_dir / "feedback" / f"{delta_id:064x}.safetensors"
+
+    # --------------------------------------------------------------- one pass
+
+    def step(self) -> None:
+        try:
+            self._ensure_stake()
+            self._read_events()
+        except RECOVERABLE as exc:
+            log.warning("cannot stake or read new events: %s", exc)
+        for record in sorted(self.records.values(), key=lambda r: r.order):
+            if record.stage != "done":
+                try:
+                    self._advance(record)
+                except RECOVERABLE as exc:
+                    record.note(f"{type(exc).__name__}: {exc}")
+                    self._save(record)
+                    log.warning("delta %#x: %s (will retry)", record.delta_id, exc)
+        try:
+            if self.chain.owed(self.address) > 0:
+                log.info("withdrew %d wei of fees and slashing rewards", self.chain.withdraw())
+        except RECOVERABLE as exc:
+            log.warning("cannot withdraw: %s", exc)
+
+    def run(self, stop: threading.Event, poll_s: float = 1.0) -> None:
+        while not stop.is_set():
+            self.step()
+            stop.wait(poll_s)
+
+    def _ensure_stake(self) -> None:
+        stake = self.chain.stake_of(self.address)
+        if stake.roles & ROLE_VALIDATOR and stake.amount > 0:
+            return
+        amount = max(self.stake_wei, self.chain.call("MIN_STAKE"))
+        self.chain.stake(stake.roles | ROLE_VALIDATOR, stake.x25519_key, wei=amount)
+        log.info("staked %d wei as a validator", amount)
+
+    def _read_events(self) -> None:
+        for event in self.chain.events(self.cursor, {"JobCreated", "DeltaSubmitted", "Revealed"}):
+            self._on_event(event)
+        self._save_state()
+
+    def _on_event(self, event: Event) -> None:
+        args = event.args
+        if event.name == "JobCreated" and (self.jobs is None or args["jobId"] in self.jobs):
+            self.spec_cids[args["jobId"]] = str(cid_from_chain(args["specDigest"], args["specCodec"]))
+        elif event.name == "DeltaSubmitted" and args["jobId"] in self.spec_cids and args["deltaId"] not in self.records:
+            record = DeltaRecord(args["deltaId"], args["jobId"], args["expert"], args["baseVersion"], args["miner"],
+                                 str(cid_from_chain(args["deltaDigest"], args["deltaCodec"])), args["traceRoot"].hex(),
+                                 args["segments"], (event.block, event.log_index))
+            self.records[record.delta_id] = record
+            self._save(record)
+        elif event.name == "Revealed" and args["deltaId"] in self.records:
+            record = self.records[args["deltaId"]]
+            record.reveal_cid = str(cid_from_chain(args["revealDigest"], args["revealCodec"]))
+            record.seed = args["seed"].hex()
+            self._save(record)
+
+    # --------------------------------------------------------------- stages
+
+    def _advance(self, record: DeltaRecord) -> None:
+        if record.stage == "pending":
+            self._decide(record)
+        if record.stage == "decided":
+            self._vote(record)
+        if record.stage == "voted":
+            self._settle(record)
+
+    def _decide(self, record: DeltaRecord) -> None:
+        try:
+            score = self._verify(record)
+        except Pending as exc:
+            record.note(str(exc))
+            self._save(record)
+            return
+        except CheckFailed as exc:
+            record.passed, record.check, record.detail = False, exc.check, exc.detail
+            log.warning("delta %#x of %s FAILED %s: %s", record.delta_id, record.miner, exc.check, exc.detail)
+        else:
+            record.passed, record.score = True, score
+            log.info("delta %#x of %s passed, score %d", record.delta_id, record.miner, score)
+        record.stage = "decided"
+        self._save(record)
+
+    def _vote(self, record: DeltaRecord) -> None:
+        delta = self.chain.delta(record.delta_id)
+        if record.check != WITHHELD and delta.state == DeltaState.SUBMITTED \
+                and not self.chain.voted(record.delta_id, self.address):
+            self.chain.submit_score(record.delta_id, record.passed, record.score)
+        record.stage = "voted"
+        self._save(record)
+
+    def _settle(self, record: DeltaRecord) -> None:
+        if record.passed:
+            return self._done(record, "passed")
+        state = self.chain.delta(record.delta_id).state
+        if state == DeltaState.SLASHED:
+            return self._done(record, "failed; slashed")
+        if state in (DeltaState.PASSED, DeltaState.MERGED, DeltaState.PAID):
+            return self._done(record, "failed here, but the quorum passed it")
+        if state == DeltaState.SUBMITTED and record.check != WITHHELD:
+            return  # waiting for the other validators' votes
+        if not record.evidence_cid:
+            record.evidence_cid = str(self.store.add(self._evidence(record).to_bytes(), name="evidence.json"))
+            self._save(record)
+        reason = SlashReason.WITHHELD_REVEAL if record.check == WITHHELD else SlashReason.FAILED_SPOT_CHECK
+        try:
+            self.chain.slash(record.delta_id, reason, parse_cid(record.evidence_cid))
+        except ContractRevert as exc:
+            if exc.error != "NotSlashable":
+                raise
+            return self._done(record, f"failed; not slashable now ({exc.error})")
+        log.warning("slashed %s for delta %#x (%s)", record.miner, record.delta_id, record.check)
+        self._done(record, "failed; slashed")
+
+    def _done(self, record: DeltaRecord, outcome: str) -> None:
+        record.stage, record.outcome = "done", outcome
+        self._save(record)
+
+    def _evidence(self, record: DeltaRecord) -> Evidence:
+        challenged: tuple[int, ...] = ()
+        if record.seed:
+            job = self.chain.job(record.job_id)
+            challenged = tuple(challenged_segments(bytes.fromhex(record.seed), record.segments, job.challenges))
+        return Evidence(record.delta_id, record.job_id, record.expert, record.base_version, record.miner,
+                        self.address, record.check, record.detail, record.delta_cid, record.reveal_cid, challenged)
+
+    # --------------------------------------------------------------- the checks
+
+    def _spec(self, job_id: int) -> JobSpec:
+        cid = self.spec_cids[job_id]
+        return JobSpec.from_bytes(self.cache.get(cid), source=cid)
+
+    def _base(self, spec: JobSpec, job_id: int, expert: int, version: int) -> Checkpoint:
+        cid = checkpoint_cid(self.chain, spec, job_id, expert, version, self.from_block)
+        return Checkpoint.from_bytes(self.cache.get(cid), source=str(cid))
+
+    def _fetch(self, record: DeltaRecord, cid: str, what: str, max_bytes: int, deadline: int) -> bytes:
+        """Content a miner published; unavailable past `deadline` (chain time) while IPFS works is a fail."""
+        try:
+            return self.cache.get(cid, max_bytes=max_bytes)
+        except ObjectTooLarge as exc:
+            raise CheckFailed("size", f"{what}: {exc}") from exc
+        except ContentMismatch as exc:  # our node served wrong bytes: not the miner's doing
+            raise Pending(f"{what}: {exc}") from exc
+        except StoreError as exc:
+            if self.chain.timestamp() > deadline and self._ipfs_works():
+                raise CheckFailed("availability", f"{what} {cid} not retrievable by the deadline: {exc}") from exc
+            raise Pending(f"{what} not retrievable yet: {exc}") from exc
+
+    def _ipfs_works(self) -> bool:
+        try:
+            self.store.version()
+            return True
+        except StoreError:
+            return False
+
+    def _verify(self, record: DeltaRecord) -> int:
+        """The score of a delta that passes every check; raises CheckFailed or Pending otherwise."""
+        sub = record.submission
+        spec = self._spec(record.job_id)
+        job = self.chain.job(record.job_id)
+        delta = self.chain.delta(record.delta_id)
+        base = self._base(spec, record.job_id, record.expert, record.base_version)
+        content_deadline = delta.submitted_at + 2 * job.reveal_window
+        data = self._fetch(record, record.delta_cid, "delta", spec.max_delta_bytes, content_deadline)
+        update = check_delta_file(data, sub, spec, base)
+        if not delta.revealed:
+            if self.chain.timestamp() > delta.submitted_at + job.reveal_window:
+                raise CheckFailed(WITHHELD, f"no reveal by {delta.submitted_at + job.reveal_window} (chain time)")
+            raise Pending("waiting for the reveal")
+        if not record.reveal_cid:
+            raise Pending("reveal event not read yet")
+        state_bytes = 12 * sum(t.numel() for t in base.weights.values()) + (1 << 20)
+        raw = self._fetch(record, record.reveal_cid, "reveal", (job.challenges + 2) * state_bytes, content_deadline)
+        try:
+            reveal = Reveal.from_bytes(raw)
+        except RevealError as exc:
+            raise CheckFailed("reveal-format", str(exc)) from exc
+        seed = bytes.fromhex(record.seed)
+        challenged = challenged_segments(seed, sub.segments, job.challenges)
+        check_reveal(reveal, sub, challenged, base)
+        shard = ClipSet.from_bytes(self.cache.get(spec.shards[record.expert]), source=spec.shards[record.expert])
+        replay(spec, shard, reveal, sub, challenged)
+        carried = check_delta_matches(data, sub, spec, base, reveal.states[sub.segments], self._error_before(record))
+        self._feedback_path(record.delta_id).parent.mkdir(parents=True, exist_ok=True)
+        save_file(carried, str(self._feedback_path(record.delta_id)))
+        return useful_work(spec, shard, base, update, sub, seed).score
+
+    def _error_before(self, record: DeltaRecord) -> dict[str, torch.Tensor] | None:
+        """The miner's error feedback going into this delta: what its previous delta on the expert left over."""
+        earlier = [r for r in self.records.values() if (r.job_id, r.expert, r.miner) == (record.job_id, record.expert,
+                                                                                          record.miner)
+                   and r.order < record.order]
+        if not earlier:
+            return None
+        previous = max(earlier, key=lambda r: r.order)
+        path = self._feedback_path(previous.delta_id)
+        if path.exists():
+            return load_file(str(path))
+        if previous.stage == "pending":
+            raise Pending(f"waiting for the check of this miner's previous delta {previous.delta_id:#x}")
+        raise CheckFailed("error-feedback", f"the miner's previous delta {previous.delta_id:#x} did not pass here, "
+                                            "so its error feedback is unknown")

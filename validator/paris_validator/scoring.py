@@ -1,0 +1,61 @@
+"""Useful-work score: how much a delta lowers the expert's flow-matching loss on clips the miner did not
+train on, with clips, noise and times drawn from the delta's challenge seed, unknown when it was submitted.
+
+The held-out clips are those of the expert's shard that were never in this miner's assigned batches this
+round; the seed picks `HELD_OUT_CLIPS` of them. The score is the relative improvement
+(L(base) - L(base - delta)) / L(base) in units of 1/MAX_SCORE, at least 1 for a delta that passed (so it
+counts in the score-weighted merge), at most MAX_SCORE. A delta that makes the loss more than
+`HARMFUL_RATIO` times worse fails: training that replays correctly cannot do that, a poisoned update can.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from paris_node.checkpoint import Checkpoint
+from paris_node.data.assignment import assigned_indices
+from paris_node.data.clips import ClipSet
+from paris_node.evaluate import held_out_loss
+from paris_node.jobspec import JobSpec
+
+from paris_validator.checks import CheckFailed, Submission
+
+MAX_SCORE = 10_000
+HELD_OUT_CLIPS = 16
+HARMFUL_RATIO = 1.5
+
+
+@dataclass(frozen=True)
+class UsefulWork:
+    loss_before: float
+    loss_after: float
+    score: int
+
+
+def held_out_clips(spec: JobSpec, shard: ClipSet, sub: Submission, seed: bytes) -> torch.Tensor:
+    """Clips of the shard outside this miner's round, chosen by the challenge seed."""
+    seen: set[int] = set()
+    for step in range(spec.local_steps):
+        seen.update(assigned_indices(spec.job_seed, sub.miner, sub.expert, sub.base_version, step, len(shard),
+                                     spec.batch).tolist())
+    unseen = torch.tensor([i for i in range(len(shard)) if i not in seen] or list(range(len(shard))))
+    order = torch.randperm(len(unseen), generator=torch.Generator().manual_seed(_seed_int(seed)))
+    return shard.videos[unseen[order[:HELD_OUT_CLIPS]]]
+
+
+def _seed_int(seed: bytes) -> int:
+    return int.from_bytes(seed[:8], "big")
+
+
+def useful_work(spec: JobSpec, shard: ClipSet, base: Checkpoint, update: dict[str, torch.Tensor],
+                sub: Submission, seed: bytes) -> UsefulWork:
+    videos = held_out_clips(spec, shard, sub, seed)
+    after = {name: base.weights[name] - update[name] for name in base.weights}
+    before_loss = held_out_loss(spec.model, base.weights, videos, _seed_int(seed[8:]))
+    after_loss = held_out_loss(spec.model, after, videos, _seed_int(seed[8:]))
+    if not after_loss <= HARMFUL_RATIO * before_loss:
+        raise CheckFailed("harmful", f"held-out loss {before_loss:.4f} -> {after_loss:.4f} with the delta applied")
+    improvement = (before_loss - after_loss) / before_loss
+    return UsefulWork(before_loss, after_loss, max(1, min(MAX_SCORE, round(improvement * MAX_SCORE))))
