@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -31,3 +34,13 @@ def port_open(url: str) -> bool:
 
 def tmp_identity(tmp_path: Path, name: str) -> Path:
     return tmp_path / "p2p" / f"{name}.key"
+
+
+@contextmanager
+def frozen(pid: int) -> Iterator[None]:
+    """The process stops answering (its sockets stay open, requests hang) until the block exits."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)

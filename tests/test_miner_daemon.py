@@ -1,5 +1,5 @@
-"""`paris-miner` as real processes on their own devnet: two miners and the aggregator run a round while the
-test plays the validator; one miner is killed with SIGKILL right after submitting and resumes, the other
+"""The daemons as real processes on their own devnet: two miners, `paris-validator` and the aggregator run a
+round; one miner is killed with SIGKILL right after submitting and resumes, the other
 runs from a TOML config file and a keystore instead of the devnet's roles."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from paris_node.aggregator import verify_merge
-from paris_node.chain import ROLE_VALIDATOR, Chain, EventCursor, JobTerms
+from paris_node.chain import Chain, EventCursor, JobTerms
 from paris_node.checkpoint import Checkpoint
 from paris_node.data.synthetic import synthetic_set
 from paris_node.devnet import DEVNET_PASSWORD, Devnet, DevnetInfo, devnet_account
@@ -27,6 +27,7 @@ from paris_node.store import IpfsStore
 
 ETH = 10**18
 MINER = [sys.executable, "-c", "from paris_node.miner_cli import main; main()"]
+VALIDATOR = [sys.executable, "-c", "from paris_validator.cli import main; main()"]
 
 
 @pytest.fixture
@@ -38,9 +39,9 @@ def net(tmp_path: Path) -> Iterator[tuple[DevnetInfo, Path]]:
         devnet.stop()
 
 
-def _spawn(tmp: Path, name: str, *args: str, devnet: str = "devnet") -> subprocess.Popen:
+def _spawn(tmp: Path, name: str, *args: str, devnet: str = "devnet", command: list[str] = MINER) -> subprocess.Popen:
     log = (tmp / f"{name}.log").open("ab")
-    return subprocess.Popen([*MINER, *args, "--devnet", str(tmp / devnet), "--poll", "0.5"], stdout=log,
+    return subprocess.Popen([*command, *args, "--devnet", str(tmp / devnet), "--poll", "0.5"], stdout=log,
                             stderr=subprocess.STDOUT, env={**os.environ, "PARIS_KEYSTORE_PASSWORD": DEVNET_PASSWORD})
 
 
@@ -77,8 +78,6 @@ def test_miners_and_aggregator_finish_a_round_and_a_killed_miner_resumes(net) ->
     spec = JobSpec(name="daemon-test", model=model.config, shards=(str(store.add(synthetic_set(32, 4).to_bytes())),),
                    initial=(str(store.add(base.to_bytes())),), job_seed=1, local_steps=4, segment_steps=2, batch=4)
     requester = Chain(info.rpc_url, info.contract, devnet_account(1))
-    validator = Chain(info.rpc_url, info.contract, devnet_account(3))
-    validator.stake(ROLE_VALIDATOR, bytes(32), wei=ETH)
     now = requester.w3.eth.get_block("latest")["timestamp"]
     job_id = requester.create_job(JobTerms(spec=store.add(spec.to_bytes()), experts=1, rounds=1,
                                            reward_per_round_wei=ETH, deadline=now + 3600,
@@ -96,17 +95,9 @@ def test_miners_and_aggregator_finish_a_round_and_a_killed_miner_resumes(net) ->
         processes.append(_spawn(tmp, "miner-2", "mine", "--config", str(_config_file(info, tmp, "miner-2", job_id)),
                                 devnet="no-devnet-here"))
 
-        scored: set[int] = set()
-
-        def validate_and_check_merged() -> bool:
-            for event in validator.events(EventCursor(info.deploy_block), {"DeltaSubmitted"}):
-                delta_id = event.args["deltaId"]
-                if delta_id not in scored and validator.delta(delta_id).revealed:
-                    validator.submit_score(delta_id, True, 1000 + len(scored))
-                    scored.add(delta_id)
-            return len(scored) == 2 and requester.version_of(job_id, 0) == 1
-
-        _wait(validate_and_check_merged, 180, "both deltas scored and merged")
+        processes.append(_spawn(tmp, "validator", "validate", "--role", "validator-1", "--work-dir",
+                                str(tmp / "validator"), command=VALIDATOR))
+        _wait(lambda: requester.version_of(job_id, 0) == 1, 180, "both deltas validated and merged")
         _wait(lambda: all(_stage(w) == "done" for w in work.values()), 60, "both miners to be paid")
     finally:
         for process in processes:
@@ -114,6 +105,9 @@ def test_miners_and_aggregator_finish_a_round_and_a_killed_miner_resumes(net) ->
         for process in processes:
             process.wait(timeout=30)
 
+    decided = {e.args["deltaId"]: e.args["passed"] for e in requester.events(EventCursor(info.deploy_block),
+                                                                              {"DeltaDecided"})}
+    assert len(decided) == 2 and all(decided.values())  # the validator daemon passed both
     submitted = [e.args["miner"] for e in requester.events(EventCursor(info.deploy_block), {"DeltaSubmitted"})]
     assert sorted(submitted) == sorted([devnet_account(5).address, devnet_account(6).address])  # no resubmission
     for role in work:

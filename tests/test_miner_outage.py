@@ -5,11 +5,7 @@ and the trained delta is neither lost nor submitted twice."""
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,17 +20,9 @@ from paris_node.miner_daemon import MinerDaemon
 from paris_node.model.dit import VideoDiT, named_config
 from paris_node.store import IpfsStore
 
+from conftest import frozen
+
 ETH = 10**18
-
-
-@contextmanager
-def frozen(pid: int) -> Iterator[None]:
-    """The process stops answering (its sockets stay open, requests hang) until the block exits."""
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(pid, signal.SIGCONT)
 
 
 def _stage(daemon: MinerDaemon, job_id: int) -> str:

@@ -1,0 +1,116 @@
+"""The validator daemon on the devnet: challenge randomness, restarts mid-check, and outages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from eth_abi import encode as abi_encode
+from eth_utils import keccak
+
+from paris_node.chain import Chain, ContractRevert, DeltaState, EventCursor
+from paris_node.devnet import DevnetInfo, devnet_account
+from paris_node.store import IpfsStore
+from paris_node.trace import challenged_segments
+
+import paris_validator.daemon as daemon_module
+from conftest import frozen
+from miners import Honest, Market, open_market
+from paris_validator.daemon import ValidatorDaemon
+
+
+@pytest.fixture
+def market(devnet: DevnetInfo, tmp_path: Path) -> Market:
+    return open_market(devnet, tmp_path, rounds=1)
+
+
+def _validator(market: Market, work_dir: Path, timeout_s: float = 30.0) -> ValidatorDaemon:
+    devnet = market.devnet
+    return ValidatorDaemon(Chain(devnet.rpc_url, devnet.contract, devnet_account(4)),
+                           IpfsStore(devnet.ipfs_api, timeout_s=timeout_s), work_dir, devnet.deploy_block,
+                           jobs={market.job_id})
+
+
+def _revealed(miner: Honest, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not miner.reveal(0):
+        assert time.monotonic() < deadline, "the challenge never became ready"
+        time.sleep(0.3)
+
+
+def _scores(chain: Chain, delta_id: int) -> list[bool]:
+    return [e.args["pass"] for e in chain.events(EventCursor(0), {"ScoreSubmitted"})
+            if e.args["deltaId"] == delta_id]
+
+
+def test_challenge_is_unknowable_at_submission_and_recomputable_off_chain(market: Market) -> None:
+    miner = Honest(market, "seeded")
+    delta_id = miner.submit(0)
+    with pytest.raises(ContractRevert) as raised:  # the seed's block does not exist yet
+        miner.chain.challenge_seed(delta_id)
+    assert raised.value.error == "ChallengeNotReady"
+    _revealed(miner)
+    delta = miner.chain.delta(delta_id)
+    target = miner.chain.w3.eth.get_block(delta.submitted_block + 2)["hash"]
+    seed = keccak(abi_encode(["bytes32", "uint256"], [target, delta_id]))
+    assert miner.chain.challenge_seed(delta_id) == seed
+    assert challenged_segments(seed, delta.segments, 1) == miner.chain.challenged_segments(delta_id)
+    assert len(set(challenged_segments(seed, 50, 7))) == 7  # distinct draws
+
+
+def test_a_validator_killed_mid_check_and_after_voting_finishes_once(market: Market, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    miner = Honest(market, "restart")
+    delta_id = miner.submit(0)
+    _revealed(miner)
+    work_dir = tmp_path / "validator"
+
+    def killed(*_: object) -> None:
+        raise SystemExit("killed during the replay")
+
+    monkeypatch.setattr(daemon_module, "replay", killed)
+    first = _validator(market, work_dir)
+    with pytest.raises(SystemExit):
+        first.step()
+    assert first.records[delta_id].stage == "pending"  # nothing decided, nothing sent
+    assert _scores(first.chain, delta_id) == []
+    monkeypatch.undo()
+
+    second = _validator(market, work_dir)  # a new process on the same work dir
+    real_submit = second.chain.submit_score
+
+    def vote_then_die(*args: object) -> None:
+        real_submit(*args)
+        raise SystemExit("killed after the vote was mined, before it was recorded")
+
+    second.chain.submit_score = vote_then_die  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        second.step()
+    assert second.records[delta_id].stage == "decided"
+
+    third = _validator(market, work_dir)
+    third.step()
+    assert third.records[delta_id].stage == "done" and third.records[delta_id].passed
+    assert _scores(third.chain, delta_id) == [True]  # one vote, not two
+    assert third.chain.delta(delta_id).state == DeltaState.PASSED
+
+    status = subprocess.run([sys.executable, "-c", "from paris_validator.cli import main; main()", "status",
+                             str(work_dir)], capture_output=True, text=True, timeout=60)
+    assert f"{delta_id:#x}" in status.stdout and "pass" in status.stdout, status.stdout + status.stderr
+
+
+def test_an_ipfs_outage_is_recorded_and_never_passed(market: Market, tmp_path: Path) -> None:
+    miner = Honest(market, "outage")
+    delta_id = miner.submit(0)
+    _revealed(miner)
+    validator = _validator(market, tmp_path / "validator", timeout_s=2.0)
+    with frozen(market.devnet.pids["ipfs"]):
+        validator.step()
+    record = validator.records[delta_id]
+    assert record.stage == "pending" and "no answer from IPFS" in record.notes[-1]
+    assert _scores(validator.chain, delta_id) == []
+    validator.step()
+    assert validator.records[delta_id].stage == "done" and validator.records[delta_id].passed
