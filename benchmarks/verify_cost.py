@@ -1,0 +1,205 @@
+"""What verification costs and what it catches, side by side in one run.
+
+1. CPU time (process time, all threads) of the validator's checks of one delta vs the miner's CPU time for
+   that delta, at H steps in n = H/k segments with c challenged (IPFS and chain excluded on both sides).
+2. Detection probability when a miner skips a fraction f of its segments (the skipped segment's end state
+   is its start state): exact formula, Monte Carlo over the contract's challenge draw, and the real checks
+   run on real forged traces for a sample of seeds.
+3. False positives: honest deltas (several miners, several merged rounds, error feedback carried) through
+   every check.
+4. Replay tolerance for mixed hardware: how far a segment replayed with another thread count drifts
+   (a stand-in for another device) vs how far a segment with one step skipped lands.
+
+    .venv/bin/python benchmarks/verify_cost.py [--size tiny] [--local-steps 200] [--segment-steps 2] [--challenges 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+import secrets
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from paris_node.checkpoint import Checkpoint
+from paris_node.data.synthetic import synthetic_set
+from paris_node.delta import CodecParams
+from paris_node.jobspec import JobSpec
+from paris_node.merge import MergeInput, outer_step
+from paris_node.miner import load_states, segment_spec, train_round
+from paris_node.model.dit import VideoDiT, named_config
+from paris_node.reveal import Reveal, build_reveal
+from paris_node.train import TrainState, run_segment, state_hash
+from paris_node.trace import challenged_segments, merkle_root
+
+from paris_validator.checks import (CheckFailed, Submission, check_delta_file, check_delta_matches, check_reveal,
+                                    replay)
+from paris_validator.scoring import useful_work
+
+MINER = "0x" + "11" * 20
+
+
+def verify(spec: JobSpec, shard, base: Checkpoint, data: bytes, reveal: Reveal, sub: Submission,  # type: ignore[no-untyped-def]
+           challenged: list[int], seed: bytes, error) -> tuple[int, dict, dict]:  # type: ignore[no-untyped-def]
+    """Every check a validator runs on one delta; returns its score, the carried error and the update."""
+    update = check_delta_file(data, sub, spec, base)
+    check_reveal(reveal, sub, challenged, base)
+    replay(spec, shard, reveal, sub, challenged)
+    carried = check_delta_matches(data, sub, spec, base, reveal.states[sub.segments], error)
+    return useful_work(spec, shard, base, update, sub, seed).score, carried, update
+
+
+def submission(spec: JobSpec, base: Checkpoint, miner: str, digests: list[bytes], cid: str = "-") -> Submission:
+    return Submission(1, 1, base.expert, base.version, miner, cid, merkle_root(digests), spec.segments)
+
+
+def cost(spec: JobSpec, shard, base: Checkpoint, challenges: int, scratch: Path) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    started = time.process_time()
+    work, _ = train_round(spec, shard, base, 1, MINER, None, scratch / "cost")
+    seed = secrets.token_bytes(32)
+    challenged = challenged_segments(seed, spec.segments, challenges)
+    states = load_states(scratch / "cost", sorted({*challenged, work.segments}))
+    reveal_bytes = build_reveal(states, work.digests, challenged).to_bytes()
+    miner_s = time.process_time() - started
+    started = time.process_time()
+    verify(spec, shard, base, work.delta, Reveal.from_bytes(reveal_bytes), submission(spec, base, MINER, work.digests),
+           challenged, seed, None)
+    return miner_s, time.process_time() - started
+
+
+def skipping_trace(spec: JobSpec, shard, base: Checkpoint, skipped: set[int]) -> list[TrainState]:  # type: ignore[no-untyped-def]
+    """Boundary states of a miner that does no work in the `skipped` segments and trains the others."""
+    states = [TrainState(dict(base.weights))]
+    for segment in range(spec.segments):
+        current = states[-1]
+        if segment in skipped:
+            states.append(dataclasses.replace(current, step=current.step + spec.segment_steps))
+        else:
+            states.append(run_segment(spec.model, current, shard,
+                                      segment_spec(spec, MINER, base.expert, base.version, segment)).state)
+    return states
+
+
+def detection(spec: JobSpec, shard, base: Checkpoint, challenges: int, trials: int) -> dict[float, float]:  # type: ignore[no-untyped-def]
+    """Prints the table; returns the real checks' catch rate by fraction faked."""
+    n = spec.segments
+    measured = {}
+    print(f"\n2. detection of skipped segments, n={n}, c={challenges} "
+          f"(Monte Carlo: 20,000 seeds through the contract's draw; real: {trials} seeds through the real checks)")
+    print(f"{'fraction faked f':>18s}{'segments':>10s}{'exact':>10s}{'Monte Carlo':>13s}{'real checks':>13s}")
+    for fraction in (0.01, 0.05, 0.1, 0.25, 0.5, 1.0):
+        faked = max(1, round(fraction * n))
+        exact = 1 - math.comb(n - faked, challenges) / math.comb(n, challenges)
+        skipped = set(range(0, n, max(1, n // faked)))
+        skipped = set(sorted(skipped)[:faked])
+        hits = sum(bool(skipped & set(challenged_segments(secrets.token_bytes(32), n, challenges)))
+                   for _ in range(20_000))
+        real = ""
+        if fraction in (0.1, 1.0):
+            states = skipping_trace(spec, shard, base, skipped)
+            digests = [state_hash(s) for s in states]
+            sub = submission(spec, base, MINER, digests)
+            caught = 0
+            for _ in range(trials):
+                challenged = challenged_segments(secrets.token_bytes(32), n, challenges)
+                reveal = build_reveal(dict(enumerate(states)), digests, challenged)
+                try:
+                    replay(spec, shard, reveal, sub, challenged)
+                except CheckFailed:
+                    caught += 1
+            measured[fraction] = caught / trials
+            real = f"{caught / trials:.3f}"
+        print(f"{fraction:>18.2f}{faked:>10d}{exact:>10.3f}{hits / 20_000:>13.3f}{real:>13s}")
+    return measured
+
+
+def false_positives(config, shard, miners: int, rounds: int, scratch: Path) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    spec = JobSpec(name="fp", model=config, shards=("-",), initial=("-",), job_seed=3, local_steps=4,
+                   segment_steps=2, batch=4)
+    torch.manual_seed(1)
+    base = Checkpoint(config, 1, 0, 0, dict(VideoDiT(config).state_dict()), {})
+    errors: dict[str, dict | None] = {f"0x{m + 1:040x}": None for m in range(miners)}  # the miners' own copies
+    seen: dict[str, dict | None] = dict(errors)  # what the validator reconstructs
+    checked = failed = 0
+    for round_index in range(rounds):
+        inputs = []
+        for m, miner in enumerate(errors):
+            states_dir = scratch / f"fp-{round_index}-{m}"
+            work, errors[miner] = train_round(spec, shard, base, 1, miner, errors[miner], states_dir)
+            seed = secrets.token_bytes(32)
+            challenged = challenged_segments(seed, spec.segments, 1)
+            reveal = build_reveal(load_states(states_dir, list(range(work.segments + 1))), work.digests, challenged)
+            try:
+                score, seen[miner], update = verify(spec, shard, base, work.delta, reveal,
+                                                    submission(spec, base, miner, work.digests), challenged, seed,
+                                                    seen[miner])
+                inputs.append(MergeInput(m + 1, update, score, 0))
+            except CheckFailed as exc:
+                failed += 1
+                print(f"   FALSE POSITIVE: round {round_index} miner {m}: {exc}")
+            checked += 1
+        weights, momentum = outer_step(base.weights, base.momentum, inputs, spec.outer)
+        base = Checkpoint(config, 1, 0, base.version + 1, weights, momentum)
+    return checked, failed
+
+
+def tolerance(spec: JobSpec, shard, base: Checkpoint) -> None:  # type: ignore[no-untyped-def]
+    start = TrainState(dict(base.weights))
+    segment = segment_spec(spec, MINER, 0, 0, 0)
+    two = run_segment(spec.model, start, shard, segment).state
+    one = run_segment(spec.model, start, shard, dataclasses.replace(segment, threads=1)).state
+    lazy = run_segment(spec.model, start, shard, dataclasses.replace(segment, steps=segment.steps - 1)).state
+
+    def distance(a: TrainState, b: TrainState) -> float:
+        num = sum(float((a.weights[n] - b.weights[n]).norm() ** 2) for n in a.weights)
+        den = sum(float((b.weights[n] - start.weights[n]).norm() ** 2) for n in b.weights)
+        return math.sqrt(num / den)
+
+    print(f"\n4. replay drift, relative to the segment's own update ||w_k - w_0||, k={spec.segment_steps}:")
+    print(f"   1 vs 2 CPU threads (another summation order): {distance(one, two):.2e}"
+          f"   bit-exact: {state_hash(one) == state_hash(two)}")
+    print(f"   one step skipped vs honest:                  {distance(lazy, two):.2e}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default="tiny")
+    parser.add_argument("--local-steps", type=int, default=200)
+    parser.add_argument("--segment-steps", type=int, default=2)
+    parser.add_argument("--challenges", type=int, default=2)
+    parser.add_argument("--honest-miners", type=int, default=10)
+    parser.add_argument("--honest-rounds", type=int, default=5)
+    parser.add_argument("--trials", type=int, default=100)
+    args = parser.parse_args()
+
+    config = named_config(args.size)
+    shard = synthetic_set(64, seed=0, frames=config.frames, size=config.size)
+    spec = JobSpec(name="bench", model=config, shards=("-",), initial=("-",), job_seed=0,
+                   local_steps=args.local_steps, segment_steps=args.segment_steps, batch=8, codec=CodecParams())
+    torch.manual_seed(0)
+    base = Checkpoint(config, 1, 0, 0, dict(VideoDiT(config).state_dict()), {})
+    print(f"model {args.size}, H={spec.local_steps}, k={spec.segment_steps}, n={spec.segments} segments, "
+          f"c={args.challenges} challenged, batch {spec.batch}, {os.cpu_count()} CPUs, torch {torch.__version__}")
+    with tempfile.TemporaryDirectory() as scratch:
+        miner_s, validator_s = cost(spec, shard, base, args.challenges, Path(scratch))
+        ratio = validator_s / miner_s
+        print(f"\n1. CPU seconds per delta: miner {miner_s:.2f}  validator {validator_s:.3f}  "
+              f"ratio {100 * ratio:.2f}% (replay alone c/n = {100 * args.challenges / spec.segments:.1f}%)")
+        caught = detection(spec, shard, base, args.challenges, args.trials)
+        checked, failed = false_positives(config, shard, args.honest_miners, args.honest_rounds, Path(scratch))
+    print(f"\n3. honest deltas checked: {checked}, flagged: {failed}")
+    tolerance(spec, shard, base)
+    full = caught[1.0]
+    print(f"\ngoals: validator cost <= 3% of the miner's: {'met' if ratio <= 0.03 else 'NOT met'} ({100 * ratio:.2f}%); "
+          f"fully forged trace caught >= 99%: {'met' if full >= 0.99 else 'NOT met'} ({100 * full:.1f}% of {args.trials} seeds); "
+          f">= 50 honest deltas, 0 false positives: {'met' if checked >= 50 and failed == 0 else 'NOT met'} "
+          f"({checked} checked, {failed} flagged)")
+
+
+if __name__ == "__main__":
+    main()
