@@ -24,7 +24,7 @@ from paris_node.delta import CodecParams, decode, pseudo_gradient
 from paris_node.evaluate import held_out_loss
 from paris_node.jobspec import JobSpec
 from paris_node.merge import MergeInput, outer_step
-from paris_node.miner import load_states, train_round
+from paris_node.miner import load_state, train_round
 from paris_node.model.dit import VideoDiT, named_config
 
 
@@ -46,7 +46,7 @@ def run(spec: JobSpec, shard, held_out, miners: int, rounds: int, compressed: bo
                 _, update = decode(work.delta, shapes, spec.max_delta_bytes, spec.max_delta_norm)
                 sent_bytes += len(work.delta)
             else:  # the exact pseudo-gradient, from the miner's kept final state
-                final = load_states(scratch / f"{compressed}-{round_index}-{m}", [work.segments])[work.segments]
+                final = load_state(scratch / f"{compressed}-{round_index}-{m}", work.segments)
                 update = pseudo_gradient(checkpoint.weights, final.weights)
                 sent_bytes += sum(math.prod(s) for s in shapes.values()) * 4
             dense_bytes += sum(math.prod(s) for s in shapes.values()) * 4

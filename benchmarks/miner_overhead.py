@@ -22,9 +22,8 @@ from paris_node.checkpoint import Checkpoint
 from paris_node.data.synthetic import synthetic_set
 from paris_node.devnet import Devnet, devnet_account
 from paris_node.jobspec import JobSpec
-from paris_node.miner import load_states, segment_spec, train_round
+from paris_node.miner import kept_reveal, segment_spec, train_round
 from paris_node.model.dit import VideoDiT, named_config
-from paris_node.reveal import build_reveal
 from paris_node.store import IpfsStore
 from paris_node.train import TrainState, run_segment
 
@@ -95,8 +94,7 @@ def measure(info, scratch: Path, args: argparse.Namespace) -> None:  # type: ign
             time.sleep(0.05)
     idle = time.perf_counter() - waited
     clock = time.perf_counter()
-    states = load_states(scratch / "states", sorted({*challenged, work.segments}))
-    miner.reveal(delta_id, store.add(build_reveal(states, work.digests, challenged).to_bytes()))
+    miner.reveal(delta_id, store.add(kept_reveal(scratch / "states", work.digests, challenged).to_bytes()))
     lap("reveal to IPFS + reveal tx")
     total = sum(timings.values())
     pure_after = pure_training()

@@ -15,9 +15,8 @@ from paris_node.data.synthetic import synthetic_set
 from paris_node.delta import DeltaHeader, pseudo_gradient
 from paris_node.devnet import DevnetInfo, devnet_account
 from paris_node.jobspec import JobSpec
-from paris_node.miner import RoundWork, load_states, train_round
+from paris_node.miner import RoundWork, kept_reveal, load_state, train_round
 from paris_node.model.dit import VideoDiT, named_config
-from paris_node.reveal import build_reveal
 from paris_node.store import IpfsStore
 
 ETH = 10**18
@@ -91,15 +90,14 @@ class Honest:
         return True
 
     def reveal_bytes(self, work: RoundWork, states_dir: Path, challenged: list[int]) -> bytes:
-        states = load_states(states_dir, sorted({*challenged, work.segments}))
-        return build_reveal(states, work.digests, challenged).to_bytes()
+        return kept_reveal(states_dir, work.digests, challenged).to_bytes()
 
     def header(self, base: Checkpoint) -> DeltaHeader:
         codec = self.market.spec.codec
         return DeltaHeader(self.market.job_id, 0, base.version, self.address, codec.chunk, codec.k)
 
     def final_update(self, work: RoundWork, base: Checkpoint) -> dict[str, torch.Tensor]:
-        final = load_states(self.states_dir(base.version), [work.segments])[work.segments]
+        final = load_state(self.states_dir(base.version), work.segments)
         return pseudo_gradient(base.weights, final.weights)
 
 

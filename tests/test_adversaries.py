@@ -25,7 +25,7 @@ from paris_node.data.synthetic import synthetic_set
 from paris_node.delta import FORMAT as DELTA_FORMAT
 from paris_node.delta import encode
 from paris_node.devnet import DevnetInfo, devnet_account
-from paris_node.miner import RoundWork, load_states, state_file, train_round
+from paris_node.miner import RoundWork, load_state, state_file, train_round
 from paris_node.store import IpfsStore
 from paris_node.train import TrainState, state_hash
 
@@ -54,6 +54,14 @@ class LazyMiner(Honest):
                                    local_steps=spec.segments * (spec.segment_steps - 1))
         return train_round(lazy, synthetic_set(24, 4), base, self.market.job_id, self.address, self.error,
                            self.states_dir(base.version))
+
+
+class CheapPrecision(Honest):
+    """Runs the claimed steps in bf16 instead of the fp32 the job asks for (cheaper, and not the same training)."""
+
+    def train(self, base: Checkpoint) -> tuple[RoundWork, dict[str, torch.Tensor]]:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return super().train(base)
 
 
 class StaleBase(Honest):
@@ -142,7 +150,7 @@ class ForgedTrace(Honest):
     def train(self, base: Checkpoint) -> tuple[RoundWork, dict[str, torch.Tensor]]:
         work, carried = super().train(base)
         states_dir = self.states_dir(base.version)
-        first, last = load_states(states_dir, [0, work.segments]).values()
+        first, last = load_state(states_dir, 0), load_state(states_dir, work.segments)
         digests = list(work.digests)
         for leaf in range(1, work.segments):
             w = leaf / work.segments
@@ -179,7 +187,7 @@ class MalformedReveal(Honest):
 
 
 CATALOGUE = {  # cheat -> the check that must catch it
-    RandomDelta: "delta-vs-trace", LazyMiner: "replay", StaleBase: "base", CopyCat: "replay",
+    RandomDelta: "delta-vs-trace", LazyMiner: "replay", CheapPrecision: "replay", StaleBase: "base", CopyCat: "replay",
     ScaledDelta: "delta-vs-trace", PoisonedDelta: "delta-vs-trace", NaNDelta: "delta-file",
     OversizedDelta: "size", MalformedDelta: "delta-file", CidMismatch: "availability", ForgedTrace: "replay",
     WrongData: "replay", WithheldReveal: "withheld-reveal", MalformedReveal: "reveal-format",

@@ -16,7 +16,7 @@ from paris_node.data.synthetic import synthetic_set
 from paris_node.devnet import DevnetInfo, devnet_account
 from paris_node.jobspec import JobSpec
 from paris_node.merge import OuterParams
-from paris_node.miner import load_states, train_round
+from paris_node.miner import kept_reveal, train_round
 from paris_node.model.dit import VideoDiT, named_config
 from paris_node.reveal import Reveal, build_reveal
 from paris_node.store import IpfsStore
@@ -57,8 +57,7 @@ def test_a_round_is_trained_merged_verified_and_paid(devnet: DevnetInfo, tmp_pat
     requester.w3.provider.make_request("anvil_mine", [3])
     for index, (miner, work, delta_id) in enumerate(zip(miners, works, ids)):
         challenged = miner.challenged_segments(delta_id)
-        states = load_states(tmp_path / f"m{index}", sorted({*challenged, work.segments}))
-        reveal_cid = store.add(build_reveal(states, work.digests, challenged).to_bytes())
+        reveal_cid = store.add(kept_reveal(tmp_path / f"m{index}", work.digests, challenged).to_bytes())
         miner.reveal(delta_id, reveal_cid)
         reveal = Reveal.from_bytes(store.get(reveal_cid))
         for leaf, digest in reveal.digests.items():

@@ -21,6 +21,7 @@ from paris_node.merge import OuterParams
 from paris_node.model.dit import DiTConfig
 
 FORMAT = "paris-job/v1"
+MAX_REPLAY_TOLERANCE = 1e-2  # a skipped step drifts by about 1/k (docs/economics.md)
 
 
 class JobSpecError(ValueError):
@@ -42,6 +43,7 @@ class JobSpec:
     outer: OuterParams = field(default_factory=OuterParams)
     max_delta_bytes: int = 64 * 1024 * 1024
     max_delta_norm: float = 100.0
+    replay_tolerance: float = 1e-4  # state_drift a replay may show on other hardware; 0 demands bit-exact
 
     def __post_init__(self) -> None:
         if len(self.shards) != len(self.initial) or not self.shards:
@@ -49,6 +51,9 @@ class JobSpec:
         if self.segment_steps < 1 or self.local_steps % self.segment_steps:
             raise JobSpecError(f"local_steps ({self.local_steps}) must be a multiple of segment_steps "
                                f"({self.segment_steps})")
+        if not 0 <= self.replay_tolerance <= MAX_REPLAY_TOLERANCE:
+            raise JobSpecError(f"replay_tolerance {self.replay_tolerance} is outside [0, {MAX_REPLAY_TOLERANCE}] "
+                               f"(larger values would pass a segment with a step skipped)")
 
     @property
     def experts(self) -> int:

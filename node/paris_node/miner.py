@@ -20,6 +20,7 @@ from paris_node.checkpoint import Checkpoint
 from paris_node.data.clips import ClipSet
 from paris_node.delta import DeltaHeader, encode, pseudo_gradient
 from paris_node.jobspec import JobSpec
+from paris_node.reveal import Reveal, build_reveal, shown_leaves
 from paris_node.trace import merkle_root
 from paris_node.train import SegmentSpec, TrainState, run_segment, state_hash
 
@@ -56,8 +57,14 @@ def state_file(states_dir: Path, leaf: int) -> Path:
     return states_dir / f"{leaf}.safetensors"
 
 
-def load_states(states_dir: Path, leaves: list[int]) -> dict[int, TrainState]:
-    return {leaf: TrainState.from_tensors(load_file(str(state_file(states_dir, leaf)))) for leaf in leaves}
+def load_state(states_dir: Path, leaf: int) -> TrainState:
+    return TrainState.from_tensors(load_file(str(state_file(states_dir, leaf))))
+
+
+def kept_reveal(states_dir: Path, digests: list[bytes], challenged: list[int]) -> Reveal:
+    """The reveal for `challenged` segments, built from the boundary states kept in `states_dir`."""
+    states = {leaf: load_state(states_dir, leaf) for leaf in shown_leaves(challenged, len(digests) - 1)}
+    return build_reveal(states, digests, challenged)
 
 
 def train_round(spec: JobSpec, shard: ClipSet, base: Checkpoint, job_id: int, miner: str,

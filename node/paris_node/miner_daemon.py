@@ -20,8 +20,7 @@ from paris_node.checkpoint import Checkpoint
 from paris_node.data.clips import ClipSet
 from paris_node.jobspec import JobSpec, spec_of_job
 from paris_node.journal import Journal, RoundRecord, write_atomic
-from paris_node.miner import load_states, train_round
-from paris_node.reveal import build_reveal
+from paris_node.miner import kept_reveal, train_round
 from paris_node.trace import merkle_root
 from paris_node.store import IpfsStore, StoreError, parse_cid
 
@@ -158,8 +157,8 @@ class MinerDaemon:
                 return  # the seed block is not mined yet
             raise
         digests = [bytes.fromhex(d) for d in record.digests]
-        states = load_states(round_dir / "states", sorted({*challenged, len(digests) - 1}))
-        reveal_cid = self.store.add(build_reveal(states, digests, challenged).to_bytes(), name="reveal.bin")
+        reveal = kept_reveal(round_dir / "states", digests, challenged)
+        reveal_cid = self.store.add(reveal.to_bytes(), name="reveal.bin")
         self.chain.reveal(record.delta_id, reveal_cid)
         record.reveal_cid, record.stage = str(reveal_cid), "revealed"
         self.journal.put(record)

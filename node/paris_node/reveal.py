@@ -1,5 +1,5 @@
-"""What a miner reveals when challenged: the states at the start of each challenged segment and the final
-state, with Merkle proofs tying each state (and each segment's end) to the trace root on chain."""
+"""What a miner reveals when challenged: the states at the start and end of each challenged segment and the
+final state, with Merkle proofs tying each state (and each segment's end) to the trace root on chain."""
 
 from __future__ import annotations
 
@@ -48,13 +48,17 @@ class Reveal:
             raise RevealError(f"not a Paris reveal: {exc}") from exc
 
 
+def shown_leaves(challenged: list[int], segments: int) -> list[int]:
+    """Leaves whose full states a reveal carries: each challenged segment's start and end, and the final."""
+    return sorted({*challenged, *(i + 1 for i in challenged), segments})
+
+
 def build_reveal(states: dict[int, TrainState], digests: list[bytes], challenged: list[int]) -> Reveal:
     """The reveal for `challenged` segments, from a miner's kept boundary states and trace digests.
 
-    States: each challenged segment's start and the final state. Proved digests: those, each challenged
-    segment's end (what a replay must reproduce) and leaf 0 (which a validator compares with the base)."""
-    final = len(digests) - 1
-    shown = sorted({*challenged, final})
-    proved = sorted({0, *shown, *(i + 1 for i in challenged)})
+    States: `shown_leaves` (a replay starts from a segment's start and is compared with its end, within the
+    job's replay tolerance). Proved digests: those and leaf 0 (which a validator compares with the base)."""
+    shown = shown_leaves(challenged, len(digests) - 1)
+    proved = sorted({0, *shown})
     return Reveal(len(digests), {i: states[i] for i in shown}, {i: digests[i] for i in proved},
                   {i: merkle_proof(digests, i) for i in proved})

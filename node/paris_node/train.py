@@ -10,6 +10,7 @@ canonical hash of a state, used for traces, Merkle leaves and comparisons everyw
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,6 +58,26 @@ def state_hash(state: TrainState) -> bytes:
         digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
         digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return digest.digest()
+
+
+def state_drift(start: TrainState, replayed: TrainState, claimed: TrainState) -> float:
+    """How far `claimed` lies from `replayed`, relative to the replayed segment's own update from `start`.
+
+    The larger of the weights' and the moments' relative L2 distances; infinite when the step counters or
+    tensor names differ. 0.0 means bit-identical; floating-point summation order on other hardware gives
+    small values, a skipped step or other data gives values near 1."""
+    got_all, want_all = replayed.tensors(), claimed.tensors()
+    if got_all.keys() != want_all.keys() or any(got_all[n].shape != t.shape for n, t in want_all.items()) \
+            or replayed.step != claimed.step:
+        return math.inf
+    drifts = []
+    for part in ("weights", "moments"):
+        got, want, origin = getattr(replayed, part), getattr(claimed, part), getattr(start, part)
+        apart = sum(float((got[n].double() - want[n].double()).square().sum()) for n in want)
+        update = sum(float((got[n].double() - origin[n].double()).square().sum()) if n in origin
+                     else float(got[n].double().square().sum()) for n in got)
+        drifts.append(0.0 if apart == 0 else math.sqrt(apart / update) if update else math.inf)
+    return max(drifts)
 
 
 @dataclass(frozen=True)

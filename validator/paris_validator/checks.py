@@ -21,9 +21,9 @@ from paris_node.data.clips import ClipSet
 from paris_node.delta import DeltaError, DeltaHeader, decode, encode, pseudo_gradient, read_header
 from paris_node.jobspec import JobSpec
 from paris_node.miner import segment_spec
-from paris_node.reveal import Reveal
+from paris_node.reveal import Reveal, shown_leaves
 from paris_node.trace import verify_proof
-from paris_node.train import TrainState, run_segment, state_hash
+from paris_node.train import TrainState, run_segment, state_drift, state_hash
 
 
 class CheckFailed(Exception):
@@ -73,8 +73,8 @@ def check_reveal(reveal: Reveal, sub: Submission, challenged: list[int], base: C
     final = sub.segments
     if reveal.leaves != final + 1:
         raise CheckFailed("reveal", f"reveal is for a {reveal.leaves}-leaf trace, the submission has {final + 1}")
-    needed_states = {*challenged, final}
-    needed_digests = {0, *needed_states, *(i + 1 for i in challenged)}
+    needed_states = set(shown_leaves(challenged, final))
+    needed_digests = {0, *needed_states}
     if missing := sorted(needed_states - reveal.states.keys()):
         raise CheckFailed("reveal", f"states of leaves {missing} not revealed")
     if missing := sorted(needed_digests - reveal.digests.keys() | needed_digests - reveal.proofs.keys()):
@@ -89,14 +89,24 @@ def check_reveal(reveal: Reveal, sub: Submission, challenged: list[int], base: C
         raise CheckFailed("base", f"leaf 0 of the trace is not checkpoint v{base.version} (stale or foreign base)")
 
 
-def replay(spec: JobSpec, shard: ClipSet, reveal: Reveal, sub: Submission, challenged: list[int]) -> None:
-    """Rerun each challenged segment on CPU; its end state must hash to the committed digest, bit for bit."""
+def replay(spec: JobSpec, shard: ClipSet, reveal: Reveal, sub: Submission, challenged: list[int]) -> float:
+    """Rerun each challenged segment on CPU from its revealed start; its revealed end must be what the replay
+    gives: bit for bit, or within the job's replay tolerance (a miner on other hardware). Returns the
+    largest drift seen (0.0 when every replay was bit-exact)."""
+    worst = 0.0
     for segment in challenged:
-        result = run_segment(spec.model, reveal.states[segment], shard,
-                             segment_spec(spec, sub.miner, sub.expert, sub.base_version, segment))
-        if state_hash(result.state) != reveal.digests[segment + 1]:
-            raise CheckFailed("replay", f"segment {segment} replayed from its revealed start does not end in "
-                                        f"the committed state (steps skipped, other data, or forged states)")
+        start, claimed = reveal.states[segment], reveal.states[segment + 1]
+        result = run_segment(spec.model, start, shard, segment_spec(spec, sub.miner, sub.expert, sub.base_version,
+                                                                    segment))
+        if state_hash(result.state) == reveal.digests[segment + 1]:
+            continue
+        drift = state_drift(start, result.state, claimed)
+        if not drift <= spec.replay_tolerance:  # NaN fails too
+            raise CheckFailed("replay", f"segment {segment} replayed from its revealed start ends {drift:.2e} away "
+                                        f"from the committed state (tolerance {spec.replay_tolerance:.0e}): steps "
+                                        f"skipped, other data, lower precision, or forged states")
+        worst = max(worst, drift)
+    return worst
 
 
 def check_delta_matches(data: bytes, sub: Submission, spec: JobSpec, base: Checkpoint, final: TrainState,

@@ -24,6 +24,7 @@ from paris_validator.checks import CheckFailed, Submission
 
 MAX_SCORE = 10_000
 HELD_OUT_CLIPS = 16
+DRAWS = 1  # noise/time draws per clip: both losses share them, so their difference is what varies (economics.md)
 HARMFUL_RATIO = 1.5
 
 
@@ -50,11 +51,11 @@ def _seed_int(seed: bytes) -> int:
 
 
 def useful_work(spec: JobSpec, shard: ClipSet, base: Checkpoint, update: dict[str, torch.Tensor],
-                sub: Submission, seed: bytes) -> UsefulWork:
+                sub: Submission, seed: bytes, draws: int = DRAWS) -> UsefulWork:
     videos = held_out_clips(spec, shard, sub, seed)
     after = {name: base.weights[name] - update[name] for name in base.weights}
-    before_loss = held_out_loss(spec.model, base.weights, videos, _seed_int(seed[8:]))
-    after_loss = held_out_loss(spec.model, after, videos, _seed_int(seed[8:]))
+    before_loss = held_out_loss(spec.model, base.weights, videos, _seed_int(seed[8:]), draws)
+    after_loss = held_out_loss(spec.model, after, videos, _seed_int(seed[8:]), draws)
     if not after_loss <= HARMFUL_RATIO * before_loss:
         raise CheckFailed("harmful", f"held-out loss {before_loss:.4f} -> {after_loss:.4f} with the delta applied")
     improvement = (before_loss - after_loss) / before_loss
