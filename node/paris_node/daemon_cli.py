@@ -18,7 +18,7 @@ from paris_node.devnet import DEVNET_FILE, DEVNET_PASSWORD, DevnetError, DevnetI
 from paris_node.keys import PASSWORD_ENV, SigningKeyError, load_account
 from paris_node.store import IpfsStore, StoreError
 
-ConfigOption = typer.Option(None, "--config", help="TOML config file ([paris] table; see paris_node.config).")
+ConfigOption = typer.Option(None, "--config", help="TOML config file (a paris table, or top level; see paris_node.config).")
 DevnetOption = typer.Option(Path(".paris/devnet"), "--devnet",
                             help="Directory of a devnet.json to join (used when the file exists).")
 RoleOption = typer.Option(None, "--role", help="Use the devnet's keystore for this role (e.g. miner-1).")
