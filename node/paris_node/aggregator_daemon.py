@@ -1,9 +1,10 @@
 """`paris-miner aggregate`: merge each expert's round as soon as it is decided, never waiting on the dead.
 
-A round of (job, expert, version) is merged when at least one delta passed and either, after `min_wait_s`
-(time for other miners to submit), no delta based on this version is still undecided, or `round_timeout_s`
-passed since the first passing delta was seen: a dead or far-behind miner's delta stays out, and if it passes later it is merged next round with its
-staleness weight (or dropped beyond the bound).
+A round of (job, expert, version) is merged when at least one delta passed and, after `min_wait_s`, no
+delta based on this version is undecided and no live miner (heartbeats, see `liveness`) still announces it
+is training this version; or once `round_timeout_s` passed since the first passing delta was seen,
+regardless. A dead or far-behind miner's delta stays out; if it passes later it is merged next round with its
+staleness weight (or dropped beyond the bound). Each merge is announced on the job's gossip topic.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ import threading
 import time
 
 from paris_node.aggregator import AggregatorError, delta_cids, merge_round, passing_deltas
-from paris_node.chain import Chain, ChainError, DeltaState, EventCursor
+from paris_node.chain import Chain, ChainError, DeltaState, EventCursor, cid_from_chain
+from paris_node.gossip import CheckpointPublished, RoundOpened
 from paris_node.jobspec import JobSpec, spec_of_job
+from paris_node.presence import Presence
+from paris_node.status_api import Status
 from paris_node.store import IpfsStore, StoreError
 
 log = logging.getLogger(__name__)
@@ -22,13 +26,16 @@ log = logging.getLogger(__name__)
 
 class AggregatorDaemon:
     def __init__(self, chain: Chain, store: IpfsStore, from_block: int, jobs: set[int] | None = None,
-                 round_timeout_s: float = 30.0, min_wait_s: float = 0.0) -> None:
+                 round_timeout_s: float = 30.0, min_wait_s: float = 0.0, presence: Presence | None = None) -> None:
         if chain.account is None:
             raise ChainError("an aggregator needs a signing account")
         self.chain, self.store, self.from_block = chain, store, from_block
         self.jobs, self.round_timeout_s, self.min_wait_s = jobs, round_timeout_s, min_wait_s
         self.specs: dict[int, JobSpec] = {}
         self.first_pass_seen: dict[tuple[int, int, int], float] = {}
+        self.presence = presence or Presence()
+        self.presence.watch_store(store)
+        self.last_merge: tuple[int, int, int] | None = None  # (job, expert, new version)
 
     def _discover(self) -> None:
         for event in self.chain.events(EventCursor(self.from_block), {"JobCreated"}):
@@ -37,6 +44,10 @@ class AggregatorDaemon:
             if job_id in self.specs or not mine or (self.jobs is not None and job_id not in self.jobs):
                 continue
             self.specs[job_id] = spec_of_job(event, self.store.get)
+            self.presence.join(job_id)
+            self.presence.vouch(self.chain.account.address)  # type: ignore[union-attr]
+            for expert in range(self.specs[job_id].experts):
+                self.presence.publish(job_id, RoundOpened(expert=expert, version=self.chain.version_of(job_id, expert)))
             log.info("aggregating job %d (%d experts)", job_id, self.specs[job_id].experts)
 
     def step(self) -> None:
@@ -59,16 +70,35 @@ class AggregatorDaemon:
         waited = time.monotonic() - self.first_pass_seen.setdefault(key, time.monotonic())
         undecided = [i for i in ids if (d := self.chain.delta(i)).state == DeltaState.SUBMITTED
                      and d.base_version == current]
-        if waited < self.min_wait_s or (undecided and waited < self.round_timeout_s):
+        training = self._live_miners_training(job_id, expert, current)
+        if waited < self.min_wait_s or ((undecided or training) and waited < self.round_timeout_s):
             return
-        if undecided:
-            log.info("job %d expert %d v%d: merging without %d undecided deltas after %.0fs", job_id, expert,
-                     current, len(undecided), waited)
+        if undecided or training:
+            log.info("job %d expert %d v%d: merging without %d undecided deltas and %d live miners still training "
+                     "after %.0fs", job_id, expert, current, len(undecided), len(training), waited)
         event = merge_round(self.chain, self.store, spec, job_id, expert, self.from_block)
-        log.info("job %d expert %d: v%d finalized with %d deltas", job_id, expert, current + 1,
-                 len(event.args["mergedDeltaIds"]))
+        merged = len(event.args["mergedDeltaIds"])
+        log.info("job %d expert %d: v%d finalized with %d deltas", job_id, expert, current + 1, merged)
+        self.last_merge = (job_id, expert, current + 1)
+        self.presence.metrics.rounds.inc()
+        self.presence.metrics.deltas.labels("merged").inc(merged)
+        cid = str(cid_from_chain(event.args["checkpointDigest"], event.args["checkpointCodec"]))
+        self.presence.publish(job_id, CheckpointPublished(expert=expert, version=current + 1, cid=cid))
+        self.presence.publish(job_id, RoundOpened(expert=expert, version=current + 1))
+
+    def _live_miners_training(self, job_id: int, expert: int, version: int) -> set[str]:
+        """Live miners that announce they are training this version and have not submitted for it yet."""
+        network = self.presence.network
+        if network is None:
+            return set()
+        return {m for m in network.liveness.training(job_id, expert, version)
+                if self.chain.delta(self.chain.delta_id_of(job_id, expert, version, m)).state == DeltaState.NONE}
 
     def run(self, stop: threading.Event, poll_s: float = 1.0) -> None:
-        while not stop.is_set():
-            self.step()
-            stop.wait(poll_s)
+        self.presence.run(self.step, stop, poll_s)
+
+    def status(self) -> Status:
+        last = self.last_merge
+        return Status(role="aggregator", address=self.chain.account.address,  # type: ignore[union-attr]
+                      peer_id=self.presence.peer_id, jobs=sorted(self.specs), expert=last[1] if last else None,
+                      round=last[2] if last else None, last_delta=None, peers=self.presence.peers())

@@ -44,6 +44,9 @@ class Config:
     jobs: tuple[int, ...] = ()  # only these job ids; empty: every job
     experts: tuple[int, ...] = ()  # only these experts; empty: every expert
     poll_s: float = 1.0
+    status_api: str = "127.0.0.1:0"  # host:port of a daemon's HTTP status API; port 0 picks one; "" turns it off
+    heartbeat_s: float = 2.0  # gossip heartbeat interval
+    dead_after_missed: int = 3  # heartbeats missed before a peer counts as dead
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Config)}
@@ -84,7 +87,8 @@ def devnet_settings(devnet_file: Path) -> dict[str, Any]:
     try:
         info = json.loads(devnet_file.read_text())
         return {"rpc_url": info["rpc_url"], "ipfs_api": info["ipfs_api"], "contract": info["contract"],
-                "chain_id": info["chain_id"], "deploy_block": info.get("deploy_block", 0)}
+                "chain_id": info["chain_id"], "deploy_block": info.get("deploy_block", 0),
+                "p2p_bootstrap": tuple(info.get("bootstrap", ()))}
     except (OSError, ValueError, KeyError) as exc:
         raise ConfigError(f"{devnet_file}: not a readable devnet.json ({exc})") from exc
 

@@ -16,6 +16,10 @@ from paris_node.config import ENV_PREFIX, Config, ConfigError
 from paris_node.config import load as load_config
 from paris_node.devnet import DEVNET_FILE, DEVNET_PASSWORD, DevnetError, DevnetInfo
 from paris_node.keys import PASSWORD_ENV, SigningKeyError, load_account
+from paris_node.network import Members, Network
+from paris_node.p2p import P2PError
+from paris_node.presence import Presence
+from paris_node.status_api import StatusApiError, StatusServer, build_app
 from paris_node.store import IpfsStore, StoreError
 
 ConfigOption = typer.Option(None, "--config", help="TOML config file (a paris table, or top level; see paris_node.config).")
@@ -27,6 +31,9 @@ RpcOption = typer.Option(None, "--rpc", help="Ethereum JSON-RPC URL (overrides c
 IpfsOption = typer.Option(None, "--ipfs", help="IPFS (Kubo RPC API) URL (overrides config and devnet).")
 JobOption = typer.Option(None, "--job", help="Only these job ids (repeatable); default: every job.")
 PollOption = typer.Option(None, "--poll", help="Seconds between passes (default 1).")
+StatusOption = typer.Option(None, "--status", help="host:port of the HTTP status API (port 0: any free port; "
+                                                   "empty: off). Its URL is written to <work dir>/status.url.")
+P2POption = typer.Option(None, "--p2p", help="libp2p listen multiaddr (empty: no p2p).")
 
 
 def settings(config_file: Path | None, devnet: Path, **flags: object) -> Config:
@@ -49,12 +56,36 @@ def connect(config: Config, devnet: Path, role: str | None) -> tuple[Chain, Ipfs
     return chain, IpfsStore(config.ipfs_api, config.ipfs_timeout_s, config.max_object_bytes)
 
 
-def run_until_signalled(daemon, poll_s: float) -> None:  # type: ignore[no-untyped-def]
-    """Run `daemon.run` until SIGTERM or SIGINT."""
+def presence(config: Config, chain: Chain, role: str, work_dir: Path) -> Presence:
+    """The daemon's p2p network (identity in <work dir>/p2p.key) and metrics; no network if p2p is off."""
+    if not config.p2p_listen or chain.account is None:
+        return Presence()
+    members = Members(Chain(config.rpc_url, config.contract, None, config.rpc_timeout_s))
+    return Presence(Network(chain.account, work_dir / "p2p.key", role, members, config.p2p_listen,
+                            config.p2p_bootstrap, config.heartbeat_s, config.dead_after_missed))
+
+
+def run_until_signalled(daemon, config: Config, work_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """Start the daemon's network and status API, run it until SIGTERM or SIGINT, then stop them."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    daemon.run(stop, poll_s)
+    network, server = daemon.presence.network, None
+    if network is not None:
+        network.start()
+    try:
+        if config.status_api:
+            host, _, port = config.status_api.rpartition(":")
+            app = build_app(daemon.status, daemon.presence.metrics, lambda: daemon.presence.running)
+            server = StatusServer(app, host or "127.0.0.1", int(port)).start()
+            work_dir.mkdir(parents=True, exist_ok=True)
+            (work_dir / "status.url").write_text(f"http://{server.host}:{server.port}\n")
+        daemon.run(stop, config.poll_s)
+    finally:
+        if server is not None:
+            server.stop()
+        if network is not None:
+            network.stop()
 
 
 def main(app: typer.Typer, name: str) -> None:
@@ -63,6 +94,6 @@ def main(app: typer.Typer, name: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         app()
-    except (ConfigError, DevnetError, ChainError, StoreError, SigningKeyError) as exc:
+    except (ConfigError, DevnetError, ChainError, StoreError, SigningKeyError, P2PError, StatusApiError) as exc:
         logging.getLogger(name).error("%s", exc)
         raise SystemExit(1) from exc

@@ -30,7 +30,9 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from paris_node.chain import MarketParams, artifact_path, deploy
+from paris_node.gossip import HEARTBEAT_TOPIC
 from paris_node.keys import PASSWORD_ENV, write_keystore
+from paris_node.p2p import P2PHost
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +137,7 @@ class DevnetInfo:
     accounts: list[dict[str, str]]
     keystore_password_env: str = PASSWORD_ENV
     startup_s: float = 0.0
+    bootstrap: list[str] = field(default_factory=list)  # libp2p multiaddrs of the devnet's bootstrap peer
 
     @classmethod
     def read(cls, directory: Path) -> DevnetInfo:
@@ -210,6 +213,7 @@ class Devnet:
     children: list[Child] = field(default_factory=list)
     info: DevnetInfo | None = None
     _ticking: threading.Event = field(default_factory=threading.Event)
+    _bootstrap: P2PHost | None = None
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Child:
         log_path = self.directory / f"{name}.log"
@@ -257,11 +261,14 @@ class Devnet:
 
         host, port = ipfs.wait_for_line(_API_LINE, START_TIMEOUT_S).groups()
         ipfs.wait_for_line(re.compile("Daemon is ready"), START_TIMEOUT_S)
+        # The bootstrap peer relays heartbeats, from which nodes learn each other's addresses.
+        self._bootstrap = P2PHost(self.directory / "bootstrap.key").start()
+        self._bootstrap.subscribe(HEARTBEAT_TOPIC, lambda message: None)
         self.info = DevnetInfo(
             chain_id=CHAIN_ID, rpc_url=rpc_url, ipfs_api=f"http://{host}:{port}", ipfs_daemon=kind,
             contract=contract, abi=str(artifact_path()), deploy_block=deploy_block,
             supervisor_pid=os.getpid(), pids={c.name: c.proc.pid for c in self.children}, accounts=accounts,
-            startup_s=round(time.monotonic() - started, 2))
+            startup_s=round(time.monotonic() - started, 2), bootstrap=list(self._bootstrap.addrs))
         self._ticking.clear()
         threading.Thread(target=_tick, args=(rpc_url, self._ticking), name="devnet-blocks", daemon=True).start()
         tmp = self.directory / f"{DEVNET_FILE}.tmp"
@@ -279,6 +286,9 @@ class Devnet:
 
     def stop(self) -> None:
         self._ticking.set()
+        if self._bootstrap is not None:
+            self._bootstrap.stop()
+            self._bootstrap = None
         for child in reversed(self.children):
             child.stop()
         self.children.clear()

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import typer
 
-from paris_node.daemon_cli import (ConfigOption, DevnetOption, IpfsOption, JobOption, KeystoreOption, PollOption,
-                                   RoleOption, RpcOption, connect, run_until_signalled, settings)
+from paris_node.daemon_cli import (ConfigOption, DevnetOption, IpfsOption, JobOption, KeystoreOption, P2POption,
+                                   PollOption, RoleOption, RpcOption, StatusOption, connect, presence,
+                                   run_until_signalled, settings)
 from paris_node.daemon_cli import main as run_app
 
 app = typer.Typer(help="Paris miner: train experts for escrowed rewards; or aggregate a job's rounds.",
@@ -27,18 +28,19 @@ def mine(config_file: Path | None = ConfigOption, devnet: Path = DevnetOption, r
          device: str | None = typer.Option(None, "--device", help="Training device: cpu (default), cuda, cuda:N."),
          work_dir: Path | None = typer.Option(None, "--work-dir",
                                               help="Journal, states and caches (default: <data_dir>/miner)."),
-         poll: float | None = PollOption) -> None:
+         poll: float | None = PollOption, status: str | None = StatusOption, p2p: str | None = P2POption) -> None:
     """Follow jobs, train rounds, submit deltas, answer challenges and withdraw earnings until stopped."""
     from paris_node.miner_daemon import MinerDaemon
 
     config = settings(config_file, devnet, keystore=keystore, rpc_url=rpc, ipfs_api=ipfs, jobs=job,
-                       experts=expert, device=device, poll_s=poll)
+                       experts=expert, device=device, poll_s=poll, status_api=status, p2p_listen=p2p)
     chain, store = connect(config, devnet, role)
     work_dir = work_dir or config.data_dir / "miner"
     logging.getLogger(__name__).info("miner %s on %s, work dir %s", chain.account.address, config.device, work_dir)
     daemon = MinerDaemon(chain, store, work_dir, config.deploy_block, set(config.jobs) or None,
-                         set(config.experts) or None, device=config.device)
-    run_until_signalled(daemon, config.poll_s)
+                         set(config.experts) or None, device=config.device,
+                         presence=presence(config, chain, "miner", work_dir))
+    run_until_signalled(daemon, config, work_dir)
 
 
 @app.command()
@@ -49,14 +51,18 @@ def aggregate(config_file: Path | None = ConfigOption, devnet: Path = DevnetOpti
                                                   help="Seconds to wait for undecided deltas once one passed."),
               min_wait: float = typer.Option(0.0, "--min-wait",
                                              help="Seconds a round stays open for submissions once one passed."),
-              poll: float | None = PollOption) -> None:
+              poll: float | None = PollOption, status: str | None = StatusOption,
+              p2p: str | None = P2POption) -> None:
     """Merge passing deltas of the jobs this account aggregates, round after round, until stopped."""
     from paris_node.aggregator_daemon import AggregatorDaemon
 
-    config = settings(config_file, devnet, keystore=keystore, rpc_url=rpc, ipfs_api=ipfs, jobs=job, poll_s=poll)
+    config = settings(config_file, devnet, keystore=keystore, rpc_url=rpc, ipfs_api=ipfs, jobs=job, poll_s=poll,
+                      status_api=status, p2p_listen=p2p)
     chain, store = connect(config, devnet, role)
-    run_until_signalled(AggregatorDaemon(chain, store, config.deploy_block, set(config.jobs) or None, round_timeout, min_wait),
-         config.poll_s)
+    work_dir = config.data_dir / "aggregator"
+    daemon = AggregatorDaemon(chain, store, config.deploy_block, set(config.jobs) or None, round_timeout, min_wait,
+                              presence(config, chain, "aggregator", work_dir))
+    run_until_signalled(daemon, config, work_dir)
 
 
 def main() -> None:

@@ -20,7 +20,10 @@ from paris_node.checkpoint import Checkpoint
 from paris_node.data.clips import ClipSet
 from paris_node.jobspec import JobSpec, spec_of_job
 from paris_node.journal import Journal, RoundRecord, write_atomic
+from paris_node.gossip import DeltaSubmitted
 from paris_node.miner import kept_reveal, train_round
+from paris_node.presence import Presence
+from paris_node.status_api import DeltaReport, Status
 from paris_node.trace import merkle_root
 from paris_node.store import IpfsStore, StoreError, parse_cid
 
@@ -32,7 +35,7 @@ RECOVERABLE = (ChainError, StoreError, OSError, ValueError)
 class MinerDaemon:
     def __init__(self, chain: Chain, store: IpfsStore, work_dir: Path, from_block: int,
                  jobs: set[int] | None = None, experts: set[int] | None = None, stake_wei: int = 0,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", presence: Presence | None = None) -> None:
         if chain.account is None:
             raise ChainError("a miner needs a signing account")
         self.chain, self.store, self.work_dir = chain, store, work_dir
@@ -43,6 +46,10 @@ class MinerDaemon:
         self.jobs, self.experts = jobs, experts
         self.specs: dict[int, JobSpec] = {}
         self.stake_wei, self.device = stake_wei, device
+        self.presence = presence or Presence()
+        self.presence.watch_store(store)
+        self.training: tuple[int, int, int] | None = None  # (job, expert, version) being trained now
+        self.last: RoundRecord | None = None  # the latest round that has a delta on chain
 
     def _ensure_stake(self) -> None:
         """Bond the market's minimum stake as a miner when this account has none."""
@@ -61,6 +68,8 @@ class MinerDaemon:
             if job_id in self.specs or (self.jobs is not None and job_id not in self.jobs):
                 continue
             self.specs[job_id] = spec_of_job(event, self.cache.get)
+            self.presence.join(job_id)
+            self.presence.vouch(event.args["aggregator"])
             log.info("following job %d (%s, %d experts)", job_id, self.specs[job_id].name, self.specs[job_id].experts)
 
     def _error_path(self, job_id: int, expert: int) -> Path:
@@ -101,8 +110,17 @@ class MinerDaemon:
         error_path = self._error_path(job_id, expert)
         error = load_file(str(error_path)) if error_path.exists() else None
         round_dir = self.journal.round_dir(job_id, expert, version)
-        work, carried = train_round(spec, shard, base, job_id, self.address, error, round_dir / "states",
-                                     self.device)
+        self.training = (job_id, expert, version)
+        self.presence.set_working(self._unsubmitted())
+        try:
+            work, carried = train_round(spec, shard, base, job_id, self.address, error, round_dir / "states",
+                                         self.device)
+        finally:
+            self.training = None
+        metrics = self.presence.metrics
+        metrics.rounds.inc()
+        for _ in work.losses:
+            metrics.step_seconds.observe(work.train_seconds / len(work.losses))
         write_atomic(round_dir / "delta.bin", work.delta)
         save_file(carried, str(round_dir / "carried-error.safetensors"))
         self.journal.put(RoundRecord(job_id, expert, version, "trained", [d.hex() for d in work.digests]))
@@ -136,6 +154,11 @@ class MinerDaemon:
                 raise
         record.delta_id, record.stage = delta_id, "submitted"
         self.journal.put(record)
+        self.last = record
+        self.presence.metrics.deltas.labels("submitted").inc()
+        self.presence.set_working(self._unsubmitted())
+        self.presence.publish(record.job_id, DeltaSubmitted(expert=record.expert, base_version=record.base_version,
+                                                            delta_id=hex(delta_id), cid=record.delta_cid))
         # The error feedback of this round now belongs to the expert's stream.
         carried = round_dir / "carried-error.safetensors"
         error_path = self._error_path(record.job_id, record.expert)
@@ -183,9 +206,24 @@ class MinerDaemon:
     def _close(self, record: RoundRecord, outcome: str) -> None:
         record.stage, record.outcome = "done", outcome
         self.journal.put(record)
+        if record.delta_id:
+            self.last = record
         log.info("job %d expert %d v%d: round closed (%s)", record.job_id, record.expert, record.base_version, outcome)
 
+    def _unsubmitted(self) -> set[tuple[int, int, int]]:
+        """(job, expert, version) this miner is training or has trained but not yet submitted."""
+        work = {(r.job_id, r.expert, r.base_version) for r in self.journal.open_rounds() if not r.at_least("submitted")}
+        return work | ({self.training} if self.training else set())
+
     def run(self, stop: threading.Event, poll_s: float = 1.0) -> None:
-        while not stop.is_set():
-            self.step()
-            stop.wait(poll_s)
+        self.presence.run(self.step, stop, poll_s)
+
+    def status(self) -> Status:
+        last, doing = self.last, self.training
+        report = None if last is None else DeltaReport(
+            delta_id=hex(last.delta_id), job=last.job_id, expert=last.expert, base_version=last.base_version,
+            cid=last.delta_cid, stage=last.outcome or last.stage,
+            passed={"paid": True, "failed": False, "slashed": False}.get(last.outcome))
+        return Status(role="miner", address=self.address, peer_id=self.presence.peer_id, jobs=sorted(self.specs),
+                      expert=doing[1] if doing else None, round=doing[2] if doing else None, last_delta=report,
+                      peers=self.presence.peers())

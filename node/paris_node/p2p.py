@@ -54,6 +54,7 @@ class GossipMessage:
 
 
 Handler = Callable[[GossipMessage], None]
+Validator = Callable[[bytes, str], bool]
 
 
 def load_identity(path: Path) -> KeyPair:
@@ -166,8 +167,16 @@ class P2PHost:
             return [p.to_base58() for p in self._host.get_network().connections]
         return self._run(connected, what="peers")
 
-    def subscribe(self, topic: str, handler: Handler) -> None:
-        """Call `handler` (on the p2p thread; keep it quick) for every message others publish on `topic`."""
+    def subscribe(self, topic: str, handler: Handler, validator: Validator | None = None) -> None:
+        """Call `handler` (on the p2p thread; keep it quick) for every message others publish on `topic`.
+
+        With a `validator(data, origin peer id) -> bool`, gossipsub drops what it refuses before delivering
+        or forwarding it (messages this host publishes are validated too)."""
+        if validator is not None:
+            def check(_forwarder: ID, message: Any) -> bool:
+                return validator(message.data, ID(message.from_id).to_base58())
+            self._pubsub.set_topic_validator(topic, check, False)
+
         async def start_reader() -> None:
             subscription = await self._pubsub.subscribe(topic)
             self._nursery.start_soon(self._read, topic, subscription, handler)

@@ -80,6 +80,7 @@ class IpfsStore:
         self.api_url = api_url.rstrip("/")
         self.timeout_s = timeout_s
         self.max_bytes = max_bytes
+        self.bytes_up = self.bytes_down = 0  # content added / blocks fetched (for metrics)
         self._http = httpx.Client(base_url=f"{self.api_url}/api/v0", transport=transport,
                                   timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)))
 
@@ -135,7 +136,9 @@ class IpfsStore:
                   "hash": "sha2-256", "pin": "true"}
         response = self._post("/add", name, params=params, files={"file": (name, data)})
         lines = [line for line in response.text.splitlines() if line.strip()]
-        cid = parse_cid(json.loads(lines[-1])["Hash"])
+        added = json.loads(lines[-1])
+        cid = parse_cid(added["Hash"])
+        self.bytes_up += len(data) if isinstance(data, bytes) else int(added.get("Size", 0))
         log.debug("added %s as %s", name, cid)
         return cid
 
@@ -191,6 +194,7 @@ class IpfsStore:
                 chunks.append(chunk)
         block = b"".join(chunks)
         verify_block(cid, block)
+        self.bytes_down += len(block)
         return block
 
 

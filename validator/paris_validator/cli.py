@@ -7,8 +7,9 @@ from pathlib import Path
 
 import typer
 
-from paris_node.daemon_cli import (ConfigOption, DevnetOption, IpfsOption, JobOption, KeystoreOption, PollOption,
-                                   RoleOption, RpcOption, connect, run_until_signalled, settings)
+from paris_node.daemon_cli import (ConfigOption, DevnetOption, IpfsOption, JobOption, KeystoreOption, P2POption,
+                                   PollOption, RoleOption, RpcOption, StatusOption, connect, presence,
+                                   run_until_signalled, settings)
 from paris_node.daemon_cli import main as run_app
 
 app = typer.Typer(help="Paris validator: spot-check miners' training, score useful work, slash cheaters.",
@@ -22,16 +23,19 @@ def validate(config_file: Path | None = ConfigOption, devnet: Path = DevnetOptio
              work_dir: Path | None = typer.Option(None, "--work-dir",
                                                   help="Records, error feedback and caches "
                                                        "(default: <data_dir>/validator)."),
-             poll: float | None = PollOption) -> None:
+             poll: float | None = PollOption, status: str | None = StatusOption,
+             p2p: str | None = P2POption) -> None:
     """Follow submissions until stopped: verify each delta, vote, and slash what fails."""
     from paris_validator.daemon import ValidatorDaemon
 
-    config = settings(config_file, devnet, keystore=keystore, rpc_url=rpc, ipfs_api=ipfs, jobs=job, poll_s=poll)
+    config = settings(config_file, devnet, keystore=keystore, rpc_url=rpc, ipfs_api=ipfs, jobs=job, poll_s=poll,
+                      status_api=status, p2p_listen=p2p)
     chain, store = connect(config, devnet, role)
     work_dir = work_dir or config.data_dir / "validator"
     logging.getLogger(__name__).info("validator %s, work dir %s", chain.account.address, work_dir)
-    run_until_signalled(ValidatorDaemon(chain, store, work_dir, config.deploy_block, set(config.jobs) or None),
-                        config.poll_s)
+    daemon = ValidatorDaemon(chain, store, work_dir, config.deploy_block, set(config.jobs) or None,
+                             presence=presence(config, chain, "validator", work_dir))
+    run_until_signalled(daemon, config, work_dir)
 
 
 @app.command()

@@ -29,7 +29,9 @@ from paris_node.checkpoint import Checkpoint
 from paris_node.data.clips import ClipSet
 from paris_node.jobspec import JobSpec
 from paris_node.journal import write_atomic
+from paris_node.presence import Presence
 from paris_node.reveal import Reveal, RevealError
+from paris_node.status_api import DeltaReport, Status
 from paris_node.store import ContentMismatch, IpfsStore, ObjectTooLarge, StoreError, parse_cid
 from paris_node.trace import challenged_segments
 
@@ -91,7 +93,7 @@ def load_records(work_dir: Path) -> list[DeltaRecord]:
 
 class ValidatorDaemon:
     def __init__(self, chain: Chain, store: IpfsStore, work_dir: Path, from_block: int,
-                 jobs: set[int] | None = None, stake_wei: int = 0) -> None:
+                 jobs: set[int] | None = None, stake_wei: int = 0, presence: Presence | None = None) -> None:
         if chain.account is None:
             raise ChainError("a validator needs a signing account")
         self.chain, self.store, self.work_dir = chain, store, work_dir
@@ -103,6 +105,10 @@ class ValidatorDaemon:
         self.cursor = EventCursor.from_json(state["cursor"])
         self.spec_cids: dict[int, str] = {int(k): v for k, v in state["specs"].items()}
         self.records = {r.delta_id: r for r in load_records(work_dir)}
+        self.presence = presence or Presence()
+        self.presence.watch_store(store)
+        for job_id in self.spec_cids:
+            self.presence.join(job_id)
 
     # --------------------------------------------------------------- persistence
 
@@ -144,9 +150,20 @@ class ValidatorDaemon:
             log.warning("cannot withdraw: %s", exc)
 
     def run(self, stop: threading.Event, poll_s: float = 1.0) -> None:
-        while not stop.is_set():
-            self.step()
-            stop.wait(poll_s)
+        self.presence.run(self.step, stop, poll_s)
+
+    def status(self) -> Status:
+        decided = [r for r in self.records.values() if r.stage != "pending"]
+        pending = sorted((r for r in self.records.values() if r.stage == "pending"), key=lambda r: r.order)
+        last = max(decided, key=lambda r: r.order, default=None)
+        report = None if last is None else DeltaReport(
+            delta_id=hex(last.delta_id), job=last.job_id, expert=last.expert, base_version=last.base_version,
+            cid=last.delta_cid, stage=last.outcome or last.stage, passed=last.passed,
+            score=last.score if last.passed else None)
+        return Status(role="validator", address=self.address, peer_id=self.presence.peer_id,
+                      jobs=sorted(self.spec_cids), expert=pending[0].expert if pending else None,
+                      round=pending[0].base_version if pending else None, last_delta=report,
+                      peers=self.presence.peers())
 
     def _ensure_stake(self) -> None:
         stake = self.chain.stake_of(self.address)
@@ -165,6 +182,8 @@ class ValidatorDaemon:
         args = event.args
         if event.name == "JobCreated" and (self.jobs is None or args["jobId"] in self.jobs):
             self.spec_cids[args["jobId"]] = str(cid_from_chain(args["specDigest"], args["specCodec"]))
+            self.presence.join(args["jobId"])
+            self.presence.vouch(args["aggregator"])
         elif event.name == "DeltaSubmitted" and args["jobId"] in self.spec_cids and args["deltaId"] not in self.records:
             record = DeltaRecord(args["deltaId"], args["jobId"], args["expert"], args["baseVersion"], args["miner"],
                                  str(cid_from_chain(args["deltaDigest"], args["deltaCodec"])), args["traceRoot"].hex(),
@@ -197,9 +216,11 @@ class ValidatorDaemon:
         except CheckFailed as exc:
             record.passed, record.check, record.detail = False, exc.check, exc.detail
             log.warning("delta %#x of %s FAILED %s: %s", record.delta_id, record.miner, exc.check, exc.detail)
+            self.presence.metrics.deltas.labels("rejected").inc()
         else:
             record.passed, record.score = True, score
             log.info("delta %#x of %s passed, score %d", record.delta_id, record.miner, score)
+            self.presence.metrics.deltas.labels("verified").inc()
         record.stage = "decided"
         self._save(record)
 
