@@ -13,8 +13,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import torch
+from prometheus_client.parser import text_string_to_metric_families
 
 from paris_node.aggregator import verify_merge
 from paris_node.chain import Chain, EventCursor, JobTerms
@@ -85,7 +87,7 @@ def test_miners_and_aggregator_finish_a_round_and_a_killed_miner_resumes(net) ->
                                   escrow_wei=ETH)
     work = {"miner-1": tmp / "miner-1", "miner-2": tmp / "miner-2" / "miner"}
     processes = [_spawn(tmp, "aggregator", "aggregate", "--role", "aggregator", "--round-timeout", "120",
-                         "--min-wait", "20")]
+                         "--min-wait", "20", "--work-dir", str(tmp / "aggregator"))]
     try:
         victim = _spawn(tmp, "miner-1", "mine", "--role", "miner-1", "--work-dir", str(work["miner-1"]))
         _wait(lambda: _stage(work["miner-1"]) == "submitted", 120, "miner-1 to submit")
@@ -99,6 +101,17 @@ def test_miners_and_aggregator_finish_a_round_and_a_killed_miner_resumes(net) ->
                                 str(tmp / "validator"), command=VALIDATOR))
         _wait(lambda: requester.version_of(job_id, 0) == 1, 180, "both deltas validated and merged")
         _wait(lambda: all(_stage(w) == "done" for w in work.values()), 60, "both miners to be paid")
+        # The daemons found each other through the devnet's bootstrap peer; the validator's API says so.
+        api = (tmp / "validator" / "status.url").read_text().strip()
+        report = httpx.get(f"{api}/status", timeout=10).json()
+        assert report["role"] == "validator" and report["last_delta"]["passed"] is True, report
+        assert {"miner", "aggregator"} <= {p["role"] for p in report["peers"] if p["alive"]}, report["peers"]
+        samples = {(s.name, tuple(s.labels.values())): s.value for family in
+                   text_string_to_metric_families(httpx.get(f"{api}/metrics", timeout=10).text)
+                   for s in family.samples}
+        assert samples[("paris_deltas_total", ("verified",))] == 2
+        assert httpx.get(f"{(tmp / 'aggregator' / 'status.url').read_text().strip()}/health",
+                         timeout=10).json()["status"] == "ok"
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)

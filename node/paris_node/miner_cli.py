@@ -51,6 +51,8 @@ def aggregate(config_file: Path | None = ConfigOption, devnet: Path = DevnetOpti
                                                   help="Seconds to wait for undecided deltas once one passed."),
               min_wait: float = typer.Option(0.0, "--min-wait",
                                              help="Seconds a round stays open for submissions once one passed."),
+              work_dir: Path | None = typer.Option(None, "--work-dir",
+                                                   help="p2p identity and status URL (default: <data_dir>/aggregator)."),
               poll: float | None = PollOption, status: str | None = StatusOption,
               p2p: str | None = P2POption) -> None:
     """Merge passing deltas of the jobs this account aggregates, round after round, until stopped."""
@@ -59,7 +61,7 @@ def aggregate(config_file: Path | None = ConfigOption, devnet: Path = DevnetOpti
     config = settings(config_file, devnet, keystore=keystore, rpc_url=rpc, ipfs_api=ipfs, jobs=job, poll_s=poll,
                       status_api=status, p2p_listen=p2p)
     chain, store = connect(config, devnet, role)
-    work_dir = config.data_dir / "aggregator"
+    work_dir = work_dir or config.data_dir / "aggregator"
     daemon = AggregatorDaemon(chain, store, config.deploy_block, set(config.jobs) or None, round_timeout, min_wait,
                               presence(config, chain, "aggregator", work_dir))
     run_until_signalled(daemon, config, work_dir)

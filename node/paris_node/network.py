@@ -33,7 +33,7 @@ class Members:
     `is_member` never blocks (it runs inside gossipsub's validation); an unknown address is queued and
     looked up on the chain by `refresh`, called from the heartbeat thread."""
 
-    def __init__(self, chain: Chain, ttl_s: float = 60.0) -> None:
+    def __init__(self, chain: Chain | None, ttl_s: float = 60.0) -> None:  # None: vouched addresses only
         self.chain, self.ttl_s = chain, ttl_s
         self._known: dict[str, tuple[bool, float]] = {}
         self._vouched: set[str] = set()
@@ -57,6 +57,8 @@ class Members:
     def refresh(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, set()
+        if self.chain is None:
+            return
         for address in pending:
             try:
                 if self._min_stake is None:

@@ -6,7 +6,7 @@ Received messages go to handlers called on the trio thread; `asyncio_handler` fo
 asyncio queue with `loop.call_soon_threadsafe`. Known py-libp2p pitfalls handled here: gossipsub's
 default 10 msg/s per peer and topic cap, the 60 s redial block after a failed dial, the 250 ms dial delay
 with several connections per peer, the `libp2p` logger not propagating, and the seen-message cache
-thread left running after shutdown.
+thread left running after shutdown, and the 32-message subscription buffer past which bursts are dropped.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from libp2p.network import auto_connector
 from libp2p.network.config import ConnectionConfig
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
+from libp2p.pubsub import pubsub as pubsub_module
 from libp2p.pubsub.gossipsub import PROTOCOL_ID, GossipSub
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.tools.anyio_service import background_trio_service
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 logging.getLogger("libp2p").propagate = True
 # This module pins its own logger to INFO at import and then logs every auto-dial round.
 auto_connector.logger.setLevel(logging.WARNING)
+# A subscriber's queue holds 32 messages by default; a burst beyond that is dropped before our reader runs.
+pubsub_module.SUBSCRIPTION_CHANNEL_SIZE = 1024
 
 START_TIMEOUT_S = 15.0
 CALL_TIMEOUT_S = 15.0
