@@ -160,6 +160,10 @@ def main() -> None:
             print(f"{args.hosts} hosts on loopback in one process; all heard each other after "
                   f"{wait_for_mesh(nodes):.1f} s (joined through host 0 only, then peer exchange)")
             time.sleep(2)  # let the job topic's mesh settle
+            cpu, wall = time.process_time(), time.monotonic()
+            time.sleep(5)
+            print(f"0. idle (heartbeats and gossipsub upkeep only): {100 * (time.process_time() - cpu) / (time.monotonic() - wall):.0f}% "
+                  f"of one core for all {args.hosts} hosts (py-libp2p is pure Python; they share one interpreter)")
             latency(nodes, args.messages, args.rate)
             throughput(nodes, args.burst)
             time.sleep(2 * args.heartbeat)  # let the burst's backlog drain before timing a death
