@@ -101,14 +101,18 @@ class ValidatorDaemon:
         self.from_block, self.jobs, self.stake_wei = from_block, jobs, stake_wei
         self.cache = CidCache(store, work_dir / "cache")
         (work_dir / "deltas").mkdir(parents=True, exist_ok=True)
-        state = self._read_json("state.json") or {"cursor": {"next_block": from_block}, "specs": {}}
+        state = self._read_json("state.json") or {"cursor": {"next_block": from_block}, "specs": {},
+                                                  "aggregators": {}}
         self.cursor = EventCursor.from_json(state["cursor"])
         self.spec_cids: dict[int, str] = {int(k): v for k, v in state["specs"].items()}
+        self.aggregators: dict[int, str] = {int(k): v for k, v in state.get("aggregators", {}).items()}
         self.records = {r.delta_id: r for r in load_records(work_dir)}
         self.presence = presence or Presence()
         self.presence.watch_store(store)
         for job_id in self.spec_cids:
             self.presence.join(job_id)
+        for aggregator in self.aggregators.values():
+            self.presence.vouch(aggregator)
 
     # --------------------------------------------------------------- persistence
 
@@ -121,7 +125,8 @@ class ValidatorDaemon:
         write_atomic(self.work_dir / "deltas" / f"{record.delta_id:064x}.json", json.dumps(raw, indent=2).encode())
 
     def _save_state(self) -> None:
-        state = {"cursor": self.cursor.to_json(), "specs": {str(k): v for k, v in self.spec_cids.items()}}
+        state = {"cursor": self.cursor.to_json(), "specs": {str(k): v for k, v in self.spec_cids.items()},
+                 "aggregators": {str(k): v for k, v in self.aggregators.items()}}
         write_atomic(self.work_dir / "state.json", json.dumps(state).encode())
 
     def _feedback_path(self, delta_id: int) -> Path:
@@ -182,6 +187,7 @@ class ValidatorDaemon:
         args = event.args
         if event.name == "JobCreated" and (self.jobs is None or args["jobId"] in self.jobs):
             self.spec_cids[args["jobId"]] = str(cid_from_chain(args["specDigest"], args["specCodec"]))
+            self.aggregators[args["jobId"]] = args["aggregator"]
             self.presence.join(args["jobId"])
             self.presence.vouch(args["aggregator"])
         elif event.name == "DeltaSubmitted" and args["jobId"] in self.spec_cids and args["deltaId"] not in self.records:
