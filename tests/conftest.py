@@ -16,8 +16,14 @@ from paris_node.devnet import Devnet, DevnetInfo
 
 
 @pytest.fixture(scope="session")
-def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetInfo]:
-    net = Devnet(tmp_path_factory.mktemp("devnet"))
+def devnet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the shared devnet keeps devnet.json, keystores and logs (what `--dir` takes)."""
+    return tmp_path_factory.mktemp("devnet")
+
+
+@pytest.fixture(scope="session")
+def devnet(devnet_dir: Path) -> Iterator[DevnetInfo]:
+    net = Devnet(devnet_dir)
     try:
         yield net.start()
     finally:

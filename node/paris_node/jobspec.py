@@ -43,6 +43,7 @@ class JobSpec:
     outer: OuterParams = field(default_factory=OuterParams)
     max_delta_bytes: int = 64 * 1024 * 1024
     max_delta_norm: float = 100.0
+    router: str = ""  # CID of the router over the experts (for sampling); "" for one expert
     replay_tolerance: float = 1e-4  # state_drift a replay may show on other hardware; 0 demands bit-exact
 
     def __post_init__(self) -> None:

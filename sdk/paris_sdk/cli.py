@@ -1,4 +1,4 @@
-"""The `paris` command line: `paris devnet up|down|status` and `paris demo`."""
+"""The `paris` command line: `paris devnet up|down|status`, `paris job submit|watch|sample|cancel`, `paris demo`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
 from paris_node.aggregator import AggregatorError, job_spec, verify_merge
@@ -19,10 +20,13 @@ from paris_node.devnet import Devnet, DevnetError, DevnetInfo, down, supervise, 
 from paris_node.keys import SigningKeyError
 from paris_node.p2p import P2PError
 from paris_node.store import IpfsStore, StoreError
+from paris_sdk.client import Client, Decided, DeltaSubmitted, JobError, Merged, Paid, Scored, Slashed
+from paris_sdk.client import Progress as ProgressEvent
 from paris_sdk.demo import run_skeleton_round
 
 DEFAULT_DEVNET_DIR = Path(".paris/devnet")
-USER_ERRORS = (DevnetError, ChainError, StoreError, ConfigError, SigningKeyError, P2PError, AggregatorError)
+USER_ERRORS = (DevnetError, ChainError, StoreError, ConfigError, SigningKeyError, P2PError, AggregatorError,
+               JobError, TimeoutError)
 
 console = Console()
 app = typer.Typer(help="Paris: train video diffusion experts on a decentralized market.", no_args_is_help=True,
@@ -30,6 +34,9 @@ app = typer.Typer(help="Paris: train video diffusion experts on a decentralized 
 devnet_app = typer.Typer(help="Run a local devnet: anvil, an IPFS daemon and the market contract.",
                          no_args_is_help=True)
 app.add_typer(devnet_app, name="devnet")
+job_app = typer.Typer(help="Request training on your clips, watch it, sample from it, reclaim what is left.",
+                      no_args_is_help=True)
+app.add_typer(job_app, name="job")
 
 DirOption = typer.Option(DEFAULT_DEVNET_DIR, "--dir", help="Where the devnet keeps its state and logs.")
 
@@ -133,6 +140,77 @@ def verify_merge_command(job: int, expert: int, version: int, directory: Path = 
     console.print(f"[red]MISMATCH[/red]: rebuilding job {job} expert {expert} v{version} from v{version - 1} and "
                   f"deltas {merged} does not give the recorded checkpoint {check.recorded}")
     raise typer.Exit(1)
+
+
+RoleOption = typer.Option("requester", "--as", help="The devnet account to act as.")
+
+
+@job_app.command("submit")
+def job_submit(clips: Path | None = typer.Argument(None, help="Folder of video clips (default: the synthetic set)."),
+               experts: int = typer.Option(2, "--experts", help="Experts (one per cluster of clips)."),
+               rounds: int = typer.Option(3, "--rounds", help="Training rounds per expert."),
+               reward: float = typer.Option(1.0, "--reward", help="ETH paid per round (escrowed now)."),
+               model: str = typer.Option("tiny", "--model", help="Model size: tiny, small or base."),
+               local_steps: int = typer.Option(20, "--local-steps", help="Steps each miner trains per round."),
+               segment_steps: int = typer.Option(5, "--segment-steps", help="Steps per trace segment (divides it)."),
+               directory: Path = DirOption, role: str = RoleOption) -> None:
+    """Cluster the clips, upload them, and escrow the reward for a new job."""
+    with console.status("clustering clips, training the router, uploading..."):
+        client = Client.from_devnet(directory, role)
+        job_id = client.create_job(clips, experts=experts, rounds=rounds, reward_eth=reward, model=model,
+                                   local_steps=local_steps, segment_steps=segment_steps, aggregator=DevnetInfo.read(directory).address("aggregator"))
+    spec = client.spec(job_id)
+    console.print(f"job {job_id} is open: {spec.experts} experts x {rounds} rounds, {rounds * reward:g} ETH escrowed; "
+                  f"follow it with `paris job watch {job_id}`")
+
+
+@job_app.command("watch")
+def job_watch(job: int, directory: Path = DirOption,
+              timeout: float = typer.Option(0, "--timeout", help="Give up after this many seconds (0: never).")) -> None:
+    """Print the job's rounds, deltas, scores, merges, payouts and slashes as they happen."""
+    client = Client.from_devnet(directory)
+    terms = client.chain.job(job)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  console=console) as bars:
+        tasks = [bars.add_task(f"expert {e}", total=terms.rounds) for e in range(terms.experts)]
+        for event in client.follow(job, timeout_s=timeout or None):
+            bars.console.print(_describe_event(event))
+            if isinstance(event, Merged):
+                bars.update(tasks[event.expert], completed=event.version)
+
+
+def _describe_event(event: ProgressEvent) -> str:
+    short = (lambda i: f"{i:#x}"[:10] + "…")
+    if isinstance(event, DeltaSubmitted):
+        return f"delta {short(event.delta_id)} from {event.miner} for expert {event.expert} v{event.base_version}"
+    if isinstance(event, Scored):
+        return f"  {event.validator} scored {short(event.delta_id)}: {'pass' if event.passed else 'FAIL'} {event.score}"
+    if isinstance(event, Decided):
+        return f"  {short(event.delta_id)} {'passed' if event.passed else '[red]failed[/red]'} (score {event.score})"
+    if isinstance(event, Merged):
+        return f"[green]expert {event.expert} v{event.version}[/green] merged {len(event.deltas)} deltas: {event.checkpoint}"
+    if isinstance(event, Paid):
+        return f"  paid {event.wei / 10**18:.4f} ETH to {event.miner}"
+    if isinstance(event, Slashed):
+        return f"  [red]slashed[/red] {event.miner}: {event.wei / 10**18:.4f} ETH"
+    return f"[green]done[/green]: experts at versions {list(event.versions)}"
+
+
+@job_app.command("sample")
+def job_sample(job: int, out: Path = typer.Option(Path("sample.gif"), "--out", help="Video to write (.gif or .mp4)."),
+               seed: int = typer.Option(0, "--seed"), steps: int = typer.Option(20, "--steps", help="Sampler steps."),
+               directory: Path = DirOption) -> None:
+    """Sample a clip from the job's current experts."""
+    with console.status("downloading the experts and sampling..."):
+        path = Client.from_devnet(directory).sample(job, out, seed=seed, steps=steps)
+    console.print(f"wrote {path}")
+
+
+@job_app.command("cancel")
+def job_cancel(job: int, directory: Path = DirOption, role: str = RoleOption) -> None:
+    """After the deadline, close the job and withdraw its unspent escrow."""
+    wei = Client.from_devnet(directory, role).cancel(job)
+    console.print(f"job {job} closed; withdrew {wei / 10**18:.4f} ETH")
 
 
 def main() -> None:

@@ -8,13 +8,14 @@ classified by an MLP.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from paris_node import tensorfile
 from paris_node.data.clips import ClipSet
 from paris_node.model.dit import sincos
 from paris_node.model.flow import noised
@@ -66,4 +67,22 @@ def train_router(clips: ClipSet, shard_of: torch.Tensor, experts: int, steps: in
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+    return router.eval()
+
+
+ROUTER_FORMAT = "paris-router/v1"
+
+
+def router_to_bytes(router: Router) -> bytes:
+    """The router as one deterministic tensor file (how a job spec points to it on IPFS)."""
+    return tensorfile.dump(dict(router.state_dict()), {"format": ROUTER_FORMAT, "config": asdict(router.config)})
+
+
+def router_from_bytes(data: bytes, source: str = "router") -> Router:
+    try:
+        header, tensors = tensorfile.load(data, ROUTER_FORMAT)
+        router = Router(RouterConfig(**header["config"]))
+        router.load_state_dict(tensors)
+    except (tensorfile.TensorFileError, KeyError, TypeError, RuntimeError) as exc:
+        raise ValueError(f"{source}: not a Paris router: {exc}") from exc
     return router.eval()

@@ -1,0 +1,271 @@
+"""The requester's side of the market: create a job from clips, follow it, download and sample the result.
+
+`Client.create_job` checks everything it can before anything leaves the machine (clips decode, the account
+can pay), then clusters the clips into one shard per expert, trains the router, uploads shards, initial
+checkpoints, router and job spec to IPFS, and only then escrows the reward in `createJob`: no escrow
+without a job, no job without its data. `follow` turns the job's chain events into typed progress events.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from paris_node.aggregator import checkpoint_cid, job_spec
+from paris_node.chain import Chain, ChainError, EventCursor, JobTerms, cid_from_chain
+from paris_node.checkpoint import Checkpoint
+from paris_node.data.clips import ClipSet, ClipSetError
+from paris_node.data.ingest import ingest_folder
+from paris_node.data.shards import fit_shards, split_shards
+from paris_node.data.synthetic import synthetic_set
+from paris_node.data.video import VideoError, write_video
+from paris_node.devnet import DEVNET_PASSWORD, DevnetInfo
+from paris_node.jobspec import JobSpec, JobSpecError
+from paris_node.keys import PASSWORD_ENV, load_account
+from paris_node.model.dit import VideoDiT, named_config
+from paris_node.model.pipeline import Pipeline
+from paris_node.model.router import router_from_bytes, router_to_bytes, train_router
+from paris_node.store import IpfsStore
+
+log = logging.getLogger(__name__)
+ETH = 10**18
+GAS_RESERVE_WEI = 10**16  # what createJob and the uploads' transactions may cost on top of the escrow
+
+
+class JobError(ValueError):
+    """A job request that cannot be carried out; the message says what to change."""
+
+
+# ----------------------------------------------------------------------------- progress events
+
+
+@dataclass(frozen=True)
+class DeltaSubmitted:
+    block: int
+    delta_id: int
+    miner: str
+    expert: int
+    base_version: int
+
+
+@dataclass(frozen=True)
+class Scored:
+    block: int
+    delta_id: int
+    validator: str
+    passed: bool
+    score: int
+
+
+@dataclass(frozen=True)
+class Decided:
+    block: int
+    delta_id: int
+    passed: bool
+    score: int
+
+
+@dataclass(frozen=True)
+class Merged:
+    block: int
+    expert: int
+    version: int
+    deltas: tuple[int, ...]
+    checkpoint: str
+
+
+@dataclass(frozen=True)
+class Paid:
+    block: int
+    delta_id: int
+    miner: str
+    wei: int
+
+
+@dataclass(frozen=True)
+class Slashed:
+    block: int
+    delta_id: int
+    miner: str
+    wei: int
+    reason: int
+
+
+@dataclass(frozen=True)
+class Finished:
+    """Every expert reached its last round (or the job closed)."""
+
+    block: int
+    versions: tuple[int, ...]
+
+
+Progress = DeltaSubmitted | Scored | Decided | Merged | Paid | Slashed | Finished
+
+
+class Client:
+    def __init__(self, chain: Chain, store: IpfsStore, from_block: int = 0) -> None:
+        self.chain, self.store, self.from_block = chain, store, from_block
+
+    @classmethod
+    def from_devnet(cls, directory: Path, role: str = "requester") -> Client:
+        """Join the local devnet in `directory` as one of its accounts."""
+        info = DevnetInfo.read(directory)
+        account = load_account(info.keystore(role), {PASSWORD_ENV: DEVNET_PASSWORD})
+        return cls(Chain(info.rpc_url, info.contract, account), IpfsStore(info.ipfs_api), info.deploy_block)
+
+    # ------------------------------------------------------------------------- jobs
+
+    def create_job(self, clips: Path | None = None, *, experts: int = 2, rounds: int = 3, reward_eth: float = 1.0,
+                   model: str = "tiny", name: str = "", aggregator: str | None = None, synthetic_clips: int = 64,
+                   local_steps: int = 20, segment_steps: int = 5, batch: int = 8, deadline_s: int = 24 * 3600,
+                   reveal_window_s: int = 3600, quorum: int = 1, challenges: int = 2, seed: int = 0) -> int:
+        """Open a job training `experts` experts on the clips in `clips` (or the built-in synthetic set).
+
+        `reward_eth` is paid per round (split between the experts' merges); the escrow is rounds x reward."""
+        if self.chain.account is None:
+            raise JobError("creating a job needs a signing account")
+        if experts < 1 or rounds < 1 or reward_eth <= 0:
+            raise JobError(f"experts ({experts}), rounds ({rounds}) and reward ({reward_eth}) must be positive")
+        reward_wei = int(reward_eth * ETH)
+        balance = self.chain.w3.eth.get_balance(self.chain.account.address)
+        if balance < rounds * reward_wei + GAS_RESERVE_WEI:
+            raise JobError(f"{self.chain.account.address} holds {balance / ETH:.4f} ETH; {rounds} rounds x "
+                           f"{reward_eth} ETH plus gas needs {(rounds * reward_wei + GAS_RESERVE_WEI) / ETH:.4f}")
+        try:
+            config = replace(named_config(model), num_labels=0)
+            shape = JobSpec(name=name, model=config, shards=("-",) * experts, initial=("-",) * experts, job_seed=seed,
+                            local_steps=local_steps, segment_steps=segment_steps, batch=batch)
+        except (KeyError, JobSpecError) as exc:  # checked before any work or upload
+            raise JobError(f"bad job settings: {exc}") from exc
+        clip_set = self._clips(clips, config.frames, config.size, synthetic_clips, seed)
+        if len(clip_set) < 2 * experts:
+            raise JobError(f"{len(clip_set)} clips are too few for {experts} experts (at least 2 per expert)")
+        _, shard_of = fit_shards(clip_set, experts, seed)
+        shards = split_shards(clip_set, shard_of, experts)
+        log.info("%d clips clustered into shards of %s clips", len(clip_set), [len(s) for s in shards])
+        router = train_router(clip_set, shard_of, experts, seed=seed) if experts > 1 else None
+        initial = []
+        for expert in range(experts):
+            torch.manual_seed(seed * 1000 + expert)
+            model_weights = dict(VideoDiT(config).state_dict())
+            initial.append(str(self.store.add(Checkpoint(config, 0, expert, 0, model_weights, {}).to_bytes(),
+                                              name=f"expert-{expert}-v0.ckpt")))
+        spec = replace(shape, name=name or f"job of {len(clip_set)} clips",
+                       shards=tuple(str(self.store.add(s.to_bytes(), name=f"shard-{k}.clips"))
+                                    for k, s in enumerate(shards)),
+                       initial=tuple(initial), router=str(self.store.add(router_to_bytes(router), name="router"))
+                       if router is not None else "")
+        spec_cid = self.store.add(spec.to_bytes(), name="job.json")
+        terms = JobTerms(spec=spec_cid, experts=experts, rounds=rounds, reward_per_round_wei=reward_wei,
+                         deadline=self.chain.timestamp() + deadline_s,
+                         aggregator=aggregator or self.chain.account.address, reveal_window_s=reveal_window_s,
+                         quorum=quorum, challenges=min(challenges, spec.segments))
+        job_id = self.chain.create_job(terms, escrow_wei=rounds * reward_wei)
+        log.info("job %d created: spec %s, %d experts x %d rounds, escrow %.3f ETH", job_id, spec_cid, experts,
+                 rounds, rounds * reward_wei / ETH)
+        return job_id
+
+    @staticmethod
+    def _clips(folder: Path | None, frames: int, size: int, count: int, seed: int) -> ClipSet:
+        if folder is None:
+            return synthetic_set(count, seed, frames, size)
+        try:
+            return ingest_folder(folder, frames, size)
+        except (ClipSetError, VideoError) as exc:
+            raise JobError(str(exc)) from exc
+
+    def spec(self, job_id: int) -> JobSpec:
+        self._require_job(job_id)
+        return job_spec(self.chain, self.store, job_id, self.from_block)
+
+    def _require_job(self, job_id: int) -> None:
+        if job_id < 1 or self.chain.job(job_id).requester == "0x" + "00" * 20:
+            raise JobError(f"there is no job {job_id} on market {self.chain.contract.address}")
+
+    # ------------------------------------------------------------------------- progress
+
+    def follow(self, job_id: int, poll_s: float = 1.0, timeout_s: float | None = None) -> Iterator[Progress]:
+        """Typed events of the job as the chain records them, until every expert is done (`Finished`)."""
+        self._require_job(job_id)
+        job = self.chain.job(job_id)
+        cursor = EventCursor(self.from_block)
+        ours: set[int] = set()  # delta ids of this job
+        started = time.monotonic()
+        while True:
+            for event in self.chain.events(cursor):
+                progress = self._progress(event, job_id, ours)
+                if progress is not None:
+                    yield progress
+            versions = tuple(self.chain.version_of(job_id, e) for e in range(job.experts))
+            if self.chain.job(job_id).closed or all(v >= job.rounds for v in versions):
+                yield Finished(cursor.next_block - 1, versions)
+                return
+            if timeout_s is not None and time.monotonic() - started > timeout_s:
+                raise TimeoutError(f"job {job_id} not finished after {timeout_s:.0f}s (versions {versions})")
+            time.sleep(poll_s)
+
+    @staticmethod
+    def _progress(event, job_id: int, ours: set[int]) -> Progress | None:  # type: ignore[no-untyped-def]
+        a, name = event.args, event.name
+        if name == "DeltaSubmitted" and a["jobId"] == job_id:
+            ours.add(a["deltaId"])
+            return DeltaSubmitted(event.block, a["deltaId"], a["miner"], a["expert"], a["baseVersion"])
+        if name == "ExpertFinalized" and a["jobId"] == job_id:
+            return Merged(event.block, a["expert"], a["version"], tuple(a["mergedDeltaIds"]),
+                          str(cid_from_chain(a["checkpointDigest"], a["checkpointCodec"])))
+        if a.get("deltaId") not in ours:
+            return None
+        if name == "ScoreSubmitted":
+            return Scored(event.block, a["deltaId"], a["validator"], a["pass"], a["score"])
+        if name == "DeltaDecided":
+            return Decided(event.block, a["deltaId"], a["passed"], a["meanScore"])
+        if name == "DeltaPaid":
+            return Paid(event.block, a["deltaId"], a["miner"], a["amount"])
+        if name == "Slashed":
+            return Slashed(event.block, a["deltaId"], a["miner"], a["amount"], a["reason"])
+        return None
+
+    # ------------------------------------------------------------------------- results
+
+    def download(self, job_id: int) -> Pipeline:
+        """The latest checkpoint of every expert, with the job's router, as a sampling pipeline."""
+        spec = self.spec(job_id)
+        experts = []
+        for expert in range(spec.experts):
+            version = self.chain.version_of(job_id, expert)
+            cid = checkpoint_cid(self.chain, spec, job_id, expert, version, self.from_block)
+            checkpoint = Checkpoint.from_bytes(self.store.get(cid), source=str(cid))
+            model = VideoDiT(checkpoint.config)
+            model.load_state_dict(checkpoint.weights)
+            experts.append(model)
+        router = router_from_bytes(self.store.get(spec.router), spec.router) if spec.router else None
+        return Pipeline(experts, router)
+
+    def sample(self, job_id: int, out: Path, seed: int = 0, steps: int = 20, frames: int | None = None) -> Path:
+        """Sample one clip from the job's current experts and write it (GIF or MP4 by suffix)."""
+        if out.suffix.lower() not in (".gif", ".mp4", ".webm"):
+            raise JobError(f"{out}: write .gif, .mp4 or .webm")
+        clip = self.download(job_id)(num_frames=frames, steps=steps, seed=seed)[0]
+        return write_video(clip, out)
+
+    def cancel(self, job_id: int) -> int:
+        """After the deadline, close the job and withdraw its unspent escrow; returns the wei withdrawn."""
+        self._require_job(job_id)
+        job = self.chain.job(job_id)
+        if job.closed:
+            raise JobError(f"job {job_id} is already closed")
+        now = self.chain.timestamp()
+        if now <= job.deadline:
+            raise JobError(f"job {job_id} runs until its deadline {job.deadline} ({job.deadline - now}s from now); "
+                           f"its escrow can be reclaimed after that")
+        self.chain.reclaim(job_id)
+        return self.chain.withdraw()
+
+
+__all__ = ["ChainError", "Client", "Decided", "DeltaSubmitted", "Finished", "JobError", "Merged", "Paid",
+           "Progress", "Scored", "Slashed"]

@@ -1,0 +1,122 @@
+"""The SDK against the devnet: a job from the synthetic set with two experts, trained by the real daemons,
+followed as typed events, downloaded as a pipeline and sampled to a video; and its refusals of bad input."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from paris_node.aggregator_daemon import AggregatorDaemon
+from paris_node.chain import Chain, EventCursor
+from paris_node.data.video import read_video
+from paris_node.devnet import DevnetInfo, devnet_account
+from paris_node.miner_daemon import MinerDaemon
+from paris_node.store import IpfsStore
+from paris_sdk.client import Client, Decided, DeltaSubmitted, Finished, JobError, Merged, Scored
+
+from miners import funded_chain
+from paris_validator.daemon import ValidatorDaemon
+
+
+@pytest.fixture
+def client(devnet: DevnetInfo) -> Client:
+    return Client(Chain(devnet.rpc_url, devnet.contract, devnet_account(1)), IpfsStore(devnet.ipfs_api),
+                  devnet.deploy_block)
+
+
+def _jobs(chain: Chain, from_block: int) -> int:
+    return sum(1 for _ in chain.events(EventCursor(from_block), {"JobCreated"}))
+
+
+def test_a_job_is_created_trained_followed_downloaded_and_sampled(client: Client, devnet: DevnetInfo,
+                                                                 tmp_path: Path) -> None:
+    job_id = client.create_job(experts=2, rounds=1, reward_eth=0.5, synthetic_clips=16, local_steps=4,
+                               segment_steps=2, batch=4, challenges=1, reveal_window_s=30,
+                               aggregator=devnet.address("aggregator"))
+    spec = client.spec(job_id)
+    assert spec.experts == 2 and spec.router and len(set(spec.shards)) == 2
+
+    miner = MinerDaemon(funded_chain(devnet), IpfsStore(devnet.ipfs_api), tmp_path / "miner", devnet.deploy_block,
+                        {job_id})
+    validator = ValidatorDaemon(Chain(devnet.rpc_url, devnet.contract, devnet_account(4)), IpfsStore(devnet.ipfs_api),
+                                tmp_path / "validator", devnet.deploy_block, {job_id})
+    aggregator = AggregatorDaemon(Chain(devnet.rpc_url, devnet.contract, devnet_account(2)),
+                                  IpfsStore(devnet.ipfs_api), devnet.deploy_block, {job_id})
+    deadline = time.monotonic() + 240
+    while not all(client.chain.version_of(job_id, e) == 1 for e in range(2)):
+        assert time.monotonic() < deadline, "the job never finished its round"
+        for daemon in (miner, validator, aggregator):
+            daemon.step()
+        time.sleep(0.2)
+
+    events = list(client.follow(job_id, poll_s=0.2, timeout_s=30))
+    kinds = [type(e) for e in events]
+    assert kinds.count(DeltaSubmitted) == 2 and kinds.count(Merged) == 2 and kinds[-1] is Finished
+    assert all(e.passed for e in events if isinstance(e, (Scored, Decided)))
+    assert {(e.expert, e.version) for e in events if isinstance(e, Merged)} == {(0, 1), (1, 1)}
+    assert events[-1].versions == (1, 1)
+
+    pipeline = client.download(job_id)
+    assert len(pipeline.experts) == 2 and pipeline.router is not None
+    out = client.sample(job_id, tmp_path / "sample.gif", steps=4)
+    frames = read_video(out)
+    assert frames.shape == (spec.model.frames, spec.model.size, spec.model.size, 3) and np.ptp(frames) > 0
+
+    with pytest.raises(JobError, match="deadline"):
+        client.cancel(job_id)  # its escrow stays until the deadline
+
+
+def test_bad_requests_are_refused_before_anything_is_escrowed(client: Client, devnet: DevnetInfo,
+                                                              tmp_path: Path) -> None:
+    before = _jobs(client.chain, devnet.deploy_block)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(JobError, match="no video files"):
+        client.create_job(tmp_path / "empty")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "clip.mp4").write_bytes(b"not a video")
+    with pytest.raises(JobError, match="clip.mp4"):
+        client.create_job(tmp_path / "broken")
+    with pytest.raises(JobError, match="holds"):
+        client.create_job(reward_eth=10**9)
+    assert _jobs(client.chain, devnet.deploy_block) == before  # no job, so no escrow
+    with pytest.raises(JobError, match="no job 999"):
+        client.spec(999)
+    with pytest.raises(JobError, match="no job 999"):
+        next(client.follow(999))
+
+
+def _paris(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI; its output with rich's line wrapping undone."""
+    done = subprocess.run([sys.executable, "-c", "from paris_sdk.cli import main; main()", *args],
+                          capture_output=True, text=True, timeout=180)
+    done.stdout = " ".join(done.stdout.split())
+    return done
+
+
+def test_the_job_commands_read_like_sentences_and_fail_with_a_reason(devnet_dir: Path, tmp_path: Path) -> None:
+    where = ("--dir", str(devnet_dir))
+    submitted = _paris("job", "submit", "--experts", "2", "--rounds", "1", "--reward", "0.1", "--local-steps", "4",
+                       "--segment-steps", "2", *where)
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+    job_id = re.search(r"job (\d+) is open", submitted.stdout).group(1)  # type: ignore[union-attr]
+    assert f"paris job watch {job_id}" in submitted.stdout
+
+    sampled = _paris("job", "sample", job_id, "--out", str(tmp_path / "first.gif"), "--steps", "2", *where)
+    assert sampled.returncode == 0 and (tmp_path / "first.gif").exists(), sampled.stdout + sampled.stderr
+
+    for args, reason in [(("job", "watch", "999", *where), "no job 999"),
+                         (("job", "cancel", job_id, *where), "deadline"),
+                         (("job", "submit", str(tmp_path), *where), "1 clips are too few"),  # first.gif
+                         (("job", "submit", str(tmp_path / "none"), *where), "not a folder of clips"),
+                         (("job", "submit", "--local-steps", "4", "--segment-steps", "3", *where), "multiple"),
+                         (("job", "watch", job_id, "--timeout", "1", *where), "not finished"),
+                         (("job", "watch", "1", "--dir", str(tmp_path / "nowhere")), "devnet")]:
+        failed = _paris(*args)
+        assert failed.returncode == 1 and reason in failed.stdout, (args, failed.stdout + failed.stderr)
+        assert "Traceback" not in failed.stdout + failed.stderr
