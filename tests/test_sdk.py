@@ -35,7 +35,7 @@ def _jobs(chain: Chain, from_block: int) -> int:
 
 
 def test_a_job_is_created_trained_followed_downloaded_and_sampled(client: Client, devnet: DevnetInfo,
-                                                                 tmp_path: Path) -> None:
+                                                                 devnet_dir: Path, tmp_path: Path) -> None:
     job_id = client.create_job(experts=2, rounds=1, reward_eth=0.5, synthetic_clips=16, local_steps=4,
                                segment_steps=2, batch=4, challenges=1, reveal_window_s=30,
                                aggregator=devnet.address("aggregator"))
@@ -70,6 +70,10 @@ def test_a_job_is_created_trained_followed_downloaded_and_sampled(client: Client
 
     with pytest.raises(JobError, match="deadline"):
         client.cancel(job_id)  # its escrow stays until the deadline
+
+    watched = _paris("job", "watch", str(job_id), "--dir", str(devnet_dir))
+    assert watched.returncode == 0, watched.stdout + watched.stderr
+    assert "expert 1 v1: merged 1 deltas" in watched.stdout and "done: experts at versions [1, 1]" in watched.stdout
 
 
 def test_bad_requests_are_refused_before_anything_is_escrowed(client: Client, devnet: DevnetInfo,

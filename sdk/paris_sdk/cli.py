@@ -20,8 +20,7 @@ from paris_node.devnet import Devnet, DevnetError, DevnetInfo, down, supervise, 
 from paris_node.keys import SigningKeyError
 from paris_node.p2p import P2PError
 from paris_node.store import IpfsStore, StoreError
-from paris_sdk.client import Client, Decided, DeltaSubmitted, JobError, Merged, Paid, Scored, Slashed
-from paris_sdk.client import Progress as ProgressEvent
+from paris_sdk.client import Client, JobError, Merged
 from paris_sdk.demo import run_skeleton_round
 
 DEFAULT_DEVNET_DIR = Path(".paris/devnet")
@@ -174,26 +173,9 @@ def job_watch(job: int, directory: Path = DirOption,
                   console=console) as bars:
         tasks = [bars.add_task(f"expert {e}", total=terms.rounds) for e in range(terms.experts)]
         for event in client.follow(job, timeout_s=timeout or None):
-            bars.console.print(_describe_event(event))
+            bars.console.print(str(event), markup=False)
             if isinstance(event, Merged):
                 bars.update(tasks[event.expert], completed=event.version)
-
-
-def _describe_event(event: ProgressEvent) -> str:
-    short = (lambda i: f"{i:#x}"[:10] + "…")
-    if isinstance(event, DeltaSubmitted):
-        return f"delta {short(event.delta_id)} from {event.miner} for expert {event.expert} v{event.base_version}"
-    if isinstance(event, Scored):
-        return f"  {event.validator} scored {short(event.delta_id)}: {'pass' if event.passed else 'FAIL'} {event.score}"
-    if isinstance(event, Decided):
-        return f"  {short(event.delta_id)} {'passed' if event.passed else '[red]failed[/red]'} (score {event.score})"
-    if isinstance(event, Merged):
-        return f"[green]expert {event.expert} v{event.version}[/green] merged {len(event.deltas)} deltas: {event.checkpoint}"
-    if isinstance(event, Paid):
-        return f"  paid {event.wei / 10**18:.4f} ETH to {event.miner}"
-    if isinstance(event, Slashed):
-        return f"  [red]slashed[/red] {event.miner}: {event.wei / 10**18:.4f} ETH"
-    return f"[green]done[/green]: experts at versions {list(event.versions)}"
 
 
 @job_app.command("sample")

@@ -44,6 +44,10 @@ class JobError(ValueError):
 # ----------------------------------------------------------------------------- progress events
 
 
+def _short(delta_id: int) -> str:
+    return f"{delta_id:#x}"[:10] + "…"
+
+
 @dataclass(frozen=True)
 class DeltaSubmitted:
     block: int
@@ -51,6 +55,9 @@ class DeltaSubmitted:
     miner: str
     expert: int
     base_version: int
+
+    def __str__(self) -> str:
+        return f"delta {_short(self.delta_id)} from {self.miner} for expert {self.expert} v{self.base_version}"
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,9 @@ class Scored:
     passed: bool
     score: int
 
+    def __str__(self) -> str:
+        return f"  {self.validator} scored {_short(self.delta_id)}: {'pass' if self.passed else 'FAIL'} {self.score}"
+
 
 @dataclass(frozen=True)
 class Decided:
@@ -68,6 +78,9 @@ class Decided:
     delta_id: int
     passed: bool
     score: int
+
+    def __str__(self) -> str:
+        return f"  {_short(self.delta_id)} {'passed' if self.passed else 'FAILED'} (score {self.score})"
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,9 @@ class Merged:
     deltas: tuple[int, ...]
     checkpoint: str
 
+    def __str__(self) -> str:
+        return f"expert {self.expert} v{self.version}: merged {len(self.deltas)} deltas into {self.checkpoint}"
+
 
 @dataclass(frozen=True)
 class Paid:
@@ -85,6 +101,9 @@ class Paid:
     delta_id: int
     miner: str
     wei: int
+
+    def __str__(self) -> str:
+        return f"  paid {self.wei / ETH:.4f} ETH to {self.miner}"
 
 
 @dataclass(frozen=True)
@@ -95,6 +114,9 @@ class Slashed:
     wei: int
     reason: int
 
+    def __str__(self) -> str:
+        return f"  SLASHED {self.miner}: {self.wei / ETH:.4f} ETH (delta {_short(self.delta_id)})"
+
 
 @dataclass(frozen=True)
 class Finished:
@@ -102,6 +124,9 @@ class Finished:
 
     block: int
     versions: tuple[int, ...]
+
+    def __str__(self) -> str:
+        return f"done: experts at versions {list(self.versions)}"
 
 
 Progress = DeltaSubmitted | Scored | Decided | Merged | Paid | Slashed | Finished
