@@ -92,7 +92,8 @@ class AggregatorDaemon:
         if network is None:
             return set()
         return {m for m in network.liveness.training(job_id, expert, version)
-                if self.chain.delta(self.chain.delta_id_of(job_id, expert, version, m)).state == DeltaState.NONE}
+                if self.chain.delta(self.chain.delta_id_of(job_id, expert, version, m)).state == DeltaState.NONE
+                and not self.chain.stake_of(m).slashed}
 
     def run(self, stop: threading.Event, poll_s: float = 1.0) -> None:
         self.presence.run(self.step, stop, poll_s)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
+
+import torch
 
 from safetensors.torch import load_file, save_file
 
@@ -21,7 +24,7 @@ from paris_node.data.clips import ClipSet
 from paris_node.jobspec import JobSpec, spec_of_job
 from paris_node.journal import Journal, RoundRecord, write_atomic
 from paris_node.gossip import DeltaSubmitted
-from paris_node.miner import kept_reveal, train_round
+from paris_node.miner import RoundWork, kept_reveal, train_round
 from paris_node.presence import Presence
 from paris_node.status_api import DeltaReport, Status
 from paris_node.trace import merkle_root
@@ -30,12 +33,13 @@ from paris_node.store import IpfsStore, StoreError, parse_cid
 log = logging.getLogger(__name__)
 
 RECOVERABLE = (ChainError, StoreError, OSError, ValueError)
+Trainer = Callable[..., tuple[RoundWork, dict[str, torch.Tensor]]]  # the signature of miner.train_round
 
 
 class MinerDaemon:
     def __init__(self, chain: Chain, store: IpfsStore, work_dir: Path, from_block: int,
                  jobs: set[int] | None = None, experts: set[int] | None = None, stake_wei: int = 0,
-                 device: str = "cpu", presence: Presence | None = None) -> None:
+                 device: str = "cpu", presence: Presence | None = None, trainer: Trainer = train_round) -> None:
         if chain.account is None:
             raise ChainError("a miner needs a signing account")
         self.chain, self.store, self.work_dir = chain, store, work_dir
@@ -45,7 +49,8 @@ class MinerDaemon:
         self.from_block = from_block
         self.jobs, self.experts = jobs, experts
         self.specs: dict[int, JobSpec] = {}
-        self.stake_wei, self.device = stake_wei, device
+        self.stake_wei, self.device, self.trainer = stake_wei, device, trainer
+        self.slashed = False
         self.presence = presence or Presence()
         self.presence.watch_store(store)
         self.training: tuple[int, int, int] | None = None  # (job, expert, version) being trained now
@@ -54,6 +59,12 @@ class MinerDaemon:
     def _ensure_stake(self) -> None:
         """Bond the market's minimum stake as a miner when this account has none."""
         stake = self.chain.stake_of(self.address)
+        if stake.slashed:
+            if not self.slashed:
+                log.error("this account was slashed: it can no longer stake or submit; stopping work")
+            self.slashed = True
+            self.presence.set_working(set())
+            return
         if stake.roles & ROLE_MINER and stake.amount > 0:
             return
         amount = max(self.stake_wei, self.chain.call("MIN_STAKE"))
@@ -85,7 +96,7 @@ class MinerDaemon:
             log.warning("cannot stake or read new jobs: %s", exc)
         for job_id, spec in sorted(self.specs.items()):
             for expert in range(spec.experts):
-                if self.experts is None or expert in self.experts:
+                if not self.slashed and (self.experts is None or expert in self.experts):
                     self._guard(f"job {job_id} expert {expert}", self._advance_training, job_id, spec, expert)
         for record in self.journal.open_rounds():
             self._guard(f"delta of job {record.job_id} expert {record.expert}", self._advance_delta, record)
@@ -113,7 +124,7 @@ class MinerDaemon:
         self.training = (job_id, expert, version)
         self.presence.set_working(self._unsubmitted())
         try:
-            work, carried = train_round(spec, shard, base, job_id, self.address, error, round_dir / "states",
+            work, carried = self.trainer(spec, shard, base, job_id, self.address, error, round_dir / "states",
                                          self.device)
         finally:
             self.training = None
@@ -148,7 +159,7 @@ class MinerDaemon:
                 self.chain.submit_delta(record.job_id, record.expert, record.base_version,
                                         parse_cid(record.delta_cid), merkle_root(digests), len(digests) - 1)
             except ContractRevert as exc:
-                if exc.error in ("TooStale", "DeadlinePassed", "JobClosed", "AllRoundsDone"):
+                if exc.error in ("TooStale", "DeadlinePassed", "JobClosed", "AllRoundsDone", "IsSlashed"):
                     self._close(record, f"not submitted: {exc.error}")
                     return
                 raise

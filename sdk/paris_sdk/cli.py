@@ -21,7 +21,7 @@ from paris_node.keys import SigningKeyError
 from paris_node.p2p import P2PError
 from paris_node.store import IpfsStore, StoreError
 from paris_sdk.client import Client, JobError, Merged
-from paris_sdk.demo import run_skeleton_round
+from paris_sdk.demo import DemoSettings, run_demo
 
 DEFAULT_DEVNET_DIR = Path(".paris/devnet")
 USER_ERRORS = (DevnetError, ChainError, StoreError, ConfigError, SigningKeyError, P2PError, AggregatorError,
@@ -95,31 +95,33 @@ def devnet_status(directory: Path = DirOption) -> None:
 
 
 @app.command("demo")
-def demo(directory: Path = typer.Option(Path(".paris/demo"), "--dir", help="Scratch directory for the demo.")) -> None:
-    """Bring a devnet up, run one skeleton round across chain, IPFS and libp2p, and tear it all down."""
-    started = time.monotonic()
+def demo(directory: Path = typer.Option(Path(".paris/demo"), "--dir", help="Scratch directory for the demo."),
+         experts: int = typer.Option(2, "--experts"), rounds: int = typer.Option(3, "--rounds"),
+         miners: int = typer.Option(3, "--miners", help="Honest miners (a cheating one joins them)."),
+         local_steps: int = typer.Option(20, "--local-steps"), segment_steps: int = typer.Option(5, "--segment-steps"),
+         clips: int = typer.Option(48, "--clips", help="Synthetic clips in the job.")) -> None:
+    """Run the whole market on a fresh devnet: a job, miners (one cheating), a validator, the aggregator."""
+    settings = DemoSettings(experts=experts, rounds=rounds, miners=miners, clips=clips, local_steps=local_steps,
+                            segment_steps=segment_steps)
     with console.status("starting devnet (anvil, IPFS, contract)..."):
         devnet = Devnet(directory / "devnet")
         info = devnet.start()
     try:
         console.print(_describe(info, "devnet up"))
-        with console.status("running the skeleton round..."):
-            report = run_skeleton_round(info, directory)
+        report = run_demo(directory / "devnet", directory, settings, lambda line: console.print(line, markup=False))
     finally:
         with console.status("stopping devnet..."):
             devnet.stop()
-    table = Table(title="skeleton round")
-    table.add_column("step")
-    table.add_column("seconds", justify="right")
-    for name, seconds in report.steps:
-        table.add_row(name, f"{seconds:.2f}")
+    table = Table(title=f"job {report.job_id}: experts at versions {list(report.versions)}")
+    for column in ("participant", "role", "deltas", "passed", "failed", "earned ETH", "slashed ETH", "withdrawn ETH"):
+        table.add_column(column, justify="left" if column in ("participant", "role") else "right")
+    for p in report.participants:
+        table.add_row(p.role, p.kind, str(p.submitted), str(p.passed), str(p.failed), f"{p.earned_wei / 10**18:.4f}",
+                      f"{p.slashed_wei / 10**18:.4f}", f"{p.withdrawn_wei / 10**18:.4f}")
     console.print(table)
-    console.print(f"job {report.job_id}: spec {report.spec_cid}")
-    console.print(f"delta 0x{report.delta_id:064x}"[:16] + f"…: {report.delta_bytes} bytes at {report.delta_cid}, "
-                  f"gossiped in {report.gossip_latency_s * 1000:.0f} ms")
-    console.print(f"verified by a fresh client: {'yes' if report.verified else 'NO'}; "
-                  f"devnet stopped; total {time.monotonic() - started:.1f}s")
-    if not report.verified:
+    console.print(f"cheater slashed: {'yes' if report.cheater_slashed else 'NO'}; sample video: {report.sample}; "
+                  f"logs: {report.logs}; {report.seconds:.0f}s")
+    if not report.cheater_slashed:
         raise typer.Exit(1)
 
 

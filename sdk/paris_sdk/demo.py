@@ -1,114 +1,168 @@
-"""The skeleton round the README's first command runs until the full market demo exists.
+"""`paris demo`: the whole market on a local devnet, as the README's first command shows it.
 
-A requester escrows a job whose spec lives on IPFS; a miner, signing from its encrypted keystore, puts a
-1 MiB delta on IPFS, records its CID on chain and announces it over libp2p gossip; a fresh client that
-shares no state with either reads the chain events, fetches the delta and verifies it against its CID.
+A requester opens a job on the built-in synthetic set (K experts, several rounds) through the SDK; honest
+miners, one cheating miner (`demo_cheater`: it skips a step in every segment), a validator and the
+aggregator run as separate daemon processes that find each other over libp2p. The demo follows the job's
+chain events, waits for payouts and the slash, samples a video from the trained experts and tallies what
+every participant earned or lost.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import queue
+import signal
+import subprocess
+import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-from safetensors.numpy import load as load_safetensors
-from safetensors.numpy import save as save_safetensors
-
-from paris_node.chain import ROLE_MINER, Chain, EventCursor, JobTerms, cid_from_chain
+from paris_node.chain import Chain, EventCursor
 from paris_node.devnet import DEVNET_PASSWORD, DevnetInfo
-from paris_node.keys import PASSWORD_ENV, load_account
-from paris_node.p2p import P2PHost
-from paris_node.store import IpfsStore
+from paris_node.keys import PASSWORD_ENV
+from paris_sdk.client import Client, JobError
 
-DELTA_TOPIC = "paris/skeleton/deltas"
-ANNOUNCE_TIMEOUT_S = 10.0
+MINER = [sys.executable, "-c", "from paris_node.miner_cli import main; main()"]
+VALIDATOR = [sys.executable, "-c", "from paris_validator.cli import main; main()"]
+CHEATER = [sys.executable, "-m", "paris_sdk.demo_cheater"]
+SETTLE_TIMEOUT_S = 90.0
 
 
 @dataclass(frozen=True)
-class SkeletonReport:
+class DemoSettings:
+    experts: int = 2
+    rounds: int = 3
+    miners: int = 3  # honest ones; one more cheats
+    clips: int = 48
+    local_steps: int = 20
+    segment_steps: int = 5
+    batch: int = 8
+    reward_eth: float = 1.0
+    timeout_s: float = 480.0  # for the training itself
+
+
+@dataclass
+class Participant:
+    role: str
+    address: str
+    kind: str  # miner, cheater, validator, aggregator
+    submitted: int = 0
+    passed: int = 0
+    failed: int = 0
+    earned_wei: int = 0  # payouts, validator fees and slashing rewards credited
+    slashed_wei: int = 0
+    withdrawn_wei: int = 0
+
+
+@dataclass
+class DemoReport:
     job_id: int
-    spec_cid: str
-    delta_id: int
-    delta_cid: str
-    delta_bytes: int
-    gossip_latency_s: float
-    verified: bool
-    steps: list[tuple[str, float]]
+    versions: tuple[int, ...]
+    participants: list[Participant]
+    sample: Path
+    seconds: float
+    logs: Path
+    cheater_slashed: bool = field(default=False)
 
 
-def _delta_payload(seed: int) -> bytes:
-    """A 1 MiB safetensors file standing in for a pseudo-gradient (256 Ki float32 values)."""
-    values = np.random.default_rng(seed).standard_normal(256 * 1024).astype(np.float32)
-    return save_safetensors({"delta": values}, metadata={"skeleton-seed": str(seed)})
-
-
-def run_skeleton_round(info: DevnetInfo, work_dir: Path, seed: int = 0) -> SkeletonReport:
-    steps: list[tuple[str, float]] = []
-    clock = time.monotonic()
-
-    def step(name: str) -> None:
-        nonlocal clock
-        now = time.monotonic()
-        steps.append((name, now - clock))
-        clock = now
-
+def run_demo(devnet_dir: Path, work: Path, settings: DemoSettings, say: Callable[[str], None]) -> DemoReport:
+    started = time.monotonic()
+    if settings.miners + 1 > 5:
+        raise JobError("the devnet has 5 miner accounts: at most 4 honest miners besides the cheater")
+    info = DevnetInfo.read(devnet_dir)
+    client = Client.from_devnet(devnet_dir)
+    say(f"creating a job: {settings.clips} synthetic clips clustered into {settings.experts} experts, "
+        f"{settings.rounds} rounds, {settings.reward_eth} ETH per round")
+    job_id = client.create_job(experts=settings.experts, rounds=settings.rounds, reward_eth=settings.reward_eth,
+                               synthetic_clips=settings.clips, local_steps=settings.local_steps,
+                               segment_steps=settings.segment_steps, batch=settings.batch,
+                               aggregator=info.address("aggregator"), reveal_window_s=120)
+    honest = [f"miner-{i + 1}" for i in range(settings.miners)]
+    cheater = f"miner-{settings.miners + 1}"
+    logs = work / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    common = ["--devnet", str(devnet_dir), "--poll", "0.5"]
+    commands = {"aggregator": [*MINER, "aggregate", "--role", "aggregator", "--job", str(job_id), "--min-wait", "5",
+                               "--round-timeout", "90", "--work-dir", str(work / "aggregator"), *common],
+                "validator-1": [*VALIDATOR, "validate", "--role", "validator-1", "--job", str(job_id),
+                                "--work-dir", str(work / "validator-1"), *common],
+                **{role: [*MINER, "mine", "--role", role, "--job", str(job_id), "--work-dir", str(work / role),
+                          *common] for role in honest},
+                cheater: [*CHEATER, "--role", cheater, "--work-dir", str(work / cheater), "--devnet", str(devnet_dir)]}
     env = {**os.environ, PASSWORD_ENV: os.environ.get(PASSWORD_ENV, DEVNET_PASSWORD)}
-    requester = load_account(info.keystore("requester"), env)
-    miner = load_account(info.keystore("miner-1"), env)
-    step("keystores decrypted")
-
-    with IpfsStore(info.ipfs_api) as store, P2PHost(work_dir / "p2p" / "miner.key") as miner_host, \
-            P2PHost(work_dir / "p2p" / "watcher.key") as watcher_host:
-        announcements: queue.Queue = queue.Queue()
-        watcher_host.subscribe(DELTA_TOPIC, announcements.put)
-        miner_host.subscribe(DELTA_TOPIC, lambda message: None)
-        watcher_host.connect(miner_host.addrs[0])
-        step("libp2p hosts connected")
-
-        spec = json.dumps({"name": "skeleton", "experts": 2, "dataset": "synthetic", "seed": seed}).encode()
-        spec_cid = store.add(spec, name="spec.json")
-        requester_chain = Chain(info.rpc_url, info.contract, requester)
-        terms = JobTerms(spec=spec_cid, experts=2, rounds=1, reward_per_round_wei=10**18,
-                         deadline=requester_chain.w3.eth.get_block("latest")["timestamp"] + 3600,
-                         aggregator=info.address("aggregator"))
-        job_id = requester_chain.create_job(terms, escrow_wei=10**18)
-        step("job created with 1 ETH escrow")
-
-        miner_chain = Chain(info.rpc_url, info.contract, miner)
-        miner_chain.stake(ROLE_MINER, bytes(32), wei=10**18)
-        payload = _delta_payload(seed)
-        delta_cid = store.add(payload, name="delta.safetensors")
-        trace_root = hashlib.sha256(payload).digest()
-        delta_id = miner_chain.submit_delta(job_id, 1, 0, delta_cid, trace_root, segments=4)
-        step("miner staked 1 ETH; delta on IPFS and submitted on chain")
-
-        sent = time.monotonic()
-        deadline = sent + ANNOUNCE_TIMEOUT_S
-        while True:  # the mesh forms within a heartbeat; until then a publish can reach nobody
-            miner_host.publish(DELTA_TOPIC, json.dumps({"job": job_id, "delta": delta_id,
-                                                        "cid": str(delta_cid)}).encode())
+    processes = {name: subprocess.Popen(argv, stdout=(logs / f"{name}.log").open("wb"), stderr=subprocess.STDOUT,
+                                        env=env) for name, argv in commands.items()}
+    say(f"started the aggregator, validator-1, {len(honest)} honest miners and a cheating miner ({cheater}); "
+        f"logs in {logs}")
+    try:
+        versions: tuple[int, ...] = ()
+        for event in client.follow(job_id, poll_s=1.0, timeout_s=settings.timeout_s):
+            say(str(event))
+            versions = getattr(event, "versions", versions)
+            for name, process in processes.items():
+                if process.poll() is not None:
+                    raise JobError(f"{name} exited with code {process.returncode}; see {logs / name}.log")
+        _wait_for_settlement(client.chain, info, job_id, honest, cheater)
+        say("sampling a clip from the trained experts...")
+        sample = client.sample(job_id, work / "sample.gif")
+    finally:
+        for process in processes.values():
+            process.send_signal(signal.SIGTERM)
+        for process in processes.values():
             try:
-                heard = json.loads(announcements.get(timeout=0.5).data)
-                break
-            except queue.Empty:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"no gossip announcement reached the watcher within {ANNOUNCE_TIMEOUT_S}s")
-        latency = time.monotonic() - sent
-        step("announcement gossiped")
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    roles = {"aggregator": "aggregator", "validator-1": "validator", cheater: "cheater",
+             **dict.fromkeys(honest, "miner")}
+    participants = _tally(client.chain, info, job_id, roles)
+    slashed = any(p.slashed_wei for p in participants if p.kind == "cheater")
+    return DemoReport(job_id, versions, participants, sample, time.monotonic() - started, logs, slashed)
 
-    with IpfsStore(info.ipfs_api) as fresh_store:
-        fresh_chain = Chain(info.rpc_url, info.contract)
-        events = [e for e in fresh_chain.events(EventCursor(info.deploy_block), {"DeltaSubmitted"})
-                  if e.args["deltaId"] == heard["delta"]]
-        (event,) = events
-        cid = cid_from_chain(event.args["deltaDigest"], event.args["deltaCodec"])
-        fetched = fresh_store.get(cid)
-        # store.get already checked every block against the CID read from chain; the tensor must load too.
-        verified = cid == delta_cid and load_safetensors(fetched)["delta"].shape == (256 * 1024,)
-    step("fresh client read the event, fetched and verified the delta")
-    return SkeletonReport(job_id, str(spec_cid), delta_id, str(delta_cid), len(payload), latency, verified, steps)
+
+def _wait_for_settlement(chain: Chain, info: DevnetInfo, job_id: int, honest: list[str], cheater: str) -> None:
+    """Until every merged delta is paid, the cheater is slashed, and the paid miners withdrew."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        events = list(chain.events(EventCursor(info.deploy_block),
+                                   {"DeltaSubmitted", "ExpertFinalized", "DeltaPaid", "Slashed", "Withdrawn"}))
+        ours = {e.args["deltaId"] for e in events if e.name == "DeltaSubmitted" and e.args["jobId"] == job_id}
+        merged = {d for e in events if e.name == "ExpertFinalized" and e.args["jobId"] == job_id
+                  for d in e.args["mergedDeltaIds"]}
+        paid = {e.args["deltaId"]: e.args["miner"] for e in events if e.name == "DeltaPaid" and e.args["deltaId"] in ours}
+        slashed = {e.args["miner"] for e in events if e.name == "Slashed" and e.args["deltaId"] in ours}
+        withdrew = {e.args["account"] for e in events if e.name == "Withdrawn"}
+        if merged <= paid.keys() and info.address(cheater) in slashed and set(paid.values()) <= withdrew:
+            return
+        time.sleep(1.0)
+    raise JobError(f"payouts or the slash were not settled within {SETTLE_TIMEOUT_S:.0f}s after the last round")
+
+
+def _tally(chain: Chain, info: DevnetInfo, job_id: int, roles: dict[str, str]) -> list[Participant]:
+    people = {info.address(role): Participant(role, info.address(role), kind) for role, kind in roles.items()}
+    ours: set[int] = set()
+    for event in chain.events(EventCursor(info.deploy_block)):
+        a = event.args
+        if event.name == "DeltaSubmitted" and a["jobId"] == job_id:
+            ours.add(a["deltaId"])
+            if a["miner"] in people:
+                people[a["miner"]].submitted += 1
+        elif event.name == "DeltaDecided" and a["deltaId"] in ours:
+            miner = people.get(chain.delta(a["deltaId"]).miner)
+            if miner is not None and a["passed"]:
+                miner.passed += 1
+            elif miner is not None:
+                miner.failed += 1
+        elif event.name == "DeltaPaid" and a["miner"] in people:
+            people[a["miner"]].earned_wei += a["amount"]
+        elif event.name == "ScoreSubmitted" and a["validator"] in people:
+            people[a["validator"]].earned_wei += a["fee"]
+        elif event.name == "Slashed":
+            if a["miner"] in people:
+                people[a["miner"]].slashed_wei += a["amount"]
+            if a["reporter"] in people:
+                people[a["reporter"]].earned_wei += a["amount"] // 2
+        elif event.name == "Withdrawn" and a["account"] in people:
+            people[a["account"]].withdrawn_wei += a["amount"]
+    return list(people.values())

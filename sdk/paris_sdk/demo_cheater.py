@@ -1,0 +1,47 @@
+"""The demo's cheating miner: a real `MinerDaemon` whose training skips a step in every segment it claims.
+
+It is a separate program so that the demo can show the market catching it: the validator's replay of any
+challenged segment ends elsewhere than the committed state, the delta fails, and the cheater is slashed.
+
+    python -m paris_sdk.demo_cheater --role miner-4 --devnet .paris/demo/devnet --work-dir .paris/demo/cheater
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from paris_node.daemon_cli import connect, presence, run_until_signalled, settings
+from paris_node.jobspec import JobSpec
+from paris_node.miner import RoundWork, train_round
+from paris_node.miner_daemon import MinerDaemon
+
+
+def lazy_round(spec: JobSpec, *args: Any) -> tuple[RoundWork, dict[str, torch.Tensor]]:
+    """Train k - 1 steps per segment and claim k: cheaper, and caught by any challenged replay."""
+    lazy = dataclasses.replace(spec, segment_steps=spec.segment_steps - 1,
+                               local_steps=spec.segments * (spec.segment_steps - 1))
+    return train_round(lazy, *args)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--role", required=True)
+    parser.add_argument("--devnet", type=Path, required=True)
+    parser.add_argument("--work-dir", type=Path, required=True)
+    parser.add_argument("--poll", type=float, default=0.5)
+    args = parser.parse_args()
+    config = settings(None, args.devnet, poll_s=args.poll)
+    chain, store = connect(config, args.devnet, args.role)
+    daemon = MinerDaemon(chain, store, args.work_dir, config.deploy_block, presence=presence(config, chain, "miner",
+                                                                                              args.work_dir),
+                         trainer=lazy_round)
+    run_until_signalled(daemon, config, args.work_dir)
+
+
+if __name__ == "__main__":
+    main()
