@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything Paris needs from the project's own files, idempotently: a second run that finds
-# nothing changed finishes in seconds. Steps: Node.js (Debian) if missing, npm packages from the lockfile,
+# nothing changed finishes in seconds. Steps: Node.js and Chromium (Debian) if missing, npm packages from the lockfile,
 # the Python venv, then forge build and the contract artifacts shipped inside paris_node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,11 @@ hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   say "installing Node.js and npm (Debian)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+fi
+
+if ! command -v chromium >/dev/null; then
+  say "installing Chromium (Debian), which the dashboard test drives headless"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 fi
 
 npm_hash=$(hash_of package.json package-lock.json)

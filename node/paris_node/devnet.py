@@ -78,7 +78,7 @@ def tool(name: str) -> str:
     return found
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Runs in the child before exec: ask Linux to SIGTERM it when the supervisor dies, even by kill -9."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -219,7 +219,7 @@ class Devnet:
         log_path = self.directory / f"{name}.log"
         with log_path.open("wb") as out:
             proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=env, preexec_fn=_die_with_parent)
+                                    env=env, preexec_fn=die_with_parent)
         child = Child(name, proc, log_path)
         self.children.append(child)
         return child

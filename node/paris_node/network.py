@@ -27,6 +27,9 @@ from paris_node.status_api import PeerReport
 log = logging.getLogger(__name__)
 
 
+NOT_MEMBER_TTL_S = 5.0
+
+
 class Members:
     """Which addresses may gossip: staked, unslashed accounts, plus ones vouched for (a job's aggregator).
 
@@ -50,7 +53,8 @@ class Members:
             if address in self._vouched:
                 return True
             member, checked = self._known.get(address, (False, -1.0))
-            if checked < 0 or time.monotonic() - checked > self.ttl_s:
+            # A refusal is rechecked sooner: a node may stake just after its first heartbeats.
+            if checked < 0 or time.monotonic() - checked > (self.ttl_s if member else NOT_MEMBER_TTL_S):
                 self._pending.add(address)
             return member
 

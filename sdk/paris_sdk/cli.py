@@ -99,10 +99,11 @@ def demo(directory: Path = typer.Option(Path(".paris/demo"), "--dir", help="Scra
          experts: int = typer.Option(2, "--experts"), rounds: int = typer.Option(3, "--rounds"),
          miners: int = typer.Option(3, "--miners", help="Honest miners (a cheating one joins them)."),
          local_steps: int = typer.Option(20, "--local-steps"), segment_steps: int = typer.Option(5, "--segment-steps"),
-         clips: int = typer.Option(48, "--clips", help="Synthetic clips in the job.")) -> None:
+         clips: int = typer.Option(48, "--clips", help="Synthetic clips in the job."),
+         port: int = typer.Option(0, "--port", help="Dashboard port (0: any free port; the URL is printed).")) -> None:
     """Run the whole market on a fresh devnet: a job, miners (one cheating), a validator, the aggregator."""
     settings = DemoSettings(experts=experts, rounds=rounds, miners=miners, clips=clips, local_steps=local_steps,
-                            segment_steps=segment_steps)
+                            segment_steps=segment_steps, dashboard_port=port)
     with console.status("starting devnet (anvil, IPFS, contract)..."):
         devnet = Devnet(directory / "devnet")
         info = devnet.start()
@@ -201,6 +202,7 @@ def main() -> None:
     """Entry point: user errors print one actionable line instead of a traceback."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("libp2p").setLevel(logging.CRITICAL)  # redials of daemons that just stopped
     try:
         app()
     except USER_ERRORS as exc:

@@ -4,7 +4,7 @@ A requester opens a job on the built-in synthetic set (K experts, several rounds
 miners, one cheating miner (`demo_cheater`: it skips a step in every segment), a validator and the
 aggregator run as separate daemon processes that find each other over libp2p. The demo follows the job's
 chain events, waits for payouts and the slash, samples a video from the trained experts and tallies what
-every participant earned or lost.
+every participant earned or lost. A live dashboard of the job is served while it runs (its URL is printed).
 """
 
 from __future__ import annotations
@@ -13,15 +13,19 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from paris_node.chain import Chain, EventCursor
-from paris_node.devnet import DEVNET_PASSWORD, DevnetInfo
+from paris_node.devnet import DEVNET_PASSWORD, DevnetInfo, die_with_parent
 from paris_node.keys import PASSWORD_ENV
+from paris_node.network import Members, Network
+from paris_node.status_api import StatusServer
 from paris_sdk.client import Client, JobError
+from paris_sdk.dashboard import JobBoard, build_dashboard
 
 MINER = [sys.executable, "-c", "from paris_node.miner_cli import main; main()"]
 VALIDATOR = [sys.executable, "-c", "from paris_validator.cli import main; main()"]
@@ -40,6 +44,7 @@ class DemoSettings:
     batch: int = 8
     reward_eth: float = 1.0
     timeout_s: float = 480.0  # for the training itself
+    dashboard_port: int = 0  # 0: any free port (the URL is printed)
 
 
 @dataclass
@@ -67,6 +72,7 @@ class DemoReport:
 
 
 def run_demo(devnet_dir: Path, work: Path, settings: DemoSettings, say: Callable[[str], None]) -> DemoReport:
+    """Create the job, run the daemons and the dashboard until the job is done and settled; tally the result."""
     started = time.monotonic()
     if settings.miners + 1 > 5:
         raise JobError("the devnet has 5 miner accounts: at most 4 honest miners besides the cheater")
@@ -90,11 +96,19 @@ def run_demo(devnet_dir: Path, work: Path, settings: DemoSettings, say: Callable
                 **{role: [*MINER, "mine", "--role", role, "--job", str(job_id), "--work-dir", str(work / role),
                           *common] for role in honest},
                 cheater: [*CHEATER, "--role", cheater, "--work-dir", str(work / cheater), "--devnet", str(devnet_dir)]}
-    env = {**os.environ, PASSWORD_ENV: os.environ.get(PASSWORD_ENV, DEVNET_PASSWORD)}
+    # Several daemons share this machine's cores: idle OpenMP threads must sleep, not spin.
+    env = {**os.environ, PASSWORD_ENV: os.environ.get(PASSWORD_ENV, DEVNET_PASSWORD), "OMP_WAIT_POLICY": "PASSIVE"}
     processes = {name: subprocess.Popen(argv, stdout=(logs / f"{name}.log").open("wb"), stderr=subprocess.STDOUT,
-                                        env=env) for name, argv in commands.items()}
+                                        env=env, preexec_fn=die_with_parent) for name, argv in commands.items()}
     say(f"started the aggregator, validator-1, {len(honest)} honest miners and a cheating miner ({cheater}); "
         f"logs in {logs}")
+    watcher = Network(client.chain.account, work / "dashboard" / "p2p.key", "observer",  # type: ignore[arg-type]
+                      Members(Chain(info.rpc_url, info.contract)), bootstrap=info.bootstrap).start()
+    board = JobBoard(client, job_id, work / "dashboard", watcher)
+    server = StatusServer(build_dashboard(board), port=settings.dashboard_port).start()
+    stop = threading.Event()
+    threading.Thread(target=board.run, args=(stop, 1.0), name="dashboard", daemon=True).start()
+    say(f"dashboard: http://127.0.0.1:{server.port}/")
     try:
         versions: tuple[int, ...] = ()
         for event in client.follow(job_id, poll_s=1.0, timeout_s=settings.timeout_s):
@@ -107,6 +121,9 @@ def run_demo(devnet_dir: Path, work: Path, settings: DemoSettings, say: Callable
         say("sampling a clip from the trained experts...")
         sample = client.sample(job_id, work / "sample.gif")
     finally:
+        stop.set()
+        server.stop()
+        watcher.stop()
         for process in processes.values():
             process.send_signal(signal.SIGTERM)
         for process in processes.values():

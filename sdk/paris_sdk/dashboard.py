@@ -1,0 +1,178 @@
+"""A live web dashboard of one job: experts and rounds, deltas and scores, miners and their liveness, the
+held-out loss of every checkpoint version, payouts, slashes and the latest sample video.
+
+`JobBoard` keeps the state current from the chain (and heartbeats, when it has a p2p network); the
+FastAPI app serves it as JSON (`/api/state`), the page (`/`) that renders it every second, and the latest
+sample (`/sample.gif`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from importlib import resources
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import FileResponse, HTMLResponse
+from pydantic import BaseModel
+
+from paris_node.aggregator import checkpoint_cid
+from paris_node.chain import ChainError, EventCursor
+from paris_node.checkpoint import Checkpoint
+from paris_node.data.clips import ClipSet
+from paris_node.evaluate import held_out_loss
+from paris_node.network import Network
+from paris_node.status_api import PeerReport
+from paris_node.store import StoreError
+from paris_sdk.client import Client
+
+log = logging.getLogger(__name__)
+EVAL_CLIPS = 8
+ETH = 10**18
+
+
+class ExpertView(BaseModel):
+    expert: int
+    version: int
+    rounds: int
+    losses: list[float]  # held-out loss of versions 0..version
+
+
+class DeltaView(BaseModel):
+    delta_id: str
+    miner: str
+    expert: int
+    base_version: int
+    state: str  # submitted, passed, failed, merged, paid, slashed
+    score: int | None = None
+
+
+class Transfer(BaseModel):
+    account: str
+    eth: float
+    delta_id: str
+
+
+class BoardState(BaseModel):
+    job: int
+    name: str
+    escrow_eth: float
+    experts: list[ExpertView]
+    deltas: list[DeltaView]
+    payouts: list[Transfer]
+    slashes: list[Transfer]
+    peers: list[PeerReport]
+    samples: int  # how many samples were drawn so far (the page reloads the image when it grows)
+    updated: float
+
+
+class JobBoard:
+    def __init__(self, client: Client, job_id: int, sample_dir: Path, network: Network | None = None) -> None:
+        self.client, self.job_id, self.network = client, job_id, network
+        self.sample_path = sample_dir / "latest.gif"
+        self.spec = client.spec(job_id)
+        self._cursor = EventCursor(client.from_block)
+        self._deltas: dict[int, DeltaView] = {}
+        self._payouts: list[Transfer] = []
+        self._slashes: list[Transfer] = []
+        self._losses: dict[int, list[float]] = {e: [] for e in range(self.spec.experts)}
+        self._eval: dict[int, ClipSet] = {}
+        self._samples = 0
+        self._lock = threading.Lock()
+
+    def refresh(self) -> None:
+        """Read new chain events; score and sample each new checkpoint version."""
+        merged = False
+        for event in self.client.chain.events(self._cursor):
+            merged |= self._apply(event.name, event.args)
+        for expert in range(self.spec.experts):
+            version = self.client.chain.version_of(self.job_id, expert)
+            while len(self._losses[expert]) <= version:
+                self._losses[expert].append(self._loss(expert, len(self._losses[expert])))
+        if merged or not self.sample_path.exists():
+            self.client.sample(self.job_id, self.sample_path, steps=8)
+            self._samples += 1
+
+    def _apply(self, name: str, a: dict) -> bool:  # type: ignore[type-arg]
+        with self._lock:
+            if name == "DeltaSubmitted" and a["jobId"] == self.job_id:
+                self._deltas[a["deltaId"]] = DeltaView(delta_id=hex(a["deltaId"]), miner=a["miner"],
+                                                       expert=a["expert"], base_version=a["baseVersion"],
+                                                       state="submitted")
+            elif name == "ExpertFinalized" and a["jobId"] == self.job_id:
+                for delta_id in a["mergedDeltaIds"]:
+                    self._set(delta_id, "merged")
+                return True
+            elif a.get("deltaId") in self._deltas:
+                view = self._deltas[a["deltaId"]]
+                if name == "DeltaDecided":
+                    self._set(a["deltaId"], "passed" if a["passed"] else "failed",
+                              a["meanScore"] if a["passed"] else None)
+                elif name == "DeltaPaid":
+                    self._set(a["deltaId"], "paid")
+                    self._payouts.append(Transfer(account=a["miner"], eth=a["amount"] / ETH, delta_id=view.delta_id))
+                elif name == "Slashed":
+                    self._set(a["deltaId"], "slashed")
+                    self._slashes.append(Transfer(account=a["miner"], eth=a["amount"] / ETH, delta_id=view.delta_id))
+        return False
+
+    def _set(self, delta_id: int, state: str, score: int | None = None) -> None:
+        view = self._deltas.get(delta_id)
+        if view is not None:
+            self._deltas[delta_id] = view.model_copy(update={"state": state,
+                                                             "score": score if score is not None else view.score})
+
+    def _loss(self, expert: int, version: int) -> float:
+        """Held-out flow-matching loss of one checkpoint version on the first clips of its shard."""
+        if expert not in self._eval:
+            cid = self.spec.shards[expert]
+            self._eval[expert] = ClipSet.from_bytes(self.client.store.get(cid), source=cid)
+        cid = checkpoint_cid(self.client.chain, self.spec, self.job_id, expert, version, self.client.from_block)
+        checkpoint = Checkpoint.from_bytes(self.client.store.get(cid), source=str(cid))
+        return held_out_loss(self.spec.model, checkpoint.weights, self._eval[expert].videos[:EVAL_CLIPS], seed=0)
+
+    def state(self) -> BoardState:
+        job = self.client.chain.job(self.job_id)
+        with self._lock:
+            return BoardState(job=self.job_id, name=self.spec.name, escrow_eth=job.escrow / ETH,
+                              experts=[ExpertView(expert=e, version=len(losses) - 1, rounds=job.rounds,
+                                                  losses=[round(x, 5) for x in losses])
+                                       for e, losses in self._losses.items()],
+                              deltas=list(self._deltas.values()), payouts=list(self._payouts),
+                              slashes=list(self._slashes),
+                              peers=self.network.peer_reports() if self.network else [], samples=self._samples,
+                              updated=time.time())
+
+    def run(self, stop: threading.Event, poll_s: float = 1.0) -> None:
+        while not stop.is_set():
+            try:
+                self.refresh()
+            except (ChainError, StoreError, ValueError) as exc:
+                log.warning("dashboard refresh failed: %s (will retry)", exc)
+            stop.wait(poll_s)
+
+
+def build_dashboard(board: JobBoard) -> FastAPI:
+    app = FastAPI(title=f"Paris job {board.job_id}")
+    page = resources.files("paris_sdk").joinpath("dashboard.html").read_text()
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return page
+
+    @app.get("/api/state")
+    def api_state() -> BoardState:
+        try:
+            return board.state()
+        except ChainError as exc:
+            raise HTTPException(status_code=503, detail=f"chain unavailable: {exc}") from exc
+
+    @app.get("/sample.gif")
+    def sample() -> FileResponse:
+        if not board.sample_path.exists():
+            raise HTTPException(status_code=404, detail="no sample yet")
+        return FileResponse(board.sample_path, media_type="image/gif", headers={"Cache-Control": "no-store"})
+
+    return app

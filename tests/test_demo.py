@@ -1,0 +1,34 @@
+"""A fast variant of `paris demo` (1 round, 2 experts, 2 honest miners and the cheater, H=4): the cheater is
+slashed, honest miners are paid and withdraw, a sample video is written and the summary table printed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from paris_node.data.video import read_video
+
+
+def test_the_fast_demo_catches_the_cheater_pays_the_honest_and_writes_a_video(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", "from paris_sdk.cli import main; main()", "demo", "--dir",
+                           str(tmp_path), "--rounds", "1", "--miners", "2", "--local-steps", "4", "--segment-steps",
+                           "2", "--clips", "16"], capture_output=True, text=True, timeout=400,
+                          env={**os.environ, "COLUMNS": "200"})
+    out = done.stdout
+    assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
+    assert "cheater slashed: yes" in out and "done: experts at versions [1, 1]" in out
+    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
+            for line in out.splitlines() if line.startswith("│")}
+    assert rows["miner-3"][0] == "cheater" and rows["miner-3"][3] == "0" and float(rows["miner-3"][5]) == 1.0
+    for honest in ("miner-1", "miner-2"):
+        kind, submitted, passed, failed, earned, slashed, withdrawn = rows[honest]
+        assert (kind, submitted, passed, failed) == ("miner", "2", "2", "0")
+        assert float(earned) > 0 and float(withdrawn) == float(earned) and float(slashed) == 0
+    assert float(rows["validator-1"][4]) >= 0.5  # half the cheater's stake
+    frames = read_video(tmp_path / "sample.gif")
+    assert frames.shape[1:] == (32, 32, 3) and np.ptp(frames) > 0
+    assert not (tmp_path / "devnet" / "devnet.json").exists()  # the devnet was stopped
