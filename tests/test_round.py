@@ -18,7 +18,7 @@ from paris_node.jobspec import JobSpec
 from paris_node.merge import OuterParams
 from paris_node.miner import kept_reveal, train_round
 from paris_node.model.dit import VideoDiT, named_config
-from paris_node.reveal import Reveal, build_reveal
+from paris_node.reveal import Reveal
 from paris_node.store import IpfsStore
 from paris_node.trace import verify_proof
 

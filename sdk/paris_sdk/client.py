@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from paris_node.aggregator import checkpoint_cid, job_spec
-from paris_node.chain import Chain, ChainError, EventCursor, JobTerms, cid_from_chain
+from paris_node.chain import Chain, EventCursor, JobTerms, cid_from_chain
 from paris_node.checkpoint import Checkpoint
 from paris_node.data.clips import ClipSet, ClipSetError
 from paris_node.data.ingest import ingest_folder
@@ -291,6 +291,3 @@ class Client:
         self.chain.reclaim(job_id)
         return self.chain.withdraw()
 
-
-__all__ = ["ChainError", "Client", "Decided", "DeltaSubmitted", "Finished", "JobError", "Merged", "Paid",
-           "Progress", "Scored", "Slashed"]
