@@ -120,7 +120,7 @@ def test_forged_replayed_oversized_foreign_and_unstaked_messages_are_dropped(lin
         time.sleep(1.0)
     assert [e.body for e in got] == [body]
     drops = {k: b.checks.counts[k] - before_b[k] for k in b.checks.counts}
-    assert all(drops[reason] == 1 for reason in ("bad-signature", "unknown-sender", "peer-mismatch", "oversized",
+    assert all(drops[reason] >= 1 for reason in ("bad-signature", "unknown-sender", "peer-mismatch", "oversized",
                                                   "replayed")), drops
     assert {k: c.checks.counts[k] - before_c[k] for k in ("bad-signature", "unknown-sender", "peer-mismatch",
                                                            "oversized", "replayed")} == dict.fromkeys(
