@@ -10,6 +10,7 @@ every participant earned or lost. A live dashboard of the job is served while it
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -87,7 +88,10 @@ def run_demo(devnet_dir: Path, work: Path, settings: DemoSettings, say: Callable
     honest = [f"miner-{i + 1}" for i in range(settings.miners)]
     cheater = f"miner-{settings.miners + 1}"
     logs = work / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    for stale in (logs, work / "dashboard", work / "aggregator", work / "validator-1", *(work / r for r in honest),
+                  work / cheater):  # journals of an earlier demo describe another chain
+        shutil.rmtree(stale, ignore_errors=True)
+    logs.mkdir(parents=True)
     common = ["--devnet", str(devnet_dir), "--poll", "0.5"]
     commands = {"aggregator": [*MINER, "aggregate", "--role", "aggregator", "--job", str(job_id), "--min-wait", "5",
                                "--round-timeout", "90", "--work-dir", str(work / "aggregator"), *common],
