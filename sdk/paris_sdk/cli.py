@@ -112,15 +112,17 @@ def demo(directory: Path = typer.Option(Path(".paris/demo"), "--dir", help="Scra
     finally:
         with console.status("stopping devnet..."):
             devnet.stop()
-    table = Table(title=f"job {report.job_id}: experts at versions {list(report.versions)}")
-    for column in ("participant", "role", "deltas", "passed", "failed", "earned ETH", "slashed ETH", "withdrawn ETH"):
-        table.add_column(column, justify="left" if column in ("participant", "role") else "right")
+    table = Table(title=f"job {report.job_id}: experts at versions {list(report.versions)}; amounts in ETH")
+    for column in ("participant", "deltas", "passed", "failed", "earned", "slashed", "withdrawn"):
+        table.add_column(column, justify="left" if column == "participant" else "right", no_wrap=True)
     for p in report.participants:
-        table.add_row(p.role, p.kind, str(p.submitted), str(p.passed), str(p.failed), f"{p.earned_wei / 10**18:.4f}",
-                      f"{p.slashed_wei / 10**18:.4f}", f"{p.withdrawn_wei / 10**18:.4f}")
+        table.add_row(p.role + (" (cheater)" if p.kind == "cheater" else ""), str(p.submitted), str(p.passed),
+                      str(p.failed), f"{p.earned_wei / 10**18:.4f}", f"{p.slashed_wei / 10**18:.4f}",
+                      f"{p.withdrawn_wei / 10**18:.4f}")
     console.print(table)
-    console.print(f"cheater slashed: {'yes' if report.cheater_slashed else 'NO'}; sample video: {report.sample}; "
-                  f"logs: {report.logs}; {report.seconds:.0f}s")
+    console.print(f"cheater slashed: {'yes' if report.cheater_slashed else 'NO'}; {report.seconds:.0f}s")
+    console.print(f"sample video: {report.sample}", soft_wrap=True)
+    console.print(f"daemon logs: {report.logs}", soft_wrap=True)
     if not report.cheater_slashed:
         raise typer.Exit(1)
 
