@@ -43,7 +43,7 @@ def staked(devnet: DevnetInfo) -> Chain:
 
 @pytest.fixture(scope="module")
 def line(devnet: DevnetInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Network]]:
-    """A, B, C with A and C connected only to B (no bootstrap, no peer exchange yet)."""
+    """A, B, C with A and C connected only to B (until peer exchange), all following job 7."""
     tmp = tmp_path_factory.mktemp("gossip")
     nodes = []
     for name in "abc":
@@ -52,12 +52,12 @@ def line(devnet: DevnetInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                        heartbeat_s=HEARTBEAT_S, missed=3)
         nodes.append(node)
     a, b, c = nodes
+    for node in nodes:
+        node.join(7)  # before start, as a daemon restoring its state does
     b.start()
     for node in (a, c):
         node.bootstrap = tuple(f"{addr}/p2p/{b.peer_id}" if "/p2p/" not in addr else addr for addr in b.host.addrs)
         node.start()
-    for node in nodes:
-        node.join(7)
     yield nodes
     for node in nodes:
         node.stop()

@@ -102,14 +102,17 @@ class Network:
     def start(self) -> Network:
         self.host.start()
         self.host.subscribe(HEARTBEAT_TOPIC, self._on_message, self._valid)
+        for job_id in sorted(self._jobs):  # joined before the host ran (a daemon restoring its state)
+            self.host.subscribe(job_topic(job_id), self._on_message, self._valid)
         self._connect_bootstrap()
         self._thread.start()
         return self
 
     def join(self, job_id: int) -> None:
-        """Follow a job's topic (idempotent)."""
+        """Follow a job's topic (idempotent; before `start`, it is followed from the start)."""
         if job_id not in self._jobs:
-            self.host.subscribe(job_topic(job_id), self._on_message, self._valid)
+            if self._thread.is_alive():
+                self.host.subscribe(job_topic(job_id), self._on_message, self._valid)
             self._jobs.add(job_id)
 
     def publish(self, job_id: int, body: Body) -> None:
