@@ -92,7 +92,8 @@ class JobBoard:
             while len(self._losses[expert]) <= version:
                 self._losses[expert].append(self._loss(expert, len(self._losses[expert])))
         if merged or not self.sample_path.exists():
-            self.client.sample(self.job_id, self.sample_path, steps=8)
+            drawing = self.sample_path.with_name("drawing.gif")  # never serve a half-written file
+            self.client.sample(self.job_id, drawing, steps=8).replace(self.sample_path)
             self._samples += 1
 
     def _apply(self, name: str, a: dict) -> bool:  # type: ignore[type-arg]
