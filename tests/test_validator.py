@@ -49,8 +49,9 @@ def _scores(chain: Chain, delta_id: int) -> list[bool]:
 def test_challenge_is_unknowable_at_submission_and_recomputable_off_chain(market: Market) -> None:
     miner = Honest(market, "seeded")
     delta_id = miner.submit(0)
-    with pytest.raises(ContractRevert) as raised:  # the seed's block does not exist yet
-        miner.chain.challenge_seed(delta_id)
+    submitted = miner.chain.delta(delta_id).submitted_block
+    with pytest.raises(ContractRevert) as raised:  # at submission the seed's block does not exist yet
+        miner.chain.challenge_seed(delta_id, block=submitted)
     assert raised.value.error == "ChallengeNotReady"
     _revealed(miner)
     delta = miner.chain.delta(delta_id)

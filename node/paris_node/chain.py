@@ -248,9 +248,9 @@ class Chain:
         values = abi_decode(get_abi_input_types(item), raw[4:])
         return ContractRevert(call, item["name"], {i["name"]: v for i, v in zip(item["inputs"], values)})
 
-    def call(self, fn: str, *args: Any) -> Any:
+    def call(self, fn: str, *args: Any, block: int | str = "latest") -> Any:
         try:
-            return getattr(self.contract.functions, fn)(*args).call()
+            return getattr(self.contract.functions, fn)(*args).call(block_identifier=block)
         except ContractCustomError as exc:
             raise self.decode_revert(fn, exc.data) from exc
 
@@ -391,8 +391,9 @@ class Chain:
     def delta_id_of(self, job_id: int, expert: int, base_version: int, miner: str) -> int:
         return self.call("deltaIdOf", job_id, expert, base_version, miner)
 
-    def challenge_seed(self, delta_id: int) -> bytes:
-        return self.call("challengeSeed", delta_id)
+    def challenge_seed(self, delta_id: int, block: int | str = "latest") -> bytes:
+        """The delta's challenge seed as of `block` (ChallengeNotReady until its seed block is mined)."""
+        return self.call("challengeSeed", delta_id, block=block)
 
     def challenged_segments(self, delta_id: int) -> list[int]:
         return list(self.call("challengedSegments", delta_id))
