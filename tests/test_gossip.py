@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,18 +21,10 @@ from paris_node.gossip import (MAX_MESSAGE_BYTES, DeltaSubmitted, Dropped, Envel
 from paris_node.network import Members, Network
 from paris_node.p2p import P2PHost
 
+from conftest import wait_for
 from miners import ETH, funded_chain
 
 HEARTBEAT_S = 0.3
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float = 15.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def staked(devnet: DevnetInfo) -> Chain:

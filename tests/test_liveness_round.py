@@ -23,7 +23,8 @@ from paris_node.store import IpfsStore
 
 from miners import Honest, open_market
 from paris_validator.daemon import ValidatorDaemon
-from test_gossip import HEARTBEAT_S, staked, wait_for
+from conftest import wait_for
+from test_gossip import HEARTBEAT_S, staked
 
 ROUND_TIMEOUT_S = 120.0
 

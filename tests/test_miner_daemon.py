@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +25,8 @@ from paris_node.devnet import DEVNET_PASSWORD, Devnet, DevnetInfo, devnet_accoun
 from paris_node.jobspec import JobSpec
 from paris_node.model.dit import VideoDiT, named_config
 from paris_node.store import IpfsStore
+
+from conftest import wait_for
 
 ETH = 10**18
 MINER = [sys.executable, "-c", "from paris_node.miner_cli import main; main()"]
@@ -62,15 +63,6 @@ def _stage(work_dir: Path) -> str:
     return json.loads(records[0].read_text())["stage"] if records else ""
 
 
-def _wait(condition, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_miners_and_aggregator_finish_a_round_and_a_killed_miner_resumes(net) -> None:
     info, tmp = net
     store = IpfsStore(info.ipfs_api)
@@ -90,7 +82,7 @@ def test_miners_and_aggregator_finish_a_round_and_a_killed_miner_resumes(net) ->
                          "--min-wait", "20", "--work-dir", str(tmp / "aggregator"))]
     try:
         victim = _spawn(tmp, "miner-1", "mine", "--role", "miner-1", "--work-dir", str(work["miner-1"]))
-        _wait(lambda: _stage(work["miner-1"]) == "submitted", 120, "miner-1 to submit")
+        wait_for(lambda: _stage(work["miner-1"]) == "submitted", 120, "miner-1 to submit", poll_s=0.2)
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait()
         processes.append(_spawn(tmp, "miner-1b", "mine", "--role", "miner-1", "--work-dir", str(work["miner-1"])))
@@ -99,8 +91,8 @@ def test_miners_and_aggregator_finish_a_round_and_a_killed_miner_resumes(net) ->
 
         processes.append(_spawn(tmp, "validator", "validate", "--role", "validator-1", "--work-dir",
                                 str(tmp / "validator"), command=VALIDATOR))
-        _wait(lambda: requester.version_of(job_id, 0) == 1, 180, "both deltas validated and merged")
-        _wait(lambda: all(_stage(w) == "done" for w in work.values()), 60, "both miners to be paid")
+        wait_for(lambda: requester.version_of(job_id, 0) == 1, 180, "both deltas validated and merged", poll_s=0.2)
+        wait_for(lambda: all(_stage(w) == "done" for w in work.values()), 60, "both miners to be paid", poll_s=0.2)
         # The daemons found each other through the devnet's bootstrap peer; the validator's API says so.
         api = (tmp / "validator" / "status.url").read_text().strip()
         report = httpx.get(f"{api}/status", timeout=10).json()

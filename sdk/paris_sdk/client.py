@@ -67,6 +67,7 @@ class Scored:
     validator: str
     passed: bool
     score: int
+    fee: int  # wei the vote earned the validator
 
     def __str__(self) -> str:
         return f"  {self.validator} scored {_short(self.delta_id)}: {'pass' if self.passed else 'FAIL'} {self.score}"
@@ -113,6 +114,7 @@ class Slashed:
     miner: str
     wei: int
     reason: int
+    reporter: str  # the validator credited half of it
 
     def __str__(self) -> str:
         return f"  SLASHED {self.miner}: {self.wei / ETH:.4f} ETH (delta {_short(self.delta_id)})"
@@ -130,6 +132,38 @@ class Finished:
 
 
 Progress = DeltaSubmitted | Scored | Decided | Merged | Paid | Slashed | Finished
+
+
+class JobFeed:
+    """One job's chain events as Progress, read incrementally: each `poll` returns what is new since the last."""
+
+    def __init__(self, chain: Chain, job_id: int, from_block: int) -> None:
+        self.chain, self.job_id = chain, job_id
+        self.cursor = EventCursor(from_block)
+        self.ours: set[int] = set()  # delta ids of this job
+
+    def poll(self) -> list[Progress]:
+        return [p for event in self.chain.events(self.cursor) if (p := self._progress(event)) is not None]
+
+    def _progress(self, event) -> Progress | None:  # type: ignore[no-untyped-def]
+        a, name = event.args, event.name
+        if name == "DeltaSubmitted" and a["jobId"] == self.job_id:
+            self.ours.add(a["deltaId"])
+            return DeltaSubmitted(event.block, a["deltaId"], a["miner"], a["expert"], a["baseVersion"])
+        if name == "ExpertFinalized" and a["jobId"] == self.job_id:
+            return Merged(event.block, a["expert"], a["version"], tuple(a["mergedDeltaIds"]),
+                          str(cid_from_chain(a["checkpointDigest"], a["checkpointCodec"])))
+        if a.get("deltaId") not in self.ours:
+            return None
+        if name == "ScoreSubmitted":
+            return Scored(event.block, a["deltaId"], a["validator"], a["pass"], a["score"], a["fee"])
+        if name == "DeltaDecided":
+            return Decided(event.block, a["deltaId"], a["passed"], a["meanScore"])
+        if name == "DeltaPaid":
+            return Paid(event.block, a["deltaId"], a["miner"], a["amount"])
+        if name == "Slashed":
+            return Slashed(event.block, a["deltaId"], a["miner"], a["amount"], a["reason"], a["reporter"])
+        return None
 
 
 class Client:
@@ -218,42 +252,17 @@ class Client:
         """Typed events of the job as the chain records them, until every expert is done (`Finished`)."""
         self._require_job(job_id)
         job = self.chain.job(job_id)
-        cursor = EventCursor(self.from_block)
-        ours: set[int] = set()  # delta ids of this job
+        feed = JobFeed(self.chain, job_id, self.from_block)
         started = time.monotonic()
         while True:
-            for event in self.chain.events(cursor):
-                progress = self._progress(event, job_id, ours)
-                if progress is not None:
-                    yield progress
+            yield from feed.poll()
             versions = tuple(self.chain.version_of(job_id, e) for e in range(job.experts))
             if self.chain.job(job_id).closed or all(v >= job.rounds for v in versions):
-                yield Finished(cursor.next_block - 1, versions)
+                yield Finished(feed.cursor.next_block - 1, versions)
                 return
             if timeout_s is not None and time.monotonic() - started > timeout_s:
                 raise TimeoutError(f"job {job_id} not finished after {timeout_s:.0f}s (versions {versions})")
             time.sleep(poll_s)
-
-    @staticmethod
-    def _progress(event, job_id: int, ours: set[int]) -> Progress | None:  # type: ignore[no-untyped-def]
-        a, name = event.args, event.name
-        if name == "DeltaSubmitted" and a["jobId"] == job_id:
-            ours.add(a["deltaId"])
-            return DeltaSubmitted(event.block, a["deltaId"], a["miner"], a["expert"], a["baseVersion"])
-        if name == "ExpertFinalized" and a["jobId"] == job_id:
-            return Merged(event.block, a["expert"], a["version"], tuple(a["mergedDeltaIds"]),
-                          str(cid_from_chain(a["checkpointDigest"], a["checkpointCodec"])))
-        if a.get("deltaId") not in ours:
-            return None
-        if name == "ScoreSubmitted":
-            return Scored(event.block, a["deltaId"], a["validator"], a["pass"], a["score"])
-        if name == "DeltaDecided":
-            return Decided(event.block, a["deltaId"], a["passed"], a["meanScore"])
-        if name == "DeltaPaid":
-            return Paid(event.block, a["deltaId"], a["miner"], a["amount"])
-        if name == "Slashed":
-            return Slashed(event.block, a["deltaId"], a["miner"], a["amount"], a["reason"])
-        return None
 
     # ------------------------------------------------------------------------- results
 

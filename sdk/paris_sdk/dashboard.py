@@ -19,14 +19,14 @@ from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel
 
 from paris_node.aggregator import checkpoint_cid
-from paris_node.chain import ChainError, EventCursor
+from paris_node.chain import ChainError
 from paris_node.checkpoint import Checkpoint
 from paris_node.data.clips import ClipSet
 from paris_node.evaluate import held_out_loss
 from paris_node.network import Network
 from paris_node.status_api import PeerReport
 from paris_node.store import StoreError
-from paris_sdk.client import Client
+from paris_sdk.client import Client, Decided, DeltaSubmitted, JobFeed, Merged, Paid, Progress, Slashed
 
 log = logging.getLogger(__name__)
 EVAL_CLIPS = 8
@@ -73,7 +73,7 @@ class JobBoard:
         self.client, self.job_id, self.network = client, job_id, network
         self.sample_path = sample_dir / "latest.gif"
         self.spec = client.spec(job_id)
-        self._cursor = EventCursor(client.from_block)
+        self._feed = JobFeed(client.chain, job_id, client.from_block)
         self._deltas: dict[int, DeltaView] = {}
         self._payouts: list[Transfer] = []
         self._slashes: list[Transfer] = []
@@ -85,8 +85,8 @@ class JobBoard:
     def refresh(self) -> None:
         """Read new chain events; score and sample each new checkpoint version."""
         merged = False
-        for event in self.client.chain.events(self._cursor):
-            merged |= self._apply(event.name, event.args)
+        for event in self._feed.poll():
+            merged |= self._apply(event)
         for expert in range(self.spec.experts):
             version = self.client.chain.version_of(self.job_id, expert)
             while len(self._losses[expert]) <= version:
@@ -96,27 +96,26 @@ class JobBoard:
             self.client.sample(self.job_id, drawing, steps=8).replace(self.sample_path)
             self._samples += 1
 
-    def _apply(self, name: str, a: dict) -> bool:  # type: ignore[type-arg]
+    def _apply(self, event: Progress) -> bool:
+        """Fold one event into the views; True when a checkpoint was merged."""
         with self._lock:
-            if name == "DeltaSubmitted" and a["jobId"] == self.job_id:
-                self._deltas[a["deltaId"]] = DeltaView(delta_id=hex(a["deltaId"]), miner=a["miner"],
-                                                       expert=a["expert"], base_version=a["baseVersion"],
-                                                       state="submitted")
-            elif name == "ExpertFinalized" and a["jobId"] == self.job_id:
-                for delta_id in a["mergedDeltaIds"]:
+            if isinstance(event, DeltaSubmitted):
+                self._deltas[event.delta_id] = DeltaView(delta_id=hex(event.delta_id), miner=event.miner,
+                                                         expert=event.expert, base_version=event.base_version,
+                                                         state="submitted")
+            elif isinstance(event, Merged):
+                for delta_id in event.deltas:
                     self._set(delta_id, "merged")
                 return True
-            elif a.get("deltaId") in self._deltas:
-                view = self._deltas[a["deltaId"]]
-                if name == "DeltaDecided":
-                    self._set(a["deltaId"], "passed" if a["passed"] else "failed",
-                              a["meanScore"] if a["passed"] else None)
-                elif name == "DeltaPaid":
-                    self._set(a["deltaId"], "paid")
-                    self._payouts.append(Transfer(account=a["miner"], eth=a["amount"] / ETH, delta_id=view.delta_id))
-                elif name == "Slashed":
-                    self._set(a["deltaId"], "slashed")
-                    self._slashes.append(Transfer(account=a["miner"], eth=a["amount"] / ETH, delta_id=view.delta_id))
+            elif isinstance(event, Decided):
+                self._set(event.delta_id, "passed" if event.passed else "failed",
+                          event.score if event.passed else None)
+            elif isinstance(event, Paid):
+                self._set(event.delta_id, "paid")
+                self._payouts.append(Transfer(account=event.miner, eth=event.wei / ETH, delta_id=hex(event.delta_id)))
+            elif isinstance(event, Slashed):
+                self._set(event.delta_id, "slashed")
+                self._slashes.append(Transfer(account=event.miner, eth=event.wei / ETH, delta_id=hex(event.delta_id)))
         return False
 
     def _set(self, delta_id: int, state: str, score: int | None = None) -> None:

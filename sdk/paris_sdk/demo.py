@@ -25,7 +25,8 @@ from paris_node.devnet import DEVNET_PASSWORD, DevnetInfo, die_with_parent
 from paris_node.keys import PASSWORD_ENV
 from paris_node.network import Members, Network
 from paris_node.status_api import StatusServer
-from paris_sdk.client import Client, JobError
+from paris_sdk.client import (Client, Decided, DeltaSubmitted, JobError, JobFeed, Merged, Paid, Progress, Scored,
+                              Slashed)
 from paris_sdk.dashboard import JobBoard, build_dashboard
 
 MINER = [sys.executable, "-c", "from paris_node.miner_cli import main; main()"]
@@ -121,7 +122,8 @@ def run_demo(devnet_dir: Path, work: Path, settings: DemoSettings, say: Callable
             for name, process in processes.items():
                 if process.poll() is not None:
                     raise JobError(f"{name} exited with code {process.returncode}; see {logs / name}.log")
-        _wait_for_settlement(client.chain, info, job_id, honest, cheater)
+        ledger = Ledger(client.chain, job_id, info.deploy_block)
+        _wait_for_settlement(ledger, info.address(cheater))
         say("sampling a clip from the trained experts...")
         sample = client.sample(job_id, work / "sample.gif")
     finally:
@@ -137,53 +139,71 @@ def run_demo(devnet_dir: Path, work: Path, settings: DemoSettings, say: Callable
                 process.kill()
     roles = {"aggregator": "aggregator", "validator-1": "validator", cheater: "cheater",
              **dict.fromkeys(honest, "miner")}
-    participants = _tally(client.chain, info, job_id, roles)
+    ledger.update()  # what happened while the daemons stopped (a last withdrawal)
+    participants = _tally(ledger, info, roles)
     slashed = any(p.slashed_wei for p in participants if p.kind == "cheater")
     return DemoReport(job_id, versions, participants, sample, time.monotonic() - started, logs, slashed)
 
 
-def _wait_for_settlement(chain: Chain, info: DevnetInfo, job_id: int, honest: list[str], cheater: str) -> None:
-    """Until every merged delta is paid, the cheater is slashed, and the paid miners withdrew."""
+class Ledger:
+    """What the chain says about the job (its Progress events) and what each account withdrew, read
+    incrementally."""
+
+    def __init__(self, chain: Chain, job_id: int, from_block: int) -> None:
+        self.chain = chain
+        self.feed = JobFeed(chain, job_id, from_block)
+        self.withdrawals = EventCursor(from_block)
+        self.history: list[Progress] = []
+        self.withdrawn: dict[str, int] = {}
+
+    def update(self) -> None:
+        self.history += self.feed.poll()
+        for event in self.chain.events(self.withdrawals, {"Withdrawn"}):
+            account = event.args["account"]
+            self.withdrawn[account] = self.withdrawn.get(account, 0) + event.args["amount"]
+
+    def settled(self, cheater: str) -> bool:
+        """Every merged delta is paid, the cheater is slashed, and every paid miner withdrew."""
+        merged = {d for e in self.history if isinstance(e, Merged) for d in e.deltas}
+        paid = {e.delta_id: e.miner for e in self.history if isinstance(e, Paid)}
+        slashed = {e.miner for e in self.history if isinstance(e, Slashed)}
+        return merged <= paid.keys() and cheater in slashed and set(paid.values()) <= self.withdrawn.keys()
+
+
+def _wait_for_settlement(ledger: Ledger, cheater: str) -> None:
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
-    while time.monotonic() < deadline:
-        events = list(chain.events(EventCursor(info.deploy_block),
-                                   {"DeltaSubmitted", "ExpertFinalized", "DeltaPaid", "Slashed", "Withdrawn"}))
-        ours = {e.args["deltaId"] for e in events if e.name == "DeltaSubmitted" and e.args["jobId"] == job_id}
-        merged = {d for e in events if e.name == "ExpertFinalized" and e.args["jobId"] == job_id
-                  for d in e.args["mergedDeltaIds"]}
-        paid = {e.args["deltaId"]: e.args["miner"] for e in events if e.name == "DeltaPaid" and e.args["deltaId"] in ours}
-        slashed = {e.args["miner"] for e in events if e.name == "Slashed" and e.args["deltaId"] in ours}
-        withdrew = {e.args["account"] for e in events if e.name == "Withdrawn"}
-        if merged <= paid.keys() and info.address(cheater) in slashed and set(paid.values()) <= withdrew:
+    while True:
+        ledger.update()
+        if ledger.settled(cheater):
             return
+        if time.monotonic() > deadline:
+            raise JobError(f"payouts or the slash were not settled within {SETTLE_TIMEOUT_S:.0f}s after the "
+                           f"last round")
         time.sleep(1.0)
-    raise JobError(f"payouts or the slash were not settled within {SETTLE_TIMEOUT_S:.0f}s after the last round")
 
 
-def _tally(chain: Chain, info: DevnetInfo, job_id: int, roles: dict[str, str]) -> list[Participant]:
+def _tally(ledger: Ledger, info: DevnetInfo, roles: dict[str, str]) -> list[Participant]:
     people = {info.address(role): Participant(role, info.address(role), kind) for role, kind in roles.items()}
-    ours: set[int] = set()
-    for event in chain.events(EventCursor(info.deploy_block)):
-        a = event.args
-        if event.name == "DeltaSubmitted" and a["jobId"] == job_id:
-            ours.add(a["deltaId"])
-            if a["miner"] in people:
-                people[a["miner"]].submitted += 1
-        elif event.name == "DeltaDecided" and a["deltaId"] in ours:
-            miner = people.get(chain.delta(a["deltaId"]).miner)
-            if miner is not None and a["passed"]:
+    miner_of = {e.delta_id: e.miner for e in ledger.history if isinstance(e, DeltaSubmitted)}
+    for event in ledger.history:
+        if isinstance(event, DeltaSubmitted) and event.miner in people:
+            people[event.miner].submitted += 1
+        elif isinstance(event, Decided) and miner_of[event.delta_id] in people:
+            miner = people[miner_of[event.delta_id]]
+            if event.passed:
                 miner.passed += 1
-            elif miner is not None:
+            else:
                 miner.failed += 1
-        elif event.name == "DeltaPaid" and a["miner"] in people:
-            people[a["miner"]].earned_wei += a["amount"]
-        elif event.name == "ScoreSubmitted" and a["validator"] in people:
-            people[a["validator"]].earned_wei += a["fee"]
-        elif event.name == "Slashed":
-            if a["miner"] in people:
-                people[a["miner"]].slashed_wei += a["amount"]
-            if a["reporter"] in people:
-                people[a["reporter"]].earned_wei += a["amount"] // 2
-        elif event.name == "Withdrawn" and a["account"] in people:
-            people[a["account"]].withdrawn_wei += a["amount"]
+        elif isinstance(event, Paid) and event.miner in people:
+            people[event.miner].earned_wei += event.wei
+        elif isinstance(event, Scored) and event.validator in people:
+            people[event.validator].earned_wei += event.fee
+        elif isinstance(event, Slashed):
+            if event.miner in people:
+                people[event.miner].slashed_wei += event.wei
+            if event.reporter in people:
+                people[event.reporter].earned_wei += event.wei // 2
+    for account, wei in ledger.withdrawn.items():
+        if account in people:
+            people[account].withdrawn_wei += wei
     return list(people.values())
