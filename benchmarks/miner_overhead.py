@@ -58,7 +58,7 @@ def measure(info, scratch: Path, args: argparse.Namespace) -> None:  # type: ign
     job_id = requester.create_job(JobTerms(spec=store.add(spec.to_bytes()), experts=1, rounds=1,
                                            reward_per_round_wei=10**18, deadline=now + 3600,
                                            aggregator=info.address("aggregator"), challenges=2), escrow_wei=10**18)
-    miner.stake(ROLE_MINER, bytes(32), wei=10**18)
+    miner.stake(ROLE_MINER, wei=10**18)
 
     def pure_training() -> float:
         state = TrainState({n: t.clone() for n, t in base.weights.items()})

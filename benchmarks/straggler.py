@@ -98,7 +98,7 @@ def main() -> None:
                            initial=(str(store.add(base.to_bytes())),), job_seed=0, local_steps=args.local_steps,
                            segment_steps=args.local_steps // 2, batch=4)
             spec_cid = store.add(spec.to_bytes())
-            Chain(info.rpc_url, info.contract, devnet_account(3)).stake(ROLE_VALIDATOR, bytes(32), wei=10**18)
+            Chain(info.rpc_url, info.contract, devnet_account(3)).stake(ROLE_VALIDATOR, wei=10**18)
             fast = round_time(info, store, spec_cid, args.miners, False, args.min_wait, Path(scratch))
             slow = round_time(info, store, spec_cid, args.miners, True, args.min_wait, Path(scratch))
         finally:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -62,3 +64,11 @@ def wait_for(condition: Callable[[], object], timeout_s: float = 15.0, what: str
             return
         time.sleep(poll_s)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def paris(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the `paris` CLI; its output with rich's line wrapping undone."""
+    done = subprocess.run([sys.executable, "-c", "from paris_sdk.cli import main; main()", *args],
+                          capture_output=True, text=True, timeout=180)
+    done.stdout = " ".join(done.stdout.split())
+    return done

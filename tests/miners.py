@@ -48,7 +48,7 @@ class Honest:
         self.market, self.name = market, name
         self.chain = funded_chain(market.devnet)
         self.address = self.chain.account.address
-        self.chain.stake(1, bytes(32), wei=ETH)
+        self.chain.stake(1, wei=ETH)
         self.error: dict[str, torch.Tensor] | None = None
         self.rounds: dict[int, tuple[int, RoundWork, Path]] = {}  # version -> (delta id, work, states dir)
 

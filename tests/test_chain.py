@@ -24,7 +24,7 @@ def _terms(chain: Chain, experts: int = 3) -> JobTerms:
 def test_duplicate_delta_names_every_argument(devnet: DevnetInfo) -> None:
     miner = devnet_account(6)
     chain = Chain(devnet.rpc_url, devnet.contract, miner)
-    chain.stake(ROLE_MINER, bytes(32), wei=10**18)
+    chain.stake(ROLE_MINER, wei=10**18)
     requester = Chain(devnet.rpc_url, devnet.contract, devnet_account(1))
     job = requester.create_job(_terms(requester), escrow_wei=10**15)
     chain.submit_delta(job, 2, 0, SPEC, b"\x01" * 32, segments=4)

@@ -1,5 +1,6 @@
-"""A fast variant of `paris demo` (1 round, 2 experts, 2 honest miners and the cheater, H=4): the cheater is
-slashed, honest miners are paid and withdraw, a sample video is written and the summary table printed."""
+"""A fast variant of `paris demo` (1 round, 2 experts, 2 honest miners and the cheater, H=4), as a private job so
+that the encrypted path runs through separate daemon processes too: the cheater is slashed, honest miners are
+paid and withdraw, a sample video is written and the summary table printed."""
 
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ from paris_node.data.video import read_video
 def test_the_fast_demo_catches_the_cheater_pays_the_honest_and_writes_a_video(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", "from paris_sdk.cli import main; main()", "demo", "--dir",
                            str(tmp_path), "--rounds", "1", "--miners", "2", "--local-steps", "4", "--segment-steps",
-                           "2", "--clips", "16"], capture_output=True, text=True, timeout=400,
+                           "2", "--clips", "16", "--private"], capture_output=True, text=True, timeout=400,
                           env={**os.environ, "COLUMNS": "200"})
     out = done.stdout
     assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
-    assert "cheater slashed: yes" in out and "done: experts at versions [1, 1]" in out
+    assert "creating a private job" in out and "cheater slashed: yes" in out and "done: experts at versions [1, 1]" in out
     rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
             for line in out.splitlines() if line.startswith("│")}
     submitted, passed, failed, earned, slashed, withdrawn = rows["miner-3 (cheater)"]

@@ -29,7 +29,7 @@ HEARTBEAT_S = 0.3
 
 def staked(devnet: DevnetInfo) -> Chain:
     chain = funded_chain(devnet)
-    chain.stake(ROLE_MINER, bytes(32), wei=ETH)
+    chain.stake(ROLE_MINER, wei=ETH)
     return chain
 
 

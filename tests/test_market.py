@@ -47,7 +47,7 @@ def test_a_round_from_job_to_payouts_and_a_slash(devnet: DevnetInfo) -> None:
 
     for chain, role in ((validator1, ROLE_VALIDATOR), (validator2, ROLE_VALIDATOR), (honest1, ROLE_MINER),
                         (honest2, ROLE_MINER), (cheater, ROLE_MINER)):
-        chain.stake(role, b"\x07" * 32, wei=ETH)
+        chain.stake(role, wei=ETH)
     assert honest1.stake_of(honest1.account.address).amount == ETH
 
     ids = [c.submit_delta(job_id, 0, 0, _cid(f"delta-{i}"), b"\x01" * 32, segments=8)
@@ -113,7 +113,7 @@ def test_wrong_calls_come_back_as_actionable_errors(devnet: DevnetInfo) -> None:
     assert caught.value.error == "UnknownJob" and caught.value.arguments == {"jobId": 987654}
     assert "check the id and the contract address" in str(caught.value)
     with pytest.raises(ContractRevert, match=r"StakeTooSmall\(amount=1, minimum=1000000000000000000\)"):
-        outsider.stake(ROLE_MINER, bytes(32), wei=1)
+        outsider.stake(ROLE_MINER, wei=1)
     with pytest.raises(ContractRevert, match="NothingOwed"):
         outsider.withdraw()
     with pytest.raises(ContractRevert, match="ZeroEscrow"):

@@ -42,11 +42,11 @@ def test_a_round_is_trained_merged_verified_and_paid(devnet: DevnetInfo, tmp_pat
     job_id = requester.create_job(JobTerms(spec=spec_cid, experts=1, rounds=2, reward_per_round_wei=ETH,
                                            deadline=now + 3600, aggregator=aggregator.account.address,
                                            quorum=1, challenges=1), escrow_wei=2 * ETH)
-    validator.stake(ROLE_VALIDATOR, bytes(32), wei=ETH)
+    validator.stake(ROLE_VALIDATOR, wei=ETH)
 
     works, ids = [], []
     for index, miner in enumerate(miners):
-        miner.stake(ROLE_MINER, bytes(32), wei=ETH)
+        miner.stake(ROLE_MINER, wei=ETH)
         work, carried = train_round(spec, shard, base, job_id, miner.account.address, None, tmp_path / f"m{index}")
         assert work.segments == 2 and len(work.losses) == 4 and set(carried) == set(base.weights)
         delta_cid = store.add(work.delta)

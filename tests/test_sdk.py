@@ -4,8 +4,6 @@ followed as typed events, downloaded as a pipeline and sampled to a video; and i
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from paris_node.miner_daemon import MinerDaemon
 from paris_node.store import IpfsStore
 from paris_sdk.client import Client, Decided, DeltaSubmitted, Finished, JobError, Merged, Scored
 
+from conftest import paris
 from miners import funded_chain
 from paris_validator.daemon import ValidatorDaemon
 
@@ -71,7 +70,7 @@ def test_a_job_is_created_trained_followed_downloaded_and_sampled(client: Client
     with pytest.raises(JobError, match="deadline"):
         client.cancel(job_id)  # its escrow stays until the deadline
 
-    watched = _paris("job", "watch", str(job_id), "--dir", str(devnet_dir))
+    watched = paris("job", "watch", str(job_id), "--dir", str(devnet_dir))
     assert watched.returncode == 0, watched.stdout + watched.stderr
     assert "expert 1 v1: merged 1 deltas" in watched.stdout and "done: experts at versions [1, 1]" in watched.stdout
 
@@ -95,23 +94,15 @@ def test_bad_requests_are_refused_before_anything_is_escrowed(client: Client, de
         next(client.follow(999))
 
 
-def _paris(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the CLI; its output with rich's line wrapping undone."""
-    done = subprocess.run([sys.executable, "-c", "from paris_sdk.cli import main; main()", *args],
-                          capture_output=True, text=True, timeout=180)
-    done.stdout = " ".join(done.stdout.split())
-    return done
-
-
 def test_the_job_commands_read_like_sentences_and_fail_with_a_reason(devnet_dir: Path, tmp_path: Path) -> None:
     where = ("--dir", str(devnet_dir))
-    submitted = _paris("job", "submit", "--experts", "2", "--rounds", "1", "--reward", "0.1", "--local-steps", "4",
+    submitted = paris("job", "submit", "--experts", "2", "--rounds", "1", "--reward", "0.1", "--local-steps", "4",
                        "--segment-steps", "2", *where)
     assert submitted.returncode == 0, submitted.stdout + submitted.stderr
     job_id = re.search(r"job (\d+) is open", submitted.stdout).group(1)  # type: ignore[union-attr]
     assert f"paris job watch {job_id}" in submitted.stdout
 
-    sampled = _paris("job", "sample", job_id, "--out", str(tmp_path / "first.gif"), "--steps", "2", *where)
+    sampled = paris("job", "sample", job_id, "--out", str(tmp_path / "first.gif"), "--steps", "2", *where)
     assert sampled.returncode == 0 and (tmp_path / "first.gif").exists(), sampled.stdout + sampled.stderr
 
     for args, reason in [(("job", "watch", "999", *where), "no job 999"),
@@ -121,6 +112,6 @@ def test_the_job_commands_read_like_sentences_and_fail_with_a_reason(devnet_dir:
                          (("job", "submit", "--local-steps", "4", "--segment-steps", "3", *where), "multiple"),
                          (("job", "watch", job_id, "--timeout", "1", *where), "not finished"),
                          (("job", "watch", "1", "--dir", str(tmp_path / "nowhere")), "devnet")]:
-        failed = _paris(*args)
+        failed = paris(*args)
         assert failed.returncode == 1 and reason in failed.stdout, (args, failed.stdout + failed.stderr)
         assert "Traceback" not in failed.stdout + failed.stderr

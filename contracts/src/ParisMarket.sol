@@ -88,7 +88,12 @@ contract ParisMarket is ReentrancyGuard {
         uint8 roles;
         bool slashed;
         uint40 unbondAt; // 0 while bonded
-        bytes32 x25519Key; // for sealing private jobs' data keys to this node
+    }
+
+    /// @notice Where a private job's current keyring (its data keys sealed to admitted nodes) lies on IPFS.
+    struct KeyringRef {
+        bytes32 digest;
+        uint32 codec;
     }
 
     uint96 public immutable MIN_STAKE;
@@ -105,6 +110,10 @@ contract ParisMarket is ReentrancyGuard {
     mapping(uint256 jobId => mapping(uint256 expert => uint32)) public versionOf;
     /// @notice keccak256(abi.encode(checkpointDigest, checkpointCodec, keccak256(abi.encode(mergedDeltaIds))))
     mapping(uint256 jobId => mapping(uint256 expert => mapping(uint256 version => bytes32))) public mergeRecord;
+    /// @notice The X25519 public key private jobs seal their data keys to, per account (0 when none).
+    mapping(address => bytes32) public x25519KeyOf;
+    /// @notice A private job's latest keyring; zero until the requester replaces the one its spec names.
+    mapping(uint256 jobId => KeyringRef) public keyringOf;
 
     error ZeroEscrow();
     error InvalidTerms(string what);
@@ -146,6 +155,7 @@ contract ParisMarket is ReentrancyGuard {
     error NotSlashable(uint256 deltaId, SlashReason reason);
     error NothingOwed(address account);
     error TransferFailed(address to, uint256 amount);
+    error ZeroKey();
 
     event JobCreated(
         uint256 indexed jobId,
@@ -158,7 +168,9 @@ contract ParisMarket is ReentrancyGuard {
     );
     event JobToppedUp(uint256 indexed jobId, address indexed from, uint256 amount, uint256 escrow);
     event JobReclaimed(uint256 indexed jobId, address indexed requester, uint256 amount);
-    event Staked(address indexed account, uint8 roles, uint256 amount, uint256 total, bytes32 x25519Key);
+    event Staked(address indexed account, uint8 roles, uint256 amount, uint256 total);
+    event KeyRegistered(address indexed account, bytes32 x25519Key);
+    event KeyringSet(uint256 indexed jobId, bytes32 keyringDigest, uint32 keyringCodec);
     event UnbondRequested(address indexed account, uint256 unbondAt);
     event StakeWithdrawn(address indexed account, uint256 amount);
     event DeltaSubmitted(
@@ -251,6 +263,18 @@ contract ParisMarket is ReentrancyGuard {
         emit JobToppedUp(jobId, msg.sender, msg.value, escrow);
     }
 
+    /// @notice Point an open private job at a new keyring (after admitting or removing a node); requester only.
+    /// @param jobId the job
+    /// @param keyringDigest sha2-256 digest of the keyring's CID
+    /// @param keyringCodec multicodec of the keyring's CID
+    function setKeyring(uint256 jobId, bytes32 keyringDigest, uint32 keyringCodec) external {
+        Job storage job = _openJob(jobId);
+        if (msg.sender != job.requester) revert NotRequester(jobId, msg.sender);
+        if (keyringDigest == bytes32(0)) revert ZeroKey();
+        keyringOf[jobId] = KeyringRef(keyringDigest, keyringCodec);
+        emit KeyringSet(jobId, keyringDigest, keyringCodec);
+    }
+
     /// @notice After the deadline, close the job and credit its unearned escrow to the requester.
     /// @param jobId the job to close
     function reclaim(uint256 jobId) external {
@@ -268,8 +292,7 @@ contract ParisMarket is ReentrancyGuard {
 
     /// @notice Bond msg.value (added to any existing bond) as a miner and/or validator.
     /// @param roles ROLE_MINER, ROLE_VALIDATOR or both
-    /// @param x25519Key public key that private jobs seal their data keys to
-    function stake(uint8 roles, bytes32 x25519Key) external payable {
+    function stake(uint8 roles) external payable {
         if (roles == 0 || roles > (ROLE_MINER | ROLE_VALIDATOR)) revert InvalidRoles(roles);
         Stake storage s = stakes[msg.sender];
         if (s.slashed) revert IsSlashed(msg.sender);
@@ -279,8 +302,16 @@ contract ParisMarket is ReentrancyGuard {
         if (total > type(uint96).max) revert InvalidTerms("stake above 2^96 wei");
         s.amount = uint96(total);
         s.roles |= roles;
-        s.x25519Key = x25519Key;
-        emit Staked(msg.sender, s.roles, msg.value, total, x25519Key);
+        emit Staked(msg.sender, s.roles, msg.value, total);
+    }
+
+    /// @notice Publish (or replace) the caller's X25519 public key, which private jobs seal data keys to.
+    ///         Any account may register one: miners, validators and aggregators alike.
+    /// @param x25519Key the 32-byte public key
+    function registerKey(bytes32 x25519Key) external {
+        if (x25519Key == bytes32(0)) revert ZeroKey();
+        x25519KeyOf[msg.sender] = x25519Key;
+        emit KeyRegistered(msg.sender, x25519Key);
     }
 
     /// @notice Stop working and start the unbonding delay; the stake can be withdrawn when it is over.
@@ -561,7 +592,7 @@ contract ParisMarket is ReentrancyGuard {
         return deltas[deltaId];
     }
 
-    /// @notice An account's bond, roles and key.
+    /// @notice An account's bond and roles.
     function getStake(address account) external view returns (Stake memory) {
         return stakes[account];
     }

@@ -13,7 +13,6 @@ abstract contract MarketFixture is Cheats {
     uint8 internal constant DELAY = 2;
     uint32 internal constant RAW = 0x55;
     bytes32 internal constant SPEC = keccak256("spec");
-    bytes32 internal constant KEY = keccak256("x25519");
 
     address internal constant REQUESTER = address(0xA11CE);
     address internal constant AGGREGATOR = address(0xA66);
@@ -40,7 +39,7 @@ abstract contract MarketFixture is Cheats {
 
     function _stake(address who, uint8 roles) internal {
         vm.prank(who);
-        market.stake{value: 2 ether}(roles, KEY);
+        market.stake{value: 2 ether}(roles);
     }
 
     function _terms() internal view returns (ParisMarket.JobTerms memory) {

@@ -33,7 +33,7 @@ contract MarketHandler is Cheats {
 
     function _stake(address who, uint8 roles, uint256 amount) internal {
         vm.prank(who);
-        try market.stake{value: amount}(roles, bytes32(0)) {
+        try market.stake{value: amount}(roles) {
             ethIn += amount;
             stakedIn[who] += amount;
         } catch {}

@@ -93,16 +93,68 @@ contract JobsTest is MarketFixture {
     }
 }
 
+contract PrivateJobsTest is MarketFixture {
+    bytes32 internal constant NODE_KEY = keccak256("x25519 public key");
+    bytes32 internal constant KEYRING = keccak256("keyring v2");
+
+    function test_registerKey_anyAccountPublishesAndReplacesItsKey() public {
+        vm.expectEmit(true, false, false, true);
+        emit ParisMarket.KeyRegistered(AGGREGATOR, NODE_KEY);
+        vm.prank(AGGREGATOR); // not staked: aggregators and requesters register keys too
+        market.registerKey(NODE_KEY);
+        vm.assertEq(market.x25519KeyOf(AGGREGATOR), NODE_KEY);
+        vm.prank(AGGREGATOR);
+        market.registerKey(KEYRING);
+        vm.assertEq(market.x25519KeyOf(AGGREGATOR), KEYRING);
+        vm.assertEq(market.x25519KeyOf(MINER1), bytes32(0));
+    }
+
+    function test_registerKey_revertsOnZeroKey() public {
+        vm.prank(MINER1);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ZeroKey.selector));
+        market.registerKey(bytes32(0));
+    }
+
+    function test_setKeyring_requesterPointsOpenJobAtNewKeyring() public {
+        uint256 id = _job();
+        vm.expectEmit(true, false, false, true);
+        emit ParisMarket.KeyringSet(id, KEYRING, RAW);
+        vm.prank(REQUESTER);
+        market.setKeyring(id, KEYRING, RAW);
+        (bytes32 digest, uint32 codec) = market.keyringOf(id);
+        vm.assertEq(digest, KEYRING);
+        vm.assertEq(uint256(codec), RAW);
+    }
+
+    function test_setKeyring_revertsForOthersUnknownOrClosedJobs() public {
+        uint256 id = _job();
+        vm.prank(MINER1);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotRequester.selector, id, MINER1));
+        market.setKeyring(id, KEYRING, RAW);
+        vm.prank(REQUESTER);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.UnknownJob.selector, 99));
+        market.setKeyring(99, KEYRING, RAW);
+        vm.prank(REQUESTER);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ZeroKey.selector));
+        market.setKeyring(id, bytes32(0), RAW);
+        vm.warp(block.timestamp + 31 days);
+        vm.prank(REQUESTER);
+        market.reclaim(id);
+        vm.prank(REQUESTER);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.JobClosed.selector, id));
+        market.setKeyring(id, KEYRING, RAW);
+    }
+}
+
 contract StakesTest is MarketFixture {
-    function test_stake_accumulatesRolesAndKey() public {
+    function test_stake_accumulatesRoles() public {
         uint8 role = market.ROLE_VALIDATOR();
         vm.prank(MINER1);
-        market.stake{value: 1 ether}(role, keccak256("new key"));
+        market.stake{value: 1 ether}(role);
         ParisMarket.Stake memory s = market.getStake(MINER1);
         vm.assertEq(uint256(s.amount), 3 ether);
         vm.assertEq(uint256(s.roles), 3);
         vm.assertEq(uint256(s.unbondAt), 0);
-        vm.assertEq(s.x25519Key, keccak256("new key"));
     }
 
     function test_stake_revertsWhenTooSmallOrRolesInvalid() public {
@@ -110,13 +162,13 @@ contract StakesTest is MarketFixture {
         vm.deal(fresh, 10 ether);
         vm.prank(fresh);
         vm.expectRevert(abi.encodeWithSelector(ParisMarket.StakeTooSmall.selector, 0.5 ether, MIN_STAKE));
-        market.stake{value: 0.5 ether}(1, KEY);
+        market.stake{value: 0.5 ether}(1);
         vm.prank(fresh);
         vm.expectRevert(abi.encodeWithSelector(ParisMarket.StakeTooSmall.selector, 0, MIN_STAKE));
-        market.stake(1, KEY);
+        market.stake(1);
         vm.prank(fresh);
         vm.expectRevert(abi.encodeWithSelector(ParisMarket.InvalidRoles.selector, 4));
-        market.stake{value: 1 ether}(4, KEY);
+        market.stake{value: 1 ether}(4);
     }
 
     function test_unbondThenWithdrawStake() public {
@@ -127,7 +179,7 @@ contract StakesTest is MarketFixture {
         market.withdrawStake();
         vm.prank(MINER1);
         vm.expectRevert(abi.encodeWithSelector(ParisMarket.Unbonding.selector, MINER1));
-        market.stake{value: 1 ether}(1, KEY);
+        market.stake{value: 1 ether}(1);
         vm.warp(block.timestamp + UNBONDING);
         uint256 before = MINER1.balance;
         vm.prank(MINER1);
@@ -433,7 +485,7 @@ contract SlashingTest is MarketFixture {
         vm.expectRevert(abi.encodeWithSelector(ParisMarket.IsSlashed.selector, MINER1));
         market.submitDelta(jobId, 1, 0, bytes32(0), RAW, bytes32(0), 8);
         vm.expectRevert(abi.encodeWithSelector(ParisMarket.IsSlashed.selector, MINER1));
-        market.stake{value: 5 ether}(1, KEY);
+        market.stake{value: 5 ether}(1);
         vm.stopPrank();
     }
 
@@ -475,7 +527,7 @@ contract Reenterer {
     }
 
     function stakeAndUnbond() external {
-        market.stake{value: 1 ether}(1, bytes32(0));
+        market.stake{value: 1 ether}(1);
         market.requestUnbond();
     }
 

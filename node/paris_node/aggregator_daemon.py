@@ -17,6 +17,7 @@ from paris_node.aggregator import AggregatorError, delta_cids, merge_round, pass
 from paris_node.chain import Chain, ChainError, DeltaState, EventCursor, cid_from_chain
 from paris_node.gossip import CheckpointPublished, RoundOpened
 from paris_node.jobspec import JobSpec, spec_of_job
+from paris_node.keyring import Keyrings
 from paris_node.presence import Presence
 from paris_node.status_api import Status
 from paris_node.store import IpfsStore, StoreError
@@ -32,6 +33,7 @@ class AggregatorDaemon:
         self.chain, self.store, self.from_block = chain, store, from_block
         self.jobs, self.round_timeout_s, self.min_wait_s = jobs, round_timeout_s, min_wait_s
         self.specs: dict[int, JobSpec] = {}
+        self.keyrings = Keyrings(chain, store.get, chain.account)
         self.first_pass_seen: dict[tuple[int, int, int], float] = {}
         self.presence = presence or Presence()
         self.presence.watch_store(store)
@@ -52,6 +54,7 @@ class AggregatorDaemon:
 
     def step(self) -> None:
         try:
+            self.keyrings.register()
             self._discover()
             for job_id, spec in sorted(self.specs.items()):
                 job = self.chain.job(job_id)
@@ -76,7 +79,8 @@ class AggregatorDaemon:
         if undecided or training:
             log.info("job %d expert %d v%d: merging without %d undecided deltas and %d live miners still training "
                      "after %.0fs", job_id, expert, current, len(undecided), len(training), waited)
-        event = merge_round(self.chain, self.store, spec, job_id, expert, self.from_block)
+        content = self.keyrings.content(job_id, spec, self.store)
+        event = merge_round(self.chain, content, spec, job_id, expert, self.from_block)
         merged = len(event.args["mergedDeltaIds"])
         log.info("job %d expert %d: v%d finalized with %d deltas", job_id, expert, current + 1, merged)
         self.last_merge = (job_id, expert, current + 1)

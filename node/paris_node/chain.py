@@ -177,8 +177,6 @@ class Stake:
     roles: int
     slashed: bool
     unbond_at: int
-    x25519_key: bytes
-
 
 
 @dataclass(frozen=True)
@@ -323,8 +321,15 @@ class Chain:
     def reclaim(self, job_id: int) -> int:
         return self._receipt_event("reclaim", job_id, event="JobReclaimed").args["amount"]
 
-    def stake(self, roles: int, x25519_key: bytes, wei: int) -> None:
-        self.transact("stake", roles, x25519_key, value=wei)
+    def stake(self, roles: int, wei: int) -> None:
+        self.transact("stake", roles, value=wei)
+
+    def register_key(self, x25519_key: bytes) -> None:
+        self.transact("registerKey", x25519_key)
+
+    def set_keyring(self, job_id: int, keyring: CID) -> None:
+        digest, codec = cid_to_chain(keyring)
+        self.transact("setKeyring", job_id, digest, codec)
 
     def request_unbond(self) -> int:
         return self._receipt_event("requestUnbond", event="UnbondRequested").args["unbondAt"]
@@ -378,6 +383,15 @@ class Chain:
 
     def stake_of(self, address: str) -> Stake:
         return Stake(**self._struct("getStake", address))
+
+    def x25519_key_of(self, address: str) -> bytes:
+        """The account's registered X25519 public key; 32 zero bytes when it has none."""
+        return bytes(self.call("x25519KeyOf", Web3.to_checksum_address(address)))
+
+    def keyring_of(self, job_id: int, block: int | str = "latest") -> CID | None:
+        """The keyring a requester last set for a job (as of `block`); None while the spec's first one stands."""
+        digest, codec = self.call("keyringOf", job_id, block=block)
+        return None if digest == bytes(32) else cid_from_chain(digest, codec)
 
     def owed(self, address: str) -> int:
         return self.call("owed", address)

@@ -45,6 +45,7 @@ class JobSpec:
     max_delta_norm: float = 100.0
     router: str = ""  # CID of the router over the experts (for sampling); "" for one expert
     replay_tolerance: float = 1e-4  # state_drift a replay may show on other hardware; 0 demands bit-exact
+    keyring: str = ""  # CID of a private job's first keyring (see `keyring`); "" for a public job
 
     def __post_init__(self) -> None:
         if len(self.shards) != len(self.initial) or not self.shards:
@@ -59,6 +60,11 @@ class JobSpec:
     @property
     def experts(self) -> int:
         return len(self.shards)
+
+    @property
+    def private(self) -> bool:
+        """Whether shards, checkpoints, the router, deltas and reveals are encrypted (see `keyring`)."""
+        return bool(self.keyring)
 
     @property
     def segments(self) -> int:

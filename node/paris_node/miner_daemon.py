@@ -24,8 +24,10 @@ from paris_node.data.clips import ClipSet
 from paris_node.jobspec import JobSpec, spec_of_job
 from paris_node.journal import Journal, RoundRecord, write_atomic
 from paris_node.gossip import DeltaSubmitted
+from paris_node.keyring import Content, Keyrings
 from paris_node.miner import RoundWork, kept_reveal, train_round
 from paris_node.presence import Presence
+from paris_node.sealing import NotAdmitted
 from paris_node.status_api import DeltaReport, Status
 from paris_node.trace import merkle_root
 from paris_node.store import IpfsStore, StoreError, parse_cid
@@ -46,6 +48,8 @@ class MinerDaemon:
         self.address = chain.account.address
         self.journal = Journal(work_dir / "rounds")
         self.cache = CidCache(store, work_dir / "cache")
+        self.keyrings = Keyrings(chain, self.cache.get, chain.account)
+        self.refused: set[int] = set()  # private jobs this miner was not admitted to
         self.from_block = from_block
         self.jobs, self.experts = jobs, experts
         self.specs: dict[int, JobSpec] = {}
@@ -68,7 +72,7 @@ class MinerDaemon:
         if stake.roles & ROLE_MINER and stake.amount > 0:
             return
         amount = max(self.stake_wei, self.chain.call("MIN_STAKE"))
-        self.chain.stake(ROLE_MINER, stake.x25519_key, wei=amount)
+        self.chain.stake(ROLE_MINER, wei=amount)
         log.info("staked %d wei as a miner", amount)
 
     # --------------------------------------------------------------- discovery and data
@@ -83,6 +87,9 @@ class MinerDaemon:
             self.presence.vouch(event.args["aggregator"])
             log.info("following job %d (%s, %d experts)", job_id, self.specs[job_id].name, self.specs[job_id].experts)
 
+    def _content(self, job_id: int) -> Content:
+        return self.keyrings.content(job_id, self.specs[job_id], self.cache)
+
     def _error_path(self, job_id: int, expert: int) -> Path:
         return self.work_dir / "error-feedback" / f"job{job_id}-expert{expert}.safetensors"
 
@@ -90,6 +97,7 @@ class MinerDaemon:
 
     def step(self) -> None:
         try:
+            self.keyrings.register()
             self._ensure_stake()
             self._discover()
         except RECOVERABLE as exc:
@@ -115,9 +123,17 @@ class MinerDaemon:
         if any(r.job_id == job_id and r.expert == expert and not r.at_least("submitted")
                for r in self.journal.open_rounds()):
             return  # its error feedback is not settled yet: validators expect this expert's deltas in order
-        base = Checkpoint.from_bytes(self.cache.get(checkpoint_cid(self.chain, spec, job_id, expert, version,
-                                                                 self.from_block)))
-        shard = ClipSet.from_bytes(self.cache.get(spec.shards[expert]), source=spec.shards[expert])
+        content = self._content(job_id)
+        try:
+            base = Checkpoint.from_bytes(content.get(checkpoint_cid(self.chain, spec, job_id, expert, version,
+                                                                    self.from_block)))
+            shard = ClipSet.from_bytes(content.get(spec.shards[expert]), source=spec.shards[expert])
+        except NotAdmitted as exc:
+            if job_id not in self.refused:
+                log.warning("job %d: %s; skipping it until the requester admits this node", job_id, exc)
+            self.refused.add(job_id)
+            return
+        self.refused.discard(job_id)
         error_path = self._error_path(job_id, expert)
         error = load_file(str(error_path)) if error_path.exists() else None
         round_dir = self.journal.round_dir(job_id, expert, version)
@@ -141,7 +157,11 @@ class MinerDaemon:
     def _advance_delta(self, record: RoundRecord) -> None:
         round_dir = self.journal.round_dir(record.job_id, record.expert, record.base_version)
         if record.stage == "trained":
-            record.delta_cid = str(self.store.add((round_dir / "delta.bin").read_bytes(), name="delta.bin"))
+            delta = (round_dir / "delta.bin").read_bytes()
+            try:
+                record.delta_cid = str(self._content(record.job_id).add(delta, name="delta.bin"))
+            except NotAdmitted:  # removed from the private job while training
+                return self._close(record, "not submitted: removed from the private job")
             record.stage = "uploaded"
             self.journal.put(record)
         if record.stage == "uploaded":
@@ -154,6 +174,10 @@ class MinerDaemon:
     def _submit(self, record: RoundRecord, round_dir: Path) -> None:
         delta_id = self.chain.delta_id_of(record.job_id, record.expert, record.base_version, self.address)
         if self.chain.delta(delta_id).state == DeltaState.NONE:  # not sent before a crash
+            spec = self.specs[record.job_id]
+            if spec.private and self.address not in self.keyrings.current(record.job_id, spec)[0].members():
+                self._close(record, "not submitted: removed from the private job")
+                return
             digests = [bytes.fromhex(d) for d in record.digests]
             try:
                 self.chain.submit_delta(record.job_id, record.expert, record.base_version,
@@ -192,7 +216,7 @@ class MinerDaemon:
             raise
         digests = [bytes.fromhex(d) for d in record.digests]
         reveal = kept_reveal(round_dir / "states", digests, challenged)
-        reveal_cid = self.store.add(reveal.to_bytes(), name="reveal.bin")
+        reveal_cid = self._content(record.job_id).add(reveal.to_bytes(), name="reveal.bin")
         self.chain.reveal(record.delta_id, reveal_cid)
         record.reveal_cid, record.stage = str(reveal_cid), "revealed"
         self.journal.put(record)

@@ -1,4 +1,5 @@
-"""The `paris` command line: `paris devnet up|down|status`, `paris job submit|watch|sample|cancel`, `paris demo`."""
+"""The `paris` command line: `paris devnet up|down|status`, `paris job submit|watch|sample|admit|remove|cancel`,
+`paris demo`, `paris verify-merge`."""
 
 from __future__ import annotations
 
@@ -12,19 +13,20 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
-from paris_node.aggregator import AggregatorError, job_spec, verify_merge
+from paris_node.aggregator import AggregatorError, verify_merge
 from paris_node.chain import Chain, ChainError
 from paris_node.config import ConfigError
 from paris_node.devnet import Devnet, DevnetError, DevnetInfo, down, supervise, up_detached
 from paris_node.keys import SigningKeyError
 from paris_node.p2p import P2PError
+from paris_node.sealing import SealingError
 from paris_node.store import IpfsStore, StoreError
 from paris_sdk.client import Client, JobError, Merged
 from paris_sdk.demo import DemoSettings, run_demo
 
 DEFAULT_DEVNET_DIR = Path(".paris/devnet")
 USER_ERRORS = (DevnetError, ChainError, StoreError, ConfigError, SigningKeyError, P2PError, AggregatorError,
-               JobError, TimeoutError)
+               JobError, SealingError, TimeoutError)
 
 console = Console()
 app = typer.Typer(help="Paris: train video diffusion experts on a decentralized market.", no_args_is_help=True,
@@ -37,6 +39,7 @@ job_app = typer.Typer(help="Request training on your clips, watch it, sample fro
 app.add_typer(job_app, name="job")
 
 DirOption = typer.Option(DEFAULT_DEVNET_DIR, "--dir", help="Where the devnet keeps its state and logs.")
+RoleOption = typer.Option("requester", "--as", help="The devnet account to act as.")
 
 
 def _describe(info: DevnetInfo, title: str) -> Table:
@@ -99,10 +102,11 @@ def demo(directory: Path = typer.Option(Path(".paris/demo"), "--dir", help="Scra
          miners: int = typer.Option(3, "--miners", help="Honest miners (a cheating one joins them)."),
          local_steps: int = typer.Option(20, "--local-steps"), segment_steps: int = typer.Option(5, "--segment-steps"),
          clips: int = typer.Option(48, "--clips", help="Synthetic clips in the job."),
-         port: int = typer.Option(0, "--port", help="Dashboard port (0: any free port; the URL is printed).")) -> None:
+         port: int = typer.Option(0, "--port", help="Dashboard port (0: any free port; the URL is printed)."),
+         private: bool = typer.Option(False, "--private", help="A private job: its data encrypted on IPFS.")) -> None:
     """Run the whole market on a fresh devnet: a job, miners (one cheating), a validator, the aggregator."""
     settings = DemoSettings(experts=experts, rounds=rounds, miners=miners, clips=clips, local_steps=local_steps,
-                            segment_steps=segment_steps, dashboard_port=port)
+                            segment_steps=segment_steps, dashboard_port=port, private=private)
     with console.status("starting devnet (anvil, IPFS, contract)..."):
         devnet = Devnet(directory / "devnet")
         info = devnet.start()
@@ -128,13 +132,13 @@ def demo(directory: Path = typer.Option(Path(".paris/demo"), "--dir", help="Scra
 
 
 @app.command("verify-merge")
-def verify_merge_command(job: int, expert: int, version: int, directory: Path = DirOption) -> None:
-    """Rebuild an expert's checkpoint from public data and check it is the one recorded on chain."""
-    info = DevnetInfo.read(directory)
-    chain = Chain(info.rpc_url, info.contract)
-    with IpfsStore(info.ipfs_api) as store:
-        spec = job_spec(chain, store, job, info.deploy_block)
-        check = verify_merge(chain, store, spec, job, expert, version, info.deploy_block)
+def verify_merge_command(job: int, expert: int, version: int, directory: Path = DirOption,
+                         role: str = RoleOption) -> None:
+    """Rebuild an expert's checkpoint from the job's data and check it is the one recorded on chain (a private
+    job's data as an admitted account reads it)."""
+    client = Client.from_devnet(directory, role)
+    spec = client.spec(job)
+    check = verify_merge(client.chain, client.content(job, spec), spec, job, expert, version, client.from_block)
     merged = ", ".join(f"0x{i:064x}"[:12] + "…" for i in check.merged)
     if check.matches:
         console.print(f"[green]verified[/green]: job {job} expert {expert} v{version} = {check.recorded}, "
@@ -145,9 +149,6 @@ def verify_merge_command(job: int, expert: int, version: int, directory: Path = 
     raise typer.Exit(1)
 
 
-RoleOption = typer.Option("requester", "--as", help="The devnet account to act as.")
-
-
 @job_app.command("submit")
 def job_submit(clips: Path | None = typer.Argument(None, help="Folder of video clips (default: the synthetic set)."),
                experts: int = typer.Option(2, "--experts", help="Experts (one per cluster of clips)."),
@@ -156,15 +157,45 @@ def job_submit(clips: Path | None = typer.Argument(None, help="Folder of video c
                model: str = typer.Option("tiny", "--model", help="Model size: tiny, small or base."),
                local_steps: int = typer.Option(20, "--local-steps", help="Steps each miner trains per round."),
                segment_steps: int = typer.Option(5, "--segment-steps", help="Steps per trace segment (divides it)."),
+               private: bool = typer.Option(False, "--private", help="Encrypt everything; only admitted nodes read it."),
+               admit: list[str] = typer.Option([], "--admit", help="Node (address or devnet role) a private job "
+                                                                 "admits; repeat for several."),
                directory: Path = DirOption, role: str = RoleOption) -> None:
     """Cluster the clips, upload them, and escrow the reward for a new job."""
+    info = DevnetInfo.read(directory)
     with console.status("clustering clips, training the router, uploading..."):
         client = Client.from_devnet(directory, role)
         job_id = client.create_job(clips, experts=experts, rounds=rounds, reward_eth=reward, model=model,
-                                   local_steps=local_steps, segment_steps=segment_steps, aggregator=DevnetInfo.read(directory).address("aggregator"))
+                                   local_steps=local_steps, segment_steps=segment_steps,
+                                   aggregator=info.address("aggregator"), private=private,
+                                   admit=[_account(info, who) for who in admit])
     spec = client.spec(job_id)
-    console.print(f"job {job_id} is open: {spec.experts} experts x {rounds} rounds, {rounds * reward:g} ETH escrowed; "
-                  f"follow it with `paris job watch {job_id}`")
+    readers = f"; private, readable by {', '.join(sorted(client.members(job_id)))}" if private else ""
+    console.print(f"job {job_id} is open: {spec.experts} experts x {rounds} rounds, {rounds * reward:g} ETH escrowed"
+                  f"{readers}; follow it with `paris job watch {job_id}`", soft_wrap=True)
+
+
+def _account(info: DevnetInfo, who: str) -> str:
+    """An address given as such, or the address of a devnet account named by its role."""
+    return who if who.startswith("0x") else info.address(who)
+
+
+@job_app.command("admit")
+def job_admit(job: int, who: str = typer.Argument(..., help="Address or devnet role of the node to admit."),
+              directory: Path = DirOption, role: str = RoleOption) -> None:
+    """Let a node read a private job: its data keys are sealed to the node's registered X25519 key."""
+    address = _account(DevnetInfo.read(directory), who)
+    Client.from_devnet(directory, role).admit(job, address)
+    console.print(f"{address} admitted to job {job}")
+
+
+@job_app.command("remove")
+def job_remove(job: int, who: str = typer.Argument(..., help="Address or devnet role of the node to remove."),
+               directory: Path = DirOption, role: str = RoleOption) -> None:
+    """Stop a node reading what a private job writes from now on (a new data key for everyone else)."""
+    address = _account(DevnetInfo.read(directory), who)
+    Client.from_devnet(directory, role).remove(job, address)
+    console.print(f"{address} removed from job {job}; later checkpoints and deltas use a new key")
 
 
 @job_app.command("watch")
@@ -185,10 +216,10 @@ def job_watch(job: int, directory: Path = DirOption,
 @job_app.command("sample")
 def job_sample(job: int, out: Path = typer.Option(Path("sample.gif"), "--out", help="Video to write (.gif or .mp4)."),
                seed: int = typer.Option(0, "--seed"), steps: int = typer.Option(20, "--steps", help="Sampler steps."),
-               directory: Path = DirOption) -> None:
+               directory: Path = DirOption, role: str = RoleOption) -> None:
     """Sample a clip from the job's current experts."""
     with console.status("downloading the experts and sampling..."):
-        path = Client.from_devnet(directory).sample(job, out, seed=seed, steps=steps)
+        path = Client.from_devnet(directory, role).sample(job, out, seed=seed, steps=steps)
     console.print(f"wrote {path}")
 
 

@@ -4,17 +4,22 @@
 can pay), then clusters the clips into one shard per expert, trains the router, uploads shards, initial
 checkpoints, router and job spec to IPFS, and only then escrows the reward in `createJob`: no escrow
 without a job, no job without its data. `follow` turns the job's chain events into typed progress events.
+
+A private job's shards, checkpoints, router, deltas and reveals are AES-256-GCM ciphertext on IPFS; its data
+key is sealed to the requester, the aggregator and the nodes named in `admit` (see `paris_node.keyring`).
+`admit` and `remove` change who holds the key while the job runs.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
+from web3 import Web3
 
 from paris_node.aggregator import checkpoint_cid, job_spec
 from paris_node.chain import Chain, EventCursor, JobTerms, cid_from_chain
@@ -26,10 +31,12 @@ from paris_node.data.synthetic import synthetic_set
 from paris_node.data.video import VideoError, write_video
 from paris_node.devnet import DEVNET_PASSWORD, DevnetInfo
 from paris_node.jobspec import JobSpec, JobSpecError
+from paris_node.keyring import Content, JobKeys, Keyring, Keyrings, SealedContent
 from paris_node.keys import PASSWORD_ENV, load_account
 from paris_node.model.dit import VideoDiT, named_config
 from paris_node.model.pipeline import Pipeline
 from paris_node.model.router import router_from_bytes, router_to_bytes, train_router
+from paris_node.sealing import SealingError
 from paris_node.store import IpfsStore
 
 log = logging.getLogger(__name__)
@@ -169,6 +176,7 @@ class JobFeed:
 class Client:
     def __init__(self, chain: Chain, store: IpfsStore, from_block: int = 0) -> None:
         self.chain, self.store, self.from_block = chain, store, from_block
+        self.keyrings = Keyrings(chain, store.get, chain.account) if chain.account is not None else None
 
     @classmethod
     def from_devnet(cls, directory: Path, role: str = "requester") -> Client:
@@ -182,12 +190,16 @@ class Client:
     def create_job(self, clips: Path | None = None, *, experts: int = 2, rounds: int = 3, reward_eth: float = 1.0,
                    model: str = "tiny", name: str = "", aggregator: str | None = None, synthetic_clips: int = 64,
                    local_steps: int = 20, segment_steps: int = 5, batch: int = 8, deadline_s: int = 24 * 3600,
-                   reveal_window_s: int = 3600, quorum: int = 1, challenges: int = 2, seed: int = 0) -> int:
+                   reveal_window_s: int = 3600, quorum: int = 1, challenges: int = 2, seed: int = 0,
+                   private: bool = False, admit: Sequence[str] = ()) -> int:
         """Open a job training `experts` experts on the clips in `clips` (or the built-in synthetic set).
 
-        `reward_eth` is paid per round (split between the experts' merges); the escrow is rounds x reward."""
-        if self.chain.account is None:
+        `reward_eth` is paid per round (split between the experts' merges); the escrow is rounds x reward.
+        A `private` job is readable only by the requester, the aggregator and the accounts in `admit`, each of
+        which must have registered its X25519 key on chain (every paris daemon does when it starts)."""
+        if self.chain.account is None or self.keyrings is None:
             raise JobError("creating a job needs a signing account")
+        aggregator = aggregator or self.chain.account.address
         if experts < 1 or rounds < 1 or reward_eth <= 0:
             raise JobError(f"experts ({experts}), rounds ({rounds}) and reward ({reward_eth}) must be positive")
         reward_wei = int(reward_eth * ETH)
@@ -201,6 +213,10 @@ class Client:
                             local_steps=local_steps, segment_steps=segment_steps, batch=batch)
         except (KeyError, JobSpecError) as exc:  # checked before any work or upload
             raise JobError(f"bad job settings: {exc}") from exc
+        keyring: Keyring | None = None
+        if private:
+            readers = {self.chain.account.address, self._address(aggregator), *map(self._address, admit)}
+            keyring, data_key = Keyring.first({a: self._public_key(a) for a in readers})
         clip_set = self._clips(clips, config.frames, config.size, synthetic_clips, seed)
         if len(clip_set) < 2 * experts:
             raise JobError(f"{len(clip_set)} clips are too few for {experts} experts (at least 2 per expert)")
@@ -208,26 +224,101 @@ class Client:
         shards = split_shards(clip_set, shard_of, experts)
         log.info("%d clips clustered into shards of %s clips", len(clip_set), [len(s) for s in shards])
         router = train_router(clip_set, shard_of, experts, seed=seed) if experts > 1 else None
+        upload: Content = self.store if keyring is None else SealedContent(self.store,
+                                                                            lambda _: JobKeys(0, (data_key,)))
         initial = []
         for expert in range(experts):
             torch.manual_seed(seed * 1000 + expert)
             model_weights = dict(VideoDiT(config).state_dict())
-            initial.append(str(self.store.add(Checkpoint(config, 0, expert, 0, model_weights, {}).to_bytes(),
-                                              name=f"expert-{expert}-v0.ckpt")))
+            initial.append(str(upload.add(Checkpoint(config, 0, expert, 0, model_weights, {}).to_bytes(),
+                                          name=f"expert-{expert}-v0.ckpt")))
         spec = replace(shape, name=name or f"job of {len(clip_set)} clips",
-                       shards=tuple(str(self.store.add(s.to_bytes(), name=f"shard-{k}.clips"))
+                       shards=tuple(str(upload.add(s.to_bytes(), name=f"shard-{k}.clips"))
                                     for k, s in enumerate(shards)),
-                       initial=tuple(initial), router=str(self.store.add(router_to_bytes(router), name="router"))
-                       if router is not None else "")
+                       initial=tuple(initial), router=str(upload.add(router_to_bytes(router), name="router"))
+                       if router is not None else "",
+                       keyring=str(self.store.add(keyring.to_bytes(), name="keyring.json")) if keyring else "")
         spec_cid = self.store.add(spec.to_bytes(), name="job.json")
         terms = JobTerms(spec=spec_cid, experts=experts, rounds=rounds, reward_per_round_wei=reward_wei,
                          deadline=self.chain.timestamp() + deadline_s,
-                         aggregator=aggregator or self.chain.account.address, reveal_window_s=reveal_window_s,
+                         aggregator=aggregator, reveal_window_s=reveal_window_s,
                          quorum=quorum, challenges=min(challenges, spec.segments))
         job_id = self.chain.create_job(terms, escrow_wei=rounds * reward_wei)
         log.info("job %d created: spec %s, %d experts x %d rounds, escrow %.3f ETH", job_id, spec_cid, experts,
                  rounds, rounds * reward_wei / ETH)
         return job_id
+
+    def _public_key(self, address: str) -> bytes:
+        """The X25519 key data keys are sealed to for `address` (this account's own, or the one on chain)."""
+        assert self.keyrings is not None and self.chain.account is not None
+        if address == self.chain.account.address:
+            return self.keyrings.public
+        key = self.chain.x25519_key_of(address)
+        if key == bytes(32):
+            raise JobError(f"{address} has no X25519 key on chain to seal the job's data key to: it registers one "
+                           f"when its paris daemon starts (registerKey)")
+        return key
+
+    # ------------------------------------------------------------------------- private jobs
+
+    def admit(self, job_id: int, address: str) -> None:
+        """Let `address` read a private job: every epoch's data key is sealed to it too."""
+        address = self._address(address)
+        keyring, keys = self._keyring(job_id)
+        if address in keyring.members():
+            raise JobError(f"{address} is already admitted to job {job_id}")
+        self._publish_keyring(job_id, keyring.admitted(keys, address, self._public_key(address)))
+
+    def remove(self, job_id: int, address: str) -> None:
+        """Stop `address` reading what a private job writes from now on: a new data key for the others."""
+        address = self._address(address)
+        keyring, _ = self._keyring(job_id)
+        job = self.chain.job(job_id)
+        if address in (job.requester, job.aggregator):
+            raise JobError(f"{address} is job {job_id}'s requester or aggregator; it cannot be removed")
+        if address not in keyring.members():
+            raise JobError(f"{address} is not admitted to job {job_id}")
+        rotated, _ = keyring.rotated({a: self._public_key(a) for a in keyring.members() - {address}})
+        self._publish_keyring(job_id, rotated)
+
+    def register_key(self) -> None:
+        """Publish this account's X25519 key so private jobs can admit it (paris daemons do it at start)."""
+        if self.keyrings is None:
+            raise JobError("registering a key needs a signing account")
+        self.keyrings.register()
+
+    def members(self, job_id: int) -> set[str]:
+        """Who can read what a private job writes now."""
+        return self._keyring(job_id)[0].members()
+
+    def _keyring(self, job_id: int) -> tuple[Keyring, JobKeys]:
+        spec = self.spec(job_id)
+        if not spec.private:
+            raise JobError(f"job {job_id} is public: there is nobody to admit or remove")
+        if self.keyrings is None or self.chain.job(job_id).requester != self.chain.account.address:  # type: ignore[union-attr]
+            raise JobError(f"only job {job_id}'s requester {self.chain.job(job_id).requester} manages its keyring")
+        return self.keyrings.current(job_id, spec)
+
+    @staticmethod
+    def _address(address: str) -> str:
+        try:
+            return Web3.to_checksum_address(address)
+        except ValueError as exc:
+            raise JobError(f"{address!r} is not an account address") from exc
+
+    def _publish_keyring(self, job_id: int, keyring: Keyring) -> None:
+        cid = self.store.add(keyring.to_bytes(), name="keyring.json")
+        self.chain.set_keyring(job_id, cid)
+        log.info("job %d: keyring %s (epoch %d) readable by %s", job_id, cid, len(keyring.epochs) - 1,
+                 ", ".join(sorted(keyring.members())))
+
+    def content(self, job_id: int, spec: JobSpec) -> Content:
+        """The job's content as this account reads it (decrypted for a private job it was admitted to)."""
+        if self.keyrings is None:
+            if spec.private:
+                raise JobError(f"job {job_id} is private: reading it needs the account of an admitted node")
+            return self.store
+        return self.keyrings.content(job_id, spec, self.store)
 
     @staticmethod
     def _clips(folder: Path | None, frames: int, size: int, count: int, seed: int) -> ClipSet:
@@ -269,15 +360,19 @@ class Client:
     def download(self, job_id: int) -> Pipeline:
         """The latest checkpoint of every expert, with the job's router, as a sampling pipeline."""
         spec = self.spec(job_id)
+        content = self.content(job_id, spec)
         experts = []
-        for expert in range(spec.experts):
-            version = self.chain.version_of(job_id, expert)
-            cid = checkpoint_cid(self.chain, spec, job_id, expert, version, self.from_block)
-            checkpoint = Checkpoint.from_bytes(self.store.get(cid), source=str(cid))
-            model = VideoDiT(checkpoint.config)
-            model.load_state_dict(checkpoint.weights)
-            experts.append(model)
-        router = router_from_bytes(self.store.get(spec.router), spec.router) if spec.router else None
+        try:
+            for expert in range(spec.experts):
+                version = self.chain.version_of(job_id, expert)
+                cid = checkpoint_cid(self.chain, spec, job_id, expert, version, self.from_block)
+                checkpoint = Checkpoint.from_bytes(content.get(cid), source=str(cid))
+                model = VideoDiT(checkpoint.config)
+                model.load_state_dict(checkpoint.weights)
+                experts.append(model)
+            router = router_from_bytes(content.get(spec.router), spec.router) if spec.router else None
+        except SealingError as exc:
+            raise JobError(f"job {job_id}: {exc}") from exc
         return Pipeline(experts, router)
 
     def sample(self, job_id: int, out: Path, seed: int = 0, steps: int = 20, frames: int | None = None) -> Path:

@@ -126,11 +126,12 @@ class JobBoard:
 
     def _loss(self, expert: int, version: int) -> float:
         """Held-out flow-matching loss of one checkpoint version on the first clips of its shard."""
+        content = self.client.content(self.job_id, self.spec)
         if expert not in self._eval:
             cid = self.spec.shards[expert]
-            self._eval[expert] = ClipSet.from_bytes(self.client.store.get(cid), source=cid)
+            self._eval[expert] = ClipSet.from_bytes(content.get(cid), source=cid)
         cid = checkpoint_cid(self.client.chain, self.spec, self.job_id, expert, version, self.client.from_block)
-        checkpoint = Checkpoint.from_bytes(self.client.store.get(cid), source=str(cid))
+        checkpoint = Checkpoint.from_bytes(content.get(cid), source=str(cid))
         return held_out_loss(self.spec.model, checkpoint.weights, self._eval[expert].videos[:EVAL_CLIPS], seed=0)
 
     def state(self) -> BoardState:

@@ -47,6 +47,7 @@ class DemoSettings:
     reward_eth: float = 1.0
     timeout_s: float = 480.0  # for the training itself
     dashboard_port: int = 0  # 0: any free port (the URL is printed)
+    private: bool = False  # encrypt the job; every demo daemon is admitted
 
 
 @dataclass
@@ -80,14 +81,19 @@ def run_demo(devnet_dir: Path, work: Path, settings: DemoSettings, say: Callable
         raise JobError("the devnet has 5 miner accounts: at most 4 honest miners besides the cheater")
     info = DevnetInfo.read(devnet_dir)
     client = Client.from_devnet(devnet_dir)
-    say(f"creating a job: {settings.clips} synthetic clips clustered into {settings.experts} experts, "
-        f"{settings.rounds} rounds, {settings.reward_eth} ETH per round")
+    honest = [f"miner-{i + 1}" for i in range(settings.miners)]
+    cheater = f"miner-{settings.miners + 1}"
+    nodes = ["validator-1", *honest, cheater]
+    if settings.private:  # the daemons would register their keys when they start; the job needs them now
+        for role in ["aggregator", *nodes]:
+            Client.from_devnet(devnet_dir, role).register_key()
+    say(f"creating a {'private' if settings.private else 'public'} job: {settings.clips} synthetic clips clustered "
+        f"into {settings.experts} experts, {settings.rounds} rounds, {settings.reward_eth} ETH per round")
     job_id = client.create_job(experts=settings.experts, rounds=settings.rounds, reward_eth=settings.reward_eth,
                                synthetic_clips=settings.clips, local_steps=settings.local_steps,
                                segment_steps=settings.segment_steps, batch=settings.batch,
-                               aggregator=info.address("aggregator"), reveal_window_s=120)
-    honest = [f"miner-{i + 1}" for i in range(settings.miners)]
-    cheater = f"miner-{settings.miners + 1}"
+                               aggregator=info.address("aggregator"), reveal_window_s=120, private=settings.private,
+                               admit=[info.address(role) for role in nodes] if settings.private else ())
     logs = work / "logs"
     for stale in (logs, work / "dashboard", work / "aggregator", work / "validator-1", *(work / r for r in honest),
                   work / cheater):  # journals of an earlier demo describe another chain

@@ -29,8 +29,10 @@ from paris_node.checkpoint import Checkpoint
 from paris_node.data.clips import ClipSet
 from paris_node.jobspec import JobSpec
 from paris_node.journal import write_atomic
+from paris_node.keyring import Content, Keyrings
 from paris_node.presence import Presence
 from paris_node.reveal import Reveal, RevealError
+from paris_node.sealing import NotAdmitted, SealingError
 from paris_node.status_api import DeltaReport, Status
 from paris_node.store import ContentMismatch, IpfsStore, ObjectTooLarge, StoreError, parse_cid
 from paris_node.trace import challenged_segments
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 
 RECOVERABLE = (ChainError, StoreError, OSError, ValueError)
 WITHHELD = "withheld-reveal"
+NOT_ADMITTED = "admission"  # a private job's delta from a miner the requester had not admitted: failed, not slashed
 
 
 class Pending(Exception):
@@ -100,6 +103,7 @@ class ValidatorDaemon:
         self.address = chain.account.address
         self.from_block, self.jobs, self.stake_wei = from_block, jobs, stake_wei
         self.cache = CidCache(store, work_dir / "cache")
+        self.keyrings = Keyrings(chain, self.cache.get, chain.account)
         (work_dir / "deltas").mkdir(parents=True, exist_ok=True)
         state = self._read_json("state.json") or {"cursor": {"next_block": from_block}, "specs": {},
                                                   "aggregators": {}}
@@ -136,6 +140,7 @@ class ValidatorDaemon:
 
     def step(self) -> None:
         try:
+            self.keyrings.register()
             self._ensure_stake()
             self._read_events()
         except RECOVERABLE as exc:
@@ -175,7 +180,7 @@ class ValidatorDaemon:
         if stake.roles & ROLE_VALIDATOR and stake.amount > 0:
             return
         amount = max(self.stake_wei, self.chain.call("MIN_STAKE"))
-        self.chain.stake(stake.roles | ROLE_VALIDATOR, stake.x25519_key, wei=amount)
+        self.chain.stake(stake.roles | ROLE_VALIDATOR, wei=amount)
         log.info("staked %d wei as a validator", amount)
 
     def _read_events(self) -> None:
@@ -215,7 +220,7 @@ class ValidatorDaemon:
     def _decide(self, record: DeltaRecord) -> None:
         try:
             score = self._verify(record)
-        except Pending as exc:
+        except (Pending, NotAdmitted) as exc:  # not admitted to a private job: it never votes on it
             record.note(str(exc))
             self._save(record)
             return
@@ -248,6 +253,8 @@ class ValidatorDaemon:
             return self._done(record, "failed here, but the quorum passed it")
         if state == DeltaState.SUBMITTED and record.check != WITHHELD:
             return  # waiting for the other validators' votes
+        if record.check == NOT_ADMITTED:  # removed just before submitting is not cheating
+            return self._done(record, "failed; not admitted")
         if not record.evidence_cid:
             record.evidence_cid = str(self.store.add(self._evidence(record).to_bytes(), name="evidence.json"))
             self._save(record)
@@ -279,14 +286,22 @@ class ValidatorDaemon:
         cid = self.spec_cids[job_id]
         return JobSpec.from_bytes(self.cache.get(cid), source=cid)
 
+    def _content(self, job_id: int, spec: JobSpec) -> Content:
+        return self.keyrings.content(job_id, spec, self.cache)
+
     def _base(self, spec: JobSpec, job_id: int, expert: int, version: int) -> Checkpoint:
         cid = checkpoint_cid(self.chain, spec, job_id, expert, version, self.from_block)
-        return Checkpoint.from_bytes(self.cache.get(cid), source=str(cid))
+        return Checkpoint.from_bytes(self._content(job_id, spec).get(cid), source=str(cid))
 
-    def _fetch(self, record: DeltaRecord, cid: str, what: str, max_bytes: int, deadline: int) -> bytes:
-        """Content a miner published; unavailable past `deadline` (chain time) while IPFS works is a fail."""
+    def _fetch(self, record: DeltaRecord, spec: JobSpec, cid: str, what: str, max_bytes: int, deadline: int) -> bytes:
+        """Content a miner published; unavailable past `deadline` (chain time) while IPFS works is a fail, and so
+        is, in a private job, content that is not encrypted or does not open with the job's keys."""
         try:
-            return self.cache.get(cid, max_bytes=max_bytes)
+            return self._content(record.job_id, spec).get(cid, max_bytes=max_bytes)
+        except NotAdmitted:
+            raise
+        except SealingError as exc:
+            raise CheckFailed("sealing", f"{what}: {exc}") from exc
         except ObjectTooLarge as exc:
             raise CheckFailed("size", f"{what}: {exc}") from exc
         except ContentMismatch as exc:  # our node served wrong bytes: not the miner's doing
@@ -309,9 +324,12 @@ class ValidatorDaemon:
         spec = self._spec(record.job_id)
         job = self.chain.job(record.job_id)
         delta = self.chain.delta(record.delta_id)
+        if spec.private and record.miner not in self.keyrings.members_at(record.job_id, spec, delta.submitted_block):
+            raise CheckFailed(NOT_ADMITTED, f"{record.miner} was not admitted to private job {record.job_id} when it "
+                                            f"submitted (block {delta.submitted_block})")
         base = self._base(spec, record.job_id, record.expert, record.base_version)
         content_deadline = delta.submitted_at + 2 * job.reveal_window
-        data = self._fetch(record, record.delta_cid, "delta", spec.max_delta_bytes, content_deadline)
+        data = self._fetch(record, spec, record.delta_cid, "delta", spec.max_delta_bytes, content_deadline)
         update = check_delta_file(data, sub, spec, base)
         if not delta.revealed:
             if self.chain.timestamp() > delta.submitted_at + job.reveal_window:
@@ -320,7 +338,8 @@ class ValidatorDaemon:
         if not record.reveal_cid:
             raise Pending("reveal event not read yet")
         state_bytes = 12 * sum(t.numel() for t in base.weights.values()) + (1 << 20)
-        raw = self._fetch(record, record.reveal_cid, "reveal", (2 * job.challenges + 1) * state_bytes, content_deadline)
+        raw = self._fetch(record, spec, record.reveal_cid, "reveal", (2 * job.challenges + 1) * state_bytes,
+                          content_deadline)
         try:
             reveal = Reveal.from_bytes(raw)
         except RevealError as exc:
@@ -328,7 +347,8 @@ class ValidatorDaemon:
         seed = bytes.fromhex(record.seed)
         challenged = challenged_segments(seed, sub.segments, job.challenges)
         check_reveal(reveal, sub, challenged, base)
-        shard = ClipSet.from_bytes(self.cache.get(spec.shards[record.expert]), source=spec.shards[record.expert])
+        shard_cid = spec.shards[record.expert]
+        shard = ClipSet.from_bytes(self._content(record.job_id, spec).get(shard_cid), source=shard_cid)
         if drift := replay(spec, shard, reveal, sub, challenged):
             record.note(f"replay not bit-exact (other hardware?): drift {drift:.2e} within {spec.replay_tolerance:.0e}")
         carried = check_delta_matches(data, sub, spec, base, reveal.states[sub.segments], self._error_before(record))

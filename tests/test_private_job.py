@@ -1,0 +1,143 @@
+"""A private job end to end on the devnet: everything on IPFS is ciphertext; a node that was not admitted cannot
+read anything and never trains; admitting it lets it work on the next round; removing a node rotates the key,
+so it reads nothing written afterwards; tampered ciphertext is rejected; the requester downloads and checks
+the merges."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from paris_node.aggregator import checkpoint_cid, verify_merge
+from paris_node.aggregator_daemon import AggregatorDaemon
+from paris_node.chain import Chain, DeltaState, EventCursor, cid_from_chain
+from paris_node.data.clips import ClipSet, ClipSetError
+from paris_node.devnet import DevnetInfo, devnet_account
+from paris_node.keyring import Keyrings
+from paris_node.miner_daemon import MinerDaemon
+from paris_node.sealing import NotAdmitted, TamperedContent, epoch_of
+from paris_node.store import IpfsStore
+from paris_sdk.client import Client, JobError
+
+from conftest import paris
+from miners import funded_chain
+from paris_validator.daemon import ValidatorDaemon
+
+
+def _run_until(condition, daemons, what: str, timeout_s: float = 120) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        for daemon in daemons:
+            daemon.step()
+        time.sleep(0.2)
+
+
+def test_only_admitted_nodes_read_a_private_job(devnet: DevnetInfo, tmp_path: Path) -> None:
+    store = IpfsStore(devnet.ipfs_api)
+    client = Client(Chain(devnet.rpc_url, devnet.contract, devnet_account(1)), store, devnet.deploy_block)
+    requester = client.chain.account.address  # type: ignore[union-attr]
+    chains = {name: funded_chain(devnet) for name in ("a", "b", "stranger")}
+    chains["validator"] = Chain(devnet.rpc_url, devnet.contract, devnet_account(4))
+    chains["aggregator"] = Chain(devnet.rpc_url, devnet.contract, devnet_account(2))
+    address = {name: chain.account.address for name, chain in chains.items()}  # type: ignore[union-attr]
+    keyrings = {name: Keyrings(chain, store.get, chain.account) for name, chain in chains.items()}
+    for name in ("a", "b", "validator", "aggregator"):
+        keyrings[name].register()  # what each daemon does when it starts
+
+    settings = dict(experts=1, rounds=2, reward_eth=0.5, synthetic_clips=8, local_steps=4, segment_steps=2, batch=4,
+                    challenges=1, reveal_window_s=30, aggregator=address["aggregator"], private=True)
+    with pytest.raises(JobError, match=f"{address['stranger']} has no X25519 key"):
+        client.create_job(**settings, admit=[address["stranger"]])
+    job_id = client.create_job(**settings, admit=[address["a"], address["validator"]])
+    spec = client.spec(job_id)
+    assert spec.private and client.members(job_id) == {requester, address["aggregator"], address["a"],
+                                                       address["validator"]}
+
+    raw_shard = store.get(spec.shards[0])
+    assert epoch_of(raw_shard, "shard") == 0
+    with pytest.raises(ClipSetError):
+        ClipSet.from_bytes(raw_shard)
+    assert len(ClipSet.from_bytes(client.content(job_id, spec).get(spec.shards[0]))) == 8
+    for cid in (spec.shards[0], spec.initial[0]):
+        with pytest.raises(NotAdmitted, match=f"not admitted to private job {job_id}"):
+            keyrings["b"].content(job_id, spec, store).get(cid)
+
+    a = MinerDaemon(chains["a"], IpfsStore(devnet.ipfs_api), tmp_path / "a", devnet.deploy_block, {job_id})
+    b = MinerDaemon(chains["b"], IpfsStore(devnet.ipfs_api), tmp_path / "b", devnet.deploy_block, {job_id})
+    validator = ValidatorDaemon(chains["validator"], IpfsStore(devnet.ipfs_api), tmp_path / "validator",
+                                devnet.deploy_block, {job_id})
+    aggregator = AggregatorDaemon(chains["aggregator"], IpfsStore(devnet.ipfs_api), devnet.deploy_block, {job_id})
+    daemons = (a, b, validator, aggregator)
+
+    def delta_state(name: str, version: int) -> DeltaState:
+        chain = client.chain
+        return chain.delta(chain.delta_id_of(job_id, 0, version, address[name])).state
+
+    _run_until(lambda: client.chain.version_of(job_id, 0) == 1, daemons, "round 1")
+    assert job_id in b.refused and delta_state("b", 0) == DeltaState.NONE  # could not read, so never trained
+    assert delta_state("a", 0) == DeltaState.MERGED
+    delta_cid = next(cid_from_chain(e.args["deltaDigest"], e.args["deltaCodec"])
+                     for e in client.chain.events(EventCursor(devnet.deploy_block), {"DeltaSubmitted"})
+                     if e.args["jobId"] == job_id)
+    assert epoch_of(store.get(delta_cid), "delta") == 0
+
+    client.admit(job_id, address["b"])
+    client.remove(job_id, address["a"])
+    assert client.members(job_id) == {requester, address["aggregator"], address["b"], address["validator"]}
+    with pytest.raises(JobError, match="requester or aggregator"):
+        client.remove(job_id, address["aggregator"])
+    with pytest.raises(JobError, match="already admitted"):
+        client.admit(job_id, address["b"])
+
+    # The removed miner can still read v1 (written under epoch 0) and trains it, but cannot publish its delta.
+    _run_until(lambda: (r := a.journal.get(job_id, 0, 1)) is not None and r.stage == "done", [a], "a's round 2")
+    assert a.journal.get(job_id, 0, 1).outcome == "not submitted: removed from the private job"  # type: ignore[union-attr]
+    _run_until(lambda: client.chain.version_of(job_id, 0) == 2, daemons, "round 2")
+    assert delta_state("b", 1) == DeltaState.MERGED  # admitted: read v1 (epoch 0), wrote under epoch 1
+    assert delta_state("a", 1) == DeltaState.NONE  # removed: could not publish under the new key
+    v1, v2 = (checkpoint_cid(client.chain, spec, job_id, 0, v, devnet.deploy_block) for v in (1, 2))
+    assert epoch_of(store.get(v1), "v1") == 0 and epoch_of(store.get(v2), "v2") == 1
+    keyrings["a"].content(job_id, spec, store).get(v1)  # what it could read before, it still can
+    with pytest.raises(NotAdmitted, match="key epoch 1"):
+        keyrings["a"].content(job_id, spec, store).get(v2)
+    keyrings["b"].content(job_id, spec, store).get(v2)
+
+    tampered = bytearray(store.get(v2))
+    tampered[len(tampered) // 2] ^= 0x01
+    with pytest.raises(TamperedContent, match="fails authentication"):
+        client.content(job_id, spec).get(store.add(bytes(tampered)))
+
+    assert verify_merge(client.chain, client.content(job_id, spec), spec, job_id, 0, 2, devnet.deploy_block).matches
+    assert len(client.download(job_id).experts) == 1
+    outsider = Client(chains["stranger"], store, devnet.deploy_block)
+    with pytest.raises(JobError, match="not admitted"):
+        outsider.download(job_id)
+
+
+def test_the_private_job_commands(devnet: DevnetInfo, devnet_dir: Path) -> None:
+    store = IpfsStore(devnet.ipfs_api)
+    validator = Chain(devnet.rpc_url, devnet.contract, devnet_account(3))
+    for chain in (validator, Chain(devnet.rpc_url, devnet.contract, devnet_account(2))):  # the devnet's aggregator
+        Keyrings(chain, store.get, chain.account).register()
+    newcomer = funded_chain(devnet)
+    where = ("--dir", str(devnet_dir))
+    submitted = paris("job", "submit", "--private", "--admit", "validator-1", "--experts", "1", "--rounds", "1",
+                      "--reward", "0.1", "--local-steps", "4", "--segment-steps", "2", *where)
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+    job_id = re.search(r"job (\d+) is open", submitted.stdout).group(1)  # type: ignore[union-attr]
+    assert "private, readable by" in submitted.stdout and validator.account.address in submitted.stdout  # type: ignore[union-attr]
+
+    who = newcomer.account.address  # type: ignore[union-attr]
+    refused = paris("job", "admit", job_id, who, *where)
+    assert refused.returncode == 1 and f"{who} has no X25519 key" in refused.stdout, refused.stdout
+    Keyrings(newcomer, store.get, newcomer.account).register()
+    assert f"{who} admitted to job {job_id}" in paris("job", "admit", job_id, who, *where).stdout
+    assert f"{who} removed from job {job_id}" in paris("job", "remove", job_id, who, *where).stdout
+    again = paris("job", "remove", job_id, who, *where)
+    assert again.returncode == 1 and "is not admitted" in again.stdout, again.stdout
+    outsider = paris("job", "sample", job_id, "--as", "miner-5", *where)
+    assert outsider.returncode == 1 and "not admitted" in outsider.stdout and "Traceback" not in outsider.stdout
