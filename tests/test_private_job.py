@@ -1,7 +1,8 @@
 """A private job end to end on the devnet: everything on IPFS is ciphertext; a node that was not admitted cannot
 read anything and never trains; admitting it lets it work on the next round; removing a node rotates the key,
 so it reads nothing written afterwards; tampered ciphertext is rejected; the requester downloads and checks
-the merges."""
+the merges; and the validator fails deltas that are not sealed, are tampered, or come from a miner that was not
+admitted."""
 
 from __future__ import annotations
 
@@ -10,20 +11,22 @@ import time
 from pathlib import Path
 
 import pytest
+from multiformats import CID
 
 from paris_node.aggregator import checkpoint_cid, verify_merge
 from paris_node.aggregator_daemon import AggregatorDaemon
 from paris_node.chain import Chain, DeltaState, EventCursor, cid_from_chain
+from paris_node.checkpoint import Checkpoint
 from paris_node.data.clips import ClipSet, ClipSetError
 from paris_node.devnet import DevnetInfo, devnet_account
 from paris_node.keyring import Keyrings
 from paris_node.miner_daemon import MinerDaemon
-from paris_node.sealing import NotAdmitted, TamperedContent, epoch_of
+from paris_node.sealing import NotAdmitted, TamperedContent, encrypt, epoch_of, new_data_key
 from paris_node.store import IpfsStore
 from paris_sdk.client import Client, JobError
 
 from conftest import paris
-from miners import funded_chain
+from miners import Honest, Market, funded_chain
 from paris_validator.daemon import ValidatorDaemon
 
 
@@ -141,3 +144,57 @@ def test_the_private_job_commands(devnet: DevnetInfo, devnet_dir: Path) -> None:
     assert again.returncode == 1 and "is not admitted" in again.stdout, again.stdout
     outsider = paris("job", "sample", job_id, "--as", "miner-5", *where)
     assert outsider.returncode == 1 and "not admitted" in outsider.stdout and "Traceback" not in outsider.stdout
+
+
+class Plaintext(Honest):
+    """Publishes its delta unencrypted in a private job (leaking what the requester's data taught it)."""
+
+
+class Tampered(Honest):
+    """Publishes its encrypted delta with one ciphertext bit flipped."""
+
+    key = b""  # the job's data key, as an admitted miner holds it
+
+    def publish(self, data: bytes) -> CID:
+        blob = bytearray(encrypt(self.key, 0, data))
+        blob[-20] ^= 0x01
+        return self.market.store.add(bytes(blob))
+
+
+class Outsider(Honest):
+    """Was never admitted: encrypts under a key of its own, claiming epoch 0."""
+
+    def publish(self, data: bytes) -> CID:
+        return self.market.store.add(encrypt(new_data_key(), 0, data))
+
+
+def test_the_validator_fails_unsealed_tampered_and_unadmitted_deltas(devnet: DevnetInfo, tmp_path: Path) -> None:
+    store = IpfsStore(devnet.ipfs_api)
+    client = Client(Chain(devnet.rpc_url, devnet.contract, devnet_account(1)), store, devnet.deploy_block)
+    market = Market(devnet, store, spec=None, job_id=0, checkpoints={}, work_dir=tmp_path)  # type: ignore[arg-type]
+    miners = [Plaintext(market, "plaintext"), Tampered(market, "tampered"), Outsider(market, "outsider")]
+    chains = [Chain(devnet.rpc_url, devnet.contract, devnet_account(n)) for n in (2, 3)] + [m.chain for m in miners]
+    for chain in chains:
+        Keyrings(chain, store.get, chain.account).register()
+    job_id = client.create_job(experts=1, rounds=1, reward_eth=0.5, synthetic_clips=8, local_steps=4,
+                               segment_steps=2, batch=4, challenges=1, reveal_window_s=30, private=True,
+                               aggregator=devnet.address("aggregator"),
+                               admit=[devnet.address("validator-1"), miners[0].address, miners[1].address])
+    market.spec, market.job_id = client.spec(job_id), job_id
+    content = client.content(job_id, market.spec)
+    market.checkpoints[0] = Checkpoint.from_bytes(content.get(market.spec.initial[0]))
+    miners[1].key = Keyrings(miners[1].chain, store.get, miners[1].chain.account).current(job_id, market.spec)[1] \
+        .of_epoch(0, "job key")
+    ids = {miner.submit(0): miner for miner in miners}
+
+    validator = ValidatorDaemon(chains[1], IpfsStore(devnet.ipfs_api), tmp_path / "validator", devnet.deploy_block,
+                                {job_id})
+    _run_until(lambda: ids.keys() <= validator.records.keys() and all(validator.records[i].stage == "done"
+                                                                      for i in ids), [validator], "verdicts")
+    verdicts = {ids[i].name: (r.check, r.outcome, client.chain.delta(i).state) for i, r in validator.records.items()
+                if i in ids}
+    assert verdicts == {"plaintext": ("sealing", "failed; slashed", DeltaState.SLASHED),
+                        "tampered": ("sealing", "failed; slashed", DeltaState.SLASHED),
+                        "outsider": ("admission", "failed; not admitted", DeltaState.FAILED)}
+    assert "not encrypted" in validator.records[next(iter(ids))].detail
+    assert not client.chain.stake_of(miners[2].address).slashed
