@@ -46,8 +46,7 @@ class AggregatorDaemon:
             if job_id in self.specs or not mine or (self.jobs is not None and job_id not in self.jobs):
                 continue
             self.specs[job_id] = spec_of_job(event, self.store.get)
-            self.presence.join(job_id)
-            self.presence.vouch(self.chain.account.address)  # type: ignore[union-attr]
+            self.presence.follow(job_id, self.chain.account.address)  # type: ignore[union-attr]
             for expert in range(self.specs[job_id].experts):
                 self.presence.publish(job_id, RoundOpened(expert=expert, version=self.chain.version_of(job_id, expert)))
             log.info("aggregating job %d (%d experts)", job_id, self.specs[job_id].experts)

@@ -83,8 +83,7 @@ class MinerDaemon:
             if job_id in self.specs or (self.jobs is not None and job_id not in self.jobs):
                 continue
             self.specs[job_id] = spec_of_job(event, self.cache.get)
-            self.presence.join(job_id)
-            self.presence.vouch(event.args["aggregator"])
+            self.presence.follow(job_id, event.args["aggregator"])
             log.info("following job %d (%s, %d experts)", job_id, self.specs[job_id].name, self.specs[job_id].experts)
 
     def _content(self, job_id: int) -> Content:

@@ -31,14 +31,11 @@ class Presence:
     def peer_id(self) -> str | None:
         return self.network.peer_id if self.network else None
 
-    def join(self, job_id: int) -> None:
+    def follow(self, job_id: int, aggregator: str) -> None:
+        """Join the job's topic and accept gossip from its aggregator (named on chain, not staked)."""
         if self.network:
             self.network.join(job_id)
-
-    def vouch(self, address: str) -> None:
-        """Accept gossip from `address` without a stake (a job's aggregator, named on chain)."""
-        if self.network:
-            self.network.members.vouch(address)
+            self.network.members.vouch(aggregator)
 
     def publish(self, job_id: int, body: Body) -> None:
         if self.network:

@@ -113,10 +113,8 @@ class ValidatorDaemon:
         self.records = {r.delta_id: r for r in load_records(work_dir)}
         self.presence = presence or Presence()
         self.presence.watch_store(store)
-        for job_id in self.spec_cids:
-            self.presence.join(job_id)
-        for aggregator in self.aggregators.values():
-            self.presence.vouch(aggregator)
+        for job_id, aggregator in self.aggregators.items():
+            self.presence.follow(job_id, aggregator)
 
     # --------------------------------------------------------------- persistence
 
@@ -193,8 +191,7 @@ class ValidatorDaemon:
         if event.name == "JobCreated" and (self.jobs is None or args["jobId"] in self.jobs):
             self.spec_cids[args["jobId"]] = str(cid_from_chain(args["specDigest"], args["specCodec"]))
             self.aggregators[args["jobId"]] = args["aggregator"]
-            self.presence.join(args["jobId"])
-            self.presence.vouch(args["aggregator"])
+            self.presence.follow(args["jobId"], args["aggregator"])
         elif event.name == "DeltaSubmitted" and args["jobId"] in self.spec_cids and args["deltaId"] not in self.records:
             record = DeltaRecord(args["deltaId"], args["jobId"], args["expert"], args["baseVersion"], args["miner"],
                                  str(cid_from_chain(args["deltaDigest"], args["deltaCodec"])), args["traceRoot"].hex(),
