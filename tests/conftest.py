@@ -66,9 +66,9 @@ def wait_for(condition: Callable[[], object], timeout_s: float = 15.0, what: str
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def paris(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the `paris` CLI; its output with rich's line wrapping undone."""
+def paris(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the `paris` CLI (with `env` added to the environment); its output with rich's line wrapping undone."""
     done = subprocess.run([sys.executable, "-c", "from paris_sdk.cli import main; main()", *args],
-                          capture_output=True, text=True, timeout=180)
+                          capture_output=True, text=True, timeout=180, env={**os.environ, **(env or {})})
     done.stdout = " ".join(done.stdout.split())
     return done

@@ -13,7 +13,7 @@ import pytest
 from paris_node.aggregator_daemon import AggregatorDaemon
 from paris_node.chain import Chain, EventCursor
 from paris_node.data.video import read_video
-from paris_node.devnet import DevnetInfo, devnet_account
+from paris_node.devnet import DEVNET_PASSWORD, DevnetInfo, devnet_account
 from paris_node.miner_daemon import MinerDaemon
 from paris_node.store import IpfsStore
 from paris_sdk.client import Client, Decided, DeltaSubmitted, Finished, JobError, Merged, Scored
@@ -94,7 +94,8 @@ def test_bad_requests_are_refused_before_anything_is_escrowed(client: Client, de
         next(client.follow(999))
 
 
-def test_the_job_commands_read_like_sentences_and_fail_with_a_reason(devnet_dir: Path, tmp_path: Path) -> None:
+def test_the_job_commands_read_like_sentences_and_fail_with_a_reason(devnet: DevnetInfo, devnet_dir: Path,
+                                                                   tmp_path: Path) -> None:
     where = ("--dir", str(devnet_dir))
     submitted = paris("job", "submit", "--experts", "2", "--rounds", "1", "--reward", "0.1", "--local-steps", "4",
                        "--segment-steps", "2", *where)
@@ -104,6 +105,19 @@ def test_the_job_commands_read_like_sentences_and_fail_with_a_reason(devnet_dir:
 
     sampled = paris("job", "sample", job_id, "--out", str(tmp_path / "first.gif"), "--steps", "2", *where)
     assert sampled.returncode == 0 and (tmp_path / "first.gif").exists(), sampled.stdout + sampled.stderr
+
+    # Any deployment, not only the devnet: endpoints and keystore from a config file, the password from the env.
+    info = devnet
+    config = tmp_path / "paris.toml"
+    config.write_text(f'[paris]\nrpc_url = "{info.rpc_url}"\nipfs_api = "{info.ipfs_api}"\n'
+                      f'contract = "{info.contract}"\ndeploy_block = {info.deploy_block}\n'
+                      f'keystore = "{info.keystore("requester")}"\n')
+    watched = paris("job", "watch", job_id, "--timeout", "1", "--config", str(config), "--dir", str(tmp_path / "none"),
+                    env={"PARIS_KEYSTORE_PASSWORD": DEVNET_PASSWORD})
+    assert watched.returncode == 1 and "not finished" in watched.stdout, watched.stdout + watched.stderr
+    (tmp_path / "bad.toml").write_text('rpc = "http://x"\n')
+    bad = paris("job", "watch", job_id, "--config", str(tmp_path / "bad.toml"))
+    assert bad.returncode == 1 and "unknown setting 'rpc'" in bad.stdout, bad.stdout
 
     for args, reason in [(("job", "watch", "999", *where), "no job 999"),
                          (("job", "cancel", job_id, *where), "deadline"),

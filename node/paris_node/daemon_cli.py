@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import typer
+from eth_account.signers.local import LocalAccount
 
 from paris_node.chain import Chain, ChainError
 from paris_node.config import ENV_PREFIX, Config, ConfigError
@@ -49,10 +50,15 @@ def connect(config: Config, devnet: Path, role: str | None) -> tuple[Chain, Ipfs
     if role is not None:
         keystore = DevnetInfo.read(devnet).keystore(role)
         env.setdefault(PASSWORD_ENV, DEVNET_PASSWORD)
+    return endpoints(config, load_account(keystore, env))
+
+
+def endpoints(config: Config, account: LocalAccount | None) -> tuple[Chain, IpfsStore]:
+    """The market contract (signing as `account`) and the IPFS node that `config` names."""
     if not config.contract:
         raise ConfigError(f"no contract address: start a devnet (`paris devnet up`), pass --config, or set "
                           f"{ENV_PREFIX}CONTRACT")
-    chain = Chain(config.rpc_url, config.contract, load_account(keystore, env), config.rpc_timeout_s)
+    chain = Chain(config.rpc_url, config.contract, account, config.rpc_timeout_s)
     return chain, IpfsStore(config.ipfs_api, config.ipfs_timeout_s, config.max_object_bytes)
 
 

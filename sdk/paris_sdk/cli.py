@@ -40,6 +40,12 @@ app.add_typer(job_app, name="job")
 
 DirOption = typer.Option(DEFAULT_DEVNET_DIR, "--dir", help="Where the devnet keeps its state and logs.")
 RoleOption = typer.Option("requester", "--as", help="The devnet account to act as.")
+ConfigOption = typer.Option(None, "--config", help="Join the deployment a TOML config names instead of the devnet "
+                                                   "(key: its keystore, or PARIS_PRIVATE_KEY).")
+
+
+def _client(directory: Path, role: str, config_file: Path | None) -> Client:
+    return Client.from_config(config_file) if config_file is not None else Client.from_devnet(directory, role)
 
 
 def _describe(info: DevnetInfo, title: str) -> Table:
@@ -133,10 +139,10 @@ def demo(directory: Path = typer.Option(Path(".paris/demo"), "--dir", help="Scra
 
 @app.command("verify-merge")
 def verify_merge_command(job: int, expert: int, version: int, directory: Path = DirOption,
-                         role: str = RoleOption) -> None:
+                         role: str = RoleOption, config_file: Path | None = ConfigOption) -> None:
     """Rebuild an expert's checkpoint from the job's data and check it is the one recorded on chain (a private
     job's data as an admitted account reads it)."""
-    client = Client.from_devnet(directory, role)
+    client = _client(directory, role, config_file)
     spec = client.spec(job)
     check = verify_merge(client.chain, client.content(job, spec), spec, job, expert, version, client.from_block)
     merged = ", ".join(f"0x{i:064x}"[:12] + "…" for i in check.merged)
@@ -160,49 +166,51 @@ def job_submit(clips: Path | None = typer.Argument(None, help="Folder of video c
                private: bool = typer.Option(False, "--private", help="Encrypt everything; only admitted nodes read it."),
                admit: list[str] = typer.Option([], "--admit", help="Node (address or devnet role) a private job "
                                                                  "admits; repeat for several."),
-               directory: Path = DirOption, role: str = RoleOption) -> None:
+               aggregator: str = typer.Option("aggregator", "--aggregator", help="Address or devnet role of the "
+                                                                                  "job's aggregator."),
+               directory: Path = DirOption, role: str = RoleOption, config_file: Path | None = ConfigOption) -> None:
     """Cluster the clips, upload them, and escrow the reward for a new job."""
-    info = DevnetInfo.read(directory)
     with console.status("clustering clips, training the router, uploading..."):
-        client = Client.from_devnet(directory, role)
+        client = _client(directory, role, config_file)
         job_id = client.create_job(clips, experts=experts, rounds=rounds, reward_eth=reward, model=model,
                                    local_steps=local_steps, segment_steps=segment_steps,
-                                   aggregator=info.address("aggregator"), private=private,
-                                   admit=[_account(info, who) for who in admit])
+                                   aggregator=_account(directory, aggregator), private=private,
+                                   admit=[_account(directory, who) for who in admit])
     spec = client.spec(job_id)
     readers = f"; private, readable by {', '.join(sorted(client.members(job_id)))}" if private else ""
     console.print(f"job {job_id} is open: {spec.experts} experts x {rounds} rounds, {rounds * reward:g} ETH escrowed"
                   f"{readers}; follow it with `paris job watch {job_id}`", soft_wrap=True)
 
 
-def _account(info: DevnetInfo, who: str) -> str:
+def _account(directory: Path, who: str) -> str:
     """An address given as such, or the address of a devnet account named by its role."""
-    return who if who.startswith("0x") else info.address(who)
+    return who if who.startswith("0x") else DevnetInfo.read(directory).address(who)
 
 
 @job_app.command("admit")
 def job_admit(job: int, who: str = typer.Argument(..., help="Address or devnet role of the node to admit."),
-              directory: Path = DirOption, role: str = RoleOption) -> None:
+              directory: Path = DirOption, role: str = RoleOption, config_file: Path | None = ConfigOption) -> None:
     """Let a node read a private job: its data keys are sealed to the node's registered X25519 key."""
-    address = _account(DevnetInfo.read(directory), who)
-    Client.from_devnet(directory, role).admit(job, address)
+    address = _account(directory, who)
+    _client(directory, role, config_file).admit(job, address)
     console.print(f"{address} admitted to job {job}")
 
 
 @job_app.command("remove")
 def job_remove(job: int, who: str = typer.Argument(..., help="Address or devnet role of the node to remove."),
-               directory: Path = DirOption, role: str = RoleOption) -> None:
+               directory: Path = DirOption, role: str = RoleOption, config_file: Path | None = ConfigOption) -> None:
     """Stop a node reading what a private job writes from now on (a new data key for everyone else)."""
-    address = _account(DevnetInfo.read(directory), who)
-    Client.from_devnet(directory, role).remove(job, address)
+    address = _account(directory, who)
+    _client(directory, role, config_file).remove(job, address)
     console.print(f"{address} removed from job {job}; later checkpoints and deltas use a new key")
 
 
 @job_app.command("watch")
 def job_watch(job: int, directory: Path = DirOption,
-              timeout: float = typer.Option(0, "--timeout", help="Give up after this many seconds (0: never).")) -> None:
+              timeout: float = typer.Option(0, "--timeout", help="Give up after this many seconds (0: never)."),
+              role: str = RoleOption, config_file: Path | None = ConfigOption) -> None:
     """Print the job's rounds, deltas, scores, merges, payouts and slashes as they happen."""
-    client = Client.from_devnet(directory)
+    client = _client(directory, role, config_file)
     terms = client.chain.job(job)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   console=console) as bars:
@@ -216,17 +224,18 @@ def job_watch(job: int, directory: Path = DirOption,
 @job_app.command("sample")
 def job_sample(job: int, out: Path = typer.Option(Path("sample.gif"), "--out", help="Video to write (.gif or .mp4)."),
                seed: int = typer.Option(0, "--seed"), steps: int = typer.Option(20, "--steps", help="Sampler steps."),
-               directory: Path = DirOption, role: str = RoleOption) -> None:
+               directory: Path = DirOption, role: str = RoleOption, config_file: Path | None = ConfigOption) -> None:
     """Sample a clip from the job's current experts."""
     with console.status("downloading the experts and sampling..."):
-        path = Client.from_devnet(directory, role).sample(job, out, seed=seed, steps=steps)
+        path = _client(directory, role, config_file).sample(job, out, seed=seed, steps=steps)
     console.print(f"wrote {path}")
 
 
 @job_app.command("cancel")
-def job_cancel(job: int, directory: Path = DirOption, role: str = RoleOption) -> None:
+def job_cancel(job: int, directory: Path = DirOption, role: str = RoleOption,
+               config_file: Path | None = ConfigOption) -> None:
     """After the deadline, close the job and withdraw its unspent escrow."""
-    wei = Client.from_devnet(directory, role).cancel(job)
+    wei = _client(directory, role, config_file).cancel(job)
     console.print(f"job {job} closed; withdrew {wei / 10**18:.4f} ETH")
 
 

@@ -24,6 +24,8 @@ from web3 import Web3
 from paris_node.aggregator import checkpoint_cid, job_spec
 from paris_node.chain import Chain, EventCursor, JobTerms, cid_from_chain
 from paris_node.checkpoint import Checkpoint
+from paris_node.config import load as load_config
+from paris_node.daemon_cli import endpoints
 from paris_node.data.clips import ClipSet, ClipSetError
 from paris_node.data.ingest import ingest_folder
 from paris_node.data.shards import fit_shards, split_shards
@@ -184,6 +186,15 @@ class Client:
         info = DevnetInfo.read(directory)
         account = load_account(info.keystore(role), {PASSWORD_ENV: DEVNET_PASSWORD})
         return cls(Chain(info.rpc_url, info.contract, account), IpfsStore(info.ipfs_api), info.deploy_block)
+
+    @classmethod
+    def from_config(cls, path: Path | None = None) -> Client:
+        """Join any deployment: URLs, contract, deploy block and keystore from a TOML file and PARIS_* variables
+        (see `paris_node.config`); the key from that keystore (password in PARIS_KEYSTORE_PASSWORD) or from
+        PARIS_PRIVATE_KEY."""
+        config = load_config(path)
+        chain, store = endpoints(config, load_account(config.keystore))
+        return cls(chain, store, config.deploy_block)
 
     # ------------------------------------------------------------------------- jobs
 
