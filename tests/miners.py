@@ -101,7 +101,7 @@ class Honest:
         return pseudo_gradient(base.weights, final.weights)
 
 
-def open_market(devnet: DevnetInfo, tmp_path: Path, rounds: int) -> Market:
+def open_market(devnet: DevnetInfo, tmp_path: Path, rounds: int, reveal_window_s: int = REVEAL_WINDOW_S) -> Market:
     """A job on the `tiny` model: 1 expert, H=4 in 2 segments, 1 challenge, quorum 1, an 8 s reveal window."""
     store = IpfsStore(devnet.ipfs_api)
     torch.manual_seed(0)
@@ -115,5 +115,5 @@ def open_market(devnet: DevnetInfo, tmp_path: Path, rounds: int) -> Market:
     job_id = requester.create_job(JobTerms(spec=store.add(spec.to_bytes()), experts=1, rounds=rounds,
                                            reward_per_round_wei=ETH, deadline=now + 3600,
                                            aggregator=devnet.address("aggregator"), quorum=1, challenges=1,
-                                           reveal_window_s=REVEAL_WINDOW_S), escrow_wei=rounds * ETH)
+                                           reveal_window_s=reveal_window_s), escrow_wei=rounds * ETH)
     return Market(devnet, store, spec, job_id, {0: base}, tmp_path)

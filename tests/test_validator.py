@@ -115,3 +115,26 @@ def test_an_ipfs_outage_is_recorded_and_never_passed(market: Market, tmp_path: P
     assert _scores(validator.chain, delta_id) == []
     validator.step()
     assert validator.records[delta_id].stage == "done" and validator.records[delta_id].passed
+
+
+def test_a_slow_miner_still_reveals_after_the_seed_block_ages_out(devnet: DevnetInfo, tmp_path: Path) -> None:
+    market = open_market(devnet, tmp_path, rounds=1, reveal_window_s=3600)
+    miner = Honest(market, "slow")
+    delta_id = miner.submit(0)
+    validator = _validator(market, tmp_path / "validator")
+
+    def mine(blocks: int) -> None:
+        miner.chain.w3.provider.make_request("anvil_mine", [hex(blocks)])
+
+    mine(daemon_module.FIX_SEED_AFTER_BLOCKS + 5)
+    validator.step()  # the delta is still unrevealed half-way through its seed's 256 blocks
+    assert miner.chain.challenge_fixed(delta_id)
+    assert any("recorded the challenge seed" in note for note in validator.records[delta_id].notes)
+    mine(300)  # blockhash() of the seed block is gone now; without the recorded seed, reveal would revert
+    assert miner.reveal(0) and miner.chain.delta(delta_id).revealed
+    deadline = time.monotonic() + 60
+    while validator.records[delta_id].stage != "done":
+        assert time.monotonic() < deadline, validator.records[delta_id].notes
+        validator.step()
+        time.sleep(0.2)
+    assert validator.records[delta_id].passed and miner.chain.delta(delta_id).state == DeltaState.PASSED

@@ -114,6 +114,8 @@ contract ParisMarket is ReentrancyGuard {
     mapping(address => bytes32) public x25519KeyOf;
     /// @notice A private job's latest keyring; zero until the requester replaces the one its spec names.
     mapping(uint256 jobId => KeyringRef) public keyringOf;
+    /// @notice Challenge seeds recorded by `fixChallenge` before their block hash aged out.
+    mapping(uint256 deltaId => bytes32) public fixedSeeds;
 
     error ZeroEscrow();
     error InvalidTerms(string what);
@@ -184,6 +186,7 @@ contract ParisMarket is ReentrancyGuard {
         bytes32 traceRoot,
         uint16 segments
     );
+    event ChallengeFixed(uint256 indexed deltaId, bytes32 seed);
     event Revealed(uint256 indexed deltaId, address indexed miner, bytes32 revealDigest, uint32 revealCodec, bytes32 seed);
     event ScoreSubmitted(uint256 indexed deltaId, address indexed validator, bool pass, uint32 score, uint256 fee);
     event DeltaDecided(uint256 indexed deltaId, bool passed, uint32 meanScore);
@@ -385,10 +388,13 @@ contract ParisMarket is ReentrancyGuard {
     }
 
     /// @notice The challenge seed of a delta: the hash of a block mined after its submission, mixed with its id.
-    ///         Unknowable when the delta is submitted; readable for 256 blocks once that block exists.
+    ///         Unknowable when the delta is submitted; readable for 256 blocks once that block exists, and for
+    ///         good once someone has called `fixChallenge`.
     /// @param deltaId the delta
     /// @return seed keccak256(blockhash(submittedBlock + CHALLENGE_DELAY), deltaId)
     function challengeSeed(uint256 deltaId) public view returns (bytes32 seed) {
+        seed = fixedSeeds[deltaId];
+        if (seed != bytes32(0)) return seed;
         Delta storage d = deltas[deltaId];
         if (d.state == DeltaState.None) revert UnknownDelta(deltaId);
         uint256 target = uint256(d.submittedBlock) + CHALLENGE_DELAY;
@@ -396,6 +402,18 @@ contract ParisMarket is ReentrancyGuard {
         bytes32 hash = blockhash(target);
         if (hash == bytes32(0)) revert ChallengeExpired(deltaId);
         seed = keccak256(abi.encode(hash, deltaId));
+    }
+
+    /// @notice Record a delta's challenge seed while its block hash is still readable (256 blocks), so that a
+    ///         miner who reveals later in its reveal window still can. Anyone may call it; validators do when a
+    ///         delta stays unrevealed for half that time. The seed is the same as `challengeSeed` gave: nothing
+    ///         to choose, so nothing to grind.
+    /// @param deltaId the delta
+    function fixChallenge(uint256 deltaId) external {
+        if (fixedSeeds[deltaId] != bytes32(0)) return;
+        bytes32 seed = challengeSeed(deltaId);
+        fixedSeeds[deltaId] = seed;
+        emit ChallengeFixed(deltaId, seed);
     }
 
     /// @notice The segment indices a delta's miner must reveal: `challenges` distinct draws from the seed.

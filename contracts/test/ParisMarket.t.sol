@@ -292,6 +292,29 @@ contract DeltasTest is MarketFixture {
         market.challengeSeed(5);
     }
 
+    function test_fixChallenge_keepsTheSeedRevealableAfter256Blocks() public {
+        uint256 id = _submit(MINER1, jobId, 0, 0);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ChallengeNotReady.selector, id, block.number + DELAY + 1));
+        market.fixChallenge(id);
+        vm.roll(block.number + DELAY + 100);
+        bytes32 seed = market.challengeSeed(id);
+        vm.expectEmit(true, false, false, true);
+        emit ParisMarket.ChallengeFixed(id, seed);
+        vm.prank(VALIDATOR1);
+        market.fixChallenge(id);
+        vm.roll(block.number + 300); // the block hash is gone; the recorded seed is not
+        market.fixChallenge(id); // a second call changes nothing
+        vm.assertEq(market.challengeSeed(id), seed);
+        vm.prank(MINER1);
+        market.reveal(id, keccak256("states"), RAW);
+        vm.assertTrue(market.getDelta(id).revealed);
+
+        uint256 late = _submit(MINER2, jobId, 0, 0);
+        vm.roll(block.number + DELAY + 300);
+        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ChallengeExpired.selector, late));
+        market.fixChallenge(late);
+    }
+
     function test_reveal_storesAndRejectsOthersAndLateness() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
         vm.prank(MINER1);

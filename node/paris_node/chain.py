@@ -343,6 +343,12 @@ class Chain:
         return self._receipt_event("submitDelta", job_id, expert, base_version, digest, codec, trace_root, segments,
                                    event="DeltaSubmitted").args["deltaId"]
 
+    def fix_challenge(self, delta_id: int) -> None:
+        self.transact("fixChallenge", delta_id)
+
+    def challenge_fixed(self, delta_id: int) -> bool:
+        return self.call("fixedSeeds", delta_id) != bytes(32)
+
     def reveal(self, delta_id: int, reveal: CID) -> bytes:
         digest, codec = cid_to_chain(reveal)
         return self._receipt_event("reveal", delta_id, digest, codec, event="Revealed").args["seed"]

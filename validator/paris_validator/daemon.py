@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 RECOVERABLE = (ChainError, StoreError, OSError, ValueError)
 WITHHELD = "withheld-reveal"
+FIX_SEED_AFTER_BLOCKS = 128  # an unrevealed delta's seed is recorded on chain once half its 256 blocks have passed
 NOT_ADMITTED = "admission"  # a private job's delta from a miner the requester had not admitted: failed, not slashed
 
 
@@ -331,6 +332,7 @@ class ValidatorDaemon:
         if not delta.revealed:
             if self.chain.timestamp() > delta.submitted_at + job.reveal_window:
                 raise CheckFailed(WITHHELD, f"no reveal by {delta.submitted_at + job.reveal_window} (chain time)")
+            self._keep_challenge(record, delta.submitted_block)
             raise Pending("waiting for the reveal")
         if not record.reveal_cid:
             raise Pending("reveal event not read yet")
@@ -352,6 +354,21 @@ class ValidatorDaemon:
         self._feedback_path(record.delta_id).parent.mkdir(parents=True, exist_ok=True)
         save_file(carried, str(self._feedback_path(record.delta_id)))
         return useful_work(spec, shard, base, update, sub, seed).score
+
+    def _keep_challenge(self, record: DeltaRecord, submitted_block: int) -> None:
+        """Record the seed on chain before its block hash ages out (256 blocks), which a reveal window in seconds
+        can outlast: a slow but honest miner can then still reveal."""
+        seed_block = submitted_block + self.chain.call("CHALLENGE_DELAY")
+        if self.chain.w3.eth.block_number <= seed_block + FIX_SEED_AFTER_BLOCKS \
+                or self.chain.challenge_fixed(record.delta_id):
+            return
+        try:
+            self.chain.fix_challenge(record.delta_id)
+            record.note(f"recorded the challenge seed on chain (still unrevealed {FIX_SEED_AFTER_BLOCKS} blocks on)")
+        except ContractRevert as exc:
+            if exc.error != "ChallengeExpired":
+                raise
+            record.note("the challenge seed aged out unrecorded: the miner can no longer reveal")
 
     def _error_before(self, record: DeltaRecord) -> dict[str, torch.Tensor] | None:
         """The miner's error feedback going into this delta: what its previous delta on the expert left over."""
