@@ -411,6 +411,11 @@ class Chain:
     def delta_id_of(self, job_id: int, expert: int, base_version: int, miner: str) -> int:
         return self.call("deltaIdOf", job_id, expert, base_version, miner)
 
+    @cached_property
+    def challenge_delay(self) -> int:
+        """Blocks after a submission whose hash fixes its challenge (immutable in the contract)."""
+        return self.call("CHALLENGE_DELAY")
+
     def challenge_seed(self, delta_id: int, block: int | str = "latest") -> bytes:
         """The delta's challenge seed as of `block` (ChallengeNotReady until its seed block is mined)."""
         return self.call("challengeSeed", delta_id, block=block)

@@ -149,20 +149,26 @@ class Keyrings:
             self.chain.register_key(self.public)
         self._registered = True
 
+    def _cid_at(self, job_id: int, spec: JobSpec, block: int | str = "latest") -> CID:
+        """Where the job's keyring as of `block` lies: the one set on chain, else the spec's first."""
+        return self.chain.keyring_of(job_id, block=block) or parse_cid(spec.keyring)
+
+    def _read(self, job_id: int, cid: CID) -> Keyring:
+        return Keyring.from_bytes(self.fetch(cid), source=f"keyring {cid} of job {job_id}")
+
     def current(self, job_id: int, spec: JobSpec) -> tuple[Keyring, JobKeys]:
-        """The job's latest keyring (set on chain, else the spec's first) and the keys it holds for this account."""
-        cid = self.chain.keyring_of(job_id) or parse_cid(spec.keyring)
+        """The job's latest keyring and the keys it holds for this account."""
+        cid = self._cid_at(job_id, spec)
         opened = self._opened.get(job_id)
         if opened is None or opened[0] != cid:
-            keyring = Keyring.from_bytes(self.fetch(cid), source=f"keyring {cid} of job {job_id}")
+            keyring = self._read(job_id, cid)
             opened = (cid, keyring, keyring.open(job_id, self.account))
             self._opened[job_id] = opened
         return opened[1], opened[2]
 
     def members_at(self, job_id: int, spec: JobSpec, block: int) -> set[str]:
         """Who held the job's current data key as of `block` (e.g. when a delta was submitted)."""
-        cid = self.chain.keyring_of(job_id, block=block) or parse_cid(spec.keyring)
-        return Keyring.from_bytes(self.fetch(cid), source=f"keyring {cid} of job {job_id}").members()
+        return self._read(job_id, self._cid_at(job_id, spec, block)).members()
 
     def _keys(self, job_id: int, spec: JobSpec, refresh: bool) -> JobKeys:
         if refresh or job_id not in self._opened:

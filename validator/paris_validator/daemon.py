@@ -358,7 +358,7 @@ class ValidatorDaemon:
     def _keep_challenge(self, record: DeltaRecord, submitted_block: int) -> None:
         """Record the seed on chain before its block hash ages out (256 blocks), which a reveal window in seconds
         can outlast: a slow but honest miner can then still reveal."""
-        seed_block = submitted_block + self.chain.call("CHALLENGE_DELAY")
+        seed_block = submitted_block + self.chain.challenge_delay
         if self.chain.w3.eth.block_number <= seed_block + FIX_SEED_AFTER_BLOCKS \
                 or self.chain.challenge_fixed(record.delta_id):
             return
