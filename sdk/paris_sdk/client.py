@@ -25,16 +25,15 @@ from paris_node.aggregator import checkpoint_cid, job_spec
 from paris_node.chain import Chain, EventCursor, JobTerms, cid_from_chain
 from paris_node.checkpoint import Checkpoint
 from paris_node.config import load as load_config
-from paris_node.daemon_cli import endpoints
+from paris_node.daemon_cli import connect, endpoints, settings
 from paris_node.data.clips import ClipSet, ClipSetError
 from paris_node.data.ingest import ingest_folder
 from paris_node.data.shards import fit_shards, split_shards
 from paris_node.data.synthetic import synthetic_set
 from paris_node.data.video import VideoError, write_video
-from paris_node.devnet import DEVNET_PASSWORD, DevnetInfo
 from paris_node.jobspec import JobSpec, JobSpecError
 from paris_node.keyring import Content, JobKeys, Keyring, Keyrings, SealedContent
-from paris_node.keys import PASSWORD_ENV, load_account
+from paris_node.keys import load_account
 from paris_node.model.dit import VideoDiT, named_config
 from paris_node.model.pipeline import Pipeline
 from paris_node.model.router import router_from_bytes, router_to_bytes, train_router
@@ -182,10 +181,11 @@ class Client:
 
     @classmethod
     def from_devnet(cls, directory: Path, role: str = "requester") -> Client:
-        """Join the local devnet in `directory` as one of its accounts."""
-        info = DevnetInfo.read(directory)
-        account = load_account(info.keystore(role), {PASSWORD_ENV: DEVNET_PASSWORD})
-        return cls(Chain(info.rpc_url, info.contract, account), IpfsStore(info.ipfs_api), info.deploy_block)
+        """Join the local devnet in `directory` as one of its accounts (the keystore password the devnet was
+        made with: PARIS_KEYSTORE_PASSWORD, else the devnet default)."""
+        config = settings(None, directory)
+        chain, store = connect(config, directory, role)
+        return cls(chain, store, config.deploy_block)
 
     @classmethod
     def from_config(cls, path: Path | None = None) -> Client:
