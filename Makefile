@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv/bin
 
-.PHONY: setup demo test test-contracts invariants-deep clean
+.PHONY: setup demo test lint test-unit test-contracts invariants-deep clean
 
 setup:
 	@scripts/setup.sh
@@ -10,8 +10,17 @@ setup:
 demo: setup
 	$(VENV)/paris demo
 
-test: setup test-contracts
+test: setup lint test-contracts
 	$(VENV)/python -m pytest -q
+
+# ruff and mypy, configured in pyproject.toml.
+lint: setup
+	$(VENV)/ruff check .
+	$(VENV)/mypy
+
+# The fast half: every test that needs no devnet.
+test-unit: setup
+	$(VENV)/python -m pytest -q -m "not devnet"
 
 test-contracts:
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" forge test

@@ -11,7 +11,6 @@ distance to the CPU replay relative to the segment's own update), with run_segme
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import time
 from collections.abc import Callable, Iterator
@@ -20,8 +19,10 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 import torch
 
 from paris_node.data.synthetic import synthetic_set
+from paris_node.learning.train import SegmentSpec, TrainState, run_segment, state_drift, state_hash
 from paris_node.model.dit import VideoDiT, named_config
-from paris_node.train import SegmentSpec, TrainState, run_segment, state_drift, state_hash
+
+from arguments import benchmark_parser
 
 
 @contextmanager
@@ -59,7 +60,7 @@ def timed(config, start: TrainState, clips, spec: SegmentSpec, device: str,  # t
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--sizes", nargs="+", default=["tiny", "small"])
     parser.add_argument("--segment-steps", nargs="+", type=int, default=[2, 8])
     parser.add_argument("--batch", type=int, default=8)
@@ -95,12 +96,12 @@ def main() -> None:
                     state = TrainState(state.weights, state.moments, reference.step)
                 drift = state_drift(start, state, reference)
                 exact = state_hash(state) == state_hash(reference)
-                print(f"  {label:32s} {drift:10.2e}  {str(exact):>9s}  {seconds * 1000:8.1f}  {cpu_s / seconds:6.1f}x")
+                print(f"  {label:32s} {drift:10.2e}  {exact!s:>9s}  {seconds * 1000:8.1f}  {cpu_s / seconds:6.1f}x")
                 if label == "CUDA fp32":
                     first_gpu = state
                 if label == "CUDA fp32, second run" and first_gpu is not None:
                     print(f"  {'  (vs the first CUDA run)':32s} {state_drift(start, state, first_gpu):10.2e}  "
-                          f"{str(state_hash(state) == state_hash(first_gpu)):>9s}")
+                          f"{state_hash(state) == state_hash(first_gpu)!s:>9s}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ same data. Goals: >= 250x fewer bytes than dense fp32, <= 2% held-out loss penal
 
 from __future__ import annotations
 
-import argparse
 import math
 import tempfile
 import time
@@ -18,14 +17,16 @@ from pathlib import Path
 
 import torch
 
-from paris_node.checkpoint import Checkpoint
 from paris_node.data.synthetic import synthetic_set
-from paris_node.delta import CodecParams, decode, pseudo_gradient
-from paris_node.evaluate import held_out_loss
-from paris_node.jobspec import JobSpec
-from paris_node.merge import MergeInput, outer_step
-from paris_node.miner import load_state, train_round
+from paris_node.learning.checkpoint import Checkpoint
+from paris_node.learning.delta import CodecParams, decode, pseudo_gradient
+from paris_node.learning.evaluate import held_out_loss
+from paris_node.learning.jobspec import JobSpec
+from paris_node.learning.merge import MergeInput, outer_step
 from paris_node.model.dit import VideoDiT, named_config
+from paris_node.roles.miner import load_state, train_round
+
+from arguments import benchmark_parser
 
 
 def run(spec: JobSpec, shard, held_out, miners: int, rounds: int, compressed: bool,  # type: ignore[no-untyped-def]
@@ -57,8 +58,7 @@ def run(spec: JobSpec, shard, held_out, miners: int, rounds: int, compressed: bo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", default="tiny")
+    parser = benchmark_parser(__doc__, size="tiny")
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--miners", type=int, default=2)
     parser.add_argument("--local-steps", type=int, default=20)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from multiformats import CID
 
-from paris_node.chain import ROLE_MINER, ROLE_VALIDATOR, Chain, JobTerms, cid_to_chain
-from paris_node.devnet import Devnet, devnet_account
+from paris_node.market.chain import ROLE_MINER, ROLE_VALIDATOR, Chain, JobTerms, cid_to_chain
+from paris_node.runtime.devnet import Devnet, devnet_account
 
 ETH = 10**18
 MINERS = (0, 1, 5, 6, 7, 8, 9)
@@ -53,9 +53,9 @@ def measure(rpc_url: str, contract: str) -> None:
                      quorum=1, challenges=2)
     receipt = send(requester, "createJob", "createJob", terms.as_tuple(), value=10 * ETH)
     job_id = requester._log_event(receipt, "JobCreated").args["jobId"]
-    send(validator, "stake", "stake", ROLE_VALIDATOR, bytes(32), value=ETH)
+    send(validator, "stake", "stake", ROLE_VALIDATOR, value=ETH)
     for index in MINERS:
-        send(chains[index], "stake", "stake", ROLE_MINER, bytes(32), value=ETH)
+        send(chains[index], "stake", "stake", ROLE_MINER, value=ETH)
 
     finalize_gas = {}
     merged: list[int] = []
@@ -67,7 +67,7 @@ def measure(rpc_url: str, contract: str) -> None:
             send(miner, "submitDelta", "submitDelta", job_id, 0, version, digest, codec, b"\x01" * 32, 8)
             ids.append(miner.delta_id_of(job_id, 0, version, miner.account.address))
         requester.w3.provider.make_request("anvil_mine", [3])
-        for index, delta_id in zip(MINERS[:size], ids):
+        for index, delta_id in zip(MINERS[:size], ids, strict=True):
             digest, codec = cid_to_chain(_cid(f"reveal-{delta_id}"))
             send(chains[index], "reveal", "reveal", delta_id, digest, codec)
             send(validator, "submitScore", "submitScore", delta_id, True, 5000)

@@ -17,20 +17,21 @@ from pathlib import Path
 
 import torch
 
-from paris_node.chain import ROLE_MINER, Chain, ContractRevert, JobTerms
-from paris_node.checkpoint import Checkpoint
+from paris_node.content.store import IpfsStore
 from paris_node.data.synthetic import synthetic_set
-from paris_node.devnet import Devnet, devnet_account
-from paris_node.jobspec import JobSpec
-from paris_node.miner import kept_reveal, segment_spec, train_round
+from paris_node.learning.checkpoint import Checkpoint
+from paris_node.learning.jobspec import JobSpec, segment_spec
+from paris_node.learning.train import TrainState, run_segment
+from paris_node.market.chain import ROLE_MINER, Chain, ContractRevert, JobTerms
 from paris_node.model.dit import VideoDiT, named_config
-from paris_node.store import IpfsStore
-from paris_node.train import TrainState, run_segment
+from paris_node.roles.miner import kept_reveal, train_round
+from paris_node.runtime.devnet import Devnet, devnet_account
+
+from arguments import benchmark_parser
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", default="small")
+    parser = benchmark_parser(__doc__, size="small")
     parser.add_argument("--local-steps", type=int, default=100, help="H: DiLoCo rounds are long by design")
     parser.add_argument("--segment-steps", type=int, default=25)
     parser.add_argument("--batch", type=int, default=8)

@@ -13,24 +13,25 @@ The goal the project holds itself to is DDM loss <= 1.00x the central model's.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from paris_node.coherence import coherence
 from paris_node.data.clips import ClipSet
 from paris_node.data.ingest import to_uint8
 from paris_node.data.shards import fit_shards, split_shards
 from paris_node.data.synthetic import synthetic_set
 from paris_node.data.video import write_video
+from paris_node.learning.coherence import coherence
+from paris_node.learning.train import SegmentSpec, TrainState, run_segment
 from paris_node.model.dit import DiTConfig, VideoDiT, named_config
 from paris_node.model.flow import logit_normal_t, noised
 from paris_node.model.pipeline import Pipeline
 from paris_node.model.router import Router, train_router
-from paris_node.train import SegmentSpec, TrainState, run_segment
+
+from arguments import benchmark_parser
 
 SEGMENT = 50
 
@@ -66,8 +67,7 @@ def held_out_losses(central: VideoDiT, experts: list[VideoDiT], router: Router, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", default="tiny")
+    parser = benchmark_parser(__doc__, size="tiny")
     parser.add_argument("--experts", type=int, default=4)
     parser.add_argument("--train-clips", type=int, default=512)
     parser.add_argument("--held-out", type=int, default=128)
@@ -93,7 +93,7 @@ def main() -> None:
     central_s = time.perf_counter() - started
     started = time.perf_counter()
     experts = [train(config, shard, steps, args.batch, args.lr, expert=k)
-               for k, (shard, steps) in enumerate(zip(shards, per_expert))]
+               for k, (shard, steps) in enumerate(zip(shards, per_expert, strict=True))]
     experts_s = time.perf_counter() - started
     started = time.perf_counter()
     router = train_router(train_clips, shard_of, args.experts, steps=args.router_steps, seed=0)
@@ -119,14 +119,14 @@ def main() -> None:
     rows = [
         ("held-out flow-matching loss", f"{central_loss:.4f}", f"{mix_loss:.4f}", f"{oracle_loss:.4f}"),
         ("  ratio vs central", "1.00x", f"{mix_loss / central_loss:.2f}x", f"{oracle_loss / central_loss:.2f}x"),
-        ("sample coherence (real clips: %.3f)" % real, f"{central_coh:.3f}", f"{ddm_coh:.3f}", "-"),
+        (f"sample coherence (real clips: {real:.3f})", f"{central_coh:.3f}", f"{ddm_coh:.3f}", "-"),
         ("  ratio vs real clips", f"{central_coh / real:.2f}x", f"{ddm_coh / real:.2f}x", "-"),
         ("training wall time", f"{central_s:.0f}s", f"{experts_s:.0f}s + router {router_s:.0f}s", "-"),
     ]
     header = ("", "central", "DDM (router mix)", "DDM (oracle routing)")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
     for row in [header, *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
     verdict = "met" if mix_loss <= central_loss else "NOT met"
     print(f"goal DDM loss <= 1.00x central: {verdict} ({mix_loss / central_loss:.2f}x); samples in {args.out}/")
 

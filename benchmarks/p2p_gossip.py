@@ -13,7 +13,6 @@ through host 0 only and find the others through heartbeats. Members are vouched 
 
 from __future__ import annotations
 
-import argparse
 import logging
 import random
 import statistics
@@ -24,8 +23,10 @@ from pathlib import Path
 
 from eth_account import Account
 
-from paris_node.gossip import DeltaSubmitted, Envelope
-from paris_node.network import Members, Network
+from paris_node.net.gossip import DeltaSubmitted, Envelope
+from paris_node.net.network import Members, Network
+
+from arguments import benchmark_parser
 
 JOB = 1
 
@@ -145,7 +146,7 @@ def liveness(nodes: list[Network]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--hosts", type=int, default=8)
     parser.add_argument("--messages", type=int, default=100)
     parser.add_argument("--rate", type=float, default=10.0)
@@ -162,7 +163,8 @@ def main() -> None:
             time.sleep(2)  # let the job topic's mesh settle
             cpu, wall = time.process_time(), time.monotonic()
             time.sleep(5)
-            print(f"0. idle (heartbeats and gossipsub upkeep only): {100 * (time.process_time() - cpu) / (time.monotonic() - wall):.0f}% "
+            idle = 100 * (time.process_time() - cpu) / (time.monotonic() - wall)
+            print(f"0. idle (heartbeats and gossipsub upkeep only): {idle:.0f}% "
                   f"of one core for all {args.hosts} hosts (py-libp2p is pure Python; they share one interpreter)")
             latency(nodes, args.messages, args.rate)
             throughput(nodes, args.burst)

@@ -13,14 +13,15 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from functools import partial
 
 import torch
 from eth_account import Account
 
-from paris_node.checkpoint import Checkpoint
-from paris_node.keyring import Keyring
+from paris_node.content.sealing import OVERHEAD, decrypt, encrypt, new_data_key, node_key, public_bytes
+from paris_node.learning.checkpoint import Checkpoint
+from paris_node.market.keyring import Keyring
 from paris_node.model.dit import VideoDiT, named_config
-from paris_node.sealing import OVERHEAD, decrypt, encrypt, new_data_key, node_key, public_bytes
 
 REPEATS = 5
 
@@ -45,9 +46,9 @@ def main() -> None:
           f"{'added':>6}")
     for name, data in blobs.items():
         sealed = encrypt(key, 0, data)
-        enc = _best(lambda: encrypt(key, 0, data))
-        dec = _best(lambda: decrypt(key, sealed, name))
-        sha = _best(lambda: hashlib.sha256(data).digest())
+        enc = _best(partial(encrypt, key, 0, data))
+        dec = _best(partial(decrypt, key, sealed, name))
+        sha = _best(partial(hashlib.sha256, data))
         print(f"{name:<18} {len(data):>11,} {enc * 1e3:>7.2f}ms {dec * 1e3:>7.2f}ms {sha * 1e3:>7.2f}ms "
               f"{dec / sha:>14.2f}x {OVERHEAD:>5}B")
     gib = len(blobs["64 MiB blob"]) / 2**30

@@ -11,7 +11,6 @@ without waiting for miners that have not submitted.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import tempfile
 import threading
@@ -20,15 +19,17 @@ from pathlib import Path
 
 import torch
 
-from paris_node.aggregator_daemon import AggregatorDaemon
-from paris_node.chain import ROLE_VALIDATOR, Chain, EventCursor, JobTerms
-from paris_node.checkpoint import Checkpoint
+from paris_node.content.store import IpfsStore
 from paris_node.data.synthetic import synthetic_set
-from paris_node.devnet import Devnet, devnet_account
-from paris_node.jobspec import JobSpec
-from paris_node.miner_daemon import MinerDaemon
+from paris_node.learning.checkpoint import Checkpoint
+from paris_node.learning.jobspec import JobSpec
+from paris_node.market.chain import ROLE_VALIDATOR, Chain, EventCursor, JobTerms
 from paris_node.model.dit import VideoDiT, named_config
-from paris_node.store import IpfsStore
+from paris_node.roles.aggregator_daemon import AggregatorDaemon
+from paris_node.roles.miner_daemon import MinerDaemon
+from paris_node.runtime.devnet import Devnet, devnet_account
+
+from arguments import benchmark_parser
 
 MINER_ACCOUNTS = (5, 6, 7, 8)
 SLOWDOWN = 10.0
@@ -58,8 +59,8 @@ def round_time(info, store: IpfsStore, spec_cid, miners: int, slow: bool, min_wa
     daemons = [(SlowMinerDaemon if slow and i == 0 else MinerDaemon)(
         Chain(info.rpc_url, info.contract, devnet_account(account)), store, scratch / f"job{job_id}-m{i}",
         info.deploy_block, jobs={job_id}) for i, account in enumerate(MINER_ACCOUNTS[:miners])]
-    daemons.append(AggregatorDaemon(aggregator, store, info.deploy_block, {job_id}, round_timeout_s=600,
-                                    min_wait_s=min_wait))
+    daemons.append(AggregatorDaemon(aggregator, store, scratch / f"job{job_id}-aggregator", info.deploy_block, {job_id},
+                                    round_timeout_s=600, min_wait_s=min_wait))
     threads = [threading.Thread(target=d.run, args=(stop, 0.2), daemon=True) for d in daemons]
     for thread in threads:
         thread.start()
@@ -80,7 +81,7 @@ def round_time(info, store: IpfsStore, spec_cid, miners: int, slow: bool, min_wa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--miners", type=int, default=3, choices=range(2, len(MINER_ACCOUNTS) + 1))
     parser.add_argument("--min-wait", type=float, default=4.0)
     parser.add_argument("--local-steps", type=int, default=8)

@@ -10,15 +10,16 @@ optionally torch.compile) and prints model FLOPs utilization against the card's 
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import torch
 
 from paris_node.data.synthetic import synthetic_set
+from paris_node.learning.train import SegmentSpec, TrainState, run_segment
 from paris_node.model.dit import DiTConfig, VideoDiT, named_config
 from paris_node.model.flow import flow_matching_loss
-from paris_node.train import SegmentSpec, TrainState, run_segment
+
+from arguments import benchmark_parser
 
 PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}  # dense, SXM
 
@@ -73,7 +74,7 @@ def gpu_step(config: DiTConfig, steps: int, batch: int, compile_model: bool) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--sizes", nargs="+", default=["tiny", "small"])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch", type=int, default=8)

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 import os
@@ -26,20 +25,20 @@ from pathlib import Path
 
 import torch
 
-from paris_node.checkpoint import Checkpoint
 from paris_node.data.synthetic import synthetic_set
-from paris_node.delta import CodecParams
-from paris_node.jobspec import JobSpec
-from paris_node.merge import MergeInput, outer_step
-from paris_node.miner import kept_reveal, segment_spec, train_round
+from paris_node.learning.checkpoint import Checkpoint
+from paris_node.learning.delta import CodecParams
+from paris_node.learning.jobspec import JobSpec, segment_spec
+from paris_node.learning.merge import MergeInput, outer_step
+from paris_node.learning.reveal import Reveal, build_reveal
+from paris_node.learning.trace import challenged_segments, merkle_root
+from paris_node.learning.train import TrainState, run_segment, state_hash
 from paris_node.model.dit import VideoDiT, named_config
-from paris_node.reveal import Reveal, build_reveal
-from paris_node.train import TrainState, run_segment, state_hash
-from paris_node.trace import challenged_segments, merkle_root
-
-from paris_validator.checks import (CheckFailed, Submission, check_delta_file, check_delta_matches, check_reveal,
-                                    replay)
+from paris_node.roles.miner import kept_reveal, train_round
+from paris_validator.checks import CheckFailed, Submission, check_delta_file, check_delta_matches, check_reveal, replay
 from paris_validator.scoring import DRAWS, HELD_OUT_CLIPS, useful_work
+
+from arguments import benchmark_parser
 
 MINER = "0x" + "11" * 20
 
@@ -161,8 +160,7 @@ def false_positives(config, shard, miners: int, rounds: int, scratch: Path) -> t
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", default="tiny")
+    parser = benchmark_parser(__doc__, size="tiny")
     parser.add_argument("--local-steps", type=int, default=200)
     parser.add_argument("--segment-steps", type=int, default=2)
     parser.add_argument("--challenges", type=int, default=2)
@@ -189,8 +187,9 @@ def main() -> None:
     print(f"\n3. honest deltas checked: {checked}, flagged: {failed}")
     score_noise(spec, shard, base, sub, update)
     full = caught[1.0]
-    print(f"\ngoals: validator cost <= 3% of the miner's: {'met' if ratio <= 0.03 else 'NOT met'} ({100 * ratio:.2f}%); "
-          f"fully forged trace caught >= 99%: {'met' if full >= 0.99 else 'NOT met'} ({100 * full:.1f}% of {args.trials} seeds); "
+    print(f"\ngoals: validator cost <= 3% of the miner's: {'met' if ratio <= 0.03 else 'NOT met'} "
+          f"({100 * ratio:.2f}%); fully forged trace caught >= 99%: {'met' if full >= 0.99 else 'NOT met'} "
+          f"({100 * full:.1f}% of {args.trials} seeds); "
           f">= 50 honest deltas, 0 false positives: {'met' if checked >= 50 and failed == 0 else 'NOT met'} "
           f"({checked} checked, {failed} flagged)")
 

@@ -8,9 +8,9 @@ import time
 import pytest
 from multiformats import CID
 
-from paris_node.chain import (ROLE_MINER, Chain, ChainError, ChainUnreachable, ContractRevert, EventCursor, JobTerms,
-                              cid_from_chain, cid_to_chain)
-from paris_node.devnet import DevnetInfo, devnet_account
+from paris_node.market.chain import (ROLE_MINER, Chain, ChainError, ChainUnreachable, ContractRevert, EventCursor,
+                                     JobTerms, cid_from_chain, cid_to_chain)
+from paris_node.runtime.devnet import DevnetInfo, devnet_account
 
 SPEC = CID("base32", 1, "raw", ("sha2-256", hashlib.sha256(b"spec").digest()))
 
@@ -37,7 +37,7 @@ def test_duplicate_delta_names_every_argument(devnet: DevnetInfo) -> None:
 
 def test_wrong_rpc_url_fails_fast() -> None:
     started = time.monotonic()
-    with pytest.raises(ChainUnreachable, match="127.0.0.1:9"):
+    with pytest.raises(ChainUnreachable, match=r"127.0.0.1:9"):
         Chain("http://127.0.0.1:9", "0x" + "11" * 20)
     assert time.monotonic() - started < 3
 

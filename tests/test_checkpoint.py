@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from paris_node.checkpoint import Checkpoint, CheckpointFileError
+from paris_node.learning.checkpoint import Checkpoint, CheckpointFileError
 from paris_node.model.dit import VideoDiT, named_config
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from paris_node.config import Config, ConfigError, load
+from paris_node.runtime.config import Config, ConfigError, load
 
 
 def _devnet_file(tmp_path: Path) -> Path:
@@ -52,7 +52,7 @@ def test_bad_type_names_source_and_value() -> None:
 
 
 def test_unreadable_devnet_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not a readable devnet.json"):
+    with pytest.raises(ConfigError, match=r"not a readable devnet.json"):
         load(devnet_file=tmp_path / "missing.json", env={})
 
 

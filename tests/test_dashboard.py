@@ -11,19 +11,19 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from paris_node.aggregator_daemon import AggregatorDaemon
-from paris_node.chain import Chain
-from paris_node.devnet import DevnetInfo, devnet_account
-from paris_node.miner_daemon import MinerDaemon
-from paris_node.network import Members, Network
-from paris_node.presence import Presence
-from paris_node.status_api import StatusServer
-from paris_node.store import IpfsStore
-from paris_sdk.client import Client
+from paris_node.content.store import IpfsStore
+from paris_node.market.chain import Chain
+from paris_node.net.network import Members, Network
+from paris_node.net.presence import Presence
+from paris_node.net.status_api import StatusServer
+from paris_node.roles.aggregator_daemon import AggregatorDaemon
+from paris_node.roles.miner_daemon import MinerDaemon
+from paris_node.runtime.devnet import DevnetInfo, devnet_account
+from paris_sdk import Client, JobRequest
 from paris_sdk.dashboard import JobBoard, build_dashboard
-
-from miners import funded_chain
 from paris_validator.daemon import ValidatorDaemon
+
+from helpers.chain import funded_chain
 
 CHROMIUM = shutil.which("chromium")
 
@@ -33,8 +33,9 @@ def test_the_dashboard_shows_rounds_deltas_miners_losses_payouts_and_the_sample(
                                                                                 tmp_path: Path) -> None:
     client = Client(Chain(devnet.rpc_url, devnet.contract, devnet_account(1)), IpfsStore(devnet.ipfs_api),
                     devnet.deploy_block)
-    job_id = client.create_job(experts=2, rounds=1, reward_eth=0.5, synthetic_clips=16, local_steps=4,
-                               segment_steps=2, batch=4, challenges=1, aggregator=devnet.address("aggregator"))
+    job_id = client.create_job(JobRequest(experts=2, rounds=1, reward_eth=0.5, synthetic_clips=16, local_steps=4,
+                                          segment_steps=2, batch=4, challenges=1,
+                                          aggregator=devnet.address("aggregator")))
 
     def members() -> Members:
         return Members(Chain(devnet.rpc_url, devnet.contract))
@@ -49,7 +50,8 @@ def test_the_dashboard_shows_rounds_deltas_miners_losses_payouts_and_the_sample(
     validator = ValidatorDaemon(Chain(devnet.rpc_url, devnet.contract, devnet_account(4)), IpfsStore(devnet.ipfs_api),
                                 tmp_path / "validator", devnet.deploy_block, {job_id})
     aggregator = AggregatorDaemon(Chain(devnet.rpc_url, devnet.contract, devnet_account(2)),
-                                  IpfsStore(devnet.ipfs_api), devnet.deploy_block, {job_id})
+                                  IpfsStore(devnet.ipfs_api), tmp_path / "aggregator", devnet.deploy_block,
+                                  {job_id})
     board = JobBoard(client, job_id, tmp_path / "samples", watcher)
     server = StatusServer(build_dashboard(board)).start()
     stop = threading.Event()

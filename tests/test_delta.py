@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from paris_node.delta import CodecParams, DeltaError, DeltaHeader, decode, encode, pseudo_gradient, read_header
+from paris_node.learning.delta import CodecParams, DeltaError, DeltaHeader, decode, encode, pseudo_gradient, read_header
 from paris_node.model.dit import VideoDiT, named_config
 
 HEADER = DeltaHeader(job_id=3, expert=1, base_version=4, miner="0xabc", chunk=4096, k=16)
@@ -82,7 +82,7 @@ def test_nan_and_inf_are_refused() -> None:
         update = _update(shapes, 2)
         next(iter(update.values())).view(-1)[0] = bad
         data, _ = encode(update, HEADER, CodecParams())
-        with pytest.raises(DeltaError, match="not finite|norm"):
+        with pytest.raises(DeltaError, match=r"not finite|norm"):
             decode(data, shapes, LIMIT, max_norm=10.0)
 
 

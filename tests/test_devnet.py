@@ -11,12 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import port_open
-from paris_node.chain import Chain, EventCursor, JobTerms, cid_from_chain
-from paris_node.devnet import (ChildCrashed, Devnet, DevnetError, DevnetInfo, devnet_account, down, pid_alive,
-                               up_detached)
-from paris_node.keys import load_account
-from paris_node.store import IpfsStore
+from paris_node.content.store import IpfsStore
+from paris_node.market.chain import Chain, EventCursor, JobTerms, cid_from_chain
+from paris_node.runtime.devnet import (ChildCrashed, Devnet, DevnetError, DevnetInfo, devnet_account, down, pid_alive,
+                                       up_detached)
+from paris_node.runtime.keys import load_account
+
+from helpers.processes import port_open
+
+pytestmark = pytest.mark.devnet  # starts devnets of its own
 
 PARIS = [sys.executable, "-c", "from paris_sdk.cli import main; main()"]
 

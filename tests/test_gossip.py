@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from paris_node.chain import ROLE_MINER, Chain
-from paris_node.devnet import DevnetInfo
-from paris_node.gossip import (MAX_MESSAGE_BYTES, DeltaSubmitted, Dropped, Envelope, GossipChecks, Heartbeat,
-                               envelope, job_topic)
-from paris_node.network import Members, Network
-from paris_node.p2p import P2PHost
+from paris_node.market.chain import ROLE_MINER, Chain
+from paris_node.net.gossip import (MAX_MESSAGE_BYTES, DeltaSubmitted, Dropped, Envelope, GossipChecks, Heartbeat,
+                                   envelope, job_topic)
+from paris_node.net.network import Members, Network
+from paris_node.net.p2p import P2PHost
+from paris_node.runtime.devnet import DevnetInfo
 
-from conftest import wait_for
-from miners import ETH, funded_chain
+from helpers.chain import ETH, funded_chain
+from helpers.wait import wait_for
 
 HEARTBEAT_S = 0.3
 
@@ -56,7 +56,7 @@ def line(devnet: DevnetInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 def test_a_message_reaches_c_through_b_and_heartbeats_exchange_peers(line: list[Network]) -> None:
-    a, b, c = line
+    a, _, c = line
     got: list[Envelope] = []
     c.listeners.append(got.append)
     wait_for(lambda: c.liveness.alive(a.account.address), what="C hearing A's heartbeat through B")

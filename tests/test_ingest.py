@@ -12,8 +12,8 @@ import torch
 from paris_node.data.clips import ClipSet, ClipSetError
 from paris_node.data.ingest import ingest_folder
 from paris_node.data.video import VideoError, write_video
-from paris_node.model.checkpoint import CheckpointError, load_module, save_module
 from paris_node.model.dit import DiTConfig, VideoDiT, named_config
+from paris_node.model.folder import ModelFolderError, load_module, save_module
 
 
 def _video(path: Path, frames: int = 10, height: int = 32, width: int = 32) -> Path:
@@ -41,7 +41,7 @@ def test_mixed_sizes_name_the_odd_file_unless_resized(tmp_path: Path) -> None:
 
 def test_undecodable_video_is_named(tmp_path: Path) -> None:
     (tmp_path / "broken.mp4").write_bytes(b"\x00not really an mp4" * 50)
-    with pytest.raises(VideoError, match="broken.mp4: not a decodable video"):
+    with pytest.raises(VideoError, match=r"broken.mp4: not a decodable video"):
         ingest_folder(tmp_path)
 
 
@@ -53,7 +53,7 @@ def test_folder_without_videos_is_named(tmp_path: Path) -> None:
 
 def test_too_short_video_is_named(tmp_path: Path) -> None:
     _video(tmp_path / "short.gif", frames=3)
-    with pytest.raises(ClipSetError, match="short.gif: has 3 frames, a clip needs 8"):
+    with pytest.raises(ClipSetError, match=r"short.gif: has 3 frames, a clip needs 8"):
         ingest_folder(tmp_path, frames=8)
 
 
@@ -71,14 +71,14 @@ def test_checkpoint_whose_weights_do_not_fit_its_config_is_named(tmp_path: Path)
     config = json.loads(config_path.read_text())
     config["dim"] = 96
     config_path.write_text(json.dumps(config))
-    with pytest.raises(CheckpointError, match=r"model.safetensors: tensor \S+ has shape"):
+    with pytest.raises(ModelFolderError, match=r"model.safetensors: tensor \S+ has shape"):
         load_module(tmp_path / "m", VideoDiT, DiTConfig)
     config["depth"], config["dim"] = 3, 64
     config_path.write_text(json.dumps(config))
-    with pytest.raises(CheckpointError, match="missing"):
+    with pytest.raises(ModelFolderError, match="missing"):
         load_module(tmp_path / "m", VideoDiT, DiTConfig)
     config_path.write_text(json.dumps({**config, "depth": 2, "widht": 3}))
-    with pytest.raises(CheckpointError, match=r"config.json: unknown config keys \['widht'\]"):
+    with pytest.raises(ModelFolderError, match=r"config.json: unknown config keys \['widht'\]"):
         load_module(tmp_path / "m", VideoDiT, DiTConfig)
 
 
@@ -87,4 +87,5 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
     torch.nn.init.normal_(model.out.weight)
     save_module(model, model.config, tmp_path / "m")
     loaded = load_module(tmp_path / "m", VideoDiT, DiTConfig)
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
+    pairs = zip(model.state_dict().values(), loaded.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)

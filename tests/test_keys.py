@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from paris_node.keys import SigningKeyError, load_account, write_keystore
+from paris_node.runtime.keys import SigningKeyError, load_account, write_keystore
 
 KEY = "0x" + "42" * 32
 

@@ -13,18 +13,18 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from paris_node.aggregator_daemon import AggregatorDaemon
-from paris_node.chain import Chain
-from paris_node.devnet import DevnetInfo, devnet_account
-from paris_node.network import Members, Network
-from paris_node.presence import Presence
-from paris_node.status_api import Status, StatusServer, build_app
-from paris_node.store import IpfsStore
-
-from miners import Honest, open_market
+from paris_node.content.store import IpfsStore
+from paris_node.market.chain import Chain
+from paris_node.net.network import Members, Network
+from paris_node.net.presence import Presence
+from paris_node.net.status_api import Status, StatusServer, build_app
+from paris_node.roles.aggregator_daemon import AggregatorDaemon
+from paris_node.runtime.devnet import DevnetInfo, devnet_account
 from paris_validator.daemon import ValidatorDaemon
-from conftest import wait_for
 from test_gossip import HEARTBEAT_S, staked
+
+from helpers.miners import Honest, open_market
+from helpers.wait import wait_for
 
 ROUND_TIMEOUT_S = 120.0
 
@@ -43,7 +43,8 @@ def test_the_aggregator_waits_for_live_miners_only_and_reports_status(devnet: De
     slow_miner.bootstrap = tuple(aggregator_net.host.addrs)
     slow_miner.working = {(job, 0, 0)}  # "still training version 0"
     slow_miner.start()
-    aggregator = AggregatorDaemon(aggregator_chain, IpfsStore(devnet.ipfs_api), devnet.deploy_block, {job},
+    aggregator = AggregatorDaemon(aggregator_chain, IpfsStore(devnet.ipfs_api), tmp_path / "aggregator",
+                                  devnet.deploy_block, {job},
                                   round_timeout_s=ROUND_TIMEOUT_S, presence=Presence(aggregator_net))
     server = StatusServer(build_app(aggregator.status, aggregator.presence.metrics, lambda: True)).start()
     try:

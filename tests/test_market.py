@@ -1,4 +1,4 @@
-"""The whole market on the devnet through paris_node.chain: a job, stakes, deltas, reveals, scores, a merge,
+"""The whole market on the devnet through paris_node.market.chain: a job, stakes, deltas, reveals, scores, a merge,
 payouts and a slash, each checked by balances, state and events."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from eth_abi import encode
 from eth_utils import keccak
 from multiformats import CID
 
-from paris_node.chain import (ROLE_MINER, ROLE_VALIDATOR, Chain, ContractRevert, DeltaState, EventCursor, JobTerms,
-                              SlashReason, cid_to_chain)
-from paris_node.devnet import DevnetInfo, devnet_account
-from paris_node.store import IpfsStore
+from paris_node.content.store import IpfsStore
+from paris_node.market.chain import (ROLE_MINER, ROLE_VALIDATOR, Chain, ContractRevert, DeltaState, EventCursor,
+                                     JobTerms, SlashReason, cid_to_chain)
+from paris_node.runtime.devnet import DevnetInfo, devnet_account
 
 ETH = 10**18
 FEE = ETH // 100
@@ -68,7 +68,7 @@ def test_a_round_from_job_to_payouts_and_a_slash(devnet: DevnetInfo) -> None:
     assert [requester.delta(i).state for i in ids] == [DeltaState.PASSED, DeltaState.PASSED, DeltaState.FAILED]
     assert validator1.owed(validator1.account.address) == 3 * FEE
 
-    with pytest.raises(ContractRevert, match="NotAggregator.*only the job's aggregator"):
+    with pytest.raises(ContractRevert, match=r"NotAggregator.*only the job's aggregator"):
         requester.finalize(job_id, 0, 1, _cid("ckpt-1"), ids[:2])
     finalized = aggregator.finalize(job_id, 0, 1, _cid("ckpt-1"), ids[:2])
     assert finalized.args["mergedDeltaIds"] == ids[:2] and finalized.args["reward"] == ETH
@@ -93,7 +93,7 @@ def test_a_round_from_job_to_payouts_and_a_slash(devnet: DevnetInfo) -> None:
     assert requester.job(job_id).escrow == escrow_before + ETH // 2
     assert validator1.owed(validator1.account.address) == 3 * FEE + ETH // 2
     assert cheater.stake_of(cheater.account.address).slashed
-    with pytest.raises(ContractRevert, match="IsSlashed.*can no longer take part"):
+    with pytest.raises(ContractRevert, match=r"IsSlashed.*can no longer take part"):
         cheater.request_unbond()
     paid = validator1.withdraw()
     assert paid == 3 * FEE + ETH // 2

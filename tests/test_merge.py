@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import save as save_safetensors
 
-from paris_node.merge import MergeError, MergeInput, OuterParams, merge_weights, outer_step
+from paris_node.learning.merge import MergeError, MergeInput, OuterParams, merge_weights, outer_step
 from paris_node.model.dit import VideoDiT, named_config
 
 
@@ -26,13 +26,14 @@ def test_weights_follow_score_and_staleness() -> None:
     assert merge_weights(inputs, params) == pytest.approx([0.75, 0.25])
     zero = [MergeInput(1, update, 0, 0), MergeInput(2, update, 0, 1)]
     assert merge_weights(zero, params) == pytest.approx([2 / 3, 1 / 3])
-    with pytest.raises(MergeError, match="staleness 3 outside 0..2"):
+    with pytest.raises(MergeError, match=r"staleness 3 outside 0..2"):
         merge_weights([MergeInput(5, update, 1, 3)], params)
 
 
 def test_nesterov_step_matches_the_formula() -> None:
     weights, momentum = {"w": torch.tensor([1.0, -1.0])}, {"w": torch.tensor([0.5, 0.0])}
-    inputs = [MergeInput(1, {"w": torch.tensor([0.2, 0.4])}, 1, 0), MergeInput(2, {"w": torch.tensor([0.6, 0.0])}, 1, 0)]
+    inputs = [MergeInput(1, {"w": torch.tensor([0.2, 0.4])}, 1, 0),
+              MergeInput(2, {"w": torch.tensor([0.6, 0.0])}, 1, 0)]
     new_weights, new_momentum = outer_step(weights, momentum, inputs, OuterParams(lr=0.5, momentum=0.9))
     gradient = torch.tensor([0.4, 0.2])
     m = 0.9 * momentum["w"] + gradient

@@ -14,22 +14,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-import torch
 from prometheus_client.parser import text_string_to_metric_families
 
-from paris_node.aggregator import verify_merge
-from paris_node.chain import Chain, EventCursor, JobTerms
-from paris_node.checkpoint import Checkpoint
-from paris_node.data.synthetic import synthetic_set
-from paris_node.devnet import DEVNET_PASSWORD, Devnet, DevnetInfo, devnet_account
-from paris_node.jobspec import JobSpec
-from paris_node.model.dit import VideoDiT, named_config
-from paris_node.store import IpfsStore
+from paris_node.content.store import IpfsStore
+from paris_node.market.chain import Chain, EventCursor
+from paris_node.market.index import MarketIndex
+from paris_node.roles.aggregator import verify_merge
+from paris_node.runtime.devnet import DEVNET_PASSWORD, Devnet, DevnetInfo, devnet_account
 
-from conftest import wait_for
+from helpers.jobs import open_job, tiny_spec
+from helpers.wait import wait_for
 
-ETH = 10**18
-MINER = [sys.executable, "-c", "from paris_node.miner_cli import main; main()"]
+pytestmark = pytest.mark.devnet  # starts devnets of its own
+
+MINER = [sys.executable, "-c", "from paris_node.runtime.miner_cli import main; main()"]
 VALIDATOR = [sys.executable, "-c", "from paris_validator.cli import main; main()"]
 
 
@@ -66,17 +64,9 @@ def _stage(work_dir: Path) -> str:
 def test_miners_and_aggregator_finish_a_round_and_a_killed_miner_resumes(net) -> None:
     info, tmp = net
     store = IpfsStore(info.ipfs_api)
-    torch.manual_seed(0)
-    model = VideoDiT(named_config("tiny"))
-    base = Checkpoint(model.config, 0, 0, 0, dict(model.state_dict()), {})
-    spec = JobSpec(name="daemon-test", model=model.config, shards=(str(store.add(synthetic_set(32, 4).to_bytes())),),
-                   initial=(str(store.add(base.to_bytes())),), job_seed=1, local_steps=4, segment_steps=2, batch=4)
+    spec, _ = tiny_spec(store, "daemon-test", 32, 1)
+    job_id = open_job(info, store, spec)
     requester = Chain(info.rpc_url, info.contract, devnet_account(1))
-    now = requester.w3.eth.get_block("latest")["timestamp"]
-    job_id = requester.create_job(JobTerms(spec=store.add(spec.to_bytes()), experts=1, rounds=1,
-                                           reward_per_round_wei=ETH, deadline=now + 3600,
-                                           aggregator=info.address("aggregator"), quorum=1, challenges=1),
-                                  escrow_wei=ETH)
     work = {"miner-1": tmp / "miner-1", "miner-2": tmp / "miner-2" / "miner"}
     processes = [_spawn(tmp, "aggregator", "aggregate", "--role", "aggregator", "--round-timeout", "120",
                          "--min-wait", "20", "--work-dir", str(tmp / "aggregator"))]
@@ -118,7 +108,7 @@ def test_miners_and_aggregator_finish_a_round_and_a_killed_miner_resumes(net) ->
     for role in work:
         record = json.loads(next(work[role].glob("rounds/*/round.json")).read_text())
         assert record["outcome"] == "paid", role
-    assert verify_merge(requester, store, spec, job_id, 0, 1, info.deploy_block).matches
+    assert verify_merge(MarketIndex(requester, info.deploy_block), store, spec, job_id, 0, 1).matches
     cli = subprocess.run([sys.executable, "-c", "from paris_sdk.cli import main; main()", "verify-merge", str(job_id),
                           "0", "1", "--dir", str(tmp / "devnet")], capture_output=True, text=True, timeout=120)
     assert cli.returncode == 0 and "verified" in cli.stdout, cli.stdout + cli.stderr

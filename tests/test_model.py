@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from paris_node.coherence import coherence
 from paris_node.data.assignment import assigned_indices
 from paris_node.data.shards import fit_shards, split_shards
 from paris_node.data.synthetic import FAMILIES, synthetic_set
 from paris_node.data.video import read_video, write_video
+from paris_node.learning.coherence import coherence
+from paris_node.learning.train import SegmentSpec, TrainState, run_segment, state_hash
 from paris_node.model.dit import VideoDiT, named_config
 from paris_node.model.flow import SAMPLERS, flow_matching_loss, guided, noised
 from paris_node.model.pipeline import Pipeline
 from paris_node.model.router import train_router
-from paris_node.train import SegmentSpec, TrainState, run_segment, state_hash
 
 TINY = named_config("tiny")
 MINER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -92,7 +92,7 @@ def test_loss_falls_over_a_few_hundred_tiny_steps(clips) -> None:
 
 def test_shards_recover_the_families(clips) -> None:
     _, shard_of = fit_shards(clips, 4, seed=0)
-    pairs = Counter(zip(shard_of.tolist(), clips.labels.tolist()))
+    pairs = Counter(zip(shard_of.tolist(), clips.labels.tolist(), strict=True))
     purity = sum(max(n for (s, _), n in pairs.items() if s == shard) for shard in range(4)) / len(clips)
     assert purity >= 0.9
     shards = split_shards(clips, shard_of, 4)

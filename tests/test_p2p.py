@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from paris_node.p2p import GossipMessage, P2PError, P2PHost, asyncio_handler, load_identity
+from paris_node.net.p2p import GossipMessage, P2PError, P2PHost, asyncio_handler, load_identity
 
 TOPIC = "paris/test"
 
@@ -85,7 +85,7 @@ def test_identity_persists_across_restarts(tmp_path: Path) -> None:
 
 def test_corrupt_identity_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "bad.key").write_bytes(b"short")
-    with pytest.raises(P2PError, match="bad.key holds 5 bytes"):
+    with pytest.raises(P2PError, match=r"bad.key holds 5 bytes"):
         load_identity(tmp_path / "bad.key")
 
 

@@ -13,21 +13,22 @@ from pathlib import Path
 import pytest
 from multiformats import CID
 
-from paris_node.aggregator import checkpoint_cid, verify_merge
-from paris_node.aggregator_daemon import AggregatorDaemon
-from paris_node.chain import Chain, DeltaState, EventCursor, cid_from_chain
-from paris_node.checkpoint import Checkpoint
+from paris_node.content.sealing import NotAdmitted, TamperedContent, encrypt, epoch_of, new_data_key
+from paris_node.content.store import IpfsStore
 from paris_node.data.clips import ClipSet, ClipSetError
-from paris_node.devnet import DevnetInfo, devnet_account
-from paris_node.keyring import Keyrings
-from paris_node.miner_daemon import MinerDaemon
-from paris_node.sealing import NotAdmitted, TamperedContent, encrypt, epoch_of, new_data_key
-from paris_node.store import IpfsStore
-from paris_sdk.client import Client, JobError
-
-from conftest import paris
-from miners import Honest, Market, funded_chain
+from paris_node.learning.checkpoint import Checkpoint
+from paris_node.market.chain import Chain, DeltaState, EventCursor, cid_from_chain
+from paris_node.market.keyring import Keyrings
+from paris_node.roles.aggregator import verify_merge
+from paris_node.roles.aggregator_daemon import AggregatorDaemon
+from paris_node.roles.miner_daemon import MinerDaemon
+from paris_node.runtime.devnet import DevnetInfo, devnet_account
+from paris_sdk import Client, JobError, JobRequest
 from paris_validator.daemon import ValidatorDaemon
+
+from helpers.chain import funded_chain
+from helpers.miners import Honest, Market
+from helpers.processes import paris
 
 
 def _run_until(condition, daemons, what: str, timeout_s: float = 120) -> None:  # type: ignore[no-untyped-def]
@@ -52,10 +53,10 @@ def test_only_admitted_nodes_read_a_private_job(devnet: DevnetInfo, tmp_path: Pa
         keyrings[name].register()  # what each daemon does when it starts
 
     settings = dict(experts=1, rounds=2, reward_eth=0.5, synthetic_clips=8, local_steps=4, segment_steps=2, batch=4,
-                    challenges=1, reveal_window_s=30, aggregator=address["aggregator"], private=True)
+                    challenges=1, reveal_window_s=600, aggregator=address["aggregator"], private=True)
     with pytest.raises(JobError, match=f"{address['stranger']} has no X25519 key"):
-        client.create_job(**settings, admit=[address["stranger"]])
-    job_id = client.create_job(**settings, admit=[address["a"], address["validator"]])
+        client.create_job(JobRequest(**settings, admit=[address["stranger"]]))
+    job_id = client.create_job(JobRequest(**settings, admit=[address["a"], address["validator"]]))
     spec = client.spec(job_id)
     assert spec.private and client.members(job_id) == {requester, address["aggregator"], address["a"],
                                                        address["validator"]}
@@ -73,7 +74,8 @@ def test_only_admitted_nodes_read_a_private_job(devnet: DevnetInfo, tmp_path: Pa
     b = MinerDaemon(chains["b"], IpfsStore(devnet.ipfs_api), tmp_path / "b", devnet.deploy_block, {job_id})
     validator = ValidatorDaemon(chains["validator"], IpfsStore(devnet.ipfs_api), tmp_path / "validator",
                                 devnet.deploy_block, {job_id})
-    aggregator = AggregatorDaemon(chains["aggregator"], IpfsStore(devnet.ipfs_api), devnet.deploy_block, {job_id})
+    aggregator = AggregatorDaemon(chains["aggregator"], IpfsStore(devnet.ipfs_api), tmp_path / "aggregator",
+                                  devnet.deploy_block, {job_id})
     daemons = (a, b, validator, aggregator)
 
     def delta_state(name: str, version: int) -> DeltaState:
@@ -102,7 +104,7 @@ def test_only_admitted_nodes_read_a_private_job(devnet: DevnetInfo, tmp_path: Pa
     _run_until(lambda: client.chain.version_of(job_id, 0) == 2, daemons, "round 2")
     assert delta_state("b", 1) == DeltaState.MERGED  # admitted: read v1 (epoch 0), wrote under epoch 1
     assert delta_state("a", 1) == DeltaState.NONE  # removed: could not publish under the new key
-    v1, v2 = (checkpoint_cid(client.chain, spec, job_id, 0, v, devnet.deploy_block) for v in (1, 2))
+    v1, v2 = (client.index.checkpoint_cid(spec, job_id, 0, v) for v in (1, 2))
     assert epoch_of(store.get(v1), "v1") == 0 and epoch_of(store.get(v2), "v2") == 1
     keyrings["a"].content(job_id, spec, store).get(v1)  # what it could read before, it still can
     with pytest.raises(NotAdmitted, match="key epoch 1"):
@@ -114,7 +116,7 @@ def test_only_admitted_nodes_read_a_private_job(devnet: DevnetInfo, tmp_path: Pa
     with pytest.raises(TamperedContent, match="fails authentication"):
         client.content(job_id, spec).get(store.add(bytes(tampered)))
 
-    assert verify_merge(client.chain, client.content(job_id, spec), spec, job_id, 0, 2, devnet.deploy_block).matches
+    assert verify_merge(client.index, client.content(job_id, spec), spec, job_id, 0, 2).matches
     assert len(client.download(job_id).experts) == 1
     outsider = Client(chains["stranger"], store, devnet.deploy_block)
     with pytest.raises(JobError, match="not admitted"):
@@ -171,15 +173,16 @@ class Outsider(Honest):
 def test_the_validator_fails_unsealed_tampered_and_unadmitted_deltas(devnet: DevnetInfo, tmp_path: Path) -> None:
     store = IpfsStore(devnet.ipfs_api)
     client = Client(Chain(devnet.rpc_url, devnet.contract, devnet_account(1)), store, devnet.deploy_block)
-    market = Market(devnet, store, spec=None, job_id=0, checkpoints={}, work_dir=tmp_path)  # type: ignore[arg-type]
+    market = Market(devnet, store, spec=None, job_id=0, checkpoints={}, work_dir=tmp_path)
     miners = [Plaintext(market, "plaintext"), Tampered(market, "tampered"), Outsider(market, "outsider")]
     chains = [Chain(devnet.rpc_url, devnet.contract, devnet_account(n)) for n in (2, 3)] + [m.chain for m in miners]
     for chain in chains:
         Keyrings(chain, store.get, chain.account).register()
-    job_id = client.create_job(experts=1, rounds=1, reward_eth=0.5, synthetic_clips=8, local_steps=4,
-                               segment_steps=2, batch=4, challenges=1, reveal_window_s=30, private=True,
-                               aggregator=devnet.address("aggregator"),
-                               admit=[devnet.address("validator-1"), miners[0].address, miners[1].address])
+    job_id = client.create_job(JobRequest(experts=1, rounds=1, reward_eth=0.5, synthetic_clips=8, local_steps=4,
+                                          segment_steps=2, batch=4, challenges=1, reveal_window_s=600, private=True,
+                                          aggregator=devnet.address("aggregator"),
+                                          admit=[devnet.address("validator-1"), miners[0].address,
+                                                 miners[1].address]))
     market.spec, market.job_id = client.spec(job_id), job_id
     content = client.content(job_id, market.spec)
     market.checkpoints[0] = Checkpoint.from_bytes(content.get(market.spec.initial[0]))

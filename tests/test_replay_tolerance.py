@@ -9,12 +9,10 @@ import pytest
 import torch
 
 from paris_node.data.synthetic import synthetic_set
-from paris_node.jobspec import JobSpec, JobSpecError
-from paris_node.miner import segment_spec
+from paris_node.learning.jobspec import JobSpec, JobSpecError, segment_spec
+from paris_node.learning.reveal import Reveal
+from paris_node.learning.train import TrainState, run_segment, state_drift, state_hash
 from paris_node.model.dit import VideoDiT, named_config
-from paris_node.reveal import Reveal
-from paris_node.train import TrainState, run_segment, state_drift, state_hash
-
 from paris_validator.checks import CheckFailed, Submission, replay
 
 MINER = "0x" + "22" * 20

@@ -9,18 +9,19 @@ from pathlib import Path
 
 import torch
 
-from paris_node.aggregator import merge_round, verify_merge
-from paris_node.chain import ROLE_MINER, ROLE_VALIDATOR, Chain, DeltaState, JobTerms
-from paris_node.checkpoint import Checkpoint
+from paris_node.content.store import IpfsStore
 from paris_node.data.synthetic import synthetic_set
-from paris_node.devnet import DevnetInfo, devnet_account
-from paris_node.jobspec import JobSpec
-from paris_node.merge import OuterParams
-from paris_node.miner import kept_reveal, train_round
+from paris_node.learning.checkpoint import Checkpoint
+from paris_node.learning.jobspec import JobSpec
+from paris_node.learning.merge import OuterParams
+from paris_node.learning.reveal import Reveal
+from paris_node.learning.trace import verify_proof
+from paris_node.market.chain import ROLE_MINER, ROLE_VALIDATOR, Chain, DeltaState, JobTerms
+from paris_node.market.index import MarketIndex
 from paris_node.model.dit import VideoDiT, named_config
-from paris_node.reveal import Reveal
-from paris_node.store import IpfsStore
-from paris_node.trace import verify_proof
+from paris_node.roles.aggregator import merge_round, verify_merge
+from paris_node.roles.miner import kept_reveal, train_round
+from paris_node.runtime.devnet import DevnetInfo, devnet_account
 
 ETH = 10**18
 
@@ -55,7 +56,7 @@ def test_a_round_is_trained_merged_verified_and_paid(devnet: DevnetInfo, tmp_pat
     assert len({w.trace_root for w in works}) == 3  # each miner's assigned data differs
 
     requester.w3.provider.make_request("anvil_mine", [3])
-    for index, (miner, work, delta_id) in enumerate(zip(miners, works, ids)):
+    for index, (miner, work, delta_id) in enumerate(zip(miners, works, ids, strict=True)):
         challenged = miner.challenged_segments(delta_id)
         reveal_cid = store.add(kept_reveal(tmp_path / f"m{index}", work.digests, challenged).to_bytes())
         miner.reveal(delta_id, reveal_cid)
@@ -66,15 +67,15 @@ def test_a_round_is_trained_merged_verified_and_paid(devnet: DevnetInfo, tmp_pat
     validator.submit_score(ids[1], True, 1000)
     validator.submit_score(ids[2], False, 0)
 
-    finalized = merge_round(aggregator, store, spec, job_id, 0, devnet.deploy_block)
+    finalized = merge_round(MarketIndex(aggregator, devnet.deploy_block), store, spec, job_id, 0)
     assert finalized.args["mergedDeltaIds"] == sorted(ids[:2])
     assert aggregator.version_of(job_id, 0) == 1
     assert aggregator.delta(ids[2]).state == DeltaState.FAILED
 
-    check = verify_merge(requester, store, spec, job_id, 0, 1, devnet.deploy_block)
+    check = verify_merge(MarketIndex(requester, devnet.deploy_block), store, spec, job_id, 0, 1)
     assert check.matches and check.merged == sorted(ids[:2])
     other_outer = dataclasses.replace(spec, outer=OuterParams(lr=0.5))
-    assert not verify_merge(requester, store, other_outer, job_id, 0, 1, devnet.deploy_block).matches
+    assert not verify_merge(MarketIndex(requester, devnet.deploy_block), store, other_outer, job_id, 0, 1).matches
 
     requester.claim(ids[:2])
     payouts = [requester.delta(i).payout for i in ids[:2]]

@@ -10,17 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from paris_node.aggregator_daemon import AggregatorDaemon
-from paris_node.chain import Chain, EventCursor
+from paris_node.content.store import IpfsStore
 from paris_node.data.video import read_video
-from paris_node.devnet import DEVNET_PASSWORD, DevnetInfo, devnet_account
-from paris_node.miner_daemon import MinerDaemon
-from paris_node.store import IpfsStore
-from paris_sdk.client import Client, Decided, DeltaSubmitted, Finished, JobError, Merged, Scored
-
-from conftest import paris
-from miners import funded_chain
+from paris_node.market.chain import Chain, EventCursor
+from paris_node.roles.aggregator_daemon import AggregatorDaemon
+from paris_node.roles.miner_daemon import MinerDaemon
+from paris_node.runtime.devnet import DEVNET_PASSWORD, DevnetInfo, devnet_account
+from paris_sdk import Client, Decided, Finished, JobError, JobRequest, Merged, Scored, Submitted
 from paris_validator.daemon import ValidatorDaemon
+
+from helpers.chain import funded_chain
+from helpers.processes import paris
 
 
 @pytest.fixture
@@ -35,9 +35,9 @@ def _jobs(chain: Chain, from_block: int) -> int:
 
 def test_a_job_is_created_trained_followed_downloaded_and_sampled(client: Client, devnet: DevnetInfo,
                                                                  devnet_dir: Path, tmp_path: Path) -> None:
-    job_id = client.create_job(experts=2, rounds=1, reward_eth=0.5, synthetic_clips=16, local_steps=4,
-                               segment_steps=2, batch=4, challenges=1, reveal_window_s=30,
-                               aggregator=devnet.address("aggregator"))
+    job_id = client.create_job(JobRequest(experts=2, rounds=1, reward_eth=0.5, synthetic_clips=16, local_steps=4,
+                                          segment_steps=2, batch=4, challenges=1, reveal_window_s=600,
+                                          aggregator=devnet.address("aggregator")))
     spec = client.spec(job_id)
     assert spec.experts == 2 and spec.router and len(set(spec.shards)) == 2
 
@@ -46,7 +46,8 @@ def test_a_job_is_created_trained_followed_downloaded_and_sampled(client: Client
     validator = ValidatorDaemon(Chain(devnet.rpc_url, devnet.contract, devnet_account(4)), IpfsStore(devnet.ipfs_api),
                                 tmp_path / "validator", devnet.deploy_block, {job_id})
     aggregator = AggregatorDaemon(Chain(devnet.rpc_url, devnet.contract, devnet_account(2)),
-                                  IpfsStore(devnet.ipfs_api), devnet.deploy_block, {job_id})
+                                  IpfsStore(devnet.ipfs_api), tmp_path / "aggregator", devnet.deploy_block,
+                                  {job_id})
     deadline = time.monotonic() + 240
     while not all(client.chain.version_of(job_id, e) == 1 for e in range(2)):
         assert time.monotonic() < deadline, "the job never finished its round"
@@ -56,7 +57,7 @@ def test_a_job_is_created_trained_followed_downloaded_and_sampled(client: Client
 
     events = list(client.follow(job_id, poll_s=0.2, timeout_s=30))
     kinds = [type(e) for e in events]
-    assert kinds.count(DeltaSubmitted) == 2 and kinds.count(Merged) == 2 and kinds[-1] is Finished
+    assert kinds.count(Submitted) == 2 and kinds.count(Merged) == 2 and kinds[-1] is Finished
     assert all(e.passed for e in events if isinstance(e, (Scored, Decided)))
     assert {(e.expert, e.version) for e in events if isinstance(e, Merged)} == {(0, 1), (1, 1)}
     assert events[-1].versions == (1, 1)
@@ -80,13 +81,13 @@ def test_bad_requests_are_refused_before_anything_is_escrowed(client: Client, de
     before = _jobs(client.chain, devnet.deploy_block)
     (tmp_path / "empty").mkdir()
     with pytest.raises(JobError, match="no video files"):
-        client.create_job(tmp_path / "empty")
+        client.create_job(JobRequest(tmp_path / "empty"))
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "clip.mp4").write_bytes(b"not a video")
-    with pytest.raises(JobError, match="clip.mp4"):
-        client.create_job(tmp_path / "broken")
+    with pytest.raises(JobError, match=r"clip.mp4"):
+        client.create_job(JobRequest(tmp_path / "broken"))
     with pytest.raises(JobError, match="holds"):
-        client.create_job(reward_eth=10**9)
+        client.create_job(JobRequest(reward_eth=10**9))
     assert _jobs(client.chain, devnet.deploy_block) == before  # no job, so no escrow
     with pytest.raises(JobError, match="no job 999"):
         client.spec(999)

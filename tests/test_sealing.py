@@ -6,9 +6,9 @@ import pytest
 from eth_account import Account
 from multiformats import CID, multihash
 
-from paris_node.keyring import JobKeys, Keyring, SealedContent
-from paris_node.sealing import (OVERHEAD, NotAdmitted, NotSealed, SealingError, TamperedContent, decrypt, encrypt,
-                                epoch_of, new_data_key, node_key, open_key, public_bytes, seal_key)
+from paris_node.content.sealing import (OVERHEAD, NotAdmitted, NotSealed, SealingError, TamperedContent, decrypt,
+                                        encrypt, epoch_of, new_data_key, node_key, open_key, public_bytes, seal_key)
+from paris_node.market.keyring import JobKeys, Keyring, SealedContent
 
 ALICE, BOB, CAROL = (Account.from_key(bytes([n]) * 32) for n in (1, 2, 3))
 
@@ -68,7 +68,7 @@ def test_admission_reaches_every_epoch_and_removal_starts_an_epoch_without_the_r
     assert admitted.members() == {ALICE.address, CAROL.address}
     assert admitted.open(7, CAROL).keys == (first, second)
     assert admitted.open(7, CAROL).current("delta") == (1, second)
-    with pytest.raises(SealingError, match="epochs 0..1"):
+    with pytest.raises(SealingError, match=r"epochs 0..1"):
         admitted.open(7, CAROL).of_epoch(5, "delta")
 
 

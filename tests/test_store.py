@@ -10,9 +10,9 @@ import httpx
 import pytest
 from multiformats import CID
 
-from paris_node.devnet import DevnetInfo
-from paris_node.store import (CHUNK_BYTES, ContentMismatch, InvalidCid, IpfsStore, ObjectTooLarge,
-                              StoreTimeout, StoreUnreachable, parse_cid)
+from paris_node.content.store import (CHUNK_BYTES, ContentMismatch, InvalidCid, IpfsStore, ObjectTooLarge, StoreTimeout,
+                                      StoreUnreachable, parse_cid)
+from paris_node.runtime.devnet import DevnetInfo
 
 UNKNOWN = CID("base32", 1, "raw", ("sha2-256", hashlib.sha256(b"never added").digest()))
 
@@ -44,7 +44,7 @@ def test_oversized_content_is_refused_from_its_declared_size(devnet: DevnetInfo)
 def test_oversized_single_block_is_refused_while_streaming(devnet: DevnetInfo) -> None:
     with IpfsStore(devnet.ipfs_api) as store:
         cid = store.add(os.urandom(1000))
-        with pytest.raises(ObjectTooLarge, match="1000-byte|999-byte"):
+        with pytest.raises(ObjectTooLarge, match=r"1000-byte|999-byte"):
             store.get(cid, max_bytes=999)
 
 
@@ -84,7 +84,7 @@ def test_a_forged_inner_block_is_rejected(devnet: DevnetInfo) -> None:
 
 
 def test_unreachable_node_names_the_url() -> None:
-    with IpfsStore("http://127.0.0.1:9", timeout_s=2) as store, pytest.raises(StoreUnreachable, match="127.0.0.1:9"):
+    with IpfsStore("http://127.0.0.1:9", timeout_s=2) as store, pytest.raises(StoreUnreachable, match=r"127.0.0.1:9"):
         store.get(UNKNOWN)
 
 

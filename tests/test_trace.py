@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from paris_node.trace import merkle_proof, merkle_root, verify_proof
+from paris_node.learning.trace import merkle_proof, merkle_root, verify_proof
 
 
 def _digests(count: int) -> list[bytes]:
@@ -30,7 +30,7 @@ def test_every_leaf_proves_and_forgeries_fail(count: int) -> None:
 def test_root_depends_on_order_and_every_state() -> None:
     digests = _digests(6)
     assert merkle_root(digests) != merkle_root(list(reversed(digests)))
-    assert merkle_root(digests) != merkle_root(digests[:-1] + [hashlib.sha256(b"x").digest()])
+    assert merkle_root(digests) != merkle_root([*digests[:-1], hashlib.sha256(b"x").digest()])
     assert merkle_root(digests[:1]) != digests[0]  # a leaf is domain-separated from a state hash
 
 

@@ -11,15 +11,15 @@ import pytest
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
-from paris_node.chain import Chain, ContractRevert, DeltaState, EventCursor
-from paris_node.devnet import DevnetInfo, devnet_account
-from paris_node.store import IpfsStore
-from paris_node.trace import challenged_segments
-
 import paris_validator.daemon as daemon_module
-from conftest import frozen
-from miners import Honest, Market, open_market
+from paris_node.content.store import IpfsStore
+from paris_node.learning.trace import challenged_segments
+from paris_node.market.chain import Chain, ContractRevert, DeltaState, EventCursor
+from paris_node.runtime.devnet import DevnetInfo, devnet_account
 from paris_validator.daemon import ValidatorDaemon
+
+from helpers.miners import Honest, Market, open_market
+from helpers.processes import frozen
 
 
 @pytest.fixture

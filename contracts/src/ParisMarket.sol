@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {IParisMarket} from "./IParisMarket.sol";
 
 /// @title ParisMarket
 /// @notice A market for training video diffusion experts. Requesters escrow rewards for jobs; staked miners
@@ -13,88 +14,10 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 ///      (job, expert, base version, miner), which makes "one delta per miner and version" a storage check
 ///      on the delta itself. Merged payouts are parked on the delta and moved to `owed` by `claim`, so a
 ///      merge never writes a cold balance slot per miner.
-contract ParisMarket is ReentrancyGuard {
+contract ParisMarket is IParisMarket, ReentrancyGuard {
     uint8 public constant ROLE_MINER = 1;
     uint8 public constant ROLE_VALIDATOR = 2;
     uint32 public constant MAX_SCORE = 10_000;
-
-    enum DeltaState {
-        None,
-        Submitted,
-        Passed,
-        Failed,
-        Merged,
-        Paid,
-        Slashed
-    }
-
-    enum SlashReason {
-        FailedSpotCheck,
-        WithheldReveal
-    }
-
-    /// @notice What a requester fixes when opening a job.
-    struct JobTerms {
-        bytes32 specDigest;
-        uint32 specCodec;
-        uint16 experts;
-        uint32 rounds; // checkpoint versions per expert
-        uint96 rewardPerRound; // shared by the experts' merges of one round
-        uint64 validatorFee; // paid per scored delta
-        uint40 deadline; // unix time after which the requester may reclaim what is left
-        uint24 revealWindow; // seconds a miner has to reveal challenged states after submitting
-        uint16 stalenessBound; // how many versions behind a delta's base may be when merged
-        uint8 quorum; // validator votes that decide a delta
-        uint8 challenges; // segments challenged per delta
-        address aggregator;
-    }
-
-    struct Job {
-        address requester;
-        uint16 experts;
-        uint32 rounds;
-        uint16 stalenessBound;
-        uint8 quorum;
-        uint8 challenges;
-        bool closed;
-        address aggregator;
-        uint40 deadline;
-        uint24 revealWindow;
-        uint32 specCodec;
-        uint96 escrow;
-        uint96 rewardPerRound;
-        uint64 validatorFee;
-        bytes32 specDigest;
-    }
-
-    struct Delta {
-        address miner;
-        uint32 baseVersion;
-        uint16 expert;
-        DeltaState state;
-        uint40 submittedAt;
-        uint64 jobId;
-        uint40 submittedBlock;
-        uint16 segments;
-        uint8 passVotes;
-        uint8 failVotes;
-        bool revealed;
-        uint32 scoreSum;
-        uint80 payout;
-    }
-
-    struct Stake {
-        uint96 amount;
-        uint8 roles;
-        bool slashed;
-        uint40 unbondAt; // 0 while bonded
-    }
-
-    /// @notice Where a private job's current keyring (its data keys sealed to admitted nodes) lies on IPFS.
-    struct KeyringRef {
-        bytes32 digest;
-        uint32 codec;
-    }
 
     uint96 public immutable MIN_STAKE;
     uint40 public immutable UNBONDING_DELAY;
@@ -117,100 +40,6 @@ contract ParisMarket is ReentrancyGuard {
     /// @notice Challenge seeds recorded by `fixChallenge` before their block hash aged out.
     mapping(uint256 deltaId => bytes32) public fixedSeeds;
 
-    error ZeroEscrow();
-    error InvalidTerms(string what);
-    error UnknownJob(uint256 jobId);
-    error JobClosed(uint256 jobId);
-    error NotRequester(uint256 jobId, address caller);
-    error NotAggregator(uint256 jobId, address caller);
-    error DeadlineNotReached(uint256 jobId, uint256 deadline);
-    error DeadlinePassed(uint256 jobId, uint256 deadline);
-    error StakeTooSmall(uint256 amount, uint256 minimum);
-    error InvalidRoles(uint8 roles);
-    error NotStaked(address account, uint8 role);
-    error IsSlashed(address account);
-    error Unbonding(address account);
-    error NotUnbonding(address account);
-    error UnbondingNotOver(address account, uint256 unbondAt);
-    error ExpertOutOfRange(uint256 jobId, uint16 expert, uint16 experts);
-    error FutureVersion(uint32 baseVersion, uint32 current);
-    error TooStale(uint32 baseVersion, uint32 current, uint16 bound);
-    error DuplicateDelta(uint256 jobId, uint16 expert, uint32 baseVersion, address miner);
-    error InvalidSegments(uint16 segments, uint8 challenges);
-    error UnknownDelta(uint256 deltaId);
-    error NotMiner(uint256 deltaId, address caller);
-    error ChallengeNotReady(uint256 deltaId, uint256 readyAtBlock);
-    error ChallengeExpired(uint256 deltaId);
-    error AlreadyRevealed(uint256 deltaId);
-    error RevealWindowClosed(uint256 deltaId, uint256 closedAt);
-    error RevealWindowOpen(uint256 deltaId, uint256 closesAt);
-    error AlreadyVoted(uint256 deltaId, address validator);
-    error AlreadyDecided(uint256 deltaId, DeltaState state);
-    error ScoreOutOfRange(uint32 score);
-    error PassBeforeReveal(uint256 deltaId);
-    error WrongVersion(uint32 newVersion, uint32 expected);
-    error AllRoundsDone(uint256 jobId, uint16 expert);
-    error NothingToMerge();
-    error NotMergeable(uint256 deltaId, DeltaState state);
-    error DeltaOfOtherExpert(uint256 deltaId, uint256 jobId, uint16 expert);
-    error NothingToClaim(uint256 deltaId, DeltaState state);
-    error NotSlashable(uint256 deltaId, SlashReason reason);
-    error NothingOwed(address account);
-    error TransferFailed(address to, uint256 amount);
-    error ZeroKey();
-
-    event JobCreated(
-        uint256 indexed jobId,
-        address indexed requester,
-        address indexed aggregator,
-        uint256 escrow,
-        bytes32 specDigest,
-        uint32 specCodec,
-        JobTerms terms
-    );
-    event JobToppedUp(uint256 indexed jobId, address indexed from, uint256 amount, uint256 escrow);
-    event JobReclaimed(uint256 indexed jobId, address indexed requester, uint256 amount);
-    event Staked(address indexed account, uint8 roles, uint256 amount, uint256 total);
-    event KeyRegistered(address indexed account, bytes32 x25519Key);
-    event KeyringSet(uint256 indexed jobId, bytes32 keyringDigest, uint32 keyringCodec);
-    event UnbondRequested(address indexed account, uint256 unbondAt);
-    event StakeWithdrawn(address indexed account, uint256 amount);
-    event DeltaSubmitted(
-        uint256 indexed jobId,
-        uint256 indexed deltaId,
-        address indexed miner,
-        uint16 expert,
-        uint32 baseVersion,
-        bytes32 deltaDigest,
-        uint32 deltaCodec,
-        bytes32 traceRoot,
-        uint16 segments
-    );
-    event ChallengeFixed(uint256 indexed deltaId, bytes32 seed);
-    event Revealed(uint256 indexed deltaId, address indexed miner, bytes32 revealDigest, uint32 revealCodec, bytes32 seed);
-    event ScoreSubmitted(uint256 indexed deltaId, address indexed validator, bool pass, uint32 score, uint256 fee);
-    event DeltaDecided(uint256 indexed deltaId, bool passed, uint32 meanScore);
-    event ExpertFinalized(
-        uint256 indexed jobId,
-        uint16 indexed expert,
-        uint32 indexed version,
-        bytes32 checkpointDigest,
-        uint32 checkpointCodec,
-        uint256[] mergedDeltaIds,
-        uint256 reward
-    );
-    event DeltaPaid(uint256 indexed deltaId, address indexed miner, uint256 amount);
-    event Slashed(
-        uint256 indexed deltaId,
-        address indexed miner,
-        address indexed reporter,
-        SlashReason reason,
-        uint256 amount,
-        bytes32 evidenceDigest,
-        uint32 evidenceCodec
-    );
-    event Withdrawn(address indexed account, uint256 amount);
-
     /// @param minStake smallest bond a miner or validator may hold
     /// @param unbondingDelay seconds between requesting unbonding and withdrawing the stake
     /// @param challengeDelay blocks after submission whose hash fixes the delta's challenge (1..255)
@@ -223,9 +52,7 @@ contract ParisMarket is ReentrancyGuard {
 
     // ---------------------------------------------------------------- jobs and escrow
 
-    /// @notice Open a job, escrowing msg.value; it must cover every round's reward.
-    /// @param terms the job's spec CID, shape, rewards, deadlines and aggregator
-    /// @return jobId the new job's id (ids start at 1)
+    /// @inheritdoc IParisMarket
     function createJob(JobTerms calldata terms) external payable returns (uint256 jobId) {
         if (msg.value == 0) revert ZeroEscrow();
         if (msg.value > type(uint96).max) revert InvalidTerms("escrow above 2^96 wei");
@@ -255,8 +82,7 @@ contract ParisMarket is ReentrancyGuard {
         emit JobCreated(jobId, msg.sender, terms.aggregator, msg.value, terms.specDigest, terms.specCodec, terms);
     }
 
-    /// @notice Add msg.value to an open job's escrow.
-    /// @param jobId the job to fund
+    /// @inheritdoc IParisMarket
     function topUp(uint256 jobId) external payable {
         Job storage job = _openJob(jobId);
         if (msg.value == 0) revert ZeroEscrow();
@@ -266,10 +92,7 @@ contract ParisMarket is ReentrancyGuard {
         emit JobToppedUp(jobId, msg.sender, msg.value, escrow);
     }
 
-    /// @notice Point an open private job at a new keyring (after admitting or removing a node); requester only.
-    /// @param jobId the job
-    /// @param keyringDigest sha2-256 digest of the keyring's CID
-    /// @param keyringCodec multicodec of the keyring's CID
+    /// @inheritdoc IParisMarket
     function setKeyring(uint256 jobId, bytes32 keyringDigest, uint32 keyringCodec) external {
         Job storage job = _openJob(jobId);
         if (msg.sender != job.requester) revert NotRequester(jobId, msg.sender);
@@ -278,8 +101,7 @@ contract ParisMarket is ReentrancyGuard {
         emit KeyringSet(jobId, keyringDigest, keyringCodec);
     }
 
-    /// @notice After the deadline, close the job and credit its unearned escrow to the requester.
-    /// @param jobId the job to close
+    /// @inheritdoc IParisMarket
     function reclaim(uint256 jobId) external {
         Job storage job = _openJob(jobId);
         if (msg.sender != job.requester) revert NotRequester(jobId, msg.sender);
@@ -293,8 +115,7 @@ contract ParisMarket is ReentrancyGuard {
 
     // ---------------------------------------------------------------- stakes
 
-    /// @notice Bond msg.value (added to any existing bond) as a miner and/or validator.
-    /// @param roles ROLE_MINER, ROLE_VALIDATOR or both
+    /// @inheritdoc IParisMarket
     function stake(uint8 roles) external payable {
         if (roles == 0 || roles > (ROLE_MINER | ROLE_VALIDATOR)) revert InvalidRoles(roles);
         Stake storage s = stakes[msg.sender];
@@ -308,16 +129,14 @@ contract ParisMarket is ReentrancyGuard {
         emit Staked(msg.sender, s.roles, msg.value, total);
     }
 
-    /// @notice Publish (or replace) the caller's X25519 public key, which private jobs seal data keys to.
-    ///         Any account may register one: miners, validators and aggregators alike.
-    /// @param x25519Key the 32-byte public key
+    /// @inheritdoc IParisMarket
     function registerKey(bytes32 x25519Key) external {
         if (x25519Key == bytes32(0)) revert ZeroKey();
         x25519KeyOf[msg.sender] = x25519Key;
         emit KeyRegistered(msg.sender, x25519Key);
     }
 
-    /// @notice Stop working and start the unbonding delay; the stake can be withdrawn when it is over.
+    /// @inheritdoc IParisMarket
     function requestUnbond() external {
         Stake storage s = stakes[msg.sender];
         if (s.slashed) revert IsSlashed(msg.sender);
@@ -328,7 +147,7 @@ contract ParisMarket is ReentrancyGuard {
         emit UnbondRequested(msg.sender, unbondAt);
     }
 
-    /// @notice Move a fully unbonded, unslashed stake into the caller's withdrawable balance.
+    /// @inheritdoc IParisMarket
     function withdrawStake() external {
         Stake storage s = stakes[msg.sender];
         if (s.slashed) revert IsSlashed(msg.sender);
@@ -342,15 +161,7 @@ contract ParisMarket is ReentrancyGuard {
 
     // ---------------------------------------------------------------- deltas and challenges
 
-    /// @notice Submit a delta trained from `expert`'s checkpoint `baseVersion`; one per miner and version.
-    /// @param jobId the job trained
-    /// @param expert index of the expert
-    /// @param baseVersion checkpoint version the delta was computed from
-    /// @param deltaDigest sha2-256 digest of the delta's CID
-    /// @param deltaCodec multicodec of the delta's CID
-    /// @param traceRoot Merkle root over the hashes of the segment-boundary states
-    /// @param segments number of trace segments (leaves); challenges pick among them
-    /// @return deltaId keccak256(jobId, expert, baseVersion, miner) as a uint256
+    /// @inheritdoc IParisMarket
     function submitDelta(
         uint256 jobId,
         uint16 expert,
@@ -382,16 +193,12 @@ contract ParisMarket is ReentrancyGuard {
         emit DeltaSubmitted(jobId, deltaId, msg.sender, expert, baseVersion, deltaDigest, deltaCodec, traceRoot, segments);
     }
 
-    /// @notice The id a delta of `miner` for (job, expert, base version) has or would have.
+    /// @inheritdoc IParisMarket
     function deltaIdOf(uint256 jobId, uint16 expert, uint32 baseVersion, address miner) public pure returns (uint256) {
         return uint256(keccak256(abi.encode(jobId, expert, baseVersion, miner)));
     }
 
-    /// @notice The challenge seed of a delta: the hash of a block mined after its submission, mixed with its id.
-    ///         Unknowable when the delta is submitted; readable for 256 blocks once that block exists, and for
-    ///         good once someone has called `fixChallenge`.
-    /// @param deltaId the delta
-    /// @return seed keccak256(blockhash(submittedBlock + CHALLENGE_DELAY), deltaId)
+    /// @inheritdoc IParisMarket
     function challengeSeed(uint256 deltaId) public view returns (bytes32 seed) {
         seed = fixedSeeds[deltaId];
         if (seed != bytes32(0)) return seed;
@@ -404,11 +211,7 @@ contract ParisMarket is ReentrancyGuard {
         seed = keccak256(abi.encode(hash, deltaId));
     }
 
-    /// @notice Record a delta's challenge seed while its block hash is still readable (256 blocks), so that a
-    ///         miner who reveals later in its reveal window still can. Anyone may call it; validators do when a
-    ///         delta stays unrevealed for half that time. The seed is the same as `challengeSeed` gave: nothing
-    ///         to choose, so nothing to grind.
-    /// @param deltaId the delta
+    /// @inheritdoc IParisMarket
     function fixChallenge(uint256 deltaId) external {
         if (fixedSeeds[deltaId] != bytes32(0)) return;
         bytes32 seed = challengeSeed(deltaId);
@@ -416,9 +219,7 @@ contract ParisMarket is ReentrancyGuard {
         emit ChallengeFixed(deltaId, seed);
     }
 
-    /// @notice The segment indices a delta's miner must reveal: `challenges` distinct draws from the seed.
-    /// @param deltaId the delta
-    /// @return picked segment indices in [0, segments)
+    /// @inheritdoc IParisMarket
     function challengedSegments(uint256 deltaId) external view returns (uint16[] memory picked) {
         bytes32 seed = challengeSeed(deltaId);
         Delta storage d = deltas[deltaId];
@@ -435,10 +236,7 @@ contract ParisMarket is ReentrancyGuard {
         }
     }
 
-    /// @notice Post the CID of the challenged segment states, before the reveal window closes.
-    /// @param deltaId the delta
-    /// @param revealDigest sha2-256 digest of the reveal's CID
-    /// @param revealCodec multicodec of the reveal's CID
+    /// @inheritdoc IParisMarket
     function reveal(uint256 deltaId, bytes32 revealDigest, uint32 revealCodec) external {
         Delta storage d = deltas[deltaId];
         if (d.state == DeltaState.None) revert UnknownDelta(deltaId);
@@ -453,10 +251,7 @@ contract ParisMarket is ReentrancyGuard {
 
     // ---------------------------------------------------------------- scores
 
-    /// @notice A validator's verdict on a delta; `quorum` equal verdicts decide it. Pays the validator's fee.
-    /// @param deltaId the delta checked
-    /// @param pass whether the spot checks and structure checks passed
-    /// @param score useful-work score in [0, MAX_SCORE] (ignored for a fail)
+    /// @inheritdoc IParisMarket
     function submitScore(uint256 deltaId, bool pass, uint32 score) external {
         Delta storage d = deltas[deltaId];
         if (d.state == DeltaState.None) revert UnknownDelta(deltaId);
@@ -488,14 +283,7 @@ contract ParisMarket is ReentrancyGuard {
 
     // ---------------------------------------------------------------- merges and payouts
 
-    /// @notice Record the merge of passing deltas into `expert`'s next checkpoint and price each merged delta
-    ///         from this expert's share of the round reward, in proportion to its score.
-    /// @param jobId the job
-    /// @param expert the expert whose checkpoint advances
-    /// @param newVersion must be the current version + 1
-    /// @param checkpointDigest sha2-256 digest of the new checkpoint's CID
-    /// @param checkpointCodec multicodec of the new checkpoint's CID
-    /// @param mergedDeltaIds the passing deltas merged, in merge order
+    /// @inheritdoc IParisMarket
     function finalize(
         uint256 jobId,
         uint16 expert,
@@ -539,8 +327,7 @@ contract ParisMarket is ReentrancyGuard {
         emit ExpertFinalized(jobId, expert, newVersion, checkpointDigest, checkpointCodec, mergedDeltaIds, paid);
     }
 
-    /// @notice Credit merged deltas' payouts to their miners' withdrawable balances (anyone may call).
-    /// @param deltaIds merged deltas not yet paid
+    /// @inheritdoc IParisMarket
     function claim(uint256[] calldata deltaIds) external {
         for (uint256 i; i < deltaIds.length; ++i) {
             Delta storage d = deltas[deltaIds[i]];
@@ -552,7 +339,7 @@ contract ParisMarket is ReentrancyGuard {
         }
     }
 
-    /// @notice Send the caller everything credited to it (payouts, fees, slashing rewards, stakes, reclaims).
+    /// @inheritdoc IParisMarket
     function withdraw() external nonReentrant {
         uint256 amount = owed[msg.sender];
         if (amount == 0) revert NothingOwed(msg.sender);
@@ -564,12 +351,7 @@ contract ParisMarket is ReentrancyGuard {
 
     // ---------------------------------------------------------------- slashing
 
-    /// @notice Slash the miner of a delta that failed its spot checks (fail quorum reached) or whose reveal
-    ///         window closed without a reveal. Half the stake goes to the reporter, half to the job's escrow.
-    /// @param deltaId the cheating delta
-    /// @param reason FailedSpotCheck or WithheldReveal
-    /// @param evidenceDigest sha2-256 digest of the evidence file's CID on IPFS
-    /// @param evidenceCodec multicodec of the evidence file's CID
+    /// @inheritdoc IParisMarket
     function slash(uint256 deltaId, SlashReason reason, bytes32 evidenceDigest, uint32 evidenceCodec) external {
         Delta storage d = deltas[deltaId];
         if (d.state == DeltaState.None) revert UnknownDelta(deltaId);
@@ -600,17 +382,17 @@ contract ParisMarket is ReentrancyGuard {
 
     // ---------------------------------------------------------------- views
 
-    /// @notice A job's terms and remaining escrow.
+    /// @inheritdoc IParisMarket
     function getJob(uint256 jobId) external view returns (Job memory) {
         return jobs[jobId];
     }
 
-    /// @notice A delta's submission, votes, state and payout.
+    /// @inheritdoc IParisMarket
     function getDelta(uint256 deltaId) external view returns (Delta memory) {
         return deltas[deltaId];
     }
 
-    /// @notice An account's bond and roles.
+    /// @inheritdoc IParisMarket
     function getStake(address account) external view returns (Stake memory) {
         return stakes[account];
     }

@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {Cheats} from "./Cheats.sol";
 import {ParisMarket} from "../src/ParisMarket.sol";
+import {IParisMarket} from "../src/IParisMarket.sol";
 
 /// @notice A deployed market with funded, staked participants and helpers that walk a delta through its life.
 abstract contract MarketFixture is Cheats {
@@ -42,8 +43,8 @@ abstract contract MarketFixture is Cheats {
         market.stake{value: 2 ether}(roles);
     }
 
-    function _terms() internal view returns (ParisMarket.JobTerms memory) {
-        return ParisMarket.JobTerms({
+    function _terms() internal view returns (IParisMarket.JobTerms memory) {
+        return IParisMarket.JobTerms({
             specDigest: SPEC,
             specCodec: RAW,
             experts: 2,
@@ -108,7 +109,7 @@ abstract contract MarketFixture is Cheats {
         ids[1] = b;
     }
 
-    function _state(uint256 deltaId) internal view returns (ParisMarket.DeltaState) {
+    function _state(uint256 deltaId) internal view returns (IParisMarket.DeltaState) {
         return market.getDelta(deltaId).state;
     }
 
@@ -121,7 +122,7 @@ abstract contract MarketFixture is Cheats {
     }
 
     function _stakeOf(address who) internal view returns (uint256, bool) {
-        ParisMarket.Stake memory s = market.getStake(who);
+        IParisMarket.Stake memory s = market.getStake(who);
         return (s.amount, s.slashed);
     }
 }

@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {Cheats} from "./Cheats.sol";
 import {ParisMarket} from "../src/ParisMarket.sol";
+import {IParisMarket} from "../src/IParisMarket.sol";
 
 /// @notice Drives the market through random sequences of every action, recording what it saw succeed.
 contract MarketHandler is Cheats {
@@ -63,7 +64,7 @@ contract MarketHandler is Cheats {
         address requester = _actor(actorSeed);
         reward = uint96(_bound(reward, 0, 10 ether));
         uint256 value = uint256(reward) * 3 + 1;
-        ParisMarket.JobTerms memory terms = ParisMarket.JobTerms({
+        IParisMarket.JobTerms memory terms = IParisMarket.JobTerms({
             specDigest: bytes32(0), specCodec: 0x55, experts: 2, rounds: 3, rewardPerRound: reward,
             validatorFee: uint64(_bound(fee, 0, 0.1 ether)), deadline: uint40(block.timestamp + 1000 days),
             revealWindow: 30 days, stalenessBound: 1, quorum: 2, challenges: 2, aggregator: AGGREGATOR
@@ -128,8 +129,8 @@ contract MarketHandler is Cheats {
         uint256 count;
         uint32 current = market.versionOf(jobId, expert);
         for (uint256 i; i < deltaIds.length; ++i) {
-            ParisMarket.Delta memory d = market.getDelta(deltaIds[i]);
-            if (d.jobId == jobId && d.expert == expert && d.state == ParisMarket.DeltaState.Passed
+            IParisMarket.Delta memory d = market.getDelta(deltaIds[i]);
+            if (d.jobId == jobId && d.expert == expert && d.state == IParisMarket.DeltaState.Passed
                 && current - d.baseVersion <= 1) {
                 candidates[count++] = deltaIds[i];
             }
@@ -148,7 +149,7 @@ contract MarketHandler is Cheats {
 
     function remerge(uint256 deltaSeed) external {
         uint256 id = _delta(deltaSeed);
-        ParisMarket.Delta memory d = market.getDelta(id);
+        IParisMarket.Delta memory d = market.getDelta(id);
         uint256[] memory again = new uint256[](1);
         again[0] = id;
         vm.prank(AGGREGATOR);
@@ -176,8 +177,8 @@ contract MarketHandler is Cheats {
 
     function slash(uint256 deltaSeed, uint256 validatorSeed, bool withheld) external {
         vm.prank(actors[3 + validatorSeed % 3]);
-        ParisMarket.SlashReason reason =
-            withheld ? ParisMarket.SlashReason.WithheldReveal : ParisMarket.SlashReason.FailedSpotCheck;
+        IParisMarket.SlashReason reason =
+            withheld ? IParisMarket.SlashReason.WithheldReveal : IParisMarket.SlashReason.FailedSpotCheck;
         try market.slash(_delta(deltaSeed), reason, bytes32(0), 0x55) {} catch {}
     }
 
@@ -200,7 +201,7 @@ contract MarketHandler is Cheats {
 
     function reclaim(uint256 jobSeed) external {
         uint256 id = _jobId(jobSeed);
-        ParisMarket.Job memory job = market.getJob(id);
+        IParisMarket.Job memory job = market.getJob(id);
         if (job.deadline >= block.timestamp) vm.warp(uint256(job.deadline) + 1);
         vm.prank(job.requester);
         try market.reclaim(id) {} catch {}
@@ -238,8 +239,8 @@ contract ParisMarketInvariantTest is Cheats {
         }
         uint256 unclaimed;
         for (uint256 i; i < handler.deltaCountSeen(); ++i) {
-            ParisMarket.Delta memory d = market.getDelta(handler.deltaIds(i));
-            if (d.state == ParisMarket.DeltaState.Merged) unclaimed += d.payout;
+            IParisMarket.Delta memory d = market.getDelta(handler.deltaIds(i));
+            if (d.state == IParisMarket.DeltaState.Merged) unclaimed += d.payout;
         }
         uint256 stakes;
         uint256 withdrawable;

@@ -3,14 +3,15 @@ pragma solidity 0.8.28;
 
 import {MarketFixture} from "./MarketFixture.sol";
 import {ParisMarket} from "../src/ParisMarket.sol";
+import {IParisMarket} from "../src/IParisMarket.sol";
 
 contract JobsTest is MarketFixture {
     function test_createJob_storesTermsAndEscrow() public {
         vm.expectEmit(true, true, true, false);
-        emit ParisMarket.JobCreated(1, REQUESTER, AGGREGATOR, 10 ether, SPEC, RAW, _terms());
+        emit IParisMarket.JobCreated(1, REQUESTER, AGGREGATOR, 10 ether, SPEC, RAW, _terms());
         uint256 id = _job();
         vm.assertEq(id, 1);
-        ParisMarket.Job memory job = market.getJob(id);
+        IParisMarket.Job memory job = market.getJob(id);
         vm.assertEq(job.requester, REQUESTER);
         vm.assertEq(uint256(job.experts), 2);
         vm.assertEq(uint256(job.rounds), 3);
@@ -24,30 +25,30 @@ contract JobsTest is MarketFixture {
     }
 
     function test_createJob_revertsWithoutEscrow() public {
-        ParisMarket.JobTerms memory terms = _terms();
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ZeroEscrow.selector));
+        IParisMarket.JobTerms memory terms = _terms();
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.ZeroEscrow.selector));
         market.createJob(terms);
     }
 
     function test_createJob_revertsOnBadTerms() public {
-        ParisMarket.JobTerms memory terms = _terms();
+        IParisMarket.JobTerms memory terms = _terms();
         terms.experts = 0;
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.InvalidTerms.selector, "experts and rounds must be positive"));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidTerms.selector, "experts and rounds must be positive"));
         market.createJob{value: 10 ether}(terms);
         terms = _terms();
         terms.quorum = 0;
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.InvalidTerms.selector, "quorum must be positive"));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidTerms.selector, "quorum must be positive"));
         market.createJob{value: 10 ether}(terms);
         terms = _terms();
         terms.aggregator = address(0);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.InvalidTerms.selector, "aggregator is the zero address"));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidTerms.selector, "aggregator is the zero address"));
         market.createJob{value: 10 ether}(terms);
         terms = _terms();
         terms.deadline = uint40(block.timestamp);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.InvalidTerms.selector, "deadline is not in the future"));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidTerms.selector, "deadline is not in the future"));
         market.createJob{value: 10 ether}(terms);
         terms = _terms();
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.InvalidTerms.selector, "escrow below rounds x reward"));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidTerms.selector, "escrow below rounds x reward"));
         market.createJob{value: 5 ether}(terms);
     }
 
@@ -59,10 +60,10 @@ contract JobsTest is MarketFixture {
     }
 
     function test_topUp_revertsOnUnknownJobAndZero() public {
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.UnknownJob.selector, 9));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.UnknownJob.selector, 9));
         market.topUp{value: 1}(9);
         uint256 id = _job();
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ZeroEscrow.selector));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.ZeroEscrow.selector));
         market.topUp(id);
     }
 
@@ -74,9 +75,9 @@ contract JobsTest is MarketFixture {
         vm.assertEq(market.owed(REQUESTER), 10 ether);
         vm.assertEq(_escrow(id), 0);
         vm.prank(REQUESTER);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.JobClosed.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.JobClosed.selector, id));
         market.reclaim(id);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.JobClosed.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.JobClosed.selector, id));
         market.topUp{value: 1}(id);
     }
 
@@ -84,11 +85,11 @@ contract JobsTest is MarketFixture {
         uint256 id = _job();
         uint40 deadline = market.getJob(id).deadline;
         vm.prank(REQUESTER);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.DeadlineNotReached.selector, id, deadline));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.DeadlineNotReached.selector, id, deadline));
         market.reclaim(id);
         vm.warp(uint256(deadline) + 1);
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotRequester.selector, id, MINER1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotRequester.selector, id, MINER1));
         market.reclaim(id);
     }
 }
@@ -99,7 +100,7 @@ contract PrivateJobsTest is MarketFixture {
 
     function test_registerKey_anyAccountPublishesAndReplacesItsKey() public {
         vm.expectEmit(true, false, false, true);
-        emit ParisMarket.KeyRegistered(AGGREGATOR, NODE_KEY);
+        emit IParisMarket.KeyRegistered(AGGREGATOR, NODE_KEY);
         vm.prank(AGGREGATOR); // not staked: aggregators and requesters register keys too
         market.registerKey(NODE_KEY);
         vm.assertEq(market.x25519KeyOf(AGGREGATOR), NODE_KEY);
@@ -111,14 +112,14 @@ contract PrivateJobsTest is MarketFixture {
 
     function test_registerKey_revertsOnZeroKey() public {
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ZeroKey.selector));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.ZeroKey.selector));
         market.registerKey(bytes32(0));
     }
 
     function test_setKeyring_requesterPointsOpenJobAtNewKeyring() public {
         uint256 id = _job();
         vm.expectEmit(true, false, false, true);
-        emit ParisMarket.KeyringSet(id, KEYRING, RAW);
+        emit IParisMarket.KeyringSet(id, KEYRING, RAW);
         vm.prank(REQUESTER);
         market.setKeyring(id, KEYRING, RAW);
         (bytes32 digest, uint32 codec) = market.keyringOf(id);
@@ -129,19 +130,19 @@ contract PrivateJobsTest is MarketFixture {
     function test_setKeyring_revertsForOthersUnknownOrClosedJobs() public {
         uint256 id = _job();
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotRequester.selector, id, MINER1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotRequester.selector, id, MINER1));
         market.setKeyring(id, KEYRING, RAW);
         vm.prank(REQUESTER);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.UnknownJob.selector, 99));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.UnknownJob.selector, 99));
         market.setKeyring(99, KEYRING, RAW);
         vm.prank(REQUESTER);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ZeroKey.selector));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.ZeroKey.selector));
         market.setKeyring(id, bytes32(0), RAW);
         vm.warp(block.timestamp + 31 days);
         vm.prank(REQUESTER);
         market.reclaim(id);
         vm.prank(REQUESTER);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.JobClosed.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.JobClosed.selector, id));
         market.setKeyring(id, KEYRING, RAW);
     }
 }
@@ -151,7 +152,7 @@ contract StakesTest is MarketFixture {
         uint8 role = market.ROLE_VALIDATOR();
         vm.prank(MINER1);
         market.stake{value: 1 ether}(role);
-        ParisMarket.Stake memory s = market.getStake(MINER1);
+        IParisMarket.Stake memory s = market.getStake(MINER1);
         vm.assertEq(uint256(s.amount), 3 ether);
         vm.assertEq(uint256(s.roles), 3);
         vm.assertEq(uint256(s.unbondAt), 0);
@@ -161,13 +162,13 @@ contract StakesTest is MarketFixture {
         address fresh = address(0xF00);
         vm.deal(fresh, 10 ether);
         vm.prank(fresh);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.StakeTooSmall.selector, 0.5 ether, MIN_STAKE));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.StakeTooSmall.selector, 0.5 ether, MIN_STAKE));
         market.stake{value: 0.5 ether}(1);
         vm.prank(fresh);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.StakeTooSmall.selector, 0, MIN_STAKE));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.StakeTooSmall.selector, 0, MIN_STAKE));
         market.stake(1);
         vm.prank(fresh);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.InvalidRoles.selector, 4));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidRoles.selector, 4));
         market.stake{value: 1 ether}(4);
     }
 
@@ -175,10 +176,10 @@ contract StakesTest is MarketFixture {
         vm.prank(MINER1);
         market.requestUnbond();
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.UnbondingNotOver.selector, MINER1, block.timestamp + UNBONDING));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.UnbondingNotOver.selector, MINER1, block.timestamp + UNBONDING));
         market.withdrawStake();
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.Unbonding.selector, MINER1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.Unbonding.selector, MINER1));
         market.stake{value: 1 ether}(1);
         vm.warp(block.timestamp + UNBONDING);
         uint256 before = MINER1.balance;
@@ -193,10 +194,10 @@ contract StakesTest is MarketFixture {
 
     function test_withdrawStake_revertsWithoutUnbonding() public {
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotUnbonding.selector, MINER1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotUnbonding.selector, MINER1));
         market.withdrawStake();
         vm.prank(address(0xF00));
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotStaked.selector, address(0xF00), 0));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotStaked.selector, address(0xF00), 0));
         market.requestUnbond();
     }
 
@@ -205,7 +206,7 @@ contract StakesTest is MarketFixture {
         vm.prank(MINER1);
         market.requestUnbond();
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.Unbonding.selector, MINER1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.Unbonding.selector, MINER1));
         market.submitDelta(id, 0, 0, bytes32(0), RAW, bytes32(0), 8);
     }
 }
@@ -221,15 +222,15 @@ contract DeltasTest is MarketFixture {
     function test_submitDelta_storesAndEmits() public {
         uint256 expected = market.deltaIdOf(jobId, 1, 0, MINER1);
         vm.expectEmit(true, true, true, true);
-        emit ParisMarket.DeltaSubmitted(jobId, expected, MINER1, 1, 0, keccak256("d"), RAW, keccak256("t"), 8);
+        emit IParisMarket.DeltaSubmitted(jobId, expected, MINER1, 1, 0, keccak256("d"), RAW, keccak256("t"), 8);
         vm.prank(MINER1);
         uint256 id = market.submitDelta(jobId, 1, 0, keccak256("d"), RAW, keccak256("t"), 8);
         vm.assertEq(id, expected);
-        ParisMarket.Delta memory d = market.getDelta(id);
+        IParisMarket.Delta memory d = market.getDelta(id);
         vm.assertEq(d.miner, MINER1);
         vm.assertEq(uint256(d.baseVersion), 0);
         vm.assertEq(uint256(d.expert), 1);
-        vm.assertTrue(d.state == ParisMarket.DeltaState.Submitted);
+        vm.assertTrue(d.state == IParisMarket.DeltaState.Submitted);
         vm.assertEq(uint256(d.jobId), jobId);
         vm.assertEq(uint256(d.submittedBlock), block.number);
         vm.assertEq(uint256(d.segments), 8);
@@ -237,28 +238,28 @@ contract DeltasTest is MarketFixture {
 
     function test_submitDelta_reverts() public {
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.UnknownJob.selector, 77));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.UnknownJob.selector, 77));
         market.submitDelta(77, 0, 0, bytes32(0), RAW, bytes32(0), 8);
         vm.prank(VALIDATOR1);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotStaked.selector, VALIDATOR1, 1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotStaked.selector, VALIDATOR1, 1));
         market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), 8);
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ExpertOutOfRange.selector, jobId, 2, 2));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.ExpertOutOfRange.selector, jobId, 2, 2));
         market.submitDelta(jobId, 2, 0, bytes32(0), RAW, bytes32(0), 8);
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.FutureVersion.selector, 1, 0));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.FutureVersion.selector, 1, 0));
         market.submitDelta(jobId, 0, 1, bytes32(0), RAW, bytes32(0), 8);
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.InvalidSegments.selector, 1, 2));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidSegments.selector, 1, 2));
         market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), 1);
         _submit(MINER1, jobId, 0, 0);
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.DuplicateDelta.selector, jobId, 0, 0, MINER1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.DuplicateDelta.selector, jobId, 0, 0, MINER1));
         market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), 8);
         vm.warp(block.timestamp + 31 days);
         uint40 deadline = market.getJob(jobId).deadline;
         vm.prank(MINER2);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.DeadlinePassed.selector, jobId, deadline));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.DeadlinePassed.selector, jobId, deadline));
         market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), 8);
     }
 
@@ -269,14 +270,14 @@ contract DeltasTest is MarketFixture {
             market.finalize(jobId, 0, v, keccak256("ckpt"), RAW, _ids(id));
         }
         vm.prank(MINER2);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.TooStale.selector, 0, 2, 1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.TooStale.selector, 0, 2, 1));
         market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), 8);
         _submit(MINER2, jobId, 0, 1); // one version behind is within the bound
     }
 
     function test_challenge_isUnknownUntilALaterBlock() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ChallengeNotReady.selector, id, block.number + DELAY + 1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.ChallengeNotReady.selector, id, block.number + DELAY + 1));
         market.challengeSeed(id);
         vm.roll(block.number + DELAY + 1);
         bytes32 seed = market.challengeSeed(id);
@@ -286,20 +287,20 @@ contract DeltasTest is MarketFixture {
         vm.assertTrue(picked[0] != picked[1]);
         vm.assertTrue(picked[0] < 8 && picked[1] < 8);
         vm.roll(block.number + 300);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ChallengeExpired.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.ChallengeExpired.selector, id));
         market.challengeSeed(id);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.UnknownDelta.selector, 5));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.UnknownDelta.selector, 5));
         market.challengeSeed(5);
     }
 
     function test_fixChallenge_keepsTheSeedRevealableAfter256Blocks() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ChallengeNotReady.selector, id, block.number + DELAY + 1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.ChallengeNotReady.selector, id, block.number + DELAY + 1));
         market.fixChallenge(id);
         vm.roll(block.number + DELAY + 100);
         bytes32 seed = market.challengeSeed(id);
         vm.expectEmit(true, false, false, true);
-        emit ParisMarket.ChallengeFixed(id, seed);
+        emit IParisMarket.ChallengeFixed(id, seed);
         vm.prank(VALIDATOR1);
         market.fixChallenge(id);
         vm.roll(block.number + 300); // the block hash is gone; the recorded seed is not
@@ -311,23 +312,23 @@ contract DeltasTest is MarketFixture {
 
         uint256 late = _submit(MINER2, jobId, 0, 0);
         vm.roll(block.number + DELAY + 300);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ChallengeExpired.selector, late));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.ChallengeExpired.selector, late));
         market.fixChallenge(late);
     }
 
     function test_reveal_storesAndRejectsOthersAndLateness() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ChallengeNotReady.selector, id, block.number + DELAY + 1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.ChallengeNotReady.selector, id, block.number + DELAY + 1));
         market.reveal(id, bytes32(0), RAW);
         vm.roll(block.number + DELAY + 1);
         vm.prank(MINER2);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotMiner.selector, id, MINER2));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotMiner.selector, id, MINER2));
         market.reveal(id, bytes32(0), RAW);
         vm.prank(MINER1);
         market.reveal(id, keccak256("r"), RAW);
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.AlreadyRevealed.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.AlreadyRevealed.selector, id));
         market.reveal(id, keccak256("r"), RAW);
 
         uint256 late = _submit(MINER2, jobId, 0, 0);
@@ -335,52 +336,52 @@ contract DeltasTest is MarketFixture {
         vm.warp(closes + 1);
         vm.roll(block.number + DELAY + 1);
         vm.prank(MINER2);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.RevealWindowClosed.selector, late, closes));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.RevealWindowClosed.selector, late, closes));
         market.reveal(late, keccak256("r"), RAW);
     }
 
     function test_submitScore_quorumPassPaysFees() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
         vm.prank(VALIDATOR1);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.PassBeforeReveal.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.PassBeforeReveal.selector, id));
         market.submitScore(id, true, 100);
         _reveal(id);
         vm.prank(VALIDATOR1);
         market.submitScore(id, true, 300);
-        vm.assertTrue(_state(id) == ParisMarket.DeltaState.Submitted);
+        vm.assertTrue(_state(id) == IParisMarket.DeltaState.Submitted);
         vm.prank(VALIDATOR1);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.AlreadyVoted.selector, id, VALIDATOR1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.AlreadyVoted.selector, id, VALIDATOR1));
         market.submitScore(id, true, 300);
         vm.expectEmit(true, false, false, true);
-        emit ParisMarket.DeltaDecided(id, true, 200);
+        emit IParisMarket.DeltaDecided(id, true, 200);
         vm.prank(VALIDATOR2);
         market.submitScore(id, true, 100);
-        vm.assertTrue(_state(id) == ParisMarket.DeltaState.Passed);
+        vm.assertTrue(_state(id) == IParisMarket.DeltaState.Passed);
         vm.assertEq(market.owed(VALIDATOR1), 0.01 ether);
         vm.assertEq(market.owed(VALIDATOR2), 0.01 ether);
         vm.assertEq(_escrow(jobId), 10 ether - 0.02 ether);
         vm.prank(VALIDATOR3);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.AlreadyDecided.selector, id, ParisMarket.DeltaState.Passed));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.AlreadyDecided.selector, id, IParisMarket.DeltaState.Passed));
         market.submitScore(id, true, 100);
     }
 
     function test_submitScore_reverts() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
         vm.prank(MINER2);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotStaked.selector, MINER2, 2));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotStaked.selector, MINER2, 2));
         market.submitScore(id, false, 0);
         vm.prank(VALIDATOR1);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ScoreOutOfRange.selector, 10_001));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.ScoreOutOfRange.selector, 10_001));
         market.submitScore(id, false, 10_001);
         vm.prank(VALIDATOR1);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.UnknownDelta.selector, 1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.UnknownDelta.selector, 1));
         market.submitScore(1, false, 0);
     }
 
     function test_failQuorumMarksFailed() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
         _fail(id);
-        vm.assertTrue(_state(id) == ParisMarket.DeltaState.Failed);
+        vm.assertTrue(_state(id) == IParisMarket.DeltaState.Failed);
     }
 }
 
@@ -398,7 +399,7 @@ contract MergesTest is MarketFixture {
         uint256 escrowBefore = _escrow(jobId);
         uint256[] memory ids = _ids(a, b);
         vm.expectEmit(true, true, true, true);
-        emit ParisMarket.ExpertFinalized(jobId, 0, 1, keccak256("ckpt"), RAW, ids, 1 ether);
+        emit IParisMarket.ExpertFinalized(jobId, 0, 1, keccak256("ckpt"), RAW, ids, 1 ether);
         vm.prank(AGGREGATOR);
         market.finalize(jobId, 0, 1, keccak256("ckpt"), RAW, ids);
         vm.assertEq(uint256(market.versionOf(jobId, 0)), 1);
@@ -406,18 +407,18 @@ contract MergesTest is MarketFixture {
         vm.assertEq(_payout(b), 0.25 ether);
         vm.assertEq(_escrow(jobId), escrowBefore - 1 ether);
         vm.assertEq(market.mergeRecord(jobId, 0, 1), keccak256(abi.encode(keccak256("ckpt"), RAW, keccak256(abi.encode(ids)))));
-        vm.assertTrue(_state(a) == ParisMarket.DeltaState.Merged);
+        vm.assertTrue(_state(a) == IParisMarket.DeltaState.Merged);
 
         market.claim(ids);
         vm.assertEq(market.owed(MINER1), 0.75 ether);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NothingToClaim.selector, a, ParisMarket.DeltaState.Paid));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NothingToClaim.selector, a, IParisMarket.DeltaState.Paid));
         market.claim(_ids(a));
         uint256 before = MINER2.balance;
         vm.prank(MINER2);
         market.withdraw();
         vm.assertEq(MINER2.balance - before, 0.25 ether);
         vm.prank(MINER2);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NothingOwed.selector, MINER2));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NothingOwed.selector, MINER2));
         market.withdraw();
     }
 
@@ -426,24 +427,24 @@ contract MergesTest is MarketFixture {
         uint256 pending = _submit(MINER2, jobId, 0, 0);
         uint256 other = _passed(MINER2, jobId, 1, 0, 100);
         vm.startPrank(AGGREGATOR);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.WrongVersion.selector, 2, 1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.WrongVersion.selector, 2, 1));
         market.finalize(jobId, 0, 2, bytes32(0), RAW, _ids(a));
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotMergeable.selector, pending, ParisMarket.DeltaState.Submitted));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotMergeable.selector, pending, IParisMarket.DeltaState.Submitted));
         market.finalize(jobId, 0, 1, bytes32(0), RAW, _ids(a, pending));
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.DeltaOfOtherExpert.selector, other, jobId, 1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.DeltaOfOtherExpert.selector, other, jobId, 1));
         market.finalize(jobId, 0, 1, bytes32(0), RAW, _ids(other));
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotMergeable.selector, a, ParisMarket.DeltaState.Merged));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotMergeable.selector, a, IParisMarket.DeltaState.Merged));
         market.finalize(jobId, 0, 1, bytes32(0), RAW, _ids(a, a));
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NothingToMerge.selector));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NothingToMerge.selector));
         market.finalize(jobId, 0, 1, bytes32(0), RAW, new uint256[](0));
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.ExpertOutOfRange.selector, jobId, 5, 2));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.ExpertOutOfRange.selector, jobId, 5, 2));
         market.finalize(jobId, 5, 1, bytes32(0), RAW, _ids(a));
         market.finalize(jobId, 0, 1, bytes32(0), RAW, _ids(a));
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotMergeable.selector, a, ParisMarket.DeltaState.Merged));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotMergeable.selector, a, IParisMarket.DeltaState.Merged));
         market.finalize(jobId, 0, 2, bytes32(0), RAW, _ids(a)); // merged once only
         vm.stopPrank();
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotAggregator.selector, jobId, MINER1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotAggregator.selector, jobId, MINER1));
         market.finalize(jobId, 1, 1, bytes32(0), RAW, _ids(other));
     }
 
@@ -456,13 +457,13 @@ contract MergesTest is MarketFixture {
         }
         uint256 fresh = _passed(MINER1, jobId, 0, 2, 100);
         vm.prank(AGGREGATOR);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.TooStale.selector, 0, 2, 1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.TooStale.selector, 0, 2, 1));
         market.finalize(jobId, 0, 3, bytes32(0), RAW, _ids(fresh, old));
         vm.prank(AGGREGATOR);
         market.finalize(jobId, 0, 3, bytes32(0), RAW, _ids(fresh));
         uint256 late = _passed(MINER2, jobId, 0, 3, 100);
         vm.prank(AGGREGATOR);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.AllRoundsDone.selector, jobId, 0));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.AllRoundsDone.selector, jobId, 0));
         market.finalize(jobId, 0, 4, bytes32(0), RAW, _ids(late));
     }
 }
@@ -482,32 +483,32 @@ contract SlashingTest is MarketFixture {
         uint256 escrowBefore = _escrow(jobId);
         uint256 owedBefore = market.owed(VALIDATOR3);
         vm.expectEmit(true, true, true, true);
-        emit ParisMarket.Slashed(id, MINER1, VALIDATOR3, ParisMarket.SlashReason.FailedSpotCheck, 2 ether, keccak256("e"), RAW);
+        emit IParisMarket.Slashed(id, MINER1, VALIDATOR3, IParisMarket.SlashReason.FailedSpotCheck, 2 ether, keccak256("e"), RAW);
         vm.prank(VALIDATOR3);
-        market.slash(id, ParisMarket.SlashReason.FailedSpotCheck, keccak256("e"), RAW);
+        market.slash(id, IParisMarket.SlashReason.FailedSpotCheck, keccak256("e"), RAW);
         vm.assertEq(market.owed(VALIDATOR3) - owedBefore, 1 ether);
         vm.assertEq(_escrow(jobId) - escrowBefore, 1 ether);
         (uint256 amount, bool slashed) = _stakeOf(MINER1);
         vm.assertEq(amount, 0);
         vm.assertTrue(slashed);
         vm.prank(VALIDATOR3);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotSlashable.selector, id, ParisMarket.SlashReason.FailedSpotCheck));
-        market.slash(id, ParisMarket.SlashReason.FailedSpotCheck, keccak256("e"), RAW);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotSlashable.selector, id, IParisMarket.SlashReason.FailedSpotCheck));
+        market.slash(id, IParisMarket.SlashReason.FailedSpotCheck, keccak256("e"), RAW);
     }
 
     function test_slashedMinerCannotWithdrawSubmitOrRestake() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
         _fail(id);
         vm.prank(VALIDATOR1);
-        market.slash(id, ParisMarket.SlashReason.FailedSpotCheck, bytes32(0), RAW);
+        market.slash(id, IParisMarket.SlashReason.FailedSpotCheck, bytes32(0), RAW);
         vm.startPrank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.IsSlashed.selector, MINER1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.IsSlashed.selector, MINER1));
         market.requestUnbond();
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.IsSlashed.selector, MINER1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.IsSlashed.selector, MINER1));
         market.withdrawStake();
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.IsSlashed.selector, MINER1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.IsSlashed.selector, MINER1));
         market.submitDelta(jobId, 1, 0, bytes32(0), RAW, bytes32(0), 8);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.IsSlashed.selector, MINER1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.IsSlashed.selector, MINER1));
         market.stake{value: 5 ether}(1);
         vm.stopPrank();
     }
@@ -516,12 +517,12 @@ contract SlashingTest is MarketFixture {
         uint256 id = _submit(MINER1, jobId, 0, 0);
         uint256 closes = block.timestamp + 1 hours;
         vm.prank(VALIDATOR1);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.RevealWindowOpen.selector, id, closes));
-        market.slash(id, ParisMarket.SlashReason.WithheldReveal, bytes32(0), RAW);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.RevealWindowOpen.selector, id, closes));
+        market.slash(id, IParisMarket.SlashReason.WithheldReveal, bytes32(0), RAW);
         vm.warp(closes + 1);
         vm.prank(VALIDATOR1);
-        market.slash(id, ParisMarket.SlashReason.WithheldReveal, bytes32(0), RAW);
-        vm.assertTrue(_state(id) == ParisMarket.DeltaState.Slashed);
+        market.slash(id, IParisMarket.SlashReason.WithheldReveal, bytes32(0), RAW);
+        vm.assertTrue(_state(id) == IParisMarket.DeltaState.Slashed);
     }
 
     function test_slash_refusesHonestDeltas() public {
@@ -529,14 +530,14 @@ contract SlashingTest is MarketFixture {
         _reveal(revealed);
         vm.warp(block.timestamp + 2 hours);
         vm.prank(VALIDATOR1);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotSlashable.selector, revealed, ParisMarket.SlashReason.WithheldReveal));
-        market.slash(revealed, ParisMarket.SlashReason.WithheldReveal, bytes32(0), RAW);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotSlashable.selector, revealed, IParisMarket.SlashReason.WithheldReveal));
+        market.slash(revealed, IParisMarket.SlashReason.WithheldReveal, bytes32(0), RAW);
         vm.prank(VALIDATOR1);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotSlashable.selector, revealed, ParisMarket.SlashReason.FailedSpotCheck));
-        market.slash(revealed, ParisMarket.SlashReason.FailedSpotCheck, bytes32(0), RAW);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotSlashable.selector, revealed, IParisMarket.SlashReason.FailedSpotCheck));
+        market.slash(revealed, IParisMarket.SlashReason.FailedSpotCheck, bytes32(0), RAW);
         vm.prank(MINER2);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.NotStaked.selector, MINER2, 2));
-        market.slash(revealed, ParisMarket.SlashReason.FailedSpotCheck, bytes32(0), RAW);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotStaked.selector, MINER2, 2));
+        market.slash(revealed, IParisMarket.SlashReason.FailedSpotCheck, bytes32(0), RAW);
     }
 }
 
@@ -573,7 +574,7 @@ contract ReentrancyTest is MarketFixture {
         Reenterer attacker = new Reenterer{value: 1 ether}(market);
         attacker.stakeAndUnbond();
         vm.warp(block.timestamp + UNBONDING);
-        vm.expectRevert(abi.encodeWithSelector(ParisMarket.TransferFailed.selector, address(attacker), 1 ether));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.TransferFailed.selector, address(attacker), 1 ether));
         attacker.take();
         vm.assertEq(address(attacker).balance, 0);
     }
@@ -584,7 +585,7 @@ contract FuzzTest is MarketFixture {
         experts = uint16(_bound(experts, 1, 64));
         rounds = uint32(_bound(rounds, 1, 100));
         value = uint96(_bound(value, rounds, 500 ether));
-        ParisMarket.JobTerms memory terms = _terms();
+        IParisMarket.JobTerms memory terms = _terms();
         terms.experts = experts;
         terms.rounds = rounds;
         terms.rewardPerRound = uint96(value / rounds);
@@ -613,7 +614,7 @@ contract FuzzTest is MarketFixture {
     function testFuzz_challengedSegments_areDistinctAndInRange(uint16 segments, uint8 challenges, uint256 mined) public {
         challenges = uint8(_bound(challenges, 1, 8));
         segments = uint16(_bound(segments, challenges, 64));
-        ParisMarket.JobTerms memory terms = _terms();
+        IParisMarket.JobTerms memory terms = _terms();
         terms.challenges = challenges;
         vm.prank(REQUESTER);
         uint256 jobId = market.createJob{value: 10 ether}(terms);

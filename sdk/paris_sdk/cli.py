@@ -13,19 +13,21 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
-from paris_node.aggregator import AggregatorError, verify_merge
-from paris_node.chain import Chain, ChainError
-from paris_node.config import ConfigError
-from paris_node.devnet import Devnet, DevnetError, DevnetInfo, down, supervise, up_detached
-from paris_node.keys import SigningKeyError
-from paris_node.p2p import P2PError
-from paris_node.sealing import SealingError
-from paris_node.store import IpfsStore, StoreError
-from paris_sdk.client import Client, JobError, Merged
+from paris_node.content.sealing import SealingError
+from paris_node.content.store import IpfsStore, StoreError
+from paris_node.market.chain import Chain, ChainError
+from paris_node.market.index import MarketIndexError
+from paris_node.net.p2p import P2PError
+from paris_node.roles.aggregator import AggregatorError, verify_merge
+from paris_node.runtime.config import ConfigError
+from paris_node.runtime.devnet import Devnet, DevnetError, DevnetInfo, down, supervise, up_detached
+from paris_node.runtime.keys import SigningKeyError
+from paris_sdk.client import Client, JobError, JobRequest, Merged
 from paris_sdk.demo import DemoSettings, run_demo
 
 DEFAULT_DEVNET_DIR = Path(".paris/devnet")
 USER_ERRORS = (DevnetError, ChainError, StoreError, ConfigError, SigningKeyError, P2PError, AggregatorError,
+               MarketIndexError,
                JobError, SealingError, TimeoutError)
 
 console = Console()
@@ -144,7 +146,7 @@ def verify_merge_command(job: int, expert: int, version: int, directory: Path = 
     job's data as an admitted account reads it)."""
     client = _client(directory, role, config_file)
     spec = client.spec(job)
-    check = verify_merge(client.chain, client.content(job, spec), spec, job, expert, version, client.from_block)
+    check = verify_merge(client.index, client.content(job, spec), spec, job, expert, version)
     merged = ", ".join(f"0x{i:064x}"[:12] + "…" for i in check.merged)
     if check.matches:
         console.print(f"[green]verified[/green]: job {job} expert {expert} v{version} = {check.recorded}, "
@@ -163,7 +165,8 @@ def job_submit(clips: Path | None = typer.Argument(None, help="Folder of video c
                model: str = typer.Option("tiny", "--model", help="Model size: tiny, small or base."),
                local_steps: int = typer.Option(20, "--local-steps", help="Steps each miner trains per round."),
                segment_steps: int = typer.Option(5, "--segment-steps", help="Steps per trace segment (divides it)."),
-               private: bool = typer.Option(False, "--private", help="Encrypt everything; only admitted nodes read it."),
+               private: bool = typer.Option(False, "--private",
+                                            help="Encrypt everything; only admitted nodes read it."),
                admit: list[str] = typer.Option([], "--admit", help="Node (address or devnet role) a private job "
                                                                  "admits; repeat for several."),
                aggregator: str = typer.Option("aggregator", "--aggregator", help="Address or devnet role of the "
@@ -172,10 +175,10 @@ def job_submit(clips: Path | None = typer.Argument(None, help="Folder of video c
     """Cluster the clips, upload them, and escrow the reward for a new job."""
     with console.status("clustering clips, training the router, uploading..."):
         client = _client(directory, role, config_file)
-        job_id = client.create_job(clips, experts=experts, rounds=rounds, reward_eth=reward, model=model,
-                                   local_steps=local_steps, segment_steps=segment_steps,
-                                   aggregator=_account(directory, aggregator), private=private,
-                                   admit=[_account(directory, who) for who in admit])
+        job_id = client.create_job(JobRequest(clips, experts=experts, rounds=rounds, reward_eth=reward, model=model,
+                                              local_steps=local_steps, segment_steps=segment_steps,
+                                              aggregator=_account(directory, aggregator), private=private,
+                                              admit=[_account(directory, who) for who in admit]))
     spec = client.spec(job_id)
     readers = f"; private, readable by {', '.join(sorted(client.members(job_id)))}" if private else ""
     console.print(f"job {job_id} is open: {spec.experts} experts x {rounds} rounds, {rounds * reward:g} ETH escrowed"

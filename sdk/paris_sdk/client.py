@@ -6,7 +6,7 @@ checkpoints, router and job spec to IPFS, and only then escrows the reward in `c
 without a job, no job without its data. `follow` turns the job's chain events into typed progress events.
 
 A private job's shards, checkpoints, router, deltas and reveals are AES-256-GCM ciphertext on IPFS; its data
-key is sealed to the requester, the aggregator and the nodes named in `admit` (see `paris_node.keyring`).
+key is sealed to the requester, the aggregator and the nodes named in `admit` (see `paris_node.market.keyring`).
 `admit` and `remove` change who holds the key while the job runs.
 """
 
@@ -21,24 +21,24 @@ from pathlib import Path
 import torch
 from web3 import Web3
 
-from paris_node.aggregator import checkpoint_cid, job_spec
-from paris_node.chain import Chain, EventCursor, JobTerms, cid_from_chain
-from paris_node.checkpoint import Checkpoint
-from paris_node.config import load as load_config
-from paris_node.daemon_cli import connect, endpoints, settings
+from paris_node.content.sealing import SealingError
+from paris_node.content.store import IpfsStore
 from paris_node.data.clips import ClipSet, ClipSetError
 from paris_node.data.ingest import ingest_folder
 from paris_node.data.shards import fit_shards, split_shards
 from paris_node.data.synthetic import synthetic_set
 from paris_node.data.video import VideoError, write_video
-from paris_node.jobspec import JobSpec, JobSpecError
-from paris_node.keyring import Content, JobKeys, Keyring, Keyrings, SealedContent
-from paris_node.keys import load_account
+from paris_node.learning.checkpoint import Checkpoint
+from paris_node.learning.jobspec import JobSpec, JobSpecError
+from paris_node.market.chain import Chain, Event, EventCursor, JobTerms, cid_from_chain
+from paris_node.market.index import MarketIndex
+from paris_node.market.keyring import Content, JobKeys, Keyring, Keyrings, SealedContent
 from paris_node.model.dit import VideoDiT, named_config
 from paris_node.model.pipeline import Pipeline
 from paris_node.model.router import router_from_bytes, router_to_bytes, train_router
-from paris_node.sealing import SealingError
-from paris_node.store import IpfsStore
+from paris_node.runtime.cli import connect, endpoints, settings
+from paris_node.runtime.config import load as load_config
+from paris_node.runtime.keys import load_account
 
 log = logging.getLogger(__name__)
 ETH = 10**18
@@ -57,7 +57,9 @@ def _short(delta_id: int) -> str:
 
 
 @dataclass(frozen=True)
-class DeltaSubmitted:
+class Submitted:
+    """A miner submitted a delta (the chain's DeltaSubmitted event, as progress)."""
+
     block: int
     delta_id: int
     miner: str
@@ -139,7 +141,7 @@ class Finished:
         return f"done: experts at versions {list(self.versions)}"
 
 
-Progress = DeltaSubmitted | Scored | Decided | Merged | Paid | Slashed | Finished
+Progress = Submitted | Scored | Decided | Merged | Paid | Slashed | Finished
 
 
 class JobFeed:
@@ -153,11 +155,11 @@ class JobFeed:
     def poll(self) -> list[Progress]:
         return [p for event in self.chain.events(self.cursor) if (p := self._progress(event)) is not None]
 
-    def _progress(self, event) -> Progress | None:  # type: ignore[no-untyped-def]
+    def _progress(self, event: Event) -> Progress | None:
         a, name = event.args, event.name
         if name == "DeltaSubmitted" and a["jobId"] == self.job_id:
             self.ours.add(a["deltaId"])
-            return DeltaSubmitted(event.block, a["deltaId"], a["miner"], a["expert"], a["baseVersion"])
+            return Submitted(event.block, a["deltaId"], a["miner"], a["expert"], a["baseVersion"])
         if name == "ExpertFinalized" and a["jobId"] == self.job_id:
             return Merged(event.block, a["expert"], a["version"], tuple(a["mergedDeltaIds"]),
                           str(cid_from_chain(a["checkpointDigest"], a["checkpointCodec"])))
@@ -174,9 +176,39 @@ class JobFeed:
         return None
 
 
+@dataclass(frozen=True)
+class JobRequest:
+    """What a requester chooses for a new job. `Client.create_job` checks it (settings, clips, balance) before
+    anything is uploaded or escrowed.
+
+    `reward_eth` is paid per round (split between the experts' merges); the escrow is rounds x reward. A
+    `private` job is readable only by the requester, the aggregator and the accounts in `admit`, each of which
+    must have registered its X25519 key on chain (every paris daemon does when it starts)."""
+
+    clips: Path | None = None  # a folder of video files; None: the built-in synthetic set
+    experts: int = 2
+    rounds: int = 3
+    reward_eth: float = 1.0
+    model: str = "tiny"  # a named size of paris_node.model.dit
+    name: str = ""
+    aggregator: str | None = None  # default: the requester itself
+    synthetic_clips: int = 64
+    local_steps: int = 20  # H
+    segment_steps: int = 5  # k
+    batch: int = 8
+    deadline_s: int = 24 * 3600  # from now, in chain time; the escrow is locked until then
+    reveal_window_s: int = 3600
+    quorum: int = 1
+    challenges: int = 2
+    seed: int = 0
+    private: bool = False
+    admit: Sequence[str] = ()
+
+
 class Client:
     def __init__(self, chain: Chain, store: IpfsStore, from_block: int = 0) -> None:
         self.chain, self.store, self.from_block = chain, store, from_block
+        self.index = MarketIndex(chain, from_block)
         self.keyrings = Keyrings(chain, store.get, chain.account) if chain.account is not None else None
 
     @classmethod
@@ -190,7 +222,7 @@ class Client:
     @classmethod
     def from_config(cls, path: Path | None = None) -> Client:
         """Join any deployment: URLs, contract, deploy block and keystore from a TOML file and PARIS_* variables
-        (see `paris_node.config`); the key from that keystore (password in PARIS_KEYSTORE_PASSWORD) or from
+        (see `paris_node.runtime.config`); the key from that keystore (password in PARIS_KEYSTORE_PASSWORD) or from
         PARIS_PRIVATE_KEY."""
         config = load_config(path)
         chain, store = endpoints(config, load_account(config.keystore))
@@ -198,65 +230,59 @@ class Client:
 
     # ------------------------------------------------------------------------- jobs
 
-    def create_job(self, clips: Path | None = None, *, experts: int = 2, rounds: int = 3, reward_eth: float = 1.0,
-                   model: str = "tiny", name: str = "", aggregator: str | None = None, synthetic_clips: int = 64,
-                   local_steps: int = 20, segment_steps: int = 5, batch: int = 8, deadline_s: int = 24 * 3600,
-                   reveal_window_s: int = 3600, quorum: int = 1, challenges: int = 2, seed: int = 0,
-                   private: bool = False, admit: Sequence[str] = ()) -> int:
-        """Open a job training `experts` experts on the clips in `clips` (or the built-in synthetic set).
-
-        `reward_eth` is paid per round (split between the experts' merges); the escrow is rounds x reward.
-        A `private` job is readable only by the requester, the aggregator and the accounts in `admit`, each of
-        which must have registered its X25519 key on chain (every paris daemon does when it starts)."""
+    def create_job(self, request: JobRequest) -> int:
+        """Open the job `request` describes; returns its id. Nothing is uploaded or escrowed unless every check
+        passes (see `JobRequest`)."""
+        r = request
         if self.chain.account is None or self.keyrings is None:
             raise JobError("creating a job needs a signing account")
-        aggregator = aggregator or self.chain.account.address
-        if experts < 1 or rounds < 1 or reward_eth <= 0:
-            raise JobError(f"experts ({experts}), rounds ({rounds}) and reward ({reward_eth}) must be positive")
-        reward_wei = int(reward_eth * ETH)
+        aggregator = r.aggregator or self.chain.account.address
+        if r.experts < 1 or r.rounds < 1 or r.reward_eth <= 0:
+            raise JobError(f"experts ({r.experts}), rounds ({r.rounds}) and reward ({r.reward_eth}) must be positive")
+        reward_wei = int(r.reward_eth * ETH)
         balance = self.chain.w3.eth.get_balance(self.chain.account.address)
-        if balance < rounds * reward_wei + GAS_RESERVE_WEI:
-            raise JobError(f"{self.chain.account.address} holds {balance / ETH:.4f} ETH; {rounds} rounds x "
-                           f"{reward_eth} ETH plus gas needs {(rounds * reward_wei + GAS_RESERVE_WEI) / ETH:.4f}")
+        if balance < r.rounds * reward_wei + GAS_RESERVE_WEI:
+            raise JobError(f"{self.chain.account.address} holds {balance / ETH:.4f} ETH; {r.rounds} rounds x "
+                           f"{r.reward_eth} ETH plus gas needs {(r.rounds * reward_wei + GAS_RESERVE_WEI) / ETH:.4f}")
         try:
-            config = replace(named_config(model), num_labels=0)
-            shape = JobSpec(name=name, model=config, shards=("-",) * experts, initial=("-",) * experts, job_seed=seed,
-                            local_steps=local_steps, segment_steps=segment_steps, batch=batch)
+            config = replace(named_config(r.model), num_labels=0)
+            shape = JobSpec(name=r.name, model=config, shards=("-",) * r.experts, initial=("-",) * r.experts,
+                            job_seed=r.seed, local_steps=r.local_steps, segment_steps=r.segment_steps, batch=r.batch)
         except (KeyError, JobSpecError) as exc:  # checked before any work or upload
             raise JobError(f"bad job settings: {exc}") from exc
         keyring: Keyring | None = None
-        if private:
-            readers = {self.chain.account.address, self._address(aggregator), *map(self._address, admit)}
+        if r.private:
+            readers = {self.chain.account.address, self._address(aggregator), *map(self._address, r.admit)}
             keyring, data_key = Keyring.first({a: self._public_key(a) for a in readers})
-        clip_set = self._clips(clips, config.frames, config.size, synthetic_clips, seed)
-        if len(clip_set) < 2 * experts:
-            raise JobError(f"{len(clip_set)} clips are too few for {experts} experts (at least 2 per expert)")
-        _, shard_of = fit_shards(clip_set, experts, seed)
-        shards = split_shards(clip_set, shard_of, experts)
+        clip_set = self._clips(r.clips, config.frames, config.size, r.synthetic_clips, r.seed)
+        if len(clip_set) < 2 * r.experts:
+            raise JobError(f"{len(clip_set)} clips are too few for {r.experts} experts (at least 2 per expert)")
+        _, shard_of = fit_shards(clip_set, r.experts, r.seed)
+        shards = split_shards(clip_set, shard_of, r.experts)
         log.info("%d clips clustered into shards of %s clips", len(clip_set), [len(s) for s in shards])
-        router = train_router(clip_set, shard_of, experts, seed=seed) if experts > 1 else None
+        router = train_router(clip_set, shard_of, r.experts, seed=r.seed) if r.experts > 1 else None
         upload: Content = self.store if keyring is None else SealedContent(self.store,
                                                                             lambda _: JobKeys(0, (data_key,)))
         initial = []
-        for expert in range(experts):
-            torch.manual_seed(seed * 1000 + expert)
+        for expert in range(r.experts):
+            torch.manual_seed(r.seed * 1000 + expert)
             model_weights = dict(VideoDiT(config).state_dict())
             initial.append(str(upload.add(Checkpoint(config, 0, expert, 0, model_weights, {}).to_bytes(),
                                           name=f"expert-{expert}-v0.ckpt")))
-        spec = replace(shape, name=name or f"job of {len(clip_set)} clips",
+        spec = replace(shape, name=r.name or f"job of {len(clip_set)} clips",
                        shards=tuple(str(upload.add(s.to_bytes(), name=f"shard-{k}.clips"))
                                     for k, s in enumerate(shards)),
                        initial=tuple(initial), router=str(upload.add(router_to_bytes(router), name="router"))
                        if router is not None else "",
                        keyring=str(self.store.add(keyring.to_bytes(), name="keyring.json")) if keyring else "")
         spec_cid = self.store.add(spec.to_bytes(), name="job.json")
-        terms = JobTerms(spec=spec_cid, experts=experts, rounds=rounds, reward_per_round_wei=reward_wei,
-                         deadline=self.chain.timestamp() + deadline_s,
-                         aggregator=aggregator, reveal_window_s=reveal_window_s,
-                         quorum=quorum, challenges=min(challenges, spec.segments))
-        job_id = self.chain.create_job(terms, escrow_wei=rounds * reward_wei)
-        log.info("job %d created: spec %s, %d experts x %d rounds, escrow %.3f ETH", job_id, spec_cid, experts,
-                 rounds, rounds * reward_wei / ETH)
+        terms = JobTerms(spec=spec_cid, experts=r.experts, rounds=r.rounds, reward_per_round_wei=reward_wei,
+                         deadline=self.chain.timestamp() + r.deadline_s, aggregator=aggregator,
+                         reveal_window_s=r.reveal_window_s, quorum=r.quorum,
+                         challenges=min(r.challenges, spec.segments))
+        job_id = self.chain.create_job(terms, escrow_wei=r.rounds * reward_wei)
+        log.info("job %d created: spec %s, %d experts x %d rounds, escrow %.3f ETH", job_id, spec_cid, r.experts,
+                 r.rounds, r.rounds * reward_wei / ETH)
         return job_id
 
     def _public_key(self, address: str) -> bytes:
@@ -342,7 +368,7 @@ class Client:
 
     def spec(self, job_id: int) -> JobSpec:
         self._require_job(job_id)
-        return job_spec(self.chain, self.store, job_id, self.from_block)
+        return self.index.spec(job_id, self.store.get)
 
     def _require_job(self, job_id: int) -> None:
         if job_id < 1 or self.chain.job(job_id).requester == "0x" + "00" * 20:
@@ -373,10 +399,10 @@ class Client:
         spec = self.spec(job_id)
         content = self.content(job_id, spec)
         experts = []
+        versions = [self.chain.version_of(job_id, expert) for expert in range(spec.experts)]
         try:
-            for expert in range(spec.experts):
-                version = self.chain.version_of(job_id, expert)
-                cid = checkpoint_cid(self.chain, spec, job_id, expert, version, self.from_block)
+            for expert, version in enumerate(versions):
+                cid = self.index.checkpoint_cid(spec, job_id, expert, version)
                 checkpoint = Checkpoint.from_bytes(content.get(cid), source=str(cid))
                 model = VideoDiT(checkpoint.config)
                 model.load_state_dict(checkpoint.weights)

@@ -18,15 +18,14 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel
 
-from paris_node.aggregator import checkpoint_cid
-from paris_node.chain import ChainError
-from paris_node.checkpoint import Checkpoint
+from paris_node.content.store import StoreError
 from paris_node.data.clips import ClipSet
-from paris_node.evaluate import held_out_loss
-from paris_node.network import Network
-from paris_node.status_api import PeerReport
-from paris_node.store import StoreError
-from paris_sdk.client import Client, Decided, DeltaSubmitted, JobFeed, Merged, Paid, Progress, Slashed
+from paris_node.learning.checkpoint import Checkpoint
+from paris_node.learning.evaluate import held_out_loss
+from paris_node.market.chain import ChainError
+from paris_node.net.network import Network
+from paris_node.net.status_api import PeerReport
+from paris_sdk.client import Client, Decided, JobFeed, Merged, Paid, Progress, Slashed, Submitted
 
 log = logging.getLogger(__name__)
 EVAL_CLIPS = 8
@@ -99,7 +98,7 @@ class JobBoard:
     def _apply(self, event: Progress) -> bool:
         """Fold one event into the views; True when a checkpoint was merged."""
         with self._lock:
-            if isinstance(event, DeltaSubmitted):
+            if isinstance(event, Submitted):
                 self._deltas[event.delta_id] = DeltaView(delta_id=hex(event.delta_id), miner=event.miner,
                                                          expert=event.expert, base_version=event.base_version,
                                                          state="submitted")
@@ -128,9 +127,9 @@ class JobBoard:
         """Held-out flow-matching loss of one checkpoint version on the first clips of its shard."""
         content = self.client.content(self.job_id, self.spec)
         if expert not in self._eval:
-            cid = self.spec.shards[expert]
-            self._eval[expert] = ClipSet.from_bytes(content.get(cid), source=cid)
-        cid = checkpoint_cid(self.client.chain, self.spec, self.job_id, expert, version, self.client.from_block)
+            shard = self.spec.shards[expert]
+            self._eval[expert] = ClipSet.from_bytes(content.get(shard), source=shard)
+        cid = self.client.index.checkpoint_cid(self.spec, self.job_id, expert, version)
         checkpoint = Checkpoint.from_bytes(content.get(cid), source=str(cid))
         return held_out_loss(self.spec.model, checkpoint.weights, self._eval[expert].videos[:EVAL_CLIPS], seed=0)
 

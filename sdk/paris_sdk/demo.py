@@ -20,16 +20,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from paris_node.chain import Chain, EventCursor
-from paris_node.devnet import DEVNET_PASSWORD, DevnetInfo, die_with_parent
-from paris_node.keys import PASSWORD_ENV
-from paris_node.network import Members, Network
-from paris_node.status_api import StatusServer
-from paris_sdk.client import (Client, Decided, DeltaSubmitted, JobError, JobFeed, Merged, Paid, Progress, Scored,
-                              Slashed)
+from paris_node.market.chain import Chain, EventCursor
+from paris_node.net.network import Members, Network
+from paris_node.net.status_api import StatusServer
+from paris_node.runtime.devnet import DEVNET_PASSWORD, DevnetInfo, die_with_parent
+from paris_node.runtime.keys import PASSWORD_ENV
+from paris_sdk.client import (Client, Decided, JobError, JobFeed, JobRequest, Merged, Paid, Progress, Scored, Slashed,
+                              Submitted)
 from paris_sdk.dashboard import JobBoard, build_dashboard
 
-MINER = [sys.executable, "-c", "from paris_node.miner_cli import main; main()"]
+MINER = [sys.executable, "-c", "from paris_node.runtime.miner_cli import main; main()"]
 VALIDATOR = [sys.executable, "-c", "from paris_validator.cli import main; main()"]
 CHEATER = [sys.executable, "-m", "paris_sdk.demo_cheater"]
 SETTLE_TIMEOUT_S = 90.0
@@ -89,11 +89,11 @@ def run_demo(devnet_dir: Path, work: Path, settings: DemoSettings, say: Callable
             Client.from_devnet(devnet_dir, role).register_key()
     say(f"creating a {'private' if settings.private else 'public'} job: {settings.clips} synthetic clips clustered "
         f"into {settings.experts} experts, {settings.rounds} rounds, {settings.reward_eth} ETH per round")
-    job_id = client.create_job(experts=settings.experts, rounds=settings.rounds, reward_eth=settings.reward_eth,
-                               synthetic_clips=settings.clips, local_steps=settings.local_steps,
-                               segment_steps=settings.segment_steps, batch=settings.batch,
-                               aggregator=info.address("aggregator"), reveal_window_s=120, private=settings.private,
-                               admit=[info.address(role) for role in nodes] if settings.private else ())
+    job_id = client.create_job(JobRequest(
+        experts=settings.experts, rounds=settings.rounds, reward_eth=settings.reward_eth,
+        synthetic_clips=settings.clips, local_steps=settings.local_steps, segment_steps=settings.segment_steps,
+        batch=settings.batch, aggregator=info.address("aggregator"), reveal_window_s=600, private=settings.private,
+        admit=[info.address(role) for role in nodes] if settings.private else ()))
     logs = work / "logs"
     for stale in (logs, work / "dashboard", work / "aggregator", work / "validator-1", *(work / r for r in honest),
                   work / cheater):  # journals of an earlier demo describe another chain
@@ -190,9 +190,9 @@ def _wait_for_settlement(ledger: Ledger, cheater: str) -> None:
 
 def _tally(ledger: Ledger, info: DevnetInfo, roles: dict[str, str]) -> list[Participant]:
     people = {info.address(role): Participant(role, info.address(role), kind) for role, kind in roles.items()}
-    miner_of = {e.delta_id: e.miner for e in ledger.history if isinstance(e, DeltaSubmitted)}
+    miner_of = {e.delta_id: e.miner for e in ledger.history if isinstance(e, Submitted)}
     for event in ledger.history:
-        if isinstance(event, DeltaSubmitted) and event.miner in people:
+        if isinstance(event, Submitted) and event.miner in people:
             people[event.miner].submitted += 1
         elif isinstance(event, Decided) and miner_of[event.delta_id] in people:
             miner = people[miner_of[event.delta_id]]

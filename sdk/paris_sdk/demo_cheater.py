@@ -15,10 +15,10 @@ from typing import Any
 
 import torch
 
-from paris_node.daemon_cli import connect, presence, run_until_signalled, settings
-from paris_node.jobspec import JobSpec
-from paris_node.miner import RoundWork, train_round
-from paris_node.miner_daemon import MinerDaemon
+from paris_node.learning.jobspec import JobSpec
+from paris_node.roles.miner import RoundWork, train_round
+from paris_node.roles.miner_daemon import MinerDaemon
+from paris_node.runtime.cli import serve, settings
 
 
 def lazy_round(spec: JobSpec, *args: Any) -> tuple[RoundWork, dict[str, torch.Tensor]]:
@@ -36,11 +36,8 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=0.5)
     args = parser.parse_args()
     config = settings(None, args.devnet, poll_s=args.poll)
-    chain, store = connect(config, args.devnet, args.role)
-    daemon = MinerDaemon(chain, store, args.work_dir, config.deploy_block, presence=presence(config, chain, "miner",
-                                                                                              args.work_dir),
-                         trainer=lazy_round)
-    run_until_signalled(daemon, config, args.work_dir)
+    serve(config, args.devnet, args.role, args.work_dir, "miner", lambda chain, store, work, presence: MinerDaemon(
+        chain, store, work, config.deploy_block, presence=presence, trainer=lazy_round))
 
 
 if __name__ == "__main__":

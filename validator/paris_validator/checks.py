@@ -16,14 +16,13 @@ from dataclasses import dataclass
 
 import torch
 
-from paris_node.checkpoint import Checkpoint
 from paris_node.data.clips import ClipSet
-from paris_node.delta import DeltaError, DeltaHeader, decode, encode, pseudo_gradient, read_header
-from paris_node.jobspec import JobSpec
-from paris_node.miner import segment_spec
-from paris_node.reveal import Reveal, shown_leaves
-from paris_node.trace import verify_proof
-from paris_node.train import TrainState, run_segment, state_drift, state_hash
+from paris_node.learning.checkpoint import Checkpoint
+from paris_node.learning.delta import DeltaError, DeltaHeader, decode, encode, pseudo_gradient, read_header
+from paris_node.learning.jobspec import JobSpec, segment_spec
+from paris_node.learning.reveal import Reveal, shown_leaves
+from paris_node.learning.trace import verify_proof
+from paris_node.learning.train import TrainState, run_segment, state_drift, state_hash
 
 
 class CheckFailed(Exception):

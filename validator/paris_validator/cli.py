@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import typer
 
-from paris_node.daemon_cli import (ConfigOption, DevnetOption, IpfsOption, JobOption, KeystoreOption, P2POption,
-                                   PollOption, RoleOption, RpcOption, StatusOption, connect, presence,
-                                   run_until_signalled, settings)
-from paris_node.daemon_cli import main as run_app
+from paris_node.runtime.cli import (ConfigOption, DevnetOption, IpfsOption, JobOption, KeystoreOption, P2POption,
+                                    PollOption, RoleOption, RpcOption, StatusOption, serve, settings)
+from paris_node.runtime.cli import main as run_app
 
 app = typer.Typer(help="Paris validator: spot-check miners' training, score useful work, slash cheaters.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -30,12 +28,8 @@ def validate(config_file: Path | None = ConfigOption, devnet: Path = DevnetOptio
 
     config = settings(config_file, devnet, keystore=keystore, rpc_url=rpc, ipfs_api=ipfs, jobs=job, poll_s=poll,
                       status_api=status, p2p_listen=p2p)
-    chain, store = connect(config, devnet, role)
-    work_dir = work_dir or config.data_dir / "validator"
-    logging.getLogger(__name__).info("validator %s, work dir %s", chain.account.address, work_dir)
-    daemon = ValidatorDaemon(chain, store, work_dir, config.deploy_block, set(config.jobs) or None,
-                             presence=presence(config, chain, "validator", work_dir))
-    run_until_signalled(daemon, config, work_dir)
+    serve(config, devnet, role, work_dir, "validator", lambda chain, store, work, presence: ValidatorDaemon(
+        chain, store, work, config.deploy_block, set(config.jobs) or None, presence=presence))
 
 
 @app.command()

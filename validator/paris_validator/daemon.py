@@ -1,12 +1,12 @@
 """The `paris-validator` daemon: check every delta of the jobs it follows, vote, and slash cheaters.
 
-Each pass reads new chain events (jobs, submissions, reveals), then moves every open delta record one or
-more stages forward: pending -> decided (the verdict and score, written before anything is sent) -> voted
--> done (slashed, or nothing to do). Records and the event cursor live in the work directory and are
-replaced atomically, so a validator killed at any point resumes: a check in progress is rerun (checks are
-deterministic), a vote already on chain is not sent again, and a pass is only ever posted after every check
-ran. What could not be checked (IPFS or RPC down, content not yet available) is noted on the record and
-retried on later passes.
+Each pass reads new chain events (jobs, submissions, reveals) through the market index, then moves every
+open delta record one or more stages forward: pending -> decided (the verdict and score, written before
+anything is sent) -> voted -> done (slashed, or nothing to do). Records are replaced atomically and the
+index keeps its journal in the work directory, so a validator killed at any point resumes: a check in
+progress is rerun (checks are deterministic), a vote already on chain is not sent again, and a pass is only
+ever posted after every check ran. What could not be checked (IPFS or RPC down, content not yet available)
+is noted on the record and retried on later passes.
 """
 
 from __future__ import annotations
@@ -14,37 +14,33 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from paris_node.aggregator import checkpoint_cid
-from paris_node.cache import CidCache
-from paris_node.chain import (ROLE_VALIDATOR, Chain, ChainError, ContractRevert, DeltaState, Event, EventCursor,
-                              SlashReason, cid_from_chain)
-from paris_node.checkpoint import Checkpoint
+from paris_node.content.atomic import write_atomic
+from paris_node.content.sealing import NotAdmitted, SealingError
+from paris_node.content.store import ContentMismatch, IpfsStore, ObjectTooLarge, StoreError, parse_cid
 from paris_node.data.clips import ClipSet
-from paris_node.jobspec import JobSpec
-from paris_node.journal import write_atomic
-from paris_node.keyring import Content, Keyrings
-from paris_node.presence import Presence
-from paris_node.reveal import Reveal, RevealError
-from paris_node.sealing import NotAdmitted, SealingError
-from paris_node.status_api import DeltaReport, Status
-from paris_node.store import ContentMismatch, IpfsStore, ObjectTooLarge, StoreError, parse_cid
-from paris_node.trace import challenged_segments
-
-from paris_validator.checks import (CheckFailed, Submission, check_delta_file, check_delta_matches, check_reveal,
-                                    replay)
+from paris_node.learning.checkpoint import Checkpoint
+from paris_node.learning.jobspec import JobSpec
+from paris_node.learning.reveal import Reveal, RevealError
+from paris_node.learning.trace import challenged_segments
+from paris_node.market.chain import ROLE_VALIDATOR, Chain, ContractRevert, DeltaState, Event, SlashReason
+from paris_node.market.errors import Revert
+from paris_node.market.index import DeltaEntry
+from paris_node.market.keyring import Content
+from paris_node.net.presence import Presence
+from paris_node.net.status_api import DeltaReport, Status
+from paris_node.roles.daemon import Daemon
+from paris_validator.checks import CheckFailed, Submission, check_delta_file, check_delta_matches, check_reveal, replay
 from paris_validator.evidence import Evidence
 from paris_validator.scoring import useful_work
 
 log = logging.getLogger(__name__)
 
-RECOVERABLE = (ChainError, StoreError, OSError, ValueError)
 WITHHELD = "withheld-reveal"
 FIX_SEED_AFTER_BLOCKS = 128  # an unrevealed delta's seed is recorded on chain once half its 256 blocks have passed
 NOT_ADMITTED = "admission"  # a private job's delta from a miner the requester had not admitted: failed, not slashed
@@ -95,71 +91,45 @@ def load_records(work_dir: Path) -> list[DeltaRecord]:
     return sorted(records, key=lambda r: r.order)
 
 
-class ValidatorDaemon:
+class ValidatorDaemon(Daemon):
+    role = "validator"
+    stake_role = ROLE_VALIDATOR
+
     def __init__(self, chain: Chain, store: IpfsStore, work_dir: Path, from_block: int,
                  jobs: set[int] | None = None, stake_wei: int = 0, presence: Presence | None = None) -> None:
-        if chain.account is None:
-            raise ChainError("a validator needs a signing account")
-        self.chain, self.store, self.work_dir = chain, store, work_dir
-        self.address = chain.account.address
-        self.from_block, self.jobs, self.stake_wei = from_block, jobs, stake_wei
-        self.cache = CidCache(store, work_dir / "cache")
-        self.keyrings = Keyrings(chain, self.cache.get, chain.account)
+        super().__init__(chain, store, work_dir, from_block, jobs, stake_wei, presence)
         (work_dir / "deltas").mkdir(parents=True, exist_ok=True)
-        state = self._read_json("state.json") or {"cursor": {"next_block": from_block}, "specs": {},
-                                                  "aggregators": {}}
-        self.cursor = EventCursor.from_json(state["cursor"])
-        self.spec_cids: dict[int, str] = {int(k): v for k, v in state["specs"].items()}
-        self.aggregators: dict[int, str] = {int(k): v for k, v in state.get("aggregators", {}).items()}
         self.records = {r.delta_id: r for r in load_records(work_dir)}
-        self.presence = presence or Presence()
-        self.presence.watch_store(store)
-        for job_id, aggregator in self.aggregators.items():
-            self.presence.follow(job_id, aggregator)
+        for job in self.index.jobs:  # what the index read before a restart, and records not written then
+            self.presence.follow(job.job_id, job.aggregator)
+            for entry in self.index.deltas(job.job_id):
+                self._track(entry)
 
     # --------------------------------------------------------------- persistence
-
-    def _read_json(self, name: str) -> dict | None:  # type: ignore[type-arg]
-        path = self.work_dir / name
-        return json.loads(path.read_text()) if path.exists() else None
 
     def _save(self, record: DeltaRecord) -> None:
         raw = {**dataclasses.asdict(record), "delta_id": hex(record.delta_id)}
         write_atomic(self.work_dir / "deltas" / f"{record.delta_id:064x}.json", json.dumps(raw, indent=2).encode())
-
-    def _save_state(self) -> None:
-        state = {"cursor": self.cursor.to_json(), "specs": {str(k): v for k, v in self.spec_cids.items()},
-                 "aggregators": {str(k): v for k, v in self.aggregators.items()}}
-        write_atomic(self.work_dir / "state.json", json.dumps(state).encode())
 
     def _feedback_path(self, delta_id: int) -> Path:
         return self.work_dir / "feedback" / f"{delta_id:064x}.safetensors"
 
     # --------------------------------------------------------------- one pass
 
-    def step(self) -> None:
-        try:
-            self.keyrings.register()
-            self._ensure_stake()
-            self._read_events()
-        except RECOVERABLE as exc:
-            log.warning("cannot stake or read new events: %s", exc)
+    def work(self) -> None:
         for record in sorted(self.records.values(), key=lambda r: r.order):
             if record.stage != "done":
                 try:
                     self._advance(record)
-                except RECOVERABLE as exc:
+                except self.recoverable as exc:
                     record.note(f"{type(exc).__name__}: {exc}")
                     self._save(record)
                     log.warning("delta %#x: %s (will retry)", record.delta_id, exc)
-        try:
-            if self.chain.owed(self.address) > 0:
-                log.info("withdrew %d wei of fees and slashing rewards", self.chain.withdraw())
-        except RECOVERABLE as exc:
-            log.warning("cannot withdraw: %s", exc)
+        self.guard("withdrawing fees and slashing rewards", self._withdraw)
 
-    def run(self, stop: threading.Event, poll_s: float = 1.0) -> None:
-        self.presence.run(self.step, stop, poll_s)
+    def _withdraw(self) -> None:
+        if self.chain.owed(self.address) > 0:
+            log.info("withdrew %d wei of fees and slashing rewards", self.chain.withdraw())
 
     def status(self) -> Status:
         decided = [r for r in self.records.values() if r.stage != "pending"]
@@ -170,39 +140,28 @@ class ValidatorDaemon:
             cid=last.delta_cid, stage=last.outcome or last.stage, passed=last.passed,
             score=last.score if last.passed else None)
         return Status(role="validator", address=self.address, peer_id=self.presence.peer_id,
-                      jobs=sorted(self.spec_cids), expert=pending[0].expert if pending else None,
+                      jobs=[j.job_id for j in self.index.jobs], expert=pending[0].expert if pending else None,
                       round=pending[0].base_version if pending else None, last_delta=report,
                       peers=self.presence.peers())
 
-    def _ensure_stake(self) -> None:
-        stake = self.chain.stake_of(self.address)
-        if stake.roles & ROLE_VALIDATOR and stake.amount > 0:
-            return
-        amount = max(self.stake_wei, self.chain.call("MIN_STAKE"))
-        self.chain.stake(stake.roles | ROLE_VALIDATOR, wei=amount)
-        log.info("staked %d wei as a validator", amount)
+    def on_events(self, events: list[Event]) -> None:
+        for event in events:
+            if event.name == "JobCreated":
+                self.presence.follow(event.args["jobId"], event.args["aggregator"])
+            elif event.name in ("DeltaSubmitted", "Revealed"):
+                self._track(self.index.delta(event.args["deltaId"]))
 
-    def _read_events(self) -> None:
-        for event in self.chain.events(self.cursor, {"JobCreated", "DeltaSubmitted", "Revealed"}):
-            self._on_event(event)
-        self._save_state()
-
-    def _on_event(self, event: Event) -> None:
-        args = event.args
-        if event.name == "JobCreated" and (self.jobs is None or args["jobId"] in self.jobs):
-            self.spec_cids[args["jobId"]] = str(cid_from_chain(args["specDigest"], args["specCodec"]))
-            self.aggregators[args["jobId"]] = args["aggregator"]
-            self.presence.follow(args["jobId"], args["aggregator"])
-        elif event.name == "DeltaSubmitted" and args["jobId"] in self.spec_cids and args["deltaId"] not in self.records:
-            record = DeltaRecord(args["deltaId"], args["jobId"], args["expert"], args["baseVersion"], args["miner"],
-                                 str(cid_from_chain(args["deltaDigest"], args["deltaCodec"])), args["traceRoot"].hex(),
-                                 args["segments"], (event.block, event.log_index))
+    def _track(self, entry: DeltaEntry) -> None:
+        """Open a record for a submitted delta, and note its reveal once the index has one."""
+        record = self.records.get(entry.delta_id)
+        if record is None:
+            record = DeltaRecord(entry.delta_id, entry.job_id, entry.expert, entry.base_version, entry.miner,
+                                 entry.cid, entry.trace_root, entry.segments, entry.order)
             self.records[record.delta_id] = record
             self._save(record)
-        elif event.name == "Revealed" and args["deltaId"] in self.records:
-            record = self.records[args["deltaId"]]
-            record.reveal_cid = str(cid_from_chain(args["revealDigest"], args["revealCodec"]))
-            record.seed = args["seed"].hex()
+        reveal = self.index.reveal(entry.delta_id)
+        if reveal is not None and not record.reveal_cid:
+            record.reveal_cid, record.seed = reveal.cid, reveal.seed
             self._save(record)
 
     # --------------------------------------------------------------- stages
@@ -260,7 +219,7 @@ class ValidatorDaemon:
         try:
             self.chain.slash(record.delta_id, reason, parse_cid(record.evidence_cid))
         except ContractRevert as exc:
-            if exc.error != "NotSlashable":
+            if exc.error != Revert.NOT_SLASHABLE:
                 raise
             return self._done(record, f"failed; not slashable now ({exc.error})")
         log.warning("slashed %s for delta %#x (%s)", record.miner, record.delta_id, record.check)
@@ -281,14 +240,13 @@ class ValidatorDaemon:
     # --------------------------------------------------------------- the checks
 
     def _spec(self, job_id: int) -> JobSpec:
-        cid = self.spec_cids[job_id]
-        return JobSpec.from_bytes(self.cache.get(cid), source=cid)
+        return self.index.spec(job_id, self.cache.get)
 
     def _content(self, job_id: int, spec: JobSpec) -> Content:
         return self.keyrings.content(job_id, spec, self.cache)
 
     def _base(self, spec: JobSpec, job_id: int, expert: int, version: int) -> Checkpoint:
-        cid = checkpoint_cid(self.chain, spec, job_id, expert, version, self.from_block)
+        cid = self.index.checkpoint_cid(spec, job_id, expert, version)
         return Checkpoint.from_bytes(self._content(job_id, spec).get(cid), source=str(cid))
 
     def _fetch(self, record: DeltaRecord, spec: JobSpec, cid: str, what: str, max_bytes: int, deadline: int) -> bytes:
@@ -366,7 +324,7 @@ class ValidatorDaemon:
             self.chain.fix_challenge(record.delta_id)
             record.note(f"recorded the challenge seed on chain (still unrevealed {FIX_SEED_AFTER_BLOCKS} blocks on)")
         except ContractRevert as exc:
-            if exc.error != "ChallengeExpired":
+            if exc.error != Revert.CHALLENGE_EXPIRED:
                 raise
             record.note("the challenge seed aged out unrecorded: the miner can no longer reveal")
 

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 
 import torch
 
-from paris_node.checkpoint import Checkpoint
 from paris_node.data.assignment import assigned_indices
 from paris_node.data.clips import ClipSet
-from paris_node.evaluate import held_out_loss
-from paris_node.jobspec import JobSpec
-
+from paris_node.learning.checkpoint import Checkpoint
+from paris_node.learning.evaluate import held_out_loss
+from paris_node.learning.jobspec import JobSpec
 from paris_validator.checks import CheckFailed, Submission
 
 MAX_SCORE = 10_000

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from paris_node import tensorfile
+from paris_node.content import tensorfile
 
 FORMAT = "paris-clips/v1"
 

@@ -47,7 +47,7 @@ def ingest_folder(folder: Path, frames: int = 8, size: int | None = None) -> Cli
         if size is not None:
             tensor = _to_square(tensor, size).clamp(-1, 1)
         elif shape is None:
-            shape = tuple(tensor.shape[-2:])
+            shape = (tensor.shape[-2], tensor.shape[-1])
         elif tuple(tensor.shape[-2:]) != shape:
             raise ClipSetError(f"{path}: frames are {tensor.shape[-2]}x{tensor.shape[-1]} but {files[0].name} is "
                                f"{shape[0]}x{shape[1]}; pass a size to resize every clip")

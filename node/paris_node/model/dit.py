@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -42,7 +43,7 @@ SIZES: dict[str, DiTConfig] = {
 }
 
 
-def named_config(name: str, **overrides: object) -> DiTConfig:
+def named_config(name: str, **overrides: Any) -> DiTConfig:
     if name not in SIZES:
         raise ValueError(f"unknown model size {name!r}; choose one of {', '.join(SIZES)}")
     return replace(SIZES[name], **overrides)
@@ -89,7 +90,7 @@ class Block(nn.Module):
         self.ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 9 * dim))
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        b, t, n, _ = x.shape
+        b = x.shape[0]
         mods = self.ada(c).chunk(9, dim=-1)
 
         h = modulate(self.norms[0](x), mods[0], mods[1])
@@ -129,10 +130,9 @@ class VideoDiT(nn.Module):
         if self.label_embed is not None:
             nn.init.normal_(self.label_embed.weight, std=0.02)
         # adaLN-Zero: every block starts as the identity and the output as zero velocity.
-        for block in self.blocks:
-            nn.init.zeros_(block.ada[-1].weight)
-            nn.init.zeros_(block.ada[-1].bias)
-        for layer in (self.final_ada[-1], self.out):
+        zeroed = [self.final_ada[-1], self.out, *(block.ada[-1] for block in self.blocks if isinstance(block, Block))]
+        for layer in zeroed:
+            assert isinstance(layer, nn.Linear)
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
@@ -147,7 +147,7 @@ class VideoDiT(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Velocity for clips x (B, T, C, H, W) at flow times t (B,) in [0, 1], optional labels (B,)."""
-        b, frames, _, height, width = x.shape
+        b, frames, _, height, _ = x.shape
         p = self.config.patch
         tokens = rearrange(x, "b t c (h p1) (w p2) -> b t (h w) (p1 p2 c)", p1=p, p2=p)
         h = self.embed(tokens) + self.positions(frames).to(device=x.device, dtype=x.dtype)

@@ -9,6 +9,7 @@ guided expert, or the router-weighted mix of several.
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
@@ -56,7 +57,7 @@ def guided(model: VideoDiT, labels: torch.Tensor | None, scale: float = 1.0) -> 
 def euler(velocity: Velocity, noise: torch.Tensor, steps: int) -> torch.Tensor:
     x = noise
     times = torch.linspace(0.0, 1.0, steps + 1)
-    for t0, t1 in zip(times[:-1], times[1:]):
+    for t0, t1 in pairwise(times):
         x = x + (t1 - t0) * velocity(x, t0.expand(x.shape[0]))
     return x
 
@@ -65,7 +66,7 @@ def heun(velocity: Velocity, noise: torch.Tensor, steps: int) -> torch.Tensor:
     """Second order: an Euler predictor, then the average of the slopes at both ends."""
     x = noise
     times = torch.linspace(0.0, 1.0, steps + 1)
-    for t0, t1 in zip(times[:-1], times[1:]):
+    for t0, t1 in pairwise(times):
         v0 = velocity(x, t0.expand(x.shape[0]))
         predicted = x + (t1 - t0) * v0
         v1 = velocity(predicted, t1.expand(x.shape[0]))

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from paris_node.data.ingest import to_uint8
-from paris_node.model.checkpoint import CheckpointError, load_module, read_config, save_module
 from paris_node.model.dit import DiTConfig, VideoDiT
 from paris_node.model.flow import SAMPLERS, Velocity, guided
+from paris_node.model.folder import ModelFolderError, load_module, read_config, save_module
 from paris_node.model.router import Router, RouterConfig
 
 PIPELINE_FILE = "pipeline.json"
@@ -54,7 +54,7 @@ class Pipeline:
         try:
             return cls(experts, router, config.combine)  # type: ignore[arg-type]
         except ValueError as exc:
-            raise CheckpointError(f"{directory}: {exc}") from exc
+            raise ModelFolderError(f"{directory}: {exc}") from exc
 
     def save_pretrained(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -75,7 +75,8 @@ class Pipeline:
         def blended(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             probs = router.probs(x, t)  # (B, K)
             if combine == "mixture":
-                return sum(probs[:, k].view(-1, 1, 1, 1, 1) * field(x, t) for k, field in enumerate(fields))
+                return torch.stack([probs[:, k].view(-1, 1, 1, 1, 1) * field(x, t)
+                                    for k, field in enumerate(fields)]).sum(dim=0)
             choice = probs.argmax(dim=-1)
             out = torch.empty_like(x)
             for k in choice.unique().tolist():  # run each chosen expert once, on its clips only

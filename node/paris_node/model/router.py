@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from paris_node import tensorfile
+from paris_node.content import tensorfile
 from paris_node.data.clips import ClipSet
 from paris_node.model.dit import sincos
 from paris_node.model.flow import noised
@@ -36,7 +36,8 @@ class Router(nn.Module):
         patch_dim = config.channels * config.patch**2
         # Each patch is seen with its change from the previous frame, so motion is visible after pooling.
         self.embed = nn.Sequential(nn.Linear(2 * patch_dim, config.dim), nn.GELU(), nn.Linear(config.dim, config.dim))
-        self.head = nn.Sequential(nn.Linear(3 * config.dim, config.dim), nn.GELU(), nn.Linear(config.dim, config.experts))
+        self.head = nn.Sequential(nn.Linear(3 * config.dim, config.dim), nn.GELU(),
+                                  nn.Linear(config.dim, config.experts))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Logits (B, K) for clips x (B, T, C, H, W) at flow times t (B,)."""

@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+/// @title IParisMarket
+/// @notice The market's types, errors, events and calls, each documented once. `ParisMarket` implements it;
+///         off-chain code reads the errors' notices from the build output as its revert hints.
+interface IParisMarket {
+    enum DeltaState {
+        None,
+        Submitted,
+        Passed,
+        Failed,
+        Merged,
+        Paid,
+        Slashed
+    }
+    enum SlashReason {
+        FailedSpotCheck,
+        WithheldReveal
+    }
+
+    /// @notice What a requester fixes when opening a job.
+    struct JobTerms {
+        bytes32 specDigest;
+        uint32 specCodec;
+        uint16 experts;
+        uint32 rounds; // checkpoint versions per expert
+        uint96 rewardPerRound; // shared by the experts' merges of one round
+        uint64 validatorFee; // paid per scored delta
+        uint40 deadline; // unix time after which the requester may reclaim what is left
+        uint24 revealWindow; // seconds a miner has to reveal challenged states after submitting
+        uint16 stalenessBound; // how many versions behind a delta's base may be when merged
+        uint8 quorum; // validator votes that decide a delta
+        uint8 challenges; // segments challenged per delta
+        address aggregator;
+    }
+
+    struct Job {
+        address requester;
+        uint16 experts;
+        uint32 rounds;
+        uint16 stalenessBound;
+        uint8 quorum;
+        uint8 challenges;
+        bool closed;
+        address aggregator;
+        uint40 deadline;
+        uint24 revealWindow;
+        uint32 specCodec;
+        uint96 escrow;
+        uint96 rewardPerRound;
+        uint64 validatorFee;
+        bytes32 specDigest;
+    }
+
+    struct Delta {
+        address miner;
+        uint32 baseVersion;
+        uint16 expert;
+        DeltaState state;
+        uint40 submittedAt;
+        uint64 jobId;
+        uint40 submittedBlock;
+        uint16 segments;
+        uint8 passVotes;
+        uint8 failVotes;
+        bool revealed;
+        uint32 scoreSum;
+        uint80 payout;
+    }
+
+    struct Stake {
+        uint96 amount;
+        uint8 roles;
+        bool slashed;
+        uint40 unbondAt; // 0 while bonded
+    }
+
+    /// @notice Where a private job's current keyring (its data keys sealed to admitted nodes) lies on IPFS.
+    struct KeyringRef {
+        bytes32 digest;
+        uint32 codec;
+    }
+
+    /// @notice send a positive amount of ETH with the call
+    error ZeroEscrow();
+    /// @notice fix the job terms named in the error
+    error InvalidTerms(string what);
+    /// @notice no job has this id on this market; check the id and the contract address
+    error UnknownJob(uint256 jobId);
+    /// @notice the requester closed this job and reclaimed its escrow
+    error JobClosed(uint256 jobId);
+    /// @notice only the account that created the job may do this
+    error NotRequester(uint256 jobId, address caller);
+    /// @notice only the job's aggregator may finalize its checkpoints
+    error NotAggregator(uint256 jobId, address caller);
+    /// @notice escrow can be reclaimed only after the job's deadline
+    error DeadlineNotReached(uint256 jobId, uint256 deadline);
+    /// @notice the job's deadline has passed; it takes no more deltas
+    error DeadlinePassed(uint256 jobId, uint256 deadline);
+    /// @notice send at least the market's minimum stake
+    error StakeTooSmall(uint256 amount, uint256 minimum);
+    /// @notice roles are 1 (miner), 2 (validator) or 3 (both)
+    error InvalidRoles(uint8 roles);
+    /// @notice this account needs a stake with that role first
+    error NotStaked(address account, uint8 role);
+    /// @notice this account was slashed and can no longer take part or withdraw its stake
+    error IsSlashed(address account);
+    /// @notice this account is unbonding: it can neither work nor add stake
+    error Unbonding(address account);
+    /// @notice request unbonding first, then wait out the unbonding delay
+    error NotUnbonding(address account);
+    /// @notice wait until the unbonding delay is over
+    error UnbondingNotOver(address account, uint256 unbondAt);
+    /// @notice the job has fewer experts than that index
+    error ExpertOutOfRange(uint256 jobId, uint16 expert, uint16 experts);
+    /// @notice train from the expert's current checkpoint version or an earlier one
+    error FutureVersion(uint32 baseVersion, uint32 current);
+    /// @notice the base checkpoint is too old: fetch the expert's current checkpoint and train again
+    error TooStale(uint32 baseVersion, uint32 current, uint16 bound);
+    /// @notice this miner already submitted for this expert and version; wait for the next version
+    error DuplicateDelta(uint256 jobId, uint16 expert, uint32 baseVersion, address miner);
+    /// @notice a trace needs at least as many segments as the job challenges
+    error InvalidSegments(uint16 segments, uint8 challenges);
+    /// @notice no delta has this id
+    error UnknownDelta(uint256 deltaId);
+    /// @notice only the delta's miner can reveal its challenged states
+    error NotMiner(uint256 deltaId, address caller);
+    /// @notice the challenge is fixed by a later block; wait until that block is mined
+    error ChallengeNotReady(uint256 deltaId, uint256 readyAtBlock);
+    /// @notice the challenge block is more than 256 blocks old and its hash is gone
+    error ChallengeExpired(uint256 deltaId);
+    /// @notice this delta's challenged states were already revealed
+    error AlreadyRevealed(uint256 deltaId);
+    /// @notice the reveal window closed; the delta can now be slashed for withholding
+    error RevealWindowClosed(uint256 deltaId, uint256 closedAt);
+    /// @notice the miner may still reveal; report a withheld reveal after the window closes
+    error RevealWindowOpen(uint256 deltaId, uint256 closesAt);
+    /// @notice each validator scores a delta once
+    error AlreadyVoted(uint256 deltaId, address validator);
+    /// @notice a quorum of validators already decided this delta
+    error AlreadyDecided(uint256 deltaId, DeltaState state);
+    /// @notice scores run from 0 to 10000
+    error ScoreOutOfRange(uint32 score);
+    /// @notice a delta can pass only after its challenged states are revealed
+    error PassBeforeReveal(uint256 deltaId);
+    /// @notice finalize the expert's next version (current + 1)
+    error WrongVersion(uint32 newVersion, uint32 expected);
+    /// @notice this expert finished all of the job's rounds
+    error AllRoundsDone(uint256 jobId, uint16 expert);
+    /// @notice a merge needs at least one passing delta
+    error NothingToMerge();
+    /// @notice only passing deltas that were not merged yet can be merged
+    error NotMergeable(uint256 deltaId, DeltaState state);
+    /// @notice that delta belongs to another job or expert
+    error DeltaOfOtherExpert(uint256 deltaId, uint256 jobId, uint16 expert);
+    /// @notice only merged, unpaid deltas have a payout to claim
+    error NothingToClaim(uint256 deltaId, DeltaState state);
+    /// @notice this delta gives no grounds for that slashing reason
+    error NotSlashable(uint256 deltaId, SlashReason reason);
+    /// @notice nothing is credited to this account yet
+    error NothingOwed(address account);
+    /// @notice the receiving account rejected the payment; withdraw to an account that accepts ETH
+    error TransferFailed(address to, uint256 amount);
+    /// @notice an X25519 public key cannot be all zero bytes: derive the key from the account (paris daemons do)
+    error ZeroKey();
+
+    /// @notice A requester opened a job and escrowed its reward; `terms` are the terms it fixed.
+    event JobCreated(
+        uint256 indexed jobId,
+        address indexed requester,
+        address indexed aggregator,
+        uint256 escrow,
+        bytes32 specDigest,
+        uint32 specCodec,
+        JobTerms terms
+    );
+    /// @notice Someone added ETH to an open job's escrow.
+    event JobToppedUp(uint256 indexed jobId, address indexed from, uint256 amount, uint256 escrow);
+    /// @notice After its deadline the requester closed a job; `amount` of unearned escrow was credited back.
+    event JobReclaimed(uint256 indexed jobId, address indexed requester, uint256 amount);
+    /// @notice An account bonded `amount` more as `roles` (its bond is now `total`).
+    event Staked(address indexed account, uint8 roles, uint256 amount, uint256 total);
+    /// @notice An account published the X25519 key that private jobs seal data keys to.
+    event KeyRegistered(address indexed account, bytes32 x25519Key);
+    /// @notice A private job's requester pointed it at a new keyring (a node was admitted or removed).
+    event KeyringSet(uint256 indexed jobId, bytes32 keyringDigest, uint32 keyringCodec);
+    /// @notice An account stopped working; its stake can be withdrawn from `unbondAt` on.
+    event UnbondRequested(address indexed account, uint256 unbondAt);
+    /// @notice An unbonded stake moved into the account's withdrawable balance.
+    event StakeWithdrawn(address indexed account, uint256 amount);
+    /// @notice A miner submitted a delta trained from an expert's checkpoint `baseVersion`, committing to its trace.
+    event DeltaSubmitted(
+        uint256 indexed jobId,
+        uint256 indexed deltaId,
+        address indexed miner,
+        uint16 expert,
+        uint32 baseVersion,
+        bytes32 deltaDigest,
+        uint32 deltaCodec,
+        bytes32 traceRoot,
+        uint16 segments
+    );
+    /// @notice Someone recorded a delta's challenge seed before its block hash aged out.
+    event ChallengeFixed(uint256 indexed deltaId, bytes32 seed);
+    /// @notice A delta's miner posted the CID of its challenged segment states; `seed` picked the segments.
+    event Revealed(uint256 indexed deltaId, address indexed miner, bytes32 revealDigest, uint32 revealCodec, bytes32 seed);
+    /// @notice A validator voted on a delta and earned `fee` from the job's escrow.
+    event ScoreSubmitted(uint256 indexed deltaId, address indexed validator, bool pass, uint32 score, uint256 fee);
+    /// @notice A quorum of equal votes decided a delta; `meanScore` is its passing validators' mean score.
+    event DeltaDecided(uint256 indexed deltaId, bool passed, uint32 meanScore);
+    /// @notice The aggregator merged `mergedDeltaIds` into the expert's checkpoint `version`, pricing them from `reward`.
+    event ExpertFinalized(
+        uint256 indexed jobId,
+        uint16 indexed expert,
+        uint32 indexed version,
+        bytes32 checkpointDigest,
+        uint32 checkpointCodec,
+        uint256[] mergedDeltaIds,
+        uint256 reward
+    );
+    /// @notice A merged delta's payout moved into its miner's withdrawable balance.
+    event DeltaPaid(uint256 indexed deltaId, address indexed miner, uint256 amount);
+    /// @notice A cheating miner lost `amount` of stake: half to `reporter`, half to the job's escrow.
+    event Slashed(
+        uint256 indexed deltaId,
+        address indexed miner,
+        address indexed reporter,
+        SlashReason reason,
+        uint256 amount,
+        bytes32 evidenceDigest,
+        uint32 evidenceCodec
+    );
+    /// @notice An account was sent everything credited to it.
+    event Withdrawn(address indexed account, uint256 amount);
+
+    /// @notice Open a job, escrowing msg.value; it must cover every round's reward.
+    /// @param terms the job's spec CID, shape, rewards, deadlines and aggregator
+    /// @return jobId the new job's id (ids start at 1)
+    function createJob(JobTerms calldata terms) external payable returns (uint256 jobId);
+
+    /// @notice Add msg.value to an open job's escrow.
+    /// @param jobId the job to fund
+    function topUp(uint256 jobId) external payable;
+
+    /// @notice Point an open private job at a new keyring (after admitting or removing a node); requester only.
+    /// @param jobId the job
+    /// @param keyringDigest sha2-256 digest of the keyring's CID
+    /// @param keyringCodec multicodec of the keyring's CID
+    function setKeyring(uint256 jobId, bytes32 keyringDigest, uint32 keyringCodec) external;
+
+    /// @notice After the deadline, close the job and credit its unearned escrow to the requester.
+    /// @param jobId the job to close
+    function reclaim(uint256 jobId) external;
+
+    /// @notice Bond msg.value (added to any existing bond) as a miner and/or validator.
+    /// @param roles ROLE_MINER, ROLE_VALIDATOR or both
+    function stake(uint8 roles) external payable;
+
+    /// @notice Publish (or replace) the caller's X25519 public key, which private jobs seal data keys to.
+    ///         Any account may register one: miners, validators and aggregators alike.
+    /// @param x25519Key the 32-byte public key
+    function registerKey(bytes32 x25519Key) external;
+
+    /// @notice Stop working and start the unbonding delay; the stake can be withdrawn when it is over.
+    function requestUnbond() external;
+
+    /// @notice Move a fully unbonded, unslashed stake into the caller's withdrawable balance.
+    function withdrawStake() external;
+
+    /// @notice Submit a delta trained from `expert`'s checkpoint `baseVersion`; one per miner and version.
+    /// @param jobId the job trained
+    /// @param expert index of the expert
+    /// @param baseVersion checkpoint version the delta was computed from
+    /// @param deltaDigest sha2-256 digest of the delta's CID
+    /// @param deltaCodec multicodec of the delta's CID
+    /// @param traceRoot Merkle root over the hashes of the segment-boundary states
+    /// @param segments number of trace segments (leaves); challenges pick among them
+    /// @return deltaId keccak256(jobId, expert, baseVersion, miner) as a uint256
+    function submitDelta(
+        uint256 jobId,
+        uint16 expert,
+        uint32 baseVersion,
+        bytes32 deltaDigest,
+        uint32 deltaCodec,
+        bytes32 traceRoot,
+        uint16 segments
+    ) external returns (uint256 deltaId);
+
+    /// @notice The id a delta of `miner` for (job, expert, base version) has or would have.
+    function deltaIdOf(uint256 jobId, uint16 expert, uint32 baseVersion, address miner) external pure returns (uint256);
+
+    /// @notice The challenge seed of a delta: the hash of a block mined after its submission, mixed with its id.
+    ///         Unknowable when the delta is submitted; readable for 256 blocks once that block exists, and for
+    ///         good once someone has called `fixChallenge`.
+    /// @param deltaId the delta
+    /// @return seed keccak256(blockhash(submittedBlock + CHALLENGE_DELAY), deltaId)
+    function challengeSeed(uint256 deltaId) external view returns (bytes32 seed);
+
+    /// @notice Record a delta's challenge seed while its block hash is still readable (256 blocks), so that a
+    ///         miner who reveals later in its reveal window still can. Anyone may call it; validators do when a
+    ///         delta stays unrevealed for half that time. The seed is the same as `challengeSeed` gave: nothing
+    ///         to choose, so nothing to grind.
+    /// @param deltaId the delta
+    function fixChallenge(uint256 deltaId) external;
+
+    /// @notice The segment indices a delta's miner must reveal: `challenges` distinct draws from the seed.
+    /// @param deltaId the delta
+    /// @return picked segment indices in [0, segments)
+    function challengedSegments(uint256 deltaId) external view returns (uint16[] memory picked);
+
+    /// @notice Post the CID of the challenged segment states, before the reveal window closes.
+    /// @param deltaId the delta
+    /// @param revealDigest sha2-256 digest of the reveal's CID
+    /// @param revealCodec multicodec of the reveal's CID
+    function reveal(uint256 deltaId, bytes32 revealDigest, uint32 revealCodec) external;
+
+    /// @notice A validator's verdict on a delta; `quorum` equal verdicts decide it. Pays the validator's fee.
+    /// @param deltaId the delta checked
+    /// @param pass whether the spot checks and structure checks passed
+    /// @param score useful-work score in [0, MAX_SCORE] (ignored for a fail)
+    function submitScore(uint256 deltaId, bool pass, uint32 score) external;
+
+    /// @notice Record the merge of passing deltas into `expert`'s next checkpoint and price each merged delta
+    ///         from this expert's share of the round reward, in proportion to its score.
+    /// @param jobId the job
+    /// @param expert the expert whose checkpoint advances
+    /// @param newVersion must be the current version + 1
+    /// @param checkpointDigest sha2-256 digest of the new checkpoint's CID
+    /// @param checkpointCodec multicodec of the new checkpoint's CID
+    /// @param mergedDeltaIds the passing deltas merged, in merge order
+    function finalize(
+        uint256 jobId,
+        uint16 expert,
+        uint32 newVersion,
+        bytes32 checkpointDigest,
+        uint32 checkpointCodec,
+        uint256[] calldata mergedDeltaIds
+    ) external;
+
+    /// @notice Credit merged deltas' payouts to their miners' withdrawable balances (anyone may call).
+    /// @param deltaIds merged deltas not yet paid
+    function claim(uint256[] calldata deltaIds) external;
+
+    /// @notice Send the caller everything credited to it (payouts, fees, slashing rewards, stakes, reclaims).
+    function withdraw() external;
+
+    /// @notice Slash the miner of a delta that failed its spot checks (fail quorum reached) or whose reveal
+    ///         window closed without a reveal. Half the stake goes to the reporter, half to the job's escrow.
+    /// @param deltaId the cheating delta
+    /// @param reason FailedSpotCheck or WithheldReveal
+    /// @param evidenceDigest sha2-256 digest of the evidence file's CID on IPFS
+    /// @param evidenceCodec multicodec of the evidence file's CID
+    function slash(uint256 deltaId, SlashReason reason, bytes32 evidenceDigest, uint32 evidenceCodec) external;
+
+    /// @notice A job's terms and remaining escrow.
+    function getJob(uint256 jobId) external view returns (Job memory);
+
+    /// @notice A delta's submission, votes, state and payout.
+    function getDelta(uint256 deltaId) external view returns (Delta memory);
+
+    /// @notice An account's bond and roles.
+    function getStake(address account) external view returns (Stake memory);
+}

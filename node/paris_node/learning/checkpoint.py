@@ -1,0 +1,51 @@
+"""An expert's checkpoint as it travels through IPFS: one safetensors file with the weights, the outer
+optimizer's momentum and a header (model config, job, expert, version).
+
+Encoding is deterministic (`tensorfile`), so equal tensors always give equal bytes and
+therefore the same CID, which is what makes a merge verifiable by anyone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+
+from paris_node.content import tensorfile
+from paris_node.model.dit import DiTConfig
+
+FORMAT = "paris-checkpoint/v1"
+
+
+class CheckpointFileError(ValueError):
+    """Bytes that are not a usable Paris checkpoint; the message says why."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    config: DiTConfig
+    job_id: int
+    expert: int
+    version: int
+    weights: dict[str, torch.Tensor]
+    momentum: dict[str, torch.Tensor]
+
+    def to_bytes(self) -> bytes:
+        tensors = {f"weights/{n}": t.detach().float().contiguous() for n, t in self.weights.items()}
+        tensors.update({f"momentum/{n}": t.detach().float().contiguous() for n, t in self.momentum.items()})
+        header = {"format": FORMAT, "config": dataclasses.asdict(self.config), "job_id": self.job_id,
+                  "expert": self.expert, "version": self.version}
+        return tensorfile.dump(tensors, header)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, source: str = "checkpoint") -> Checkpoint:
+        try:
+            metadata, tensors = tensorfile.load(data, FORMAT)
+            config = DiTConfig(**metadata["config"])
+        except (tensorfile.TensorFileError, KeyError, TypeError) as exc:
+            raise CheckpointFileError(f"{source}: not a Paris checkpoint: {exc}") from exc
+        weights = {k.removeprefix("weights/"): v for k, v in tensors.items() if k.startswith("weights/")}
+        momentum = {k.removeprefix("momentum/"): v for k, v in tensors.items() if k.startswith("momentum/")}
+        return cls(config, int(metadata["job_id"]), int(metadata["expert"]), int(metadata["version"]),
+                   weights, momentum)

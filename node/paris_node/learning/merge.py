@@ -1,0 +1,72 @@
+"""The aggregator's outer step (DiLoCo): merge passing pseudo-gradients into the next checkpoint.
+
+The outer gradient is the mean of the merged deltas weighted by score x staleness weight
+(`decay ** staleness`, so a straggler's late delta still counts, less); deltas staler than the bound are
+refused. Nesterov momentum then moves the weights: m <- mu * m + g; theta <- theta - lr * (g + mu * m).
+Everything runs in float32, single-threaded, in delta-id order, so anyone holding the previous checkpoint
+and the on-chain list of delta CIDs rebuilds the same bytes, hence the same checkpoint CID.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from paris_node.learning.train import deterministic
+
+
+class MergeError(ValueError):
+    """A merge that must not happen; the message names the delta or parameter."""
+
+
+@dataclass(frozen=True)
+class OuterParams:
+    lr: float = 0.7
+    momentum: float = 0.9
+    staleness_decay: float = 0.5
+    staleness_bound: int = 1
+
+
+@dataclass(frozen=True)
+class MergeInput:
+    delta_id: int
+    update: dict[str, torch.Tensor]  # decoded pseudo-gradient (base - local)
+    score: int  # validators' summed score
+    staleness: int  # current version - the delta's base version
+
+
+def merge_weights(inputs: list[MergeInput], params: OuterParams) -> list[float]:
+    """Normalized weight of each input (same order); equal weights when every score is zero."""
+    for item in inputs:
+        if not 0 <= item.staleness <= params.staleness_bound:
+            raise MergeError(f"delta {item.delta_id:#x}: staleness {item.staleness} outside "
+                             f"0..{params.staleness_bound}")
+    raw = [item.score * params.staleness_decay**item.staleness for item in inputs]
+    if sum(raw) == 0:
+        raw = [params.staleness_decay**item.staleness for item in inputs]
+    total = sum(raw)
+    return [w / total for w in raw]
+
+
+def outer_step(weights: dict[str, torch.Tensor], momentum: dict[str, torch.Tensor], inputs: list[MergeInput],
+               params: OuterParams) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """New (weights, momentum) after merging `inputs`; bit-for-bit reproducible on CPU."""
+    if not inputs:
+        raise MergeError("nothing to merge")
+    ordered = sorted(inputs, key=lambda item: item.delta_id)
+    if len({item.delta_id for item in ordered}) != len(ordered):
+        raise MergeError("the same delta appears twice in one merge")
+    mix = merge_weights(ordered, params)
+    new_weights, new_momentum = {}, {}
+    with deterministic(threads=1):
+        for name in sorted(weights):
+            gradient = torch.zeros_like(weights[name], dtype=torch.float32)
+            for item, share in zip(ordered, mix, strict=True):
+                if name not in item.update or item.update[name].shape != weights[name].shape:
+                    raise MergeError(f"delta {item.delta_id:#x}: tensor {name} is missing or misshapen")
+                gradient += share * item.update[name].float()
+            m = params.momentum * momentum.get(name, torch.zeros_like(gradient)) + gradient
+            new_momentum[name] = m
+            new_weights[name] = weights[name].float() - params.lr * (gradient + params.momentum * m)
+    return new_weights, new_momentum

@@ -1,0 +1,457 @@
+"""Typed bindings over the deployed ParisMarket contract.
+
+The ABI and bytecode are forge's own build output, copied into this package by `scripts/setup.sh`, so
+Python and Solidity never disagree. Transactions are signed locally and waited for; a revert comes back as
+`ContractRevert` naming the custom error and its arguments. Events are read in block ranges behind a
+resumable cursor that a daemon can persist and pick up after a restart.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import requests
+from eth_abi import decode as abi_decode
+from eth_account.signers.local import LocalAccount
+from eth_utils.abi import event_abi_to_log_topic, function_abi_to_4byte_selector, get_abi_input_types
+from multiformats import CID
+from web3 import HTTPProvider, Web3
+from web3.contract import Contract
+from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
+
+from paris_node.market.errors import ChainError, ChainUnreachable, ContractRevert, revert_hints
+
+log = logging.getLogger(__name__)
+
+CONTRACT_NAME = "ParisMarket"
+LOG_RANGE = 2_000  # blocks per eth_getLogs request
+
+
+@dataclass(frozen=True)
+class Artifact:
+    abi: list[dict[str, Any]]
+    bytecode: str
+    hints: dict[str, str]  # custom error name -> its @notice in IParisMarket.sol
+
+
+def artifact_path(name: str = CONTRACT_NAME) -> Path:
+    return Path(str(resources.files("paris_node") / "artifacts" / f"{name}.json"))
+
+
+def load_artifact(name: str = CONTRACT_NAME) -> Artifact:
+    """The forge artifact shipped in paris_node/artifacts (made by `make setup`)."""
+    path = artifact_path(name)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ChainError(f"contract artifact {name}.json is missing: run `make setup` (forge build)") from exc
+    return Artifact(abi=data["abi"], bytecode=data["bytecode"]["object"], hints=revert_hints(data["rawMetadata"]))
+
+
+def cid_to_chain(cid: CID) -> tuple[bytes, int]:
+    """A CIDv1 with a sha2-256 multihash as the contract stores it: (32-byte digest, multicodec)."""
+    if cid.hashfun.name != "sha2-256":
+        raise ValueError(f"{cid}: only sha2-256 CIDs can be recorded on chain, not {cid.hashfun.name}")
+    return bytes(cid.raw_digest), cid.codec.code
+
+
+def cid_from_chain(digest: bytes, codec: int) -> CID:
+    return CID("base32", 1, codec, ("sha2-256", digest))
+
+
+class DeltaState(enum.IntEnum):
+    NONE = 0
+    SUBMITTED = 1
+    PASSED = 2
+    FAILED = 3
+    MERGED = 4
+    PAID = 5
+    SLASHED = 6
+
+
+class SlashReason(enum.IntEnum):
+    FAILED_SPOT_CHECK = 0
+    WITHHELD_REVEAL = 1
+
+
+ROLE_MINER, ROLE_VALIDATOR = 1, 2
+
+
+@dataclass(frozen=True)
+class MarketParams:
+    """Constructor arguments of a market deployment."""
+
+    min_stake_wei: int = 10**18
+    unbonding_delay_s: int = 7 * 24 * 3600
+    challenge_delay_blocks: int = 2
+
+
+@dataclass(frozen=True)
+class JobTerms:
+    """What a requester fixes when opening a job (the contract's JobTerms, field for field)."""
+
+    spec: CID
+    experts: int
+    rounds: int
+    reward_per_round_wei: int
+    deadline: int  # unix seconds
+    aggregator: str
+    validator_fee_wei: int = 0
+    reveal_window_s: int = 3600
+    staleness_bound: int = 1
+    quorum: int = 1
+    challenges: int = 2
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        digest, codec = cid_to_chain(self.spec)
+        return (digest, codec, self.experts, self.rounds, self.reward_per_round_wei, self.validator_fee_wei,
+                self.deadline, self.reveal_window_s, self.staleness_bound, self.quorum, self.challenges,
+                Web3.to_checksum_address(self.aggregator))
+
+
+@dataclass(frozen=True)
+class Job:
+    requester: str
+    experts: int
+    rounds: int
+    staleness_bound: int
+    quorum: int
+    challenges: int
+    closed: bool
+    aggregator: str
+    deadline: int
+    reveal_window: int
+    spec_codec: int
+    escrow: int
+    reward_per_round: int
+    validator_fee: int
+    spec_digest: bytes
+
+
+@dataclass(frozen=True)
+class Delta:
+    miner: str
+    base_version: int
+    expert: int
+    state: DeltaState
+    submitted_at: int
+    job_id: int
+    submitted_block: int
+    segments: int
+    pass_votes: int
+    fail_votes: int
+    revealed: bool
+    score_sum: int
+    payout: int
+
+
+@dataclass(frozen=True)
+class Stake:
+    amount: int
+    roles: int
+    slashed: bool
+    unbond_at: int
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    args: dict[str, Any]
+    block: int
+    log_index: int
+    tx_hash: str
+
+
+@dataclass
+class EventCursor:
+    """Where event reading resumes: the next block not yet read. Persist `to_json()` to survive restarts."""
+
+    next_block: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return {"next_block": self.next_block}
+
+    @classmethod
+    def from_json(cls, data: dict[str, int]) -> EventCursor:
+        return cls(next_block=int(data["next_block"]))
+
+
+class _Provider(HTTPProvider):
+    """HTTP JSON-RPC without retries (a wrong URL fails now, with a message, rather than backing off for a
+    minute) whose connection failures, at any call, surface as ChainUnreachable naming the endpoint."""
+
+    def make_request(self, method: Any, params: Any) -> Any:
+        try:
+            return super().make_request(method, params)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise ChainUnreachable(f"no Ethereum node answers at {self.endpoint_uri} ({method}): "
+                                   f"{exc.__class__.__name__}") from exc
+
+
+@dataclass
+class Chain:
+    """A connection to the market contract, optionally with an account that signs transactions."""
+
+    rpc_url: str
+    address: str
+    account: LocalAccount | None = None
+    timeout_s: float = 10.0
+    w3: Web3 = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.w3 = Web3(_Provider(self.rpc_url, request_kwargs={"timeout": self.timeout_s},
+                                 exception_retry_configuration=None))
+        self.chain_id = self.w3.eth.chain_id
+        if not self.w3.eth.get_code(Web3.to_checksum_address(self.address)):
+            raise ChainError(f"no contract at {self.address} on {self.rpc_url} (chain {self.chain_id})")
+        artifact = load_artifact()
+        self.hints = artifact.hints
+        self.contract: Contract = self.w3.eth.contract(address=Web3.to_checksum_address(self.address),
+                                                       abi=artifact.abi)
+
+    @cached_property
+    def _errors(self) -> dict[bytes, Any]:
+        """Custom errors of the ABI by 4-byte selector."""
+        return {function_abi_to_4byte_selector(item): item for item in self.contract.abi if item["type"] == "error"}
+
+    def decode_revert(self, call: str, data: str | bytes | object) -> ContractRevert:
+        if not isinstance(data, str | bytes):
+            return ContractRevert(call, "unknown error", {"data": repr(data)})
+        raw = bytes.fromhex(data[2:]) if isinstance(data, str) else data
+        item = self._errors.get(raw[:4])
+        if item is None:
+            return ContractRevert(call, f"unknown error 0x{raw[:4].hex()}", {"data": "0x" + raw.hex()})
+        values = abi_decode(get_abi_input_types(item), raw[4:])
+        return ContractRevert(call, item["name"], {i["name"]: v for i, v in zip(item["inputs"], values, strict=True)},
+                              self.hints.get(item["name"], ""))
+
+    def call(self, fn: str, *args: Any, block: int | str = "latest") -> Any:
+        try:
+            return getattr(self.contract.functions, fn)(*args).call(block_identifier=block)
+        except ContractCustomError as exc:
+            raise self.decode_revert(fn, exc.data) from exc
+
+    def transact(self, fn: str, *args: Any, value: int = 0) -> dict[str, Any]:
+        """Sign, send and wait for `fn(*args)`; return the receipt or raise the decoded revert."""
+        if self.account is None:
+            raise ChainError(f"{fn}: this client has no signing account")
+        bound = getattr(self.contract.functions, fn)(*args)
+        try:
+            tx = bound.build_transaction({
+                "from": self.account.address, "value": value, "chainId": self.chain_id,
+                "nonce": self.w3.eth.get_transaction_count(self.account.address, "pending"),
+            })
+        except ContractCustomError as exc:
+            raise self.decode_revert(fn, exc.data) from exc
+        except (ContractLogicError, Web3RPCError) as exc:
+            raise ChainError(f"{fn} would fail: {exc}") from exc
+        signed = self.account.sign_transaction(tx)
+        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout_s * 6)
+        if receipt["status"] != 1:
+            raise ChainError(f"{fn} reverted on chain in tx {tx_hash.hex()} (block {receipt['blockNumber']})")
+        log.info("tx %s from %s mined in block %d", fn, self.account.address, receipt["blockNumber"])
+        return dict(receipt)
+
+    def _log_event(self, receipt: dict[str, Any], name: str) -> Event:
+        for raw in receipt["logs"]:
+            if raw["address"] == self.contract.address:
+                event = self._decode_log(raw)
+                if event is not None and event.name == name:
+                    return event
+        raise ChainError(f"transaction {receipt['transactionHash'].hex()} emitted no {name}")
+
+    @cached_property
+    def _events_by_topic(self) -> dict[bytes, str]:
+        return {event_abi_to_log_topic(item): item["name"] for item in self.contract.abi if item["type"] == "event"}
+
+    def _decode_log(self, raw: Any) -> Event | None:
+        name = self._events_by_topic.get(bytes(raw["topics"][0])) if raw["topics"] else None
+        if name is None:
+            return None
+        decoded = getattr(self.contract.events, name)().process_log(raw)
+        return Event(name, dict(decoded["args"]), decoded["blockNumber"], decoded["logIndex"],
+                     decoded["transactionHash"].hex())
+
+    @cached_property
+    def _topics_by_event(self) -> dict[str, str]:
+        return {name: "0x" + topic.hex() for topic, name in self._events_by_topic.items()}
+
+    def logs(self, from_block: int, to_block: int, names: Iterable[str] | None = None,
+             first_indexed: Iterable[int] | None = None) -> list[Event]:
+        """Decoded events in [from_block, to_block], filtered by the node: by event name (topic 0) and, when
+        given, by the value of the events' first indexed argument (topic 1, e.g. a job id)."""
+        topics: list[Any] = []
+        if names is not None:
+            unknown = set(names) - set(self._topics_by_event)
+            if unknown:
+                raise ChainError(f"{CONTRACT_NAME} emits no event named {sorted(unknown)}")
+            topics.append(sorted(self._topics_by_event[n] for n in names))
+        if first_indexed is not None:
+            topics = (topics or [None]) + [["0x" + int(v).to_bytes(32, "big").hex() for v in sorted(first_indexed)]]
+        query: dict[str, Any] = {"address": self.contract.address, "fromBlock": from_block, "toBlock": to_block}
+        if topics:
+            query["topics"] = topics
+        return [e for raw in self.w3.eth.get_logs(query)  # type: ignore[arg-type]
+                if (e := self._decode_log(raw)) is not None]
+
+    def events(self, cursor: EventCursor, names: set[str] | None = None) -> Iterator[Event]:
+        """Events from `cursor.next_block` up to the latest block, advancing the cursor as ranges are read."""
+        latest = self.w3.eth.block_number
+        while cursor.next_block <= latest:
+            end = min(cursor.next_block + LOG_RANGE - 1, latest)
+            yield from self.logs(cursor.next_block, end, names)
+            cursor.next_block = end + 1
+
+    # Typed calls, one per contract function.
+
+    def _receipt_event(self, fn: str, *args: Any, event: str, value: int = 0) -> Event:
+        return self._log_event(self.transact(fn, *args, value=value), event)
+
+    def create_job(self, terms: JobTerms, escrow_wei: int) -> int:
+        return self._receipt_event("createJob", terms.as_tuple(), value=escrow_wei, event="JobCreated").args["jobId"]
+
+    def top_up(self, job_id: int, wei: int) -> None:
+        self.transact("topUp", job_id, value=wei)
+
+    def reclaim(self, job_id: int) -> int:
+        return self._receipt_event("reclaim", job_id, event="JobReclaimed").args["amount"]
+
+    def stake(self, roles: int, wei: int) -> None:
+        self.transact("stake", roles, value=wei)
+
+    def register_key(self, x25519_key: bytes) -> None:
+        self.transact("registerKey", x25519_key)
+
+    def set_keyring(self, job_id: int, keyring: CID) -> None:
+        digest, codec = cid_to_chain(keyring)
+        self.transact("setKeyring", job_id, digest, codec)
+
+    def request_unbond(self) -> int:
+        return self._receipt_event("requestUnbond", event="UnbondRequested").args["unbondAt"]
+
+    def withdraw_stake(self) -> int:
+        return self._receipt_event("withdrawStake", event="StakeWithdrawn").args["amount"]
+
+    def submit_delta(self, job_id: int, expert: int, base_version: int, delta: CID, trace_root: bytes,
+                     segments: int) -> int:
+        digest, codec = cid_to_chain(delta)
+        return self._receipt_event("submitDelta", job_id, expert, base_version, digest, codec, trace_root, segments,
+                                   event="DeltaSubmitted").args["deltaId"]
+
+    def fix_challenge(self, delta_id: int) -> None:
+        self.transact("fixChallenge", delta_id)
+
+    def challenge_fixed(self, delta_id: int) -> bool:
+        return self.call("fixedSeeds", delta_id) != bytes(32)
+
+    def reveal(self, delta_id: int, reveal: CID) -> bytes:
+        digest, codec = cid_to_chain(reveal)
+        return self._receipt_event("reveal", delta_id, digest, codec, event="Revealed").args["seed"]
+
+    def submit_score(self, delta_id: int, passed: bool, score: int) -> None:
+        self.transact("submitScore", delta_id, passed, score)
+
+    def finalize(self, job_id: int, expert: int, new_version: int, checkpoint: CID, delta_ids: list[int]) -> Event:
+        digest, codec = cid_to_chain(checkpoint)
+        return self._receipt_event("finalize", job_id, expert, new_version, digest, codec, delta_ids,
+                                   event="ExpertFinalized")
+
+    def claim(self, delta_ids: list[int]) -> None:
+        self.transact("claim", delta_ids)
+
+    def withdraw(self) -> int:
+        return self._receipt_event("withdraw", event="Withdrawn").args["amount"]
+
+    def slash(self, delta_id: int, reason: SlashReason, evidence: CID) -> Event:
+        digest, codec = cid_to_chain(evidence)
+        return self._receipt_event("slash", delta_id, int(reason), digest, codec, event="Slashed")
+
+    # Views.
+
+    def timestamp(self) -> int:
+        """The latest block's unix time: the clock the contract's windows and deadlines use."""
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def voted(self, delta_id: int, validator: str) -> bool:
+        return bool(self.call("voted", delta_id, Web3.to_checksum_address(validator)))
+
+    def job(self, job_id: int) -> Job:
+        return Job(**self._struct("getJob", job_id))
+
+    def delta(self, delta_id: int) -> Delta:
+        fields = self._struct("getDelta", delta_id)
+        return Delta(**{**fields, "state": DeltaState(fields["state"])})
+
+    def stake_of(self, address: str) -> Stake:
+        return Stake(**self._struct("getStake", address))
+
+    def x25519_key_of(self, address: str) -> bytes:
+        """The account's registered X25519 public key; 32 zero bytes when it has none."""
+        return bytes(self.call("x25519KeyOf", Web3.to_checksum_address(address)))
+
+    def keyring_of(self, job_id: int, block: int | str = "latest") -> CID | None:
+        """The keyring a requester last set for a job (as of `block`); None while the spec's first one stands."""
+        digest, codec = self.call("keyringOf", job_id, block=block)
+        return None if digest == bytes(32) else cid_from_chain(digest, codec)
+
+    def owed(self, address: str) -> int:
+        return self.call("owed", address)
+
+    def version_of(self, job_id: int, expert: int) -> int:
+        return self.call("versionOf", job_id, expert)
+
+    def merge_record(self, job_id: int, expert: int, version: int) -> bytes:
+        return self.call("mergeRecord", job_id, expert, version)
+
+    def delta_id_of(self, job_id: int, expert: int, base_version: int, miner: str) -> int:
+        return self.call("deltaIdOf", job_id, expert, base_version, miner)
+
+    @cached_property
+    def challenge_delay(self) -> int:
+        """Blocks after a submission whose hash fixes its challenge (immutable in the contract)."""
+        return self.call("CHALLENGE_DELAY")
+
+    def challenge_seed(self, delta_id: int, block: int | str = "latest") -> bytes:
+        """The delta's challenge seed as of `block` (ChallengeNotReady until its seed block is mined)."""
+        return self.call("challengeSeed", delta_id, block=block)
+
+    def challenged_segments(self, delta_id: int) -> list[int]:
+        return list(self.call("challengedSegments", delta_id))
+
+    def _struct(self, fn: str, *args: Any) -> dict[str, Any]:
+        """A struct-returning view as a dict keyed by the ABI's field names."""
+        entry: Any = next(i for i in self.contract.abi if i.get("name") == fn)
+        outputs = entry["outputs"][0]["components"]
+        return {_snake(c["name"]): v for c, v in zip(outputs, self.call(fn, *args), strict=True)}
+
+
+def deploy(rpc_url: str, account: LocalAccount, params: MarketParams, timeout_s: float = 10.0) -> tuple[str, int]:
+    """Deploy ParisMarket from the shipped artifact; return its address and deployment block."""
+    artifact = load_artifact()
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None))
+    factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+    constructor = factory.constructor(params.min_stake_wei, params.unbonding_delay_s, params.challenge_delay_blocks)
+    tx = constructor.build_transaction({
+        "from": account.address, "nonce": w3.eth.get_transaction_count(account.address, "pending"),
+        "chainId": w3.eth.chain_id,
+    })
+    tx_hash = w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout_s * 6)
+    if receipt["status"] != 1 or not receipt["contractAddress"]:
+        raise ChainError(f"deploying {CONTRACT_NAME} failed in tx {tx_hash.hex()}")
+    return receipt["contractAddress"], receipt["blockNumber"]
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+

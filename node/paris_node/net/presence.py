@@ -1,0 +1,68 @@
+"""What every daemon shares besides its own work: the p2p network (optional), metrics, and a run loop that
+gossip wakes early."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from paris_node.content.store import IpfsStore
+from paris_node.net.gossip import Body
+from paris_node.net.metrics import Metrics
+from paris_node.net.network import Network
+from paris_node.net.status_api import PeerReport
+
+
+class Presence:
+    def __init__(self, network: Network | None = None) -> None:
+        self.network = network
+        self.metrics = Metrics()
+        self.running = False
+        if network is not None:
+            self.metrics.read("paris_gossip_messages", "Gossip messages received, by verdict", "result",
+                              lambda: dict(network.checks.counts))
+
+    def watch_store(self, store: IpfsStore) -> None:
+        self.metrics.read("paris_ipfs_bytes", "Bytes added to and fetched from IPFS", "direction",
+                          lambda: {"up": store.bytes_up, "down": store.bytes_down})
+
+    @property
+    def peer_id(self) -> str | None:
+        return self.network.peer_id if self.network else None
+
+    def follow(self, job_id: int, aggregator: str) -> None:
+        """Join the job's topic and accept gossip from its aggregator (named on chain, not staked)."""
+        if self.network:
+            self.network.join(job_id)
+            self.network.members.vouch(aggregator)
+
+    def publish(self, job_id: int, body: Body) -> None:
+        if self.network:
+            self.network.publish(job_id, body)
+
+    def set_working(self, work: set[tuple[int, int, int]]) -> None:
+        if self.network:
+            self.network.working = set(work)
+
+    def peers(self) -> list[PeerReport]:
+        return self.network.peer_reports() if self.network else []
+
+    def run(self, step: Callable[[], None], stop: threading.Event, poll_s: float) -> None:
+        """Call `step` until `stop`, pausing `poll_s` between passes or less when gossip brings news."""
+        self.running = True
+        try:
+            while not stop.is_set():
+                step()
+                self._idle(stop, poll_s)
+        finally:
+            self.running = False
+
+    def _idle(self, stop: threading.Event, seconds: float) -> None:
+        if self.network is None:
+            stop.wait(seconds)
+            return
+        wake, deadline = self.network.wake, time.monotonic() + seconds
+        while not stop.is_set() and not wake.is_set() and time.monotonic() < deadline:
+            wake.wait(min(0.1, seconds))
+        wake.clear()

@@ -1,0 +1,104 @@
+"""The aggregator: merge an expert's passing deltas into its next checkpoint, and let anyone check a merge.
+
+Everything a merge depends on is public: the previous checkpoint (the job spec's initial checkpoint for
+version 0, else the CID in the previous `ExpertFinalized` event), the merged delta ids (in the event), each
+delta's CID (its `DeltaSubmitted` event), all three read through the market index, and each delta's score
+and base version (contract state). `verify_merge` rebuilds the checkpoint from those and compares it byte
+for byte with the recorded one, which the store has already checked against its CID: equal bytes, equal
+CID. For a private job "public" means readable by every node the requester admitted: content is read and
+written through the job's `Content` (see `keyring`), and the comparison is of the decrypted checkpoint,
+since encryption draws a fresh nonce.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from multiformats import CID
+
+from paris_node.content.store import parse_cid
+from paris_node.learning.checkpoint import Checkpoint
+from paris_node.learning.delta import decode
+from paris_node.learning.jobspec import JobSpec
+from paris_node.learning.merge import MergeInput, outer_step
+from paris_node.market.chain import Chain, DeltaState, Event
+from paris_node.market.index import MarketIndex
+from paris_node.market.keyring import Content
+
+log = logging.getLogger(__name__)
+
+
+class AggregatorError(RuntimeError):
+    """A merge that cannot be made or checked; the message names the job, expert and version."""
+
+
+@dataclass(frozen=True)
+class MergeCheck:
+    job_id: int
+    expert: int
+    version: int
+    recorded: CID
+    matches: bool
+    merged: list[int]
+
+
+def load_checkpoint(content: Content, cid: CID) -> Checkpoint:
+    return Checkpoint.from_bytes(content.get(cid), source=str(cid))
+
+
+def _inputs(chain: Chain, content: Content, spec: JobSpec, base: Checkpoint, ids: list[int] | tuple[int, ...],
+            cids: dict[int, CID]) -> list[MergeInput]:
+    shapes = {name: tuple(t.shape) for name, t in base.weights.items()}
+    inputs = []
+    for delta_id in ids:
+        delta = chain.delta(delta_id)
+        data = content.get(cids[delta_id], max_bytes=spec.max_delta_bytes)
+        _, update = decode(data, shapes, spec.max_delta_bytes, spec.max_delta_norm)
+        inputs.append(MergeInput(delta_id, update, delta.score_sum, base.version - delta.base_version))
+    return inputs
+
+
+def next_checkpoint(base: Checkpoint, inputs: list[MergeInput], spec: JobSpec) -> Checkpoint:
+    weights, momentum = outer_step(base.weights, base.momentum, inputs, spec.outer)
+    return Checkpoint(base.config, base.job_id, base.expert, base.version + 1, weights, momentum)
+
+
+def passing_deltas(chain: Chain, spec: JobSpec, ids: list[int], current: int) -> list[int]:
+    """Deltas that passed and are within the staleness bound of the current version, in id order."""
+    keep = []
+    for delta_id in sorted(ids):
+        delta = chain.delta(delta_id)
+        if delta.state == DeltaState.PASSED and current - delta.base_version <= spec.outer.staleness_bound:
+            keep.append(delta_id)
+    return keep
+
+
+def merge_round(index: MarketIndex, content: Content, spec: JobSpec, job_id: int, expert: int) -> Event:
+    """Merge what passed into version current + 1, post it to IPFS and finalize it on chain."""
+    chain = index.chain
+    current = chain.version_of(job_id, expert)
+    index.sync()
+    base = load_checkpoint(content, index.checkpoint_cid(spec, job_id, expert, current))
+    cids = index.delta_cids(job_id, expert)
+    merged = passing_deltas(chain, spec, list(cids), current)
+    if not merged:
+        raise AggregatorError(f"job {job_id} expert {expert} v{current}: no passing delta to merge yet")
+    checkpoint = next_checkpoint(base, _inputs(chain, content, spec, base, merged, cids), spec)
+    cid = content.add(checkpoint.to_bytes(), name=f"job{job_id}-expert{expert}-v{current + 1}.safetensors")
+    log.info("job %d expert %d: merged %d deltas into v%d (%s)", job_id, expert, len(merged), current + 1, cid)
+    return chain.finalize(job_id, expert, current + 1, cid, merged)
+
+
+def verify_merge(index: MarketIndex, content: Content, spec: JobSpec, job_id: int, expert: int,
+                 version: int) -> MergeCheck:
+    """Rebuild checkpoint `version` from public data and compare it with the one recorded on chain."""
+    if version < 1:
+        raise AggregatorError(f"version {version} was not produced by a merge")
+    merge = index.merge(job_id, expert, version)
+    recorded = parse_cid(merge.checkpoint)
+    base = load_checkpoint(content, index.checkpoint_cid(spec, job_id, expert, version - 1))
+    inputs = _inputs(index.chain, content, spec, base, merge.merged, index.delta_cids(job_id, expert))
+    rebuilt = next_checkpoint(base, inputs, spec)
+    return MergeCheck(job_id, expert, version, recorded, rebuilt.to_bytes() == content.get(recorded),
+                      list(merge.merged))

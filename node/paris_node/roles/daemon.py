@@ -1,0 +1,101 @@
+"""The skeleton every role's daemon is built on (miner, validator, aggregator).
+
+A daemon holds a signing account, the market index (its cursor persisted in the work directory), a CID
+cache, the keyrings of private jobs and its presence on the p2p network. Each pass of `step` first does the
+upkeep every role needs (publish its X25519 key, keep its stake, read new chain events, follow new jobs),
+then its own `work`. Failures that a later pass can get past (an unreachable node, a revert, content not
+there yet) are logged and retried; `guard` keeps one job's or one delta's failure from stopping the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
+
+from paris_node.content.cache import CidCache
+from paris_node.content.store import IpfsStore, StoreError
+from paris_node.market.chain import Chain, ChainError, Event
+from paris_node.market.index import MarketIndex, MarketIndexError
+from paris_node.market.keyring import Keyrings
+from paris_node.net.presence import Presence
+from paris_node.net.status_api import Status
+
+RECOVERABLE = (ChainError, StoreError, MarketIndexError, OSError, ValueError)
+INDEX_FILE = "market-index.jsonl"
+
+
+class Daemon:
+    """Shared construction, upkeep and run loop; subclasses name their role and implement `work`."""
+
+    role: ClassVar[str]
+    recoverable: ClassVar[tuple[type[Exception], ...]] = RECOVERABLE  # what `guard` logs and retries
+    stake_role: ClassVar[int] = 0  # the market role bonded when missing (ROLE_MINER, ROLE_VALIDATOR); 0: none
+
+    def __init__(self, chain: Chain, store: IpfsStore, work_dir: Path, from_block: int,
+                 jobs: set[int] | None = None, stake_wei: int = 0, presence: Presence | None = None) -> None:
+        if chain.account is None:
+            raise ChainError(f"a {self.role} needs a signing account")
+        self.chain, self.store, self.work_dir = chain, store, work_dir
+        self.address: str = chain.account.address
+        self.from_block, self.jobs, self.stake_wei = from_block, jobs, stake_wei
+        self.cache = CidCache(store, work_dir / "cache")
+        self.keyrings = Keyrings(chain, self.cache.get, chain.account)
+        self.index = MarketIndex(chain, from_block, work_dir / INDEX_FILE, jobs)
+        self.slashed = False
+        self.presence = presence or Presence()
+        self.presence.watch_store(store)
+        self.log = logging.getLogger(type(self).__module__)  # logs name the role's module, not this one
+
+    def step(self) -> None:
+        """One pass: the shared upkeep, then this role's work."""
+        try:
+            self.keyrings.register()
+            self.ensure_stake()
+            self.on_events(self.index.sync())
+            self.discover()
+        except self.recoverable as exc:
+            self.log.warning("cannot stake or read new jobs and events: %s", exc)
+        self.work()
+
+    def on_events(self, events: list[Event]) -> None:
+        """React to the chain events the last sync read (already in `index`)."""
+
+    def discover(self) -> None:
+        """Start following the jobs the index now knows of (their specs, their gossip topics)."""
+
+    def work(self) -> None:
+        raise NotImplementedError
+
+    def status(self) -> Status:
+        """What the status API serves: role, address, jobs, the latest delta, peers."""
+        raise NotImplementedError
+
+    def guard(self, what: str, fn: Callable[..., object], *args: object) -> None:
+        """Run `fn(*args)`; a recoverable failure is logged as `what` failing and retried on the next pass."""
+        try:
+            fn(*args)
+        except self.recoverable as exc:
+            self.log.warning("%s: %s (will retry)", what, exc)
+
+    def ensure_stake(self) -> None:
+        """Bond the market's minimum stake for this role when the account has none; stop work once slashed."""
+        if not self.stake_role:
+            return
+        stake = self.chain.stake_of(self.address)
+        if stake.slashed:
+            if not self.slashed:
+                self.log.error("this account was slashed: it can no longer stake or submit; stopping work")
+            self.slashed = True
+            self.presence.set_working(set())
+            return
+        if stake.roles & self.stake_role and stake.amount > 0:
+            return
+        amount = max(self.stake_wei, self.chain.call("MIN_STAKE"))
+        self.chain.stake(stake.roles | self.stake_role, wei=amount)
+        self.log.info("staked %d wei as a %s", amount, self.role)
+
+    def run(self, stop: threading.Event, poll_s: float = 1.0) -> None:
+        self.presence.run(self.step, stop, poll_s)

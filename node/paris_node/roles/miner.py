@@ -1,0 +1,84 @@
+"""A miner's round: train H local steps from an expert's checkpoint, commit to the trace, encode the delta.
+
+The H steps run as H/k segments of `run_segment`, the unit validators replay. The state before every
+segment and the final state are hashed into the trace (Merkle root on chain) and kept on disk, because any
+of them may be challenged. The pseudo-gradient (base - final weights) is encoded with error feedback carried
+from the miner's previous rounds on this expert.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from paris_node.data.clips import ClipSet
+from paris_node.learning.checkpoint import Checkpoint
+from paris_node.learning.delta import DeltaHeader, encode, pseudo_gradient
+from paris_node.learning.jobspec import JobSpec, segment_spec
+from paris_node.learning.reveal import Reveal, build_reveal, shown_leaves
+from paris_node.learning.trace import merkle_root
+from paris_node.learning.train import TrainState, run_segment, state_hash
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RoundWork:
+    job_id: int
+    expert: int
+    base_version: int
+    delta: bytes
+    digests: list[bytes]  # state hash at each segment boundary, start and final included
+    losses: list[float]
+    train_seconds: float
+
+    @property
+    def trace_root(self) -> bytes:
+        return merkle_root(self.digests)
+
+    @property
+    def segments(self) -> int:
+        return len(self.digests) - 1
+
+
+def state_file(states_dir: Path, leaf: int) -> Path:
+    return states_dir / f"{leaf}.safetensors"
+
+
+def load_state(states_dir: Path, leaf: int) -> TrainState:
+    return TrainState.from_tensors(load_file(str(state_file(states_dir, leaf))))
+
+
+def kept_reveal(states_dir: Path, digests: list[bytes], challenged: list[int]) -> Reveal:
+    """The reveal for `challenged` segments, built from the boundary states kept in `states_dir`."""
+    states = {leaf: load_state(states_dir, leaf) for leaf in shown_leaves(challenged, len(digests) - 1)}
+    return build_reveal(states, digests, challenged)
+
+
+def train_round(spec: JobSpec, shard: ClipSet, base: Checkpoint, job_id: int, miner: str,
+                error: dict[str, torch.Tensor] | None, states_dir: Path,
+                device: str = "cpu") -> tuple[RoundWork, dict[str, torch.Tensor]]:
+    """Run H steps from `base`; returns the round's work and the error feedback to carry to the next round."""
+    states_dir.mkdir(parents=True, exist_ok=True)
+    state = TrainState({n: t.clone() for n, t in base.weights.items()})
+    digests, losses = [state_hash(state)], []
+    save_file(state.tensors(), str(state_file(states_dir, 0)))
+    started = time.perf_counter()
+    for segment in range(spec.segments):
+        result = run_segment(spec.model, state, shard, segment_spec(spec, miner, base.expert, base.version, segment),
+                             device)
+        state = result.state
+        losses += result.losses
+        digests.append(state_hash(state))
+        save_file(state.tensors(), str(state_file(states_dir, segment + 1)))
+        log.info("job %d expert %d v%d: segment %d/%d, loss %.4f", job_id, base.expert, base.version,
+                 segment + 1, spec.segments, sum(result.losses) / len(result.losses))
+    train_seconds = time.perf_counter() - started
+    header = DeltaHeader(job_id, base.expert, base.version, miner, spec.codec.chunk, spec.codec.k)
+    delta, carried = encode(pseudo_gradient(base.weights, state.weights), header, spec.codec, error)
+    return RoundWork(job_id, base.expert, base.version, delta, digests, losses, train_seconds), carried

@@ -1,0 +1,224 @@
+"""The `paris-miner` daemon: follow jobs on chain, train rounds, submit deltas, answer challenges, get paid.
+
+Each pass of `MinerDaemon.step` moves every (job, expert) forward by at most one stage, journaling each
+stage before starting the next (see `journal`). Failures of one job (an unreachable IPFS node, a revert, a
+job that closed while training) are logged and retried on the next pass; other work continues.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from paris_node.content.atomic import write_atomic
+from paris_node.content.sealing import NotAdmitted
+from paris_node.content.store import IpfsStore, parse_cid
+from paris_node.data.clips import ClipSet
+from paris_node.learning.checkpoint import Checkpoint
+from paris_node.learning.jobspec import JobSpec
+from paris_node.learning.trace import merkle_root
+from paris_node.market.chain import ROLE_MINER, Chain, ContractRevert, DeltaState
+from paris_node.market.errors import Revert
+from paris_node.market.keyring import Content
+from paris_node.net.gossip import DeltaSubmitted
+from paris_node.net.presence import Presence
+from paris_node.net.status_api import DeltaReport, Status
+from paris_node.roles.daemon import Daemon
+from paris_node.roles.journal import Journal, RoundRecord
+from paris_node.roles.miner import RoundWork, kept_reveal, train_round
+
+log = logging.getLogger(__name__)
+
+Trainer = Callable[..., tuple[RoundWork, dict[str, torch.Tensor]]]  # the signature of miner.train_round
+CLOSING_REVERTS = (Revert.TOO_STALE, Revert.DEADLINE_PASSED, Revert.JOB_CLOSED, Revert.ALL_ROUNDS_DONE,
+                   Revert.IS_SLASHED)  # a submission refused for good: the round closes unsubmitted
+
+
+class MinerDaemon(Daemon):
+    role = "miner"
+    stake_role = ROLE_MINER
+
+    def __init__(self, chain: Chain, store: IpfsStore, work_dir: Path, from_block: int,
+                 jobs: set[int] | None = None, experts: set[int] | None = None, stake_wei: int = 0,
+                 device: str = "cpu", presence: Presence | None = None, trainer: Trainer = train_round) -> None:
+        super().__init__(chain, store, work_dir, from_block, jobs, stake_wei, presence)
+        self.journal = Journal(work_dir / "rounds")
+        self.refused: set[int] = set()  # private jobs this miner was not admitted to
+        self.experts = experts
+        self.specs: dict[int, JobSpec] = {}
+        self.device, self.trainer = device, trainer
+        self.training: tuple[int, int, int] | None = None  # (job, expert, version) being trained now
+        self.last: RoundRecord | None = None  # the latest round that has a delta on chain
+
+    # --------------------------------------------------------------- discovery and data
+
+    def discover(self) -> None:
+        for entry in self.index.jobs:
+            if entry.job_id not in self.specs:
+                self.specs[entry.job_id] = spec = self.index.spec(entry.job_id, self.cache.get)
+                self.presence.follow(entry.job_id, entry.aggregator)
+                log.info("following job %d (%s, %d experts)", entry.job_id, spec.name, spec.experts)
+
+    def _content(self, job_id: int) -> Content:
+        return self.keyrings.content(job_id, self.specs[job_id], self.cache)
+
+    def _error_path(self, job_id: int, expert: int) -> Path:
+        return self.work_dir / "error-feedback" / f"job{job_id}-expert{expert}.safetensors"
+
+    # --------------------------------------------------------------- one pass
+
+    def work(self) -> None:
+        for job_id, spec in sorted(self.specs.items()):
+            for expert in range(spec.experts):
+                if not self.slashed and (self.experts is None or expert in self.experts):
+                    self.guard(f"job {job_id} expert {expert}", self._advance_training, job_id, spec, expert)
+        for record in self.journal.open_rounds():
+            self.guard(f"delta of job {record.job_id} expert {record.expert}", self._advance_delta, record)
+
+    def _advance_training(self, job_id: int, spec: JobSpec, expert: int) -> None:
+        job = self.chain.job(job_id)
+        version = self.chain.version_of(job_id, expert)
+        if job.closed or version >= job.rounds or self.journal.get(job_id, expert, version) is not None:
+            return
+        if any(r.job_id == job_id and r.expert == expert and not r.at_least("submitted")
+               for r in self.journal.open_rounds()):
+            return  # its error feedback is not settled yet: validators expect this expert's deltas in order
+        content = self._content(job_id)
+        try:
+            base = Checkpoint.from_bytes(content.get(self.index.checkpoint_cid(spec, job_id, expert, version)))
+            shard = ClipSet.from_bytes(content.get(spec.shards[expert]), source=spec.shards[expert])
+        except NotAdmitted as exc:
+            if job_id not in self.refused:
+                log.warning("job %d: %s; skipping it until the requester admits this node", job_id, exc)
+            self.refused.add(job_id)
+            return
+        self.refused.discard(job_id)
+        error_path = self._error_path(job_id, expert)
+        error = load_file(str(error_path)) if error_path.exists() else None
+        round_dir = self.journal.round_dir(job_id, expert, version)
+        self.training = (job_id, expert, version)
+        self.presence.set_working(self._unsubmitted())
+        try:
+            work, carried = self.trainer(spec, shard, base, job_id, self.address, error, round_dir / "states",
+                                         self.device)
+        finally:
+            self.training = None
+        metrics = self.presence.metrics
+        metrics.rounds.inc()
+        for _ in work.losses:
+            metrics.step_seconds.observe(work.train_seconds / len(work.losses))
+        write_atomic(round_dir / "delta.bin", work.delta)
+        save_file(carried, str(round_dir / "carried-error.safetensors"))
+        self.journal.put(RoundRecord(job_id, expert, version, "trained", [d.hex() for d in work.digests]))
+        log.info("job %d expert %d v%d: trained %d steps in %.1fs, final loss %.4f", job_id, expert, version,
+                 len(work.losses), work.train_seconds, work.losses[-1])
+
+    def _advance_delta(self, record: RoundRecord) -> None:
+        round_dir = self.journal.round_dir(record.job_id, record.expert, record.base_version)
+        if record.stage == "trained":
+            delta = (round_dir / "delta.bin").read_bytes()
+            try:
+                record.delta_cid = str(self._content(record.job_id).add(delta, name="delta.bin"))
+            except NotAdmitted:  # removed from the private job while training
+                return self._close(record, "not submitted: removed from the private job")
+            record.stage = "uploaded"
+            self.journal.put(record)
+        if record.stage == "uploaded":
+            self._submit(record, round_dir)
+        if record.stage == "submitted":
+            self._reveal(record, round_dir)
+        if record.stage == "revealed":
+            self._settle(record)
+
+    def _submit(self, record: RoundRecord, round_dir: Path) -> None:
+        delta_id = self.chain.delta_id_of(record.job_id, record.expert, record.base_version, self.address)
+        if self.chain.delta(delta_id).state == DeltaState.NONE:  # not sent before a crash
+            spec = self.specs[record.job_id]
+            if spec.private and self.address not in self.keyrings.current(record.job_id, spec)[0].members():
+                self._close(record, "not submitted: removed from the private job")
+                return
+            digests = [bytes.fromhex(d) for d in record.digests]
+            try:
+                self.chain.submit_delta(record.job_id, record.expert, record.base_version,
+                                        parse_cid(record.delta_cid), merkle_root(digests), len(digests) - 1)
+            except ContractRevert as exc:
+                if exc.error in CLOSING_REVERTS:
+                    self._close(record, f"not submitted: {exc.error}")
+                    return
+                raise
+        record.delta_id, record.stage = delta_id, "submitted"
+        self.journal.put(record)
+        self.last = record
+        self.presence.metrics.deltas.labels("submitted").inc()
+        self.presence.set_working(self._unsubmitted())
+        self.presence.publish(record.job_id, DeltaSubmitted(expert=record.expert, base_version=record.base_version,
+                                                            delta_id=hex(delta_id), cid=record.delta_cid))
+        # The error feedback of this round now belongs to the expert's stream.
+        carried = round_dir / "carried-error.safetensors"
+        error_path = self._error_path(record.job_id, record.expert)
+        error_path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(error_path, carried.read_bytes())
+        log.info("job %d expert %d v%d: submitted delta %#x (%s)", record.job_id, record.expert,
+                 record.base_version, delta_id, record.delta_cid)
+
+    def _reveal(self, record: RoundRecord, round_dir: Path) -> None:
+        delta = self.chain.delta(record.delta_id)
+        if delta.revealed:
+            record.stage = "revealed"
+            self.journal.put(record)
+            return
+        try:
+            challenged = self.chain.challenged_segments(record.delta_id)
+        except ContractRevert as exc:
+            if exc.error == Revert.CHALLENGE_NOT_READY:
+                return  # the seed block is not mined yet
+            raise
+        digests = [bytes.fromhex(d) for d in record.digests]
+        reveal = kept_reveal(round_dir / "states", digests, challenged)
+        reveal_cid = self._content(record.job_id).add(reveal.to_bytes(), name="reveal.bin")
+        self.chain.reveal(record.delta_id, reveal_cid)
+        record.reveal_cid, record.stage = str(reveal_cid), "revealed"
+        self.journal.put(record)
+        log.info("delta %#x: revealed segments %s", record.delta_id, challenged)
+
+    def _settle(self, record: RoundRecord) -> None:
+        state = self.chain.delta(record.delta_id).state
+        if state == DeltaState.MERGED:
+            self.chain.claim([record.delta_id])
+            state = DeltaState.PAID
+        if state == DeltaState.PAID:
+            if self.chain.owed(self.address) > 0:
+                log.info("withdrew %d wei", self.chain.withdraw())
+            self._close(record, "paid")
+        elif state in (DeltaState.FAILED, DeltaState.SLASHED):
+            self._close(record, state.name.lower())
+        elif state == DeltaState.PASSED:
+            current = self.chain.version_of(record.job_id, record.expert)
+            if current - record.base_version > self.specs[record.job_id].outer.staleness_bound:
+                self._close(record, "passed but never merged: too stale")
+
+    def _close(self, record: RoundRecord, outcome: str) -> None:
+        record.stage, record.outcome = "done", outcome
+        self.journal.put(record)
+        if record.delta_id:
+            self.last = record
+        log.info("job %d expert %d v%d: round closed (%s)", record.job_id, record.expert, record.base_version, outcome)
+
+    def _unsubmitted(self) -> set[tuple[int, int, int]]:
+        """(job, expert, version) this miner is training or has trained but not yet submitted."""
+        work = {(r.job_id, r.expert, r.base_version) for r in self.journal.open_rounds() if not r.at_least("submitted")}
+        return work | ({self.training} if self.training else set())
+
+    def status(self) -> Status:
+        last, doing = self.last, self.training
+        report = None if last is None else DeltaReport(
+            delta_id=hex(last.delta_id), job=last.job_id, expert=last.expert, base_version=last.base_version,
+            cid=last.delta_cid, stage=last.outcome or last.stage,
+            passed={"paid": True, "failed": False, "slashed": False}.get(last.outcome))
+        return Status(role="miner", address=self.address, peer_id=self.presence.peer_id, jobs=sorted(self.specs),
+                      expert=doing[1] if doing else None, round=doing[2] if doing else None, last_delta=report,
+                      peers=self.presence.peers())

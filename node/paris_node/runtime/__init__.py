@@ -1,0 +1,7 @@
+"""Starting things: settings, keys, the local devnet and the daemons' command lines.
+
+`config` layers defaults, devnet.json, a TOML file and PARIS_* variables into one typed `Config`; `keys`
+loads a signing account from an encrypted keystore or the environment; `devnet` supervises anvil, IPFS, the
+deployed market and a bootstrap peer on loopback; `cli` is what every daemon's command line shares
+(options, connecting, the signal-aware run loop) and `miner_cli` is `paris-miner`.
+"""
