@@ -4,7 +4,6 @@ followed as typed events, downloaded as a pipeline and sampled to a video; and i
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +12,10 @@ import pytest
 from paris_node.content.store import IpfsStore
 from paris_node.data.video import read_video
 from paris_node.market.chain import Chain, EventCursor
-from paris_node.roles.aggregator_daemon import AggregatorDaemon
-from paris_node.roles.miner_daemon import MinerDaemon
 from paris_node.runtime.devnet import DEVNET_PASSWORD, DevnetInfo, devnet_account
 from paris_sdk import Client, Decided, Finished, JobError, JobRequest, Merged, Scored, Submitted
-from paris_validator.daemon import ValidatorDaemon
 
-from helpers.chain import funded_chain
+from helpers.jobs import merge_one_round
 from helpers.processes import paris
 
 
@@ -41,19 +37,7 @@ def test_a_job_is_created_trained_followed_downloaded_and_sampled(client: Client
     spec = client.spec(job_id)
     assert spec.experts == 2 and spec.router and len(set(spec.shards)) == 2
 
-    miner = MinerDaemon(funded_chain(devnet), IpfsStore(devnet.ipfs_api), tmp_path / "miner", devnet.deploy_block,
-                        {job_id})
-    validator = ValidatorDaemon(Chain(devnet.rpc_url, devnet.contract, devnet_account(4)), IpfsStore(devnet.ipfs_api),
-                                tmp_path / "validator", devnet.deploy_block, {job_id})
-    aggregator = AggregatorDaemon(Chain(devnet.rpc_url, devnet.contract, devnet_account(2)),
-                                  IpfsStore(devnet.ipfs_api), tmp_path / "aggregator", devnet.deploy_block,
-                                  {job_id})
-    deadline = time.monotonic() + 240
-    while not all(client.chain.version_of(job_id, e) == 1 for e in range(2)):
-        assert time.monotonic() < deadline, "the job never finished its round"
-        for daemon in (miner, validator, aggregator):
-            daemon.step()
-        time.sleep(0.2)
+    merge_one_round(devnet, client, job_id, tmp_path)
 
     events = list(client.follow(job_id, poll_s=0.2, timeout_s=30))
     kinds = [type(e) for e in events]

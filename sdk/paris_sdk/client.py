@@ -30,6 +30,7 @@ from paris_node.data.synthetic import synthetic_set
 from paris_node.data.video import VideoError, write_video
 from paris_node.learning.checkpoint import Checkpoint
 from paris_node.learning.jobspec import JobSpec, JobSpecError
+from paris_node.learning.merge import OuterParams
 from paris_node.market.chain import Chain, Event, EventCursor, JobTerms, cid_from_chain
 from paris_node.market.index import MarketIndex
 from paris_node.market.keyring import Content, JobKeys, Keyring, Keyrings, SealedContent
@@ -203,6 +204,7 @@ class JobRequest:
     seed: int = 0
     private: bool = False
     admit: Sequence[str] = ()
+    ema_decay: float = 0.99  # the EMA of each expert's checkpoints that samples come from (0: none)
 
 
 class Client:
@@ -247,8 +249,9 @@ class Client:
         try:
             config = replace(named_config(r.model), num_labels=0)
             shape = JobSpec(name=r.name, model=config, shards=("-",) * r.experts, initial=("-",) * r.experts,
-                            job_seed=r.seed, local_steps=r.local_steps, segment_steps=r.segment_steps, batch=r.batch)
-        except (KeyError, JobSpecError) as exc:  # checked before any work or upload
+                            job_seed=r.seed, local_steps=r.local_steps, segment_steps=r.segment_steps, batch=r.batch,
+                            outer=OuterParams(ema_decay=r.ema_decay))
+        except (KeyError, ValueError, JobSpecError) as exc:  # checked before any work or upload
             raise JobError(f"bad job settings: {exc}") from exc
         keyring: Keyring | None = None
         if r.private:
@@ -405,7 +408,7 @@ class Client:
                 cid = self.index.checkpoint_cid(spec, job_id, expert, version)
                 checkpoint = Checkpoint.from_bytes(content.get(cid), source=str(cid))
                 model = VideoDiT(checkpoint.config)
-                model.load_state_dict(checkpoint.weights)
+                model.load_state_dict(checkpoint.sampling_weights)
                 experts.append(model)
             router = router_from_bytes(content.get(spec.router), spec.router) if spec.router else None
         except SealingError as exc:

@@ -1,6 +1,10 @@
-"""Small real jobs on the devnet: a `tiny` one-expert model on synthetic clips, escrowed and open."""
+"""Small real jobs on the devnet: a `tiny` one-expert model on synthetic clips, escrowed and open; a round of
+any job trained, checked and merged by daemons stepped in-process."""
 
 from __future__ import annotations
+
+import time
+from pathlib import Path
 
 import torch
 
@@ -10,9 +14,13 @@ from paris_node.learning.checkpoint import Checkpoint
 from paris_node.learning.jobspec import JobSpec
 from paris_node.market.chain import Chain, JobTerms
 from paris_node.model.dit import VideoDiT, named_config
+from paris_node.roles.aggregator_daemon import AggregatorDaemon
+from paris_node.roles.miner_daemon import MinerDaemon
 from paris_node.runtime.devnet import DevnetInfo, devnet_account
+from paris_sdk import Client
+from paris_validator.daemon import ValidatorDaemon
 
-from helpers.chain import ETH
+from helpers.chain import ETH, funded_chain
 
 
 def tiny_spec(store: IpfsStore, name: str, clips: int, job_seed: int, **fields: object) -> tuple[JobSpec, Checkpoint]:
@@ -34,3 +42,21 @@ def open_job(devnet: DevnetInfo, store: IpfsStore, spec: JobSpec, rounds: int = 
                                          reward_per_round_wei=ETH, deadline=now + 3600,
                                          aggregator=devnet.address("aggregator"), quorum=1, challenges=1,
                                          **terms), escrow_wei=rounds * ETH)  # type: ignore[arg-type]
+
+
+def merge_one_round(devnet: DevnetInfo, client: Client, job_id: int, work_dir: Path, timeout_s: float = 240) -> None:
+    """Run a miner, a validator and the aggregator in this process, pass after pass, until every expert of the
+    job reached version 1 (trained, checked, merged)."""
+    store = IpfsStore(devnet.ipfs_api)
+    daemons = [MinerDaemon(funded_chain(devnet), store, work_dir / "miner", devnet.deploy_block, {job_id}),
+               ValidatorDaemon(Chain(devnet.rpc_url, devnet.contract, devnet_account(4)), store,
+                               work_dir / "validator", devnet.deploy_block, {job_id}),
+               AggregatorDaemon(Chain(devnet.rpc_url, devnet.contract, devnet_account(2)), store,
+                                work_dir / "aggregator", devnet.deploy_block, {job_id})]
+    experts = client.chain.job(job_id).experts
+    deadline = time.monotonic() + timeout_s
+    while not all(client.chain.version_of(job_id, e) == 1 for e in range(experts)):
+        assert time.monotonic() < deadline, "the job never finished its round"
+        for daemon in daemons:
+            daemon.step()
+        time.sleep(0.2)

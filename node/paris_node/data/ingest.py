@@ -1,8 +1,9 @@
 """A folder of video files -> a ClipSet of equal-length, equal-size clips in [-1, 1].
 
-Each video is cut into consecutive clips of `frames` frames (a remainder shorter than a clip is
-dropped). Without `size`, every video must already share one square-or-not resolution; with `size`,
-frames are centre-cropped to a square and resized (antialiased) so mixed sources can be combined.
+Each video is cut into consecutive clips of `frames` frames (a remainder shorter than a clip is dropped),
+decoded and resized a clip at a time, so an HD source costs the memory of one clip. Without `size`, every
+video must already share one square-or-not resolution; with `size`, frames are centre-cropped to a square
+and resized (antialiased) so mixed sources can be combined.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from paris_node.data.clips import ClipSet, ClipSetError
-from paris_node.data.video import VIDEO_SUFFIXES, read_video
+from paris_node.data.video import VIDEO_SUFFIXES, read_clips, read_video
 
 log = logging.getLogger(__name__)
 
@@ -40,21 +41,22 @@ def ingest_folder(folder: Path, frames: int = 8, size: int | None = None) -> Cli
     names: list[str] = []
     shape: tuple[int, int] | None = None
     for path in files:
-        video = read_video(path)  # raises VideoError naming the file
-        if len(video) < frames:
-            raise ClipSetError(f"{path}: has {len(video)} frames, a clip needs {frames}")
-        tensor = torch.from_numpy(video).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-        if size is not None:
-            tensor = _to_square(tensor, size).clamp(-1, 1)
-        elif shape is None:
-            shape = (tensor.shape[-2], tensor.shape[-1])
-        elif tuple(tensor.shape[-2:]) != shape:
-            raise ClipSetError(f"{path}: frames are {tensor.shape[-2]}x{tensor.shape[-1]} but {files[0].name} is "
-                               f"{shape[0]}x{shape[1]}; pass a size to resize every clip")
-        for start in range(0, len(tensor) - frames + 1, frames):
-            clips.append(tensor[start:start + frames])
-            names.append(f"{path.name}#{start // frames}")
-        log.debug("%s: %d frames -> %d clips", path.name, len(tensor), len(tensor) // frames)
+        count = 0
+        for video in read_clips(path, frames):  # raises VideoError naming the file
+            clip = torch.from_numpy(video).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+            if size is not None:
+                clip = _to_square(clip, size).clamp(-1, 1)
+            elif shape is None:
+                shape = (clip.shape[-2], clip.shape[-1])
+            elif tuple(clip.shape[-2:]) != shape:
+                raise ClipSetError(f"{path}: frames are {clip.shape[-2]}x{clip.shape[-1]} but {files[0].name} is "
+                                   f"{shape[0]}x{shape[1]}; pass a size to resize every clip")
+            clips.append(clip)
+            names.append(f"{path.name}#{count}")
+            count += 1
+        if count == 0:
+            raise ClipSetError(f"{path}: has {len(read_video(path))} frames, a clip needs {frames}")
+        log.debug("%s: %d clips of %d frames", path.name, count, frames)
     return ClipSet(torch.stack(clips), None, names)
 
 

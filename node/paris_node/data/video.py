@@ -3,6 +3,7 @@ binary that imageio-ffmpeg ships (nothing to install, nothing downloaded)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -15,18 +16,42 @@ class VideoError(ValueError):
     """A video file that cannot be read or written; the message names it."""
 
 
-def read_video(path: Path) -> np.ndarray:
-    """All frames of a video as uint8 (T, H, W, 3)."""
-    try:
-        plugin = "pillow" if path.suffix.lower() == ".gif" else "FFMPEG"
-        frames = np.asarray(iio.imread(path, index=None, plugin=plugin))
-    except Exception as exc:  # imageio and its plugins raise many types for undecodable input
-        raise VideoError(f"{path}: not a decodable video: {exc}") from exc
+def _plugin(path: Path) -> str:
+    return "pillow" if path.suffix.lower() == ".gif" else "FFMPEG"
+
+
+def _colour(path: Path, frames: np.ndarray) -> np.ndarray:
+    """Frames (T, H, W[, C]) as uint8 RGB (T, H, W, 3), or a VideoError naming the file."""
     if frames.ndim == 3:  # grayscale (T, H, W)
         frames = np.repeat(frames[..., None], 3, axis=-1)
     if frames.ndim != 4 or frames.shape[-1] not in (3, 4) or len(frames) == 0:
         raise VideoError(f"{path}: decoded to shape {frames.shape}, not a colour video")
     return frames[..., :3].astype(np.uint8)
+
+
+def read_video(path: Path) -> np.ndarray:
+    """All frames of a video as uint8 (T, H, W, 3)."""
+    try:
+        frames = np.asarray(iio.imread(path, index=None, plugin=_plugin(path)))
+    except Exception as exc:  # imageio and its plugins raise many types for undecodable input
+        raise VideoError(f"{path}: not a decodable video: {exc}") from exc
+    return _colour(path, frames)
+
+
+def read_clips(path: Path, frames: int) -> Iterator[np.ndarray]:
+    """Consecutive clips of `frames` frames as uint8 (frames, H, W, 3), decoded one clip at a time, so a long
+    or high-resolution video never sits in memory whole; a remainder shorter than a clip is dropped."""
+    pending: list[np.ndarray] = []
+    try:
+        for frame in iio.imiter(path, plugin=_plugin(path)):
+            pending.append(np.asarray(frame))
+            if len(pending) == frames:
+                yield _colour(path, np.stack(pending))
+                pending = []
+    except VideoError:
+        raise
+    except Exception as exc:  # imageio and its plugins raise many types for undecodable input
+        raise VideoError(f"{path}: not a decodable video: {exc}") from exc
 
 
 def write_video(frames: np.ndarray, path: Path, fps: int = 8) -> Path:

@@ -3,8 +3,10 @@
 The outer gradient is the mean of the merged deltas weighted by score x staleness weight
 (`decay ** staleness`, so a straggler's late delta still counts, less); deltas staler than the bound are
 refused. Nesterov momentum then moves the weights: m <- mu * m + g; theta <- theta - lr * (g + mu * m).
-Everything runs in float32, single-threaded, in delta-id order, so anyone holding the previous checkpoint
-and the on-chain list of delta CIDs rebuilds the same bytes, hence the same checkpoint CID.
+A job may also keep an exponential moving average of each expert's weights over versions (`ema_step`),
+which is what samples are drawn from. Everything runs in float32, single-threaded, in delta-id order, so
+anyone holding the previous checkpoint and the on-chain list of delta CIDs rebuilds the same bytes, hence
+the same checkpoint CID.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ class OuterParams:
     momentum: float = 0.9
     staleness_decay: float = 0.5
     staleness_bound: int = 1
+    ema_decay: float = 0.0  # 0: the job keeps no EMA of its checkpoints; else the EMA's decay, warmed up
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay {self.ema_decay} is outside [0, 1)")
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,24 @@ def merge_weights(inputs: list[MergeInput], params: OuterParams) -> list[float]:
         raw = [params.staleness_decay**item.staleness for item in inputs]
     total = sum(raw)
     return [w / total for w in raw]
+
+
+def ema_decay_at(version: int, params: OuterParams) -> float:
+    """The EMA's decay when producing `version`: warmed up as (1 + v) / (10 + v) so that a short job's EMA is
+    not dominated by the untrained initial weights, and capped by the job's `ema_decay`."""
+    return min(params.ema_decay, (1 + version) / (10 + version))
+
+
+def ema_step(ema: dict[str, torch.Tensor], weights: dict[str, torch.Tensor], version: int,
+             params: OuterParams) -> dict[str, torch.Tensor]:
+    """The EMA after checkpoint `version` (`weights`): decay * previous + (1 - decay) * weights, in float32 and
+    name order, so it is as reproducible as the merge. An empty `ema` starts from these weights."""
+    if params.ema_decay == 0:
+        return {}
+    decay = ema_decay_at(version, params)
+    with deterministic(threads=1):
+        return {name: (decay * ema[name].float() + (1 - decay) * weights[name].float()) if name in ema
+                else weights[name].float().clone() for name in sorted(weights)}
 
 
 def outer_step(weights: dict[str, torch.Tensor], momentum: dict[str, torch.Tensor], inputs: list[MergeInput],

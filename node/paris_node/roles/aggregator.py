@@ -21,7 +21,7 @@ from paris_node.content.store import parse_cid
 from paris_node.learning.checkpoint import Checkpoint
 from paris_node.learning.delta import decode
 from paris_node.learning.jobspec import JobSpec
-from paris_node.learning.merge import MergeInput, outer_step
+from paris_node.learning.merge import MergeInput, ema_step, outer_step
 from paris_node.market.chain import Chain, DeltaState, Event
 from paris_node.market.index import MarketIndex
 from paris_node.market.keyring import Content
@@ -61,7 +61,8 @@ def _inputs(chain: Chain, content: Content, spec: JobSpec, base: Checkpoint, ids
 
 def next_checkpoint(base: Checkpoint, inputs: list[MergeInput], spec: JobSpec) -> Checkpoint:
     weights, momentum = outer_step(base.weights, base.momentum, inputs, spec.outer)
-    return Checkpoint(base.config, base.job_id, base.expert, base.version + 1, weights, momentum)
+    ema = ema_step(base.ema or base.weights, weights, base.version + 1, spec.outer)
+    return Checkpoint(base.config, base.job_id, base.expert, base.version + 1, weights, momentum, ema)
 
 
 def passing_deltas(chain: Chain, spec: JobSpec, ids: list[int], current: int) -> list[int]:
