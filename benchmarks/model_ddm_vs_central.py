@@ -2,13 +2,13 @@
 
 Both are trained with `run_segment`, the unit miners run. The central model sees all clips for S steps;
 the K experts see only their shards, with the S steps split in proportion to shard size (every clip is
-visited as often as in the central run). Printed side by side, from one run:
+visited as often as in the central run). Printed side by side, from one run, at each compute budget:
 - held-out flow-matching loss (same clips, times and noise for every model), for the DDM both with the
   router's probability-weighted velocity (what sampling uses) and with oracle routing by shard;
 - temporal coherence of samples (top-1 routing for the DDM) and of real held-out clips.
 The goal the project holds itself to is DDM loss <= 1.00x the central model's.
 
-    .venv/bin/python benchmarks/model_ddm_vs_central.py [--size tiny] [--total-steps 800] [--experts 4]
+    .venv/bin/python benchmarks/model_ddm_vs_central.py [--size tiny] [--budgets 800 1600 3200] [--experts 4]
 """
 
 from __future__ import annotations
@@ -66,12 +66,36 @@ def held_out_losses(central: VideoDiT, experts: list[VideoDiT], router: Router, 
     return tuple(totals / draws)
 
 
+def compare(config: DiTConfig, train_clips: ClipSet, held_out: ClipSet, shards: list[ClipSet], router: Router,
+            held_out_shards: torch.Tensor, budget: int, args) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Train both sides at `budget` total steps x batch; their losses, sample coherence and wall times."""
+    per_expert = [round(budget * len(shard) / len(train_clips)) for shard in shards]
+    started = time.perf_counter()
+    central = train(config, train_clips, budget, args.batch, args.lr, expert=0)
+    central_s = time.perf_counter() - started
+    started = time.perf_counter()
+    experts = [train(config, shard, steps, args.batch, args.lr, expert=k)
+               for k, (shard, steps) in enumerate(zip(shards, per_expert, strict=True))]
+    experts_s = time.perf_counter() - started
+    with torch.no_grad():
+        central_loss, mix_loss, oracle_loss = held_out_losses(central, experts, router, held_out, held_out_shards,
+                                                              args.draws)
+    central_samples = Pipeline([central])(steps=args.sample_steps, seed=7, batch=args.samples)
+    ddm_samples = Pipeline(experts, router, combine="top1")(steps=args.sample_steps, seed=7, batch=args.samples)
+    for name, samples in (("central", central_samples), ("ddm", ddm_samples)):
+        write_video(np.concatenate(list(samples[:4]), axis=2), args.out / f"samples_{name}_{args.size}_{budget}.gif")
+    return {"central": central_loss, "mix": mix_loss, "oracle": oracle_loss,
+            "central_coh": float(coherence(central_samples).mean()), "ddm_coh": float(coherence(ddm_samples).mean()),
+            "central_s": central_s, "experts_s": experts_s}
+
+
 def main() -> None:
     parser = benchmark_parser(__doc__, size="tiny")
     parser.add_argument("--experts", type=int, default=4)
     parser.add_argument("--train-clips", type=int, default=512)
     parser.add_argument("--held-out", type=int, default=128)
-    parser.add_argument("--total-steps", type=int, default=800)
+    parser.add_argument("--budgets", type=int, nargs="+", default=[800, 1600, 3200],
+                        help="total training steps x batch of each side, one comparison per budget")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--router-steps", type=int, default=300)
@@ -86,49 +110,31 @@ def main() -> None:
     held_out = synthetic_set(args.held_out, seed=0, frames=config.frames, size=config.size, start=args.train_clips)
     sharding, shard_of = fit_shards(train_clips, args.experts, seed=0)
     shards = split_shards(train_clips, shard_of, args.experts)
-    per_expert = [round(args.total_steps * len(shard) / len(train_clips)) for shard in shards]
-
-    started = time.perf_counter()
-    central = train(config, train_clips, args.total_steps, args.batch, args.lr, expert=0)
-    central_s = time.perf_counter() - started
-    started = time.perf_counter()
-    experts = [train(config, shard, steps, args.batch, args.lr, expert=k)
-               for k, (shard, steps) in enumerate(zip(shards, per_expert, strict=True))]
-    experts_s = time.perf_counter() - started
     started = time.perf_counter()
     router = train_router(train_clips, shard_of, args.experts, steps=args.router_steps, seed=0)
     router_s = time.perf_counter() - started
-
-    with torch.no_grad():
-        central_loss, mix_loss, oracle_loss = held_out_losses(
-            central, experts, router, held_out, sharding.assign(held_out.videos), args.draws)
-    central_pipe = Pipeline([central])
-    ddm_pipe = Pipeline(experts, router, combine="top1")
-    central_samples = central_pipe(steps=args.sample_steps, seed=7, batch=args.samples)
-    ddm_samples = ddm_pipe(steps=args.sample_steps, seed=7, batch=args.samples)
     real = coherence(to_uint8(held_out.videos)).mean()
-    central_coh, ddm_coh = coherence(central_samples).mean(), coherence(ddm_samples).mean()
-    for name, samples in (("central", central_samples), ("ddm", ddm_samples)):
-        write_video(np.concatenate(list(samples[:4]), axis=2), args.out / f"samples_{name}_{args.size}.gif")
-
     print(f"model {args.size}, K={args.experts} experts, {args.train_clips} training clips "
-          f"(shard sizes {[len(s) for s in shards]}), {args.held_out} held-out clips")
-    print(f"equal compute: central {args.total_steps} steps x batch {args.batch}; "
-          f"experts {per_expert} steps (sum {sum(per_expert)}) x batch {args.batch}; "
-          f"router {args.router_steps} steps (extra)")
-    rows = [
-        ("held-out flow-matching loss", f"{central_loss:.4f}", f"{mix_loss:.4f}", f"{oracle_loss:.4f}"),
-        ("  ratio vs central", "1.00x", f"{mix_loss / central_loss:.2f}x", f"{oracle_loss / central_loss:.2f}x"),
-        (f"sample coherence (real clips: {real:.3f})", f"{central_coh:.3f}", f"{ddm_coh:.3f}", "-"),
-        ("  ratio vs real clips", f"{central_coh / real:.2f}x", f"{ddm_coh / real:.2f}x", "-"),
-        ("training wall time", f"{central_s:.0f}s", f"{experts_s:.0f}s + router {router_s:.0f}s", "-"),
-    ]
-    header = ("", "central", "DDM (router mix)", "DDM (oracle routing)")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
-    for row in [header, *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
-    verdict = "met" if mix_loss <= central_loss else "NOT met"
-    print(f"goal DDM loss <= 1.00x central: {verdict} ({mix_loss / central_loss:.2f}x); samples in {args.out}/")
+          f"(shard sizes {[len(s) for s in shards]}), {args.held_out} held-out clips; batch {args.batch}, lr {args.lr};"
+          f" experts get the budget in proportion to shard size; router {args.router_steps} steps ({router_s:.0f}s,"
+          f" extra); real clips' coherence {real:.3f}")
+    header = ("steps", "central loss", "DDM (router mix)", "DDM (oracle)", "mix / central", "coherence c / DDM",
+              "wall time c / DDM")
+    print("  ".join(header))
+    results = {}
+    for budget in args.budgets:
+        r = results[budget] = compare(config, train_clips, held_out, shards, router,
+                                      sharding.assign(held_out.videos), budget, args)
+        print("  ".join(str(cell).ljust(len(head)) for cell, head in zip(
+            (budget, f"{r['central']:.4f}", f"{r['mix']:.4f}", f"{r['oracle']:.4f}",
+             f"{r['mix'] / r['central']:.2f}x", f"{r['central_coh']:.3f} / {r['ddm_coh']:.3f}",
+             f"{r['central_s']:.0f}s / {r['experts_s']:.0f}s"), header, strict=True)), flush=True)
+    largest = results[max(args.budgets)]
+    verdict = "met" if largest["mix"] <= largest["central"] else "NOT met"
+    trend = [f"{results[b]['mix'] / results[b]['central']:.2f}x" for b in args.budgets]
+    print(f"goal DDM loss <= 1.00x central at the largest budget: {verdict} "
+          f"({largest['mix'] / largest['central']:.2f}x); trend over budgets {' -> '.join(trend)}; "
+          f"samples in {args.out}/")
 
 
 if __name__ == "__main__":
