@@ -48,7 +48,8 @@ def test_the_index_reads_jobs_deltas_reveals_and_merges_and_resumes_after_a_rest
         (job_a, str(_cid("spec-a")), host), (job_b, str(_cid("spec-b")), host)]
     assert index.delta_cids(job_a, 1) == {ids[0]: _cid("delta-0"), ids[1]: _cid("delta-1")}
     assert [d.delta_id for d in index.deltas(job_a)] == ids and index.deltas(job_a, 0) == []
-    assert index.delta(other).miner == miners[0].account.address  # type: ignore[union-attr] and index.delta(other).trace_root == "02" * 32
+    assert index.delta(other).miner == miners[0].account.address  # type: ignore[union-attr]
+    assert index.delta(other).trace_root == "02" * 32
     assert index.sync() == []  # nothing new: nothing returned
 
     requester.w3.provider.make_request("anvil_mine", [3])  # type: ignore[arg-type]
@@ -100,7 +101,15 @@ def test_an_index_of_some_jobs_reads_only_theirs_and_refuses_a_journal_of_other_
         out.write('{"kind": "DeltaEntry", "delta_id": ')  # a write torn by kill -9
     with caplog.at_level(logging.WARNING, "paris_node.market.index"):
         torn = MarketIndex(Chain(devnet.rpc_url, devnet.contract), start, path, jobs={job_b})
-    assert "unreadable entry" in caplog.text and [d.delta_id for d in torn.deltas(job_b)] == [delta_b]
+    assert "a torn last entry" in caplog.text and [d.delta_id for d in torn.deltas(job_b)] == [delta_b]
+    assert path.read_bytes().endswith(b"}\n")  # cut back to whole entries: the next append starts clean
+    with path.open("a") as out:
+        out.write('{"kind": "DeltaEntry", "delta_id": "0x1"}\n')  # a whole line that is not an entry
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, "paris_node.market.index"):
+        MarketIndex(Chain(devnet.rpc_url, devnet.contract), start, path, jobs={job_b})
+    assert "unreadable entry" in caplog.text and path.read_bytes().endswith(b"}\n")
+    assert b'"0x1"}' not in path.read_bytes()
 
     other = MarketIndex(Chain(devnet.rpc_url, devnet.contract), start, path, jobs={job_a})  # another job set
     assert other.jobs == [] and not path.exists()

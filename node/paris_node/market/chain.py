@@ -2,8 +2,9 @@
 
 The ABI and bytecode are forge's own build output, copied into this package by `scripts/setup.sh`, so
 Python and Solidity never disagree. Transactions are signed locally and waited for; a revert comes back as
-`ContractRevert` naming the custom error and its arguments. Events are read in block ranges behind a
-resumable cursor that a daemon can persist and pick up after a restart.
+`ContractRevert` naming the custom error and its arguments. Events are read in block ranges, filtered by the
+node on topics; the market's shared state (jobs, deltas, merges) is read through `market.index`, whose
+cursor daemons persist.
 """
 
 from __future__ import annotations

@@ -91,34 +91,43 @@ class MarketIndex:
                  jobs: set[int] | None = None) -> None:
         self.chain, self.from_block, self.path = chain, from_block, path
         self.followed = None if jobs is None else frozenset(jobs)
-        self.next_block = from_block
-        self._jobs: dict[int, JobEntry] = {}
-        self._deltas: dict[int, DeltaEntry] = {}
-        self._merges: dict[tuple[int, int, int], MergeEntry] = {}
-        self._reveals: dict[int, RevealEntry] = {}
         self._specs: dict[int, JobSpec] = {}
-        self._saved_block = from_block
+        self._unreported: list[Event] = []  # read into the index, not yet returned by `sync`
+        self._identity_cache: dict[str, Any] | None = None
+        self._clear()
         if path is not None and path.exists():
             self._load(path)
+
+    def _clear(self) -> None:
+        self.next_block = self._saved_block = self.from_block
+        self._jobs: dict[int, JobEntry] = {}
+        self._deltas: dict[int, DeltaEntry] = {}
+        self._deltas_of: dict[int, dict[int, DeltaEntry]] = {}  # job -> its deltas by id, in submission order
+        self._merges: dict[tuple[int, int, int], MergeEntry] = {}
+        self._reveals: dict[int, RevealEntry] = {}
 
     # ------------------------------------------------------------------ reading the chain
 
     def sync(self) -> list[Event]:
-        """Read the events mined since the last sync into the index; returns them in chain order."""
+        """Read the events mined since the last sync into the index; returns, in chain order, every event read
+        since the last call returned (a sync that failed half way, or a lookup's own sync, loses none)."""
+        self._read_new()
+        new, self._unreported = self._unreported, []
+        return new
+
+    def _read_new(self) -> None:
+        """Read and journal the new blocks range by range, so a failure keeps what earlier ranges brought."""
         latest = self.chain.w3.eth.block_number
-        new: list[Event] = []
         while self.next_block <= latest:
             end = min(self.next_block + LOG_RANGE - 1, latest)
             found = self.chain.logs(self.next_block, end, JOB_EVENTS, self.followed)
             found += self.chain.logs(self.next_block, end, DELTA_EVENTS)
             found.sort(key=lambda e: (e.block, e.log_index))
-            for event in found:
-                if self._apply(event):
-                    new.append(event)
+            new = [event for event in found if self._apply(event)]
             self.next_block = end + 1
-        if self.path is not None and (new or self.next_block - self._saved_block >= CURSOR_EVERY_BLOCKS):
-            self._append(self.path, new)
-        return new
+            if self.path is not None and (new or self.next_block - self._saved_block >= CURSOR_EVERY_BLOCKS):
+                self._append(self.path, new)
+            self._unreported += new
 
     def _apply(self, event: Event) -> bool:
         a = event.args
@@ -126,10 +135,10 @@ class MarketIndex:
             self._jobs[a["jobId"]] = JobEntry(a["jobId"], a["requester"], a["aggregator"],
                                               str(cid_from_chain(a["specDigest"], a["specCodec"])), event.block)
         elif event.name == "DeltaSubmitted":
-            self._deltas[a["deltaId"]] = DeltaEntry(
+            self._restore(DeltaEntry(
                 a["deltaId"], a["jobId"], a["expert"], a["baseVersion"], a["miner"],
                 str(cid_from_chain(a["deltaDigest"], a["deltaCodec"])), a["traceRoot"].hex(), a["segments"],
-                event.block, event.log_index)
+                event.block, event.log_index))
         elif event.name == "ExpertFinalized":
             key = (a["jobId"], a["expert"], a["version"])
             self._merges[key] = MergeEntry(*key, str(cid_from_chain(a["checkpointDigest"], a["checkpointCodec"])),
@@ -151,7 +160,7 @@ class MarketIndex:
 
     def job(self, job_id: int) -> JobEntry:
         if job_id not in self._jobs:
-            self.sync()  # a lookup that misses reads what is new before it says no
+            self._read_new()  # a lookup that misses reads what is new before it says no
         try:
             return self._jobs[job_id]
         except KeyError:
@@ -169,7 +178,7 @@ class MarketIndex:
     def merge(self, job_id: int, expert: int, version: int) -> MergeEntry:
         """The merge that produced checkpoint `version` of the expert."""
         if (job_id, expert, version) not in self._merges:
-            self.sync()
+            self._read_new()
         try:
             return self._merges[(job_id, expert, version)]
         except KeyError:
@@ -184,12 +193,11 @@ class MarketIndex:
 
     def deltas(self, job_id: int, expert: int | None = None) -> list[DeltaEntry]:
         """The job's submitted deltas (of one expert, when given), in submission order."""
-        found = [d for d in self._deltas.values() if d.job_id == job_id and expert in (None, d.expert)]
-        return sorted(found, key=lambda d: d.order)
+        return [d for d in self._deltas_of.get(job_id, {}).values() if expert in (None, d.expert)]
 
     def delta(self, delta_id: int) -> DeltaEntry:
         if delta_id not in self._deltas:
-            self.sync()
+            self._read_new()
         try:
             return self._deltas[delta_id]
         except KeyError:
@@ -206,8 +214,15 @@ class MarketIndex:
     # ------------------------------------------------------------------ persistence
 
     def _identity(self) -> dict[str, Any]:
-        return {"format": FORMAT, "contract": self.chain.address.lower(), "from_block": self.from_block,
+        """What a journal must have been written for: this chain (its id and the hash of the start block, which
+        tell a fresh devnet from an old one at the same address), contract, start block and followed jobs."""
+        if self._identity_cache is None:
+            block = self.chain.w3.eth.get_block(self.from_block)
+            self._identity_cache = {
+                "format": FORMAT, "chain_id": self.chain.chain_id, "start_hash": bytes(block["hash"]).hex(),
+                "contract": self.chain.address.lower(), "from_block": self.from_block,
                 "jobs": None if self.followed is None else sorted(self.followed)}
+        return self._identity_cache
 
     def _append(self, path: Path, events: list[Event]) -> None:
         """Append the new entries, then the cursor, in one write: a torn last line only means re-reading blocks."""
@@ -234,16 +249,23 @@ class MarketIndex:
         return self._reveals[a["deltaId"]]
 
     def _load(self, path: Path) -> None:
-        lines = path.read_text().splitlines()
+        data = path.read_bytes()
+        whole = data[:data.rfind(b"\n") + 1]  # a last line without its newline was torn by kill -9
+        if len(whole) < len(data):
+            log.warning("%s: a torn last entry (%d bytes) cut off; its blocks are read again", path,
+                        len(data) - len(whole))
+            os.truncate(path, len(whole))
+        lines = whole.split(b"\n")[:-1]
         try:
             header = json.loads(lines[0]) if lines else None
         except ValueError:
             header = None
         if header != self._identity():
-            log.info("%s describes another market, start block or job set; reading the chain again from block %d",
-                     path, self.from_block)
+            log.info("%s describes another chain, market, start block or job set; reading the chain again from "
+                     "block %d", path, self.from_block)
             path.unlink()
             return
+        good = len(lines[0]) + 1  # bytes of the journal read so far, up to the last whole entry
         for number, line in enumerate(lines[1:], start=2):
             try:
                 raw = json.loads(line)
@@ -253,15 +275,22 @@ class MarketIndex:
                 else:
                     self._restore(_ENTRIES[kind](**_from_jsonable(raw)))
             except (ValueError, KeyError, TypeError) as exc:
-                log.warning("%s:%d: unreadable entry (%s); reading the chain again from block %d", path, number,
-                            exc, self.next_block)
+                log.warning("%s:%d: unreadable entry (%s); cut off, reading the chain again from block %d", path,
+                            number, exc, self.next_block)
+                os.truncate(path, good)  # what follows is appended after whole entries only
                 break
+            good += len(line) + 1
+        if self.next_block > self.chain.w3.eth.block_number + 1:
+            log.info("%s reads on from block %d, past this chain's head: reading it again", path, self.next_block)
+            self._clear()
+            path.unlink()
 
     def _restore(self, entry: JobEntry | DeltaEntry | MergeEntry | RevealEntry) -> None:
         if isinstance(entry, JobEntry):
             self._jobs[entry.job_id] = entry
         elif isinstance(entry, DeltaEntry):
             self._deltas[entry.delta_id] = entry
+            self._deltas_of.setdefault(entry.job_id, {})[entry.delta_id] = entry
         elif isinstance(entry, MergeEntry):
             self._merges[(entry.job_id, entry.expert, entry.version)] = entry
         else:

@@ -40,7 +40,7 @@ class Daemon:
             raise ChainError(f"a {self.role} needs a signing account")
         self.chain, self.store, self.work_dir = chain, store, work_dir
         self.address: str = chain.account.address
-        self.from_block, self.jobs, self.stake_wei = from_block, jobs, stake_wei
+        self.stake_wei = stake_wei
         self.cache = CidCache(store, work_dir / "cache")
         self.keyrings = Keyrings(chain, self.cache.get, chain.account)
         self.index = MarketIndex(chain, from_block, work_dir / INDEX_FILE, jobs)
@@ -87,7 +87,7 @@ class Daemon:
         stake = self.chain.stake_of(self.address)
         if stake.slashed:
             if not self.slashed:
-                self.log.error("this account was slashed: it can no longer stake or submit; stopping work")
+                self.log.error("this account was slashed: it can no longer stake, and a miner stops training")
             self.slashed = True
             self.presence.set_working(set())
             return

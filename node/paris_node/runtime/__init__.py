@@ -5,3 +5,8 @@ loads a signing account from an encrypted keystore or the environment; `devnet` 
 deployed market and a bootstrap peer on loopback; `cli` is what every daemon's command line shares
 (options, connecting, the signal-aware run loop) and `miner_cli` is `paris-miner`.
 """
+
+from paris_node.runtime.config import Config, ConfigError, load
+from paris_node.runtime.keys import SigningKeyError, load_account
+
+__all__ = ["Config", "ConfigError", "SigningKeyError", "load", "load_account"]
