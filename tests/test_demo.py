@@ -5,10 +5,12 @@ paid and withdraw, a sample video is written and the summary table printed."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 
@@ -37,4 +39,7 @@ def test_the_fast_demo_catches_the_cheater_pays_the_honest_and_writes_a_video(tm
     assert float(rows["validator-1"][3]) >= 0.5  # half the cheater's stake
     frames = read_video(tmp_path / "sample.gif")
     assert frames.shape[1:] == (32, 32, 3) and np.ptp(frames) > 0
+    assert re.search(r"sample coherence 0\.\d{3} vs real clips 0\.\d{3} \(\d\.\d\dx\)", out), out[-2000:]
+    strip = iio.imread(tmp_path / "real-vs-generated.png")  # 8 real clips above 8 generated, 8 frames each
+    assert strip.shape == (16 * 34 - 2, 8 * 34 - 2, 3)
     assert not (tmp_path / "devnet" / "devnet.json").exists()  # the devnet was stopped

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
@@ -12,7 +13,7 @@ import torch
 from paris_node.data.assignment import assigned_indices
 from paris_node.data.shards import fit_shards, split_shards
 from paris_node.data.synthetic import FAMILIES, synthetic_set
-from paris_node.data.video import read_video, write_video
+from paris_node.data.video import read_video, write_strip, write_video
 from paris_node.learning.coherence import coherence
 from paris_node.learning.train import SegmentSpec, TrainState, run_segment, state_hash
 from paris_node.model.dit import VideoDiT, named_config
@@ -141,6 +142,14 @@ def test_written_video_decodes_to_the_same_frame_count(tmp_path: Path, suffix: s
     decoded = read_video(path)
     assert decoded.shape == frames.shape
     assert np.abs(decoded.astype(int) - frames.astype(int)).mean() < 20  # lossy, but the same picture
+
+
+def test_a_strip_shows_each_clip_on_a_row_of_its_frames(tmp_path: Path) -> None:
+    clips = np.zeros((3, 4, 8, 8, 3), dtype=np.uint8)
+    clips[1, 2] = 200  # the third frame of the second clip
+    strip = iio.imread(write_strip(clips, tmp_path / "strip.png"))
+    assert strip.shape == (3 * 10 - 2, 4 * 10 - 2, 3)
+    assert (strip[10:18, 20:28] == 200).all() and (strip[0:8, 0:8] == 0).all() and (strip[8:10] == 255).all()
 
 
 def test_coherence_ranks_real_clips_above_shuffled_frames(clips) -> None:

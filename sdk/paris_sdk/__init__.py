@@ -6,8 +6,8 @@ downloads the trained experts as a sampling pipeline. `cli` is the `paris` comma
 web page and `demo` the whole market on a local devnet.
 """
 
-from paris_sdk.client import (Client, Decided, Finished, JobError, JobFeed, JobRequest, Merged, Paid, Progress, Scored,
-                              Slashed, Submitted)
+from paris_sdk.client import (Client, Decided, Finished, JobError, JobFeed, JobRequest, Merged, Paid, Progress,
+                              SampleQuality, Scored, Slashed, Submitted)
 
 __all__ = ["Client", "Decided", "Finished", "JobError", "JobFeed", "JobRequest", "Merged", "Paid", "Progress",
-           "Scored", "Slashed", "Submitted"]
+           "SampleQuality", "Scored", "Slashed", "Submitted"]

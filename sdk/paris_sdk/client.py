@@ -18,17 +18,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from web3 import Web3
 
 from paris_node.content.sealing import SealingError
 from paris_node.content.store import IpfsStore
 from paris_node.data.clips import ClipSet, ClipSetError
-from paris_node.data.ingest import ingest_folder
+from paris_node.data.ingest import ingest_folder, to_uint8
 from paris_node.data.shards import fit_shards, split_shards
 from paris_node.data.synthetic import synthetic_set
-from paris_node.data.video import VideoError, write_video
+from paris_node.data.video import VideoError, write_strip, write_video
 from paris_node.learning.checkpoint import Checkpoint
+from paris_node.learning.coherence import coherence
 from paris_node.learning.jobspec import JobSpec, JobSpecError
 from paris_node.learning.merge import OuterParams
 from paris_node.market.chain import Chain, Event, EventCursor, JobTerms, cid_from_chain
@@ -205,6 +207,19 @@ class JobRequest:
     private: bool = False
     admit: Sequence[str] = ()
     ema_decay: float = 0.99  # the EMA of each expert's checkpoints that samples come from (0: none)
+
+
+@dataclass(frozen=True)
+class SampleQuality:
+    """How coherent a job's samples are next to its own clips (`paris_node.learning.coherence`)."""
+
+    generated: float
+    real: float
+    strip: Path  # real clips above, generated below, frames left to right
+
+    def __str__(self) -> str:
+        return (f"sample coherence {self.generated:.3f} vs real clips {self.real:.3f} "
+                f"({self.generated / self.real:.2f}x); side by side: {self.strip}")
 
 
 class Client:
@@ -421,6 +436,18 @@ class Client:
             raise JobError(f"{out}: write .gif, .mp4 or .webm")
         clip = self.download(job_id)(num_frames=frames, steps=steps, seed=seed)[0]
         return write_video(clip, out)
+
+    def sample_quality(self, job_id: int, strip: Path, count: int = 8, seed: int = 0, steps: int = 20) -> SampleQuality:
+        """Sample `count` clips and compare their temporal coherence with as many of the job's own clips (from
+        its shards); writes both, one clip per row (real above, generated below), to the image `strip`."""
+        spec = self.spec(job_id)
+        content = self.content(job_id, spec)
+        shards = [ClipSet.from_bytes(content.get(cid), source=cid) for cid in spec.shards]
+        real = torch.cat([s.videos for s in shards])[:count]
+        generated = self.download(job_id)(steps=steps, seed=seed, batch=len(real))
+        real_frames = to_uint8(real)
+        write_strip(np.concatenate([real_frames, generated]), strip)
+        return SampleQuality(float(coherence(generated).mean()), float(coherence(real_frames).mean()), strip)
 
     def cancel(self, job_id: int) -> int:
         """After the deadline, close the job and withdraw its unspent escrow; returns the wei withdrawn."""

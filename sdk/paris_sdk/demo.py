@@ -132,6 +132,7 @@ def run_demo(devnet_dir: Path, work: Path, settings: DemoSettings, say: Callable
         _wait_for_settlement(ledger, info.address(cheater))
         say("sampling a clip from the trained experts...")
         sample = client.sample(job_id, work / "sample.gif")
+        say(str(client.sample_quality(job_id, work / "real-vs-generated.png")))
     finally:
         stop.set()
         server.stop()

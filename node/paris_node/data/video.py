@@ -54,6 +54,20 @@ def read_clips(path: Path, frames: int) -> Iterator[np.ndarray]:
         raise VideoError(f"{path}: not a decodable video: {exc}") from exc
 
 
+def write_strip(rows: np.ndarray, path: Path, gap: int = 2) -> Path:
+    """Write clips as one still image (PNG by suffix): one clip per row, its frames left to right, `gap` white
+    pixels between them, so real and generated clips can be compared at a glance. `rows`: uint8 (N, T, H, W, 3)."""
+    count, frames, height, width, _ = rows.shape
+    canvas = np.full((count * (height + gap) - gap, frames * (width + gap) - gap, 3), 255, dtype=np.uint8)
+    for r in range(count):
+        for f in range(frames):
+            top, left = r * (height + gap), f * (width + gap)
+            canvas[top:top + height, left:left + width] = rows[r, f]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    iio.imwrite(path, canvas)
+    return path
+
+
 def write_video(frames: np.ndarray, path: Path, fps: int = 8) -> Path:
     """Write uint8 (T, H, W, 3) frames as GIF or MP4 (by suffix); returns the path."""
     path.parent.mkdir(parents=True, exist_ok=True)
