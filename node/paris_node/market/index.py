@@ -84,6 +84,9 @@ class RevealEntry:
     seed: str  # hex
 
 
+Entry = JobEntry | DeltaEntry | MergeEntry | RevealEntry
+
+
 class MarketIndex:
     """Jobs, deltas, reveals and merges of one market, from `from_block` on (only `jobs`, when given)."""
 
@@ -123,33 +126,33 @@ class MarketIndex:
             found = self.chain.logs(self.next_block, end, JOB_EVENTS, self.followed)
             found += self.chain.logs(self.next_block, end, DELTA_EVENTS)
             found.sort(key=lambda e: (e.block, e.log_index))
-            new = [event for event in found if self._apply(event)]
+            read = []
+            for event in found:  # one by one: a reveal is kept when its delta came first, even in this range
+                if (entry := self._entry(event)) is not None:
+                    self._store(entry)
+                    read.append((event, entry))
             self.next_block = end + 1
-            if self.path is not None and (new or self.next_block - self._saved_block >= CURSOR_EVERY_BLOCKS):
-                self._append(self.path, new)
-            self._unreported += new
+            if self.path is not None and (read or self.next_block - self._saved_block >= CURSOR_EVERY_BLOCKS):
+                self._append(self.path, [entry for _, entry in read])
+            self._unreported += [event for event, _ in read]
 
-    def _apply(self, event: Event) -> bool:
+    def _entry(self, event: Event) -> Entry | None:
+        """What the index keeps of `event`; None for a reveal of a delta of a job this index does not follow."""
         a = event.args
         if event.name == "JobCreated":
-            self._jobs[a["jobId"]] = JobEntry(a["jobId"], a["requester"], a["aggregator"],
-                                              str(cid_from_chain(a["specDigest"], a["specCodec"])), event.block)
-        elif event.name == "DeltaSubmitted":
-            self._restore(DeltaEntry(
-                a["deltaId"], a["jobId"], a["expert"], a["baseVersion"], a["miner"],
-                str(cid_from_chain(a["deltaDigest"], a["deltaCodec"])), a["traceRoot"].hex(), a["segments"],
-                event.block, event.log_index))
-        elif event.name == "ExpertFinalized":
-            key = (a["jobId"], a["expert"], a["version"])
-            self._merges[key] = MergeEntry(*key, str(cid_from_chain(a["checkpointDigest"], a["checkpointCodec"])),
-                                           tuple(a["mergedDeltaIds"]), event.block)
-        elif event.name == "Revealed" and a["deltaId"] in self._deltas:
-            self._reveals[a["deltaId"]] = RevealEntry(a["deltaId"], str(cid_from_chain(a["revealDigest"],
-                                                                                       a["revealCodec"])),
-                                                      a["seed"].hex())
-        else:
-            return False  # a reveal of a delta of a job this index does not follow
-        return True
+            return JobEntry(a["jobId"], a["requester"], a["aggregator"],
+                            str(cid_from_chain(a["specDigest"], a["specCodec"])), event.block)
+        if event.name == "DeltaSubmitted":
+            return DeltaEntry(a["deltaId"], a["jobId"], a["expert"], a["baseVersion"], a["miner"],
+                              str(cid_from_chain(a["deltaDigest"], a["deltaCodec"])), a["traceRoot"].hex(),
+                              a["segments"], event.block, event.log_index)
+        if event.name == "ExpertFinalized":
+            return MergeEntry(a["jobId"], a["expert"], a["version"],
+                              str(cid_from_chain(a["checkpointDigest"], a["checkpointCodec"])),
+                              tuple(a["mergedDeltaIds"]), event.block)
+        if event.name == "Revealed" and a["deltaId"] in self._deltas:
+            return RevealEntry(a["deltaId"], str(cid_from_chain(a["revealDigest"], a["revealCodec"])), a["seed"].hex())
+        return None
 
     # ------------------------------------------------------------------ answers
 
@@ -224,12 +227,10 @@ class MarketIndex:
                 "jobs": None if self.followed is None else sorted(self.followed)}
         return self._identity_cache
 
-    def _append(self, path: Path, events: list[Event]) -> None:
+    def _append(self, path: Path, entries: list[Entry]) -> None:
         """Append the new entries, then the cursor, in one write: a torn last line only means re-reading blocks."""
         lines = [] if path.exists() else [self._identity()]
-        for event in events:
-            entry = self._entry_of(event)
-            lines.append({"kind": type(entry).__name__, **_jsonable(entry)})
+        lines += [{"kind": type(entry).__name__, **_jsonable(entry)} for entry in entries]
         lines.append({"kind": "cursor", "next_block": self.next_block})
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a") as out:
@@ -237,16 +238,6 @@ class MarketIndex:
             out.flush()
             os.fsync(out.fileno())
         self._saved_block = self.next_block
-
-    def _entry_of(self, event: Event) -> JobEntry | DeltaEntry | MergeEntry | RevealEntry:
-        a = event.args
-        if event.name == "JobCreated":
-            return self._jobs[a["jobId"]]
-        if event.name == "DeltaSubmitted":
-            return self._deltas[a["deltaId"]]
-        if event.name == "ExpertFinalized":
-            return self._merges[(a["jobId"], a["expert"], a["version"])]
-        return self._reveals[a["deltaId"]]
 
     def _load(self, path: Path) -> None:
         data = path.read_bytes()
@@ -273,7 +264,7 @@ class MarketIndex:
                 if kind == "cursor":
                     self.next_block = self._saved_block = int(raw["next_block"])
                 else:
-                    self._restore(_ENTRIES[kind](**_from_jsonable(raw)))
+                    self._store(_ENTRIES[kind](**_from_jsonable(raw)))
             except (ValueError, KeyError, TypeError) as exc:
                 log.warning("%s:%d: unreadable entry (%s); cut off, reading the chain again from block %d", path,
                             number, exc, self.next_block)
@@ -285,7 +276,7 @@ class MarketIndex:
             self._clear()
             path.unlink()
 
-    def _restore(self, entry: JobEntry | DeltaEntry | MergeEntry | RevealEntry) -> None:
+    def _store(self, entry: Entry) -> None:
         if isinstance(entry, JobEntry):
             self._jobs[entry.job_id] = entry
         elif isinstance(entry, DeltaEntry):
