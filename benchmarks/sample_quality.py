@@ -44,7 +44,8 @@ def train_expert(spec: JobSpec, shard, expert: int, miners: int, rounds: int, sc
         for m, miner in enumerate(errors):
             work, errors[miner] = train_round(spec, shard, checkpoint, 1, miner, errors[miner],
                                               scratch / f"e{expert}-v{version}-m{m}")
-            _, update = decode(work.delta, shapes, spec.max_delta_bytes, spec.max_delta_norm)
+            _, update = decode(work.delta, shapes, spec.max_delta_bytes, spec.max_delta_norm,
+                               spec.codec.version)
             inputs.append(MergeInput(m + 1, update, 1, 0))
         weights, momentum = outer_step(checkpoint.weights, checkpoint.momentum, inputs, spec.outer)
         ema = ema_step(checkpoint.ema or checkpoint.weights, weights, version + 1, spec.outer)

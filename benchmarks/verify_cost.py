@@ -27,7 +27,7 @@ import torch
 
 from paris_node.data.synthetic import synthetic_set
 from paris_node.learning.checkpoint import Checkpoint
-from paris_node.learning.delta import CodecParams
+from paris_node.learning.codec import CodecParams
 from paris_node.learning.jobspec import JobSpec, segment_spec
 from paris_node.learning.merge import MergeInput, outer_step
 from paris_node.learning.reveal import Reveal, build_reveal

@@ -21,8 +21,7 @@ from paris_node.content import tensorfile
 from paris_node.content.store import IpfsStore
 from paris_node.data.synthetic import synthetic_set
 from paris_node.learning.checkpoint import Checkpoint
-from paris_node.learning.delta import FORMAT as DELTA_FORMAT
-from paris_node.learning.delta import encode
+from paris_node.learning.delta import FORMATS, encode
 from paris_node.learning.train import TrainState, state_hash
 from paris_node.market.chain import Chain, DeltaState, cid_from_chain
 from paris_node.market.index import MarketIndex
@@ -116,7 +115,7 @@ class NaNDelta(Honest):
     """A well-formed file whose scales are NaN."""
 
     def delta(self, work: RoundWork, base: Checkpoint) -> bytes:
-        metadata, tensors = tensorfile.load(work.delta, DELTA_FORMAT)
+        metadata, tensors = tensorfile.load(work.delta, FORMATS[self.market.spec.codec.version])
         tensors["scale"][0] = float("nan")
         return tensorfile.dump(tensors, metadata)
 

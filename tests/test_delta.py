@@ -1,7 +1,8 @@
-"""The pseudo-gradient codec: round trip, error feedback, size, and refusal of bad files."""
+"""Delta files in both codec versions: round trip, error feedback, size, and refusal of bad files."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -10,11 +11,20 @@ import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from paris_node.learning.delta import CodecParams, DeltaError, DeltaHeader, decode, encode, pseudo_gradient, read_header
+from paris_node.learning.codec import CodecParams
+from paris_node.learning.delta import DeltaError, DeltaHeader, encode, pseudo_gradient, read_header
+from paris_node.learning.delta import decode as decode_file
 from paris_node.model.dit import VideoDiT, named_config
 
-HEADER = DeltaHeader(job_id=3, expert=1, base_version=4, miner="0xabc", chunk=4096, k=16)
+HEADER = DeltaHeader(job_id=3, expert=1, base_version=4, miner="0xabc", chunk=4096, k=46)
+V1 = CodecParams(version=1, chunk=4096, k=16, decay=1.0)
+V1_HEADER = DeltaHeader(job_id=3, expert=1, base_version=4, miner="0xabc", chunk=4096, k=16)
 LIMIT = 10**8
+
+
+def decode(data: bytes, shapes: dict[str, tuple[int, ...]], max_bytes: int, max_norm: float,
+           version: int = 2) -> tuple[DeltaHeader, dict[str, torch.Tensor]]:
+    return decode_file(data, shapes, max_bytes, max_norm, version)
 
 
 def _shapes(size: str = "tiny") -> dict[str, tuple[int, ...]]:
@@ -26,17 +36,54 @@ def _update(shapes: dict[str, tuple[int, ...]], seed: int, scale: float = 1e-3) 
     return {name: torch.randn(shape, generator=generator) * scale for name, shape in shapes.items()}
 
 
-def test_round_trip_keeps_header_and_the_largest_values() -> None:
+@pytest.mark.parametrize(("params", "header"), [(CodecParams(), HEADER), (V1, V1_HEADER)])
+def test_round_trip_keeps_header_and_the_largest_values(params: CodecParams, header: DeltaHeader) -> None:
     shapes = _shapes()
     update = _update(shapes, 0)
-    data, residual = encode(update, HEADER, CodecParams())
-    header, sent = decode(data, shapes, LIMIT, max_norm=10.0)
-    assert header == HEADER == read_header(data)
+    data, residual = encode(update, header, params)
+    decoded, sent = decode(data, shapes, LIMIT, 10.0, params.version)
+    assert decoded == header == read_header(data, params.version)
     for name in shapes:  # what was sent plus what is carried is exactly the update
         assert torch.equal(sent[name] + residual[name], update[name])
-    total = sum(int((t != 0).sum()) for t in sent.values())
+    flat_update, flat_sent = (torch.cat([t[n].flatten() for n in sorted(shapes)]) for t in (update, sent))
+    kept = flat_sent != 0
     numel = sum(math.prod(s) for s in shapes.values())
-    assert total <= math.ceil(numel / 4096) * 16
+    assert int(kept.sum()) == math.ceil(numel / 4096) * params.k
+    assert torch.equal(torch.sign(flat_sent[kept]), torch.sign(flat_update[kept]))
+    first_chunk = flat_update[:4096].abs()  # the kept positions are the chunk's largest magnitudes
+    assert first_chunk[kept[:4096]].min() >= first_chunk[~kept[:4096]].max()
+
+
+def test_version_2_sends_one_magnitude_per_chunk_the_mean_of_the_kept_ones() -> None:
+    update = {"w": torch.tensor([0.5, -0.1, 0.0, -2.0, 0.3, 0.01, 0.0, 0.7])}
+    data, residual = encode(update, dataclasses.replace(HEADER, chunk=4, k=2), CodecParams(chunk=4, k=2))
+    _, sent = decode(data, {"w": (8,)}, LIMIT, 10.0)
+    assert torch.allclose(sent["w"], torch.tensor([1.25, 0, 0, -1.25, 0.5, 0, 0, 0.5]), atol=1e-3)
+    assert torch.equal(sent["w"] + residual["w"], update["w"])
+
+
+def test_error_feedback_decays_by_the_codec_decay() -> None:
+    update = {"w": torch.tensor([1.0, 0.0, 0.0, 0.0])}
+    error = {"w": torch.tensor([0.0, 0.5, -0.2, 0.1])}
+    _, carried = encode(update, HEADER, CodecParams(chunk=4, k=1, decay=0.5), error)
+    assert torch.allclose(carried["w"], torch.tensor([0.0, 0.25, -0.1, 0.05]))
+
+
+def test_a_job_refuses_a_file_of_the_other_codec_version_and_names_both() -> None:
+    shapes = _shapes()
+    v1_file, _ = encode(_update(shapes, 0), V1_HEADER, V1)
+    assert decode(v1_file, shapes, LIMIT, 10.0, version=1)[0] == V1_HEADER  # v1 deltas stay readable
+    with pytest.raises(DeltaError, match=r"the job uses codec v2.*'paris-delta/v1', expected 'paris-delta/v2'"):
+        decode(v1_file, shapes, LIMIT, 10.0, version=2)
+
+
+def test_job_specs_written_before_version_2_keep_their_meaning() -> None:
+    assert CodecParams.from_json({"chunk": 4096, "k": 16}) == V1
+    assert CodecParams.from_json({"version": 2, "chunk": 1024, "k": 8, "decay": 0.9}) == CodecParams(2, 1024, 8, 0.9)
+    with pytest.raises(ValueError, match="codec version 3"):
+        CodecParams.from_json({"version": 3, "chunk": 4096, "k": 16, "decay": 1.0})
+    with pytest.raises(ValueError, match="decay 0"):
+        CodecParams(decay=0)
 
 
 def test_error_feedback_eventually_sends_everything() -> None:
@@ -46,7 +93,7 @@ def test_error_feedback_eventually_sends_everything() -> None:
     update_total = {name: torch.zeros(shape) for name, shape in shapes.items()}
     for round_index in range(5):
         update = _update(shapes, round_index)
-        data, error = encode(update, HEADER, CodecParams(), error)
+        data, error = encode(update, HEADER, CodecParams(decay=1.0), error)
         _, sent = decode(data, shapes, LIMIT, max_norm=10.0)
         for name in shapes:
             sent_total[name] += sent[name]
@@ -76,14 +123,14 @@ def test_pseudo_gradient_is_base_minus_local() -> None:
     assert torch.equal(pseudo_gradient(base, local)["w"], torch.tensor([0.5, -0.5]))
 
 
-def test_nan_and_inf_are_refused() -> None:
+def test_an_update_that_is_not_finite_is_refused_when_encoded() -> None:
     shapes = _shapes()
     for bad in (float("nan"), float("inf")):
         update = _update(shapes, 2)
         next(iter(update.values())).view(-1)[0] = bad
-        data, _ = encode(update, HEADER, CodecParams())
-        with pytest.raises(DeltaError, match=r"not finite|norm"):
-            decode(data, shapes, LIMIT, max_norm=10.0)
+        for params, header in ((CodecParams(), HEADER), (V1, V1_HEADER)):
+            with pytest.raises(DeltaError, match="cannot be encoded: scales are not finite"):
+                encode(update, header, params)
 
 
 def test_wrong_model_oversize_and_norm_are_refused() -> None:
@@ -97,22 +144,55 @@ def test_wrong_model_oversize_and_norm_are_refused() -> None:
         decode(data, shapes, LIMIT, max_norm=1e-6)
 
 
+def _tampered(data: bytes, **changes: torch.Tensor) -> bytes:
+    size = int.from_bytes(data[:8], "little")
+    metadata = json.loads(data[8:8 + size])["__metadata__"]
+    return save_safetensors({**load_safetensors(data), **changes}, metadata=metadata)
+
+
+def test_tampered_version_2_bodies_are_refused() -> None:
+    shapes = _shapes()
+    data, _ = encode(_update(shapes, 4), HEADER, CodecParams())
+    bits, scale = load_safetensors(data)["bits"], load_safetensors(data)["scale"]
+    rows = scale.numel()
+    flipped = bits.clone()
+    flipped[-2] ^= 0b1000  # a bit of the last chunk's position vector: one position too many or too few
+    cases = {"exactly 46 positions": {"bits": flipped},
+             "bits is torch.uint8 \\(\\d+,\\), expected": {"bits": bits[:-1].clone()},
+             "bits past the end": {"bits": torch.cat([bits[:-1], torch.tensor([255], dtype=torch.uint8)])},
+             "not finite": {"scale": torch.full((rows,), float("inf"), dtype=torch.float16)},
+             "scale is torch.float32": {"scale": scale.float()}}
+    for message, change in cases.items():
+        with pytest.raises(DeltaError, match=f"codec v2 body: .*{message}"):
+            decode(_tampered(data, **change), shapes, LIMIT, 10.0)
+
+
+def test_positions_that_do_not_increase_are_refused() -> None:
+    header, params = dataclasses.replace(HEADER, chunk=4, k=2), CodecParams(chunk=4, k=2)
+    data, _ = encode({"w": torch.tensor([1.0, 0.0, 2.0, 0.0])}, header, params)  # positions 0 and 2
+    decode(data, {"w": (4,)}, LIMIT, 10.0)
+    # signs 0 0 | low bits 1 0 | unary high parts 1 1 0: both in bucket 0, so positions 1 then 0
+    swapped = torch.tensor([0b0110100], dtype=torch.uint8)
+    with pytest.raises(DeltaError, match="positions are not increasing within their 4-value chunk"):
+        decode(_tampered(data, bits=swapped), {"w": (4,)}, LIMIT, 10.0)
+
+
 def test_garbage_and_tampered_files_are_refused() -> None:
     shapes = _shapes()
     with pytest.raises(DeltaError, match="unreadable delta header"):
         decode(b"\x00" * 64, shapes, LIMIT, max_norm=10.0)
-    data, _ = encode(_update(shapes, 4), HEADER, CodecParams())
+    data, _ = encode(_update(shapes, 4), V1_HEADER, V1)
     size = int.from_bytes(data[:8], "little")
     metadata = json.loads(data[8:8 + size])["__metadata__"]
     other_format = {"paris": json.dumps({**json.loads(metadata["paris"]), "format": "other/v9"})}
     tensors = load_safetensors(data)
     tensors["idx"] = torch.full_like(tensors["idx"].to(torch.int32), 5000).to(torch.uint16)
     with pytest.raises(DeltaError, match="outside its 4096-value chunk"):
-        decode(save_safetensors(tensors, metadata=metadata), shapes, LIMIT, max_norm=10.0)
-    with pytest.raises(DeltaError, match="compressed shapes"):
+        decode(save_safetensors(tensors, metadata=metadata), shapes, LIMIT, 10.0, version=1)
+    with pytest.raises(DeltaError, match=r"val is torch.int8 \(57, 3\), expected"):
         decode(save_safetensors({**tensors, "val": tensors["val"][:, :3].contiguous()}, metadata=metadata),
-               shapes, LIMIT, max_norm=10.0)
+               shapes, LIMIT, 10.0, version=1)
     with pytest.raises(DeltaError, match="format is 'other/v9'"):
-        decode(save_safetensors(tensors, metadata=other_format), shapes, LIMIT, 10.0)
+        decode(save_safetensors(tensors, metadata=other_format), shapes, LIMIT, 10.0, version=1)
     with pytest.raises(DeltaError, match="corrupt delta body"):
-        decode(data[:-100], shapes, LIMIT, max_norm=10.0)
+        decode(data[:-100], shapes, LIMIT, 10.0, version=1)

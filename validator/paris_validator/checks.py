@@ -56,12 +56,12 @@ def check_delta_file(data: bytes, sub: Submission, spec: JobSpec, base: Checkpoi
     if sub.segments != spec.segments:
         raise CheckFailed("segments", f"{sub.segments} segments committed, the job spec has {spec.segments}")
     try:
-        header = read_header(data)
+        header = read_header(data, spec.codec.version)
         if header != expected_header(sub, spec):
             raise CheckFailed("header", f"file header {header} does not match the submission "
                                         f"{expected_header(sub, spec)}")
         _, update = decode(data, {n: tuple(t.shape) for n, t in base.weights.items()}, spec.max_delta_bytes,
-                           spec.max_delta_norm)
+                           spec.max_delta_norm, spec.codec.version)
     except DeltaError as exc:
         raise CheckFailed("delta-file", str(exc)) from exc
     return update

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from paris_node.learning.delta import CodecParams
+from paris_node.learning.codec import CodecParams
 from paris_node.learning.merge import OuterParams
 from paris_node.learning.train import SegmentSpec
 from paris_node.model.dit import DiTConfig
@@ -79,7 +79,7 @@ class JobSpec:
             raise JobSpecError(f"{source}: not a {FORMAT} document")
         try:
             raw["model"] = DiTConfig(**raw["model"])
-            raw["codec"] = CodecParams(**raw["codec"])
+            raw["codec"] = CodecParams.from_json(raw["codec"])
             raw["outer"] = OuterParams(**raw["outer"])
             raw["shards"], raw["initial"] = tuple(raw["shards"]), tuple(raw["initial"])
             return cls(**raw)

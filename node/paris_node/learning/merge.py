@@ -3,6 +3,8 @@
 The outer gradient is the mean of the merged deltas weighted by score x staleness weight
 (`decay ** staleness`, so a straggler's late delta still counts, less); deltas staler than the bound are
 refused. Nesterov momentum then moves the weights: m <- mu * m + g; theta <- theta - lr * (g + mu * m).
+The defaults suit codec v2's sparse 1-bit deltas: lr 3 and no momentum (the miners' error feedback does
+momentum's work, as in SparseLoCo); dense DiLoCo's lr 0.7 with Nesterov 0.9 overshoots on them.
 A job may also keep an exponential moving average of each expert's weights over versions (`ema_step`),
 which is what samples are drawn from. Everything runs in float32, single-threaded, in delta-id order, so
 anyone holding the previous checkpoint and the on-chain list of delta CIDs rebuilds the same bytes, hence
@@ -24,8 +26,8 @@ class MergeError(ValueError):
 
 @dataclass(frozen=True)
 class OuterParams:
-    lr: float = 0.7
-    momentum: float = 0.9
+    lr: float = 3.0
+    momentum: float = 0.0
     staleness_decay: float = 0.5
     staleness_bound: int = 1
     ema_decay: float = 0.0  # 0: the job keeps no EMA of its checkpoints; else the EMA's decay, warmed up

@@ -54,7 +54,7 @@ def _inputs(chain: Chain, content: Content, spec: JobSpec, base: Checkpoint, ids
     for delta_id in ids:
         delta = chain.delta(delta_id)
         data = content.get(cids[delta_id], max_bytes=spec.max_delta_bytes)
-        _, update = decode(data, shapes, spec.max_delta_bytes, spec.max_delta_norm)
+        _, update = decode(data, shapes, spec.max_delta_bytes, spec.max_delta_norm, spec.codec.version)
         inputs.append(MergeInput(delta_id, update, delta.score_sum, base.version - delta.base_version))
     return inputs
 
