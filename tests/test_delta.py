@@ -14,6 +14,7 @@ from safetensors.torch import save as save_safetensors
 from paris_node.learning.codec import CodecParams
 from paris_node.learning.delta import DeltaError, DeltaHeader, encode, pseudo_gradient, read_header
 from paris_node.learning.delta import decode as decode_file
+from paris_node.learning.jobspec import JobSpec, JobSpecError
 from paris_node.model.dit import VideoDiT, named_config
 
 HEADER = DeltaHeader(job_id=3, expert=1, base_version=4, miner="0xabc", chunk=4096, k=46)
@@ -43,8 +44,8 @@ def test_round_trip_keeps_header_and_the_largest_values(params: CodecParams, hea
     data, residual = encode(update, header, params)
     decoded, sent = decode(data, shapes, LIMIT, 10.0, params.version)
     assert decoded == header == read_header(data, params.version)
-    for name in shapes:  # what was sent plus what is carried is exactly the update
-        assert torch.equal(sent[name] + residual[name], update[name])
+    for name in shapes:  # what was sent plus what is carried is the update
+        torch.testing.assert_close(sent[name] + residual[name], update[name], atol=1e-9, rtol=0)
     flat_update, flat_sent = (torch.cat([t[n].flatten() for n in sorted(shapes)]) for t in (update, sent))
     kept = flat_sent != 0
     numel = sum(math.prod(s) for s in shapes.values())
@@ -65,7 +66,7 @@ def test_version_2_sends_one_magnitude_per_chunk_the_mean_of_the_kept_ones() -> 
 def test_error_feedback_decays_by_the_codec_decay() -> None:
     update = {"w": torch.tensor([1.0, 0.0, 0.0, 0.0])}
     error = {"w": torch.tensor([0.0, 0.5, -0.2, 0.1])}
-    _, carried = encode(update, HEADER, CodecParams(chunk=4, k=1, decay=0.5), error)
+    _, carried = encode(update, dataclasses.replace(HEADER, chunk=4, k=1), CodecParams(chunk=4, k=1, decay=0.5), error)
     assert torch.allclose(carried["w"], torch.tensor([0.0, 0.25, -0.1, 0.05]))
 
 
@@ -75,10 +76,55 @@ def test_a_job_refuses_a_file_of_the_other_codec_version_and_names_both() -> Non
     assert decode(v1_file, shapes, LIMIT, 10.0, version=1)[0] == V1_HEADER  # v1 deltas stay readable
     with pytest.raises(DeltaError, match=r"the job uses codec v2.*'paris-delta/v1', expected 'paris-delta/v2'"):
         decode(v1_file, shapes, LIMIT, 10.0, version=2)
+    v2_file, _ = encode(_update(shapes, 0), HEADER, CodecParams())
+    with pytest.raises(DeltaError, match=r"the job uses codec v1.*'paris-delta/v2', expected 'paris-delta/v1'"):
+        decode(v2_file, shapes, LIMIT, 10.0, version=1)
+
+
+@pytest.mark.parametrize(("numel", "chunk", "k"), [(5, 4096, 3), (4106, 4096, 46), (8, 4, 4), (12, 4, 3)])
+def test_short_streams_partial_chunks_and_every_value_kept_round_trip(numel: int, chunk: int, k: int) -> None:
+    params = CodecParams(chunk=chunk, k=k)
+    header = dataclasses.replace(HEADER, chunk=chunk, k=k)
+    for update in (torch.randn(numel, generator=torch.Generator().manual_seed(numel)) / 100, torch.zeros(numel)):
+        data, residual = encode({"w": update}, header, params)
+        _, sent = decode(data, {"w": (numel,)}, LIMIT, 10.0)
+        torch.testing.assert_close(sent["w"] + residual["w"], update, atol=1e-6, rtol=0)
+
+
+def test_equal_magnitudes_are_kept_lowest_position_first() -> None:
+    update = {"w": torch.tensor([0.0, 1.0, -1.0, 0.0, 1.0, 0.0, 0.0, 0.0])}
+    data, _ = encode(update, dataclasses.replace(HEADER, chunk=8, k=4), CodecParams(chunk=8, k=4))
+    _, sent = decode(data, {"w": (8,)}, LIMIT, 10.0)
+    assert torch.equal(sent["w"] != 0, torch.tensor([True, True, True, False, True, False, False, False]))
+
+
+def test_a_magnitude_beyond_float16_is_refused_when_encoded() -> None:
+    with pytest.raises(DeltaError, match="overflows float16"):
+        encode({"w": torch.full((8,), 1e5)}, dataclasses.replace(HEADER, chunk=8, k=4), CodecParams(chunk=8, k=4))
+    with pytest.raises(ValueError, match="header codec chunk 4096, k 46 differ"):
+        encode({"w": torch.ones(8)}, HEADER, CodecParams(chunk=8, k=4))
+
+
+def test_header_fields_of_the_wrong_type_are_refused() -> None:
+    data, _ = encode(_update(_shapes(), 0), HEADER, CodecParams())
+    size = int.from_bytes(data[:8], "little")
+    metadata = json.loads(data[8:8 + size])["__metadata__"]
+    paris = json.loads(metadata["paris"])
+    for field, value in (("chunk", 4096.0), ("k", "46"), ("miner", 7)):
+        forged = {"paris": json.dumps({**paris, "header": {**paris["header"], field: value}})}
+        with pytest.raises(DeltaError, match="wrong types"):
+            decode(save_safetensors(load_safetensors(data), metadata=forged), _shapes(), LIMIT, 10.0)
 
 
 def test_job_specs_written_before_version_2_keep_their_meaning() -> None:
-    assert CodecParams.from_json({"chunk": 4096, "k": 16}) == V1
+    assert CodecParams.from_json({"chunk": 4096, "k": 16}) == V1 == CodecParams.from_json({})
+    spec = json.loads(JobSpec(name="old", model=named_config("tiny"), shards=("-",), initial=("-",), job_seed=0)
+                      .to_bytes())
+    spec["codec"] = {"chunk": 4096, "k": 16}
+    assert JobSpec.from_bytes(json.dumps(spec).encode()).codec == V1
+    spec["codec"] = {"version": 3}
+    with pytest.raises(JobSpecError, match="codec version 3"):
+        JobSpec.from_bytes(json.dumps(spec).encode())
     assert CodecParams.from_json({"version": 2, "chunk": 1024, "k": 8, "decay": 0.9}) == CodecParams(2, 1024, 8, 0.9)
     with pytest.raises(ValueError, match="codec version 3"):
         CodecParams.from_json({"version": 3, "chunk": 4096, "k": 16, "decay": 1.0})
@@ -129,7 +175,7 @@ def test_an_update_that_is_not_finite_is_refused_when_encoded() -> None:
         update = _update(shapes, 2)
         next(iter(update.values())).view(-1)[0] = bad
         for params, header in ((CodecParams(), HEADER), (V1, V1_HEADER)):
-            with pytest.raises(DeltaError, match="cannot be encoded: scales are not finite"):
+            with pytest.raises(DeltaError, match="cannot be encoded: .*not finite"):
                 encode(update, header, params)
 
 
@@ -159,7 +205,6 @@ def test_tampered_version_2_bodies_are_refused() -> None:
     flipped[-2] ^= 0b1000  # a bit of the last chunk's position vector: one position too many or too few
     cases = {"exactly 46 positions": {"bits": flipped},
              "bits is torch.uint8 \\(\\d+,\\), expected": {"bits": bits[:-1].clone()},
-             "bits past the end": {"bits": torch.cat([bits[:-1], torch.tensor([255], dtype=torch.uint8)])},
              "not finite": {"scale": torch.full((rows,), float("inf"), dtype=torch.float16)},
              "scale is torch.float32": {"scale": scale.float()}}
     for message, change in cases.items():
@@ -175,6 +220,12 @@ def test_positions_that_do_not_increase_are_refused() -> None:
     swapped = torch.tensor([0b0110100], dtype=torch.uint8)
     with pytest.raises(DeltaError, match="positions are not increasing within their 4-value chunk"):
         decode(_tampered(data, bits=swapped), {"w": (4,)}, LIMIT, 10.0)
+    stray = torch.tensor([load_safetensors(data)["bits"][0] | 0b10000000], dtype=torch.uint8)  # the 8th of 7 bits
+    with pytest.raises(DeltaError, match="bits past the end"):
+        decode(_tampered(data, bits=stray), {"w": (4,)}, LIMIT, 10.0)
+    negative_zero = torch.tensor([-0.0], dtype=torch.float16)
+    with pytest.raises(DeltaError, match="not finite and non-negative"):
+        decode(_tampered(data, scale=negative_zero), {"w": (4,)}, LIMIT, 10.0)
 
 
 def test_garbage_and_tampered_files_are_refused() -> None:

@@ -41,12 +41,20 @@ def test_nesterov_step_matches_the_formula() -> None:
     torch.testing.assert_close(new_weights["w"], weights["w"] - 0.5 * (gradient + 0.9 * m))
 
 
+def test_the_default_step_is_lr_times_the_gradient_and_keeps_no_momentum() -> None:
+    weights = {"w": torch.tensor([1.0, -1.0])}
+    new_weights, new_momentum = outer_step(weights, {}, [MergeInput(1, {"w": torch.tensor([0.2, 0.4])}, 1, 0)],
+                                           OuterParams())
+    torch.testing.assert_close(new_weights["w"], torch.tensor([1.0 - 3.0 * 0.2, -1.0 - 3.0 * 0.4]))
+    assert new_momentum == {}
+
+
 def test_merge_is_bit_exact_whatever_the_input_order() -> None:
     weights = {n: t.clone() for n, t in VideoDiT(named_config("tiny")).state_dict().items()}
     inputs = _inputs(weights, 3)
     digests = set()
     for order in (inputs, list(reversed(inputs)), [inputs[1], inputs[0], inputs[2]]):
-        new_weights, new_momentum = outer_step(weights, {}, order, OuterParams())
+        new_weights, new_momentum = outer_step(weights, {}, order, OuterParams(momentum=0.9))
         tensors = {**{f"w/{n}": t for n, t in new_weights.items()}, **{f"m/{n}": t for n, t in new_momentum.items()}}
         digests.add(hashlib.sha256(save_safetensors(tensors)).hexdigest())
     assert len(digests) == 1

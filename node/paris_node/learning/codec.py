@@ -4,8 +4,8 @@ The stream (every tensor flattened, in name order) is cut into chunks of `chunk`
 largest magnitudes are kept. Version 1 sends each kept value as int8 against the chunk's absmax and its
 position as uint16 (24 bits a value). Version 2, after SparseLoCo (arXiv 2508.15706) and 1-bit error-feedback
 SGD, sends a sign bit per kept value, one float16 magnitude per chunk (the mean of the kept magnitudes) and
-the positions Elias-Fano coded (about log2(chunk / k) + 2 bits each), so at equal bytes it keeps nearly three
-times as many values. Both are plain functions of the stream: a validator re-encoding the same stream gets
+the positions Elias-Fano coded (about log2(chunk / k) + 2 bits each), so at equal bytes it keeps about 2.5 times
+as many values. Both are plain functions of the stream: a validator re-encoding the same stream gets
 the same tensors. `unpack` checks every field of a received body and says which one is wrong.
 """
 
@@ -20,7 +20,7 @@ import torch
 
 QUANT_MAX = 127
 VERSIONS = (1, 2)
-LEGACY = {"version": 1, "decay": 1.0}  # what a job spec written before version 2 existed meant
+LEGACY = {"version": 1, "chunk": 4096, "k": 16, "decay": 1.0}  # what a job spec before version 2 meant
 
 
 class CodecError(ValueError):
@@ -35,6 +35,8 @@ class CodecParams:
     decay: float = 0.95  # error feedback carried to the next round is multiplied by this
 
     def __post_init__(self) -> None:
+        if any(type(value) is not int for value in (self.version, self.chunk, self.k)):
+            raise ValueError(f"version, chunk and k must be integers, not {self.version!r}, {self.chunk!r}, {self.k!r}")
         if self.version not in VERSIONS:
             raise ValueError(f"codec version {self.version} is not one of {VERSIONS}")
         if not 1 <= self.k <= self.chunk <= 65536:
@@ -55,12 +57,14 @@ def layout(numel: int, params: CodecParams) -> tuple[int, int, int]:
 
 
 def top_k(flat: torch.Tensor, params: CodecParams) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sorted positions (rows, k) of each chunk's largest magnitudes, and the values there."""
+    """Sorted positions (rows, k) of each chunk's largest magnitudes, and the values there; equal magnitudes are
+    taken lowest position first, so every machine keeps the same ones."""
     rows, chunk, k = layout(flat.numel(), params)
     padded = torch.zeros(rows * chunk, dtype=torch.float32)
     padded[:flat.numel()] = flat
     grid = padded.view(rows, chunk)
-    idx = grid.abs().topk(k, dim=1, sorted=False).indices.sort(dim=1).values
+    order = torch.sort(grid.abs(), dim=1, descending=True, stable=True).indices
+    idx = order[:, :k].sort(dim=1).values
     return idx, grid.gather(1, idx)
 
 
@@ -75,7 +79,7 @@ def _low_bits(chunk: int, k: int) -> int:
     return max(0, math.floor(math.log2(chunk / k)))
 
 
-def _bit_counts(rows: int, chunk: int, k: int) -> tuple[int, int, int]:
+def _bit_counts(chunk: int, k: int) -> tuple[int, int, int]:
     """Bits per row of the signs, the low parts and the high (unary) vector."""
     low = _low_bits(chunk, k)
     return k, k * low, ((chunk - 1) >> low) + k
@@ -92,7 +96,7 @@ def compress(flat: torch.Tensor, params: CodecParams) -> dict[str, torch.Tensor]
                 "scale": scale}
     rows, chunk, k = layout(flat.numel(), params)
     low = _low_bits(chunk, k)
-    _, _, high_bits = _bit_counts(rows, chunk, k)
+    _, _, high_bits = _bit_counts(chunk, k)
     positions = idx.numpy().astype(np.int64)
     low_part = (positions[:, :, None] >> np.arange(low)) & 1
     high = np.zeros((rows, high_bits), dtype=np.uint8)
@@ -100,7 +104,17 @@ def compress(flat: torch.Tensor, params: CodecParams) -> dict[str, torch.Tensor]
     bits = np.concatenate([(kept < 0).numpy().astype(np.uint8).ravel(), low_part.astype(np.uint8).ravel(),
                            high.ravel()])
     return {"bits": torch.from_numpy(np.packbits(bits, bitorder="little")),
-            "scale": kept.abs().mean(dim=1).to(torch.float16)}
+            "scale": _mean_magnitude(kept)}
+
+
+def _mean_magnitude(kept: torch.Tensor) -> torch.Tensor:
+    """Each row's mean |value| as float16, summed in float64 (exact for these few float32 values, so no CPU's
+    summation order changes a bit); a mean beyond float16's range is refused rather than sent as inf."""
+    mean = kept.abs().double().sum(dim=1) / kept.shape[1]
+    beyond = ~(mean <= torch.finfo(torch.float16).max)  # NaN too
+    if beyond.any():
+        raise CodecError(f"a chunk's mean magnitude {float(mean[beyond][0]):.4g} is not finite or overflows float16")
+    return mean.to(torch.float16)
 
 
 def decompress(tensors: dict[str, torch.Tensor], numel: int, params: CodecParams) -> torch.Tensor:
@@ -118,7 +132,7 @@ def _expect(tensors: dict[str, torch.Tensor], parts: dict[str, tuple[torch.dtype
 
 
 def _check_scale(scale: torch.Tensor) -> None:
-    if not torch.isfinite(scale).all() or (scale < 0).any():
+    if not torch.isfinite(scale).all() or torch.signbit(scale).any():
         raise CodecError("scales are not finite and non-negative")
 
 
@@ -130,6 +144,8 @@ def _unpack_v1(tensors: dict[str, torch.Tensor], numel: int,
     idx = tensors["idx"].to(torch.int64)
     if int(idx.max()) >= chunk:
         raise CodecError(f"a position is outside its {chunk}-value chunk")
+    if (idx.diff(dim=1) <= 0).any():
+        raise CodecError(f"positions are not increasing within their {chunk}-value chunk")
     _check_scale(tensors["scale"])
     return idx, tensors["val"].to(torch.float32) * tensors["scale"][:, None]
 
@@ -137,7 +153,7 @@ def _unpack_v1(tensors: dict[str, torch.Tensor], numel: int,
 def _unpack_v2(tensors: dict[str, torch.Tensor], numel: int,
                params: CodecParams) -> tuple[torch.Tensor, torch.Tensor]:
     rows, chunk, k = layout(numel, params)
-    sign_bits, low_bits, high_bits = _bit_counts(rows, chunk, k)
+    sign_bits, low_bits, high_bits = _bit_counts(chunk, k)
     total = rows * (sign_bits + low_bits + high_bits)
     _expect(tensors, {"bits": (torch.uint8, (math.ceil(total / 8),)), "scale": (torch.float16, (rows,))})
     _check_scale(tensors["scale"])

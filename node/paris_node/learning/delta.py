@@ -58,10 +58,12 @@ def unflatten(flat: torch.Tensor, shapes: dict[str, tuple[int, ...]]) -> dict[st
 def encode(update: dict[str, torch.Tensor], header: DeltaHeader, params: CodecParams,
            error: dict[str, torch.Tensor] | None = None) -> tuple[bytes, dict[str, torch.Tensor]]:
     """Compress `update` plus the carried `error`; return the file bytes and the new error to carry."""
+    if (header.chunk, header.k) != (params.chunk, params.k):
+        raise ValueError(f"header codec chunk {header.chunk}, k {header.k} differ from the parameters {params}")
     shapes = {n: tuple(t.shape) for n, t in update.items()}
     corrected = flatten(update) + (params.decay * flatten(error) if error else 0)
-    tensors = compress(corrected, params)
     try:
+        tensors = compress(corrected, params)
         residual = corrected - decompress(tensors, corrected.numel(), params)
     except CodecError as exc:
         raise DeltaError(f"the update cannot be encoded: {exc}") from exc
@@ -78,9 +80,14 @@ def shapes_digest(shapes: dict[str, tuple[int, ...]]) -> str:
 def read_header(data: bytes, version: int) -> DeltaHeader:
     """The header alone, without loading tensors, of a file that must be in codec `version`'s format."""
     try:
-        return DeltaHeader(**tensorfile.read_header(data, FORMATS[version])["header"])
+        header = DeltaHeader(**tensorfile.read_header(data, FORMATS[version])["header"])
     except (tensorfile.TensorFileError, KeyError, TypeError) as exc:
         raise DeltaError(f"unreadable delta header (the job uses codec v{version}): {exc}") from exc
+    fields = asdict(header)
+    if any(type(fields[name]) is not int for name in ("job_id", "expert", "base_version", "chunk", "k")) \
+            or type(header.miner) is not str:
+        raise DeltaError(f"delta header fields have the wrong types: {fields}")
+    return header
 
 
 def decode(data: bytes, expected_shapes: dict[str, tuple[int, ...]], max_bytes: int, max_norm: float,

@@ -85,7 +85,7 @@ class JobSpec:
             return cls(**raw)
         except KeyError as exc:
             raise JobSpecError(f"{source}: missing field {exc}") from exc
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             raise JobSpecError(f"{source}: {exc}") from exc
 
 

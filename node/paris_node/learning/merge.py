@@ -94,6 +94,7 @@ def outer_step(weights: dict[str, torch.Tensor], momentum: dict[str, torch.Tenso
                     raise MergeError(f"delta {item.delta_id:#x}: tensor {name} is missing or misshapen")
                 gradient += share * item.update[name].float()
             m = params.momentum * momentum.get(name, torch.zeros_like(gradient)) + gradient
-            new_momentum[name] = m
+            if params.momentum:  # without momentum the checkpoint carries none
+                new_momentum[name] = m
             new_weights[name] = weights[name].float() - params.lr * (gradient + params.momentum * m)
     return new_weights, new_momentum
