@@ -175,7 +175,7 @@ def test_an_update_that_is_not_finite_is_refused_when_encoded() -> None:
         update = _update(shapes, 2)
         next(iter(update.values())).view(-1)[0] = bad
         for params, header in ((CodecParams(), HEADER), (V1, V1_HEADER)):
-            with pytest.raises(DeltaError, match="cannot be encoded: .*not finite"):
+            with pytest.raises(DeltaError, match=r"cannot be encoded: .*not finite"):
                 encode(update, header, params)
 
 
