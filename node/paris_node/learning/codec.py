@@ -6,7 +6,7 @@ position as uint16 (24 bits a value). Version 2, after SparseLoCo (arXiv 2508.15
 SGD, sends a sign bit per kept value, one float16 magnitude per chunk (the mean of the kept magnitudes) and
 the positions Elias-Fano coded (about log2(chunk / k) + 2 bits each), so at equal bytes it keeps about 2.5 times
 as many values. Both are plain functions of the stream: a validator re-encoding the same stream gets
-the same tensors. `unpack` checks every field of a received body and says which one is wrong.
+the same tensors. `decompress` checks every field of a received body and says which one is wrong.
 """
 
 from __future__ import annotations
