@@ -33,7 +33,7 @@ from paris_node.content import tensorfile
 from paris_node.data.clips import ClipSet
 from paris_node.data.synthetic import synthetic_set
 from paris_node.learning.checkpoint import Checkpoint
-from paris_node.learning.codec import CodecParams, layout, top_k
+from paris_node.learning.codec import CodecParams, scatter, top_k
 from paris_node.learning.delta import FORMATS, DeltaHeader, decode, encode, flatten, pseudo_gradient
 from paris_node.learning.delta import unflatten
 from paris_node.learning.evaluate import held_out_loss
@@ -112,11 +112,9 @@ def sparseloco_transmit(spec: JobSpec, k: int, header_bytes: int, decay: float =
         large = magnitude > magnitude.mean(dim=1, keepdim=True)
         big = (magnitude * large).sum(1, keepdim=True) / large.sum(1, keepdim=True).clamp(min=1)
         small = (magnitude * ~large).sum(1, keepdim=True) / (~large).sum(1, keepdim=True).clamp(min=1)
-        rows, chunk, _ = layout(corrected.numel(), params)
-        grid = torch.zeros(rows, chunk).scatter_(1, idx, kept.sign() * torch.where(large, big, small))
-        sent = grid.flatten()[:corrected.numel()]
+        sent = scatter(idx, kept.sign() * torch.where(large, big, small), corrected.numel(), params)
         errors[miner] = corrected - sent
-        return unflatten(sent, shapes), sparseloco_bytes(rows, k, header_bytes)
+        return unflatten(sent, shapes), sparseloco_bytes(idx.shape[0], k, header_bytes)
     return transmit
 
 

@@ -68,7 +68,8 @@ def top_k(flat: torch.Tensor, params: CodecParams) -> tuple[torch.Tensor, torch.
     return idx, grid.gather(1, idx)
 
 
-def _scatter(idx: torch.Tensor, values: torch.Tensor, numel: int, params: CodecParams) -> torch.Tensor:
+def scatter(idx: torch.Tensor, values: torch.Tensor, numel: int, params: CodecParams) -> torch.Tensor:
+    """The dense stream of `numel` values with `values` at the chunk positions `idx`, zero elsewhere."""
     rows, chunk, _ = layout(numel, params)
     grid = torch.zeros(rows, chunk, dtype=torch.float32).scatter_(1, idx, values)
     return grid.flatten()[:numel]
@@ -88,13 +89,20 @@ def _bit_counts(chunk: int, k: int) -> tuple[int, int, int]:
 def compress(flat: torch.Tensor, params: CodecParams) -> dict[str, torch.Tensor]:
     """The tensors a delta file carries for this stream."""
     idx, kept = top_k(flat, params)
-    if params.version == 1:
-        scale = kept.abs().amax(dim=1) / QUANT_MAX
-        safe = torch.where(scale > 0, scale, torch.ones_like(scale))
-        return {"idx": idx.to(torch.int32).to(torch.uint16),
-                "val": (kept / safe[:, None]).round().clamp(-QUANT_MAX, QUANT_MAX).to(torch.int8),
-                "scale": scale}
-    rows, chunk, k = layout(flat.numel(), params)
+    _, chunk, _ = layout(flat.numel(), params)
+    return (_pack_v1 if params.version == 1 else _pack_v2)(idx, kept, chunk)
+
+
+def _pack_v1(idx: torch.Tensor, kept: torch.Tensor, _: int) -> dict[str, torch.Tensor]:
+    scale = kept.abs().amax(dim=1) / QUANT_MAX
+    safe = torch.where(scale > 0, scale, torch.ones_like(scale))
+    return {"idx": idx.to(torch.int32).to(torch.uint16),
+            "val": (kept / safe[:, None]).round().clamp(-QUANT_MAX, QUANT_MAX).to(torch.int8),
+            "scale": scale}
+
+
+def _pack_v2(idx: torch.Tensor, kept: torch.Tensor, chunk: int) -> dict[str, torch.Tensor]:
+    rows, k = idx.shape
     low = _low_bits(chunk, k)
     _, _, high_bits = _bit_counts(chunk, k)
     positions = idx.numpy().astype(np.int64)
@@ -103,8 +111,7 @@ def compress(flat: torch.Tensor, params: CodecParams) -> dict[str, torch.Tensor]
     np.put_along_axis(high, (positions >> low) + np.arange(k), 1, axis=1)
     bits = np.concatenate([(kept < 0).numpy().astype(np.uint8).ravel(), low_part.astype(np.uint8).ravel(),
                            high.ravel()])
-    return {"bits": torch.from_numpy(np.packbits(bits, bitorder="little")),
-            "scale": _mean_magnitude(kept)}
+    return {"bits": torch.from_numpy(np.packbits(bits, bitorder="little")), "scale": _mean_magnitude(kept)}
 
 
 def _mean_magnitude(kept: torch.Tensor) -> torch.Tensor:
@@ -120,7 +127,12 @@ def _mean_magnitude(kept: torch.Tensor) -> torch.Tensor:
 def decompress(tensors: dict[str, torch.Tensor], numel: int, params: CodecParams) -> torch.Tensor:
     """The dense stream a body stands for; raises `CodecError` on any malformed field."""
     idx, values = (_unpack_v1 if params.version == 1 else _unpack_v2)(tensors, numel, params)
-    return _scatter(idx, values, numel, params)
+    _, chunk, _ = layout(numel, params)
+    if int(idx.max()) >= chunk:
+        raise CodecError(f"a position is outside its {chunk}-value chunk")
+    if (idx.diff(dim=1) <= 0).any():
+        raise CodecError(f"positions are not increasing within their {chunk}-value chunk")
+    return scatter(idx, values, numel, params)
 
 
 def _expect(tensors: dict[str, torch.Tensor], parts: dict[str, tuple[torch.dtype, tuple[int, ...]]]) -> None:
@@ -138,16 +150,11 @@ def _check_scale(scale: torch.Tensor) -> None:
 
 def _unpack_v1(tensors: dict[str, torch.Tensor], numel: int,
                params: CodecParams) -> tuple[torch.Tensor, torch.Tensor]:
-    rows, chunk, k = layout(numel, params)
+    rows, _, k = layout(numel, params)
     _expect(tensors, {"idx": (torch.uint16, (rows, k)), "val": (torch.int8, (rows, k)),
                       "scale": (torch.float32, (rows,))})
-    idx = tensors["idx"].to(torch.int64)
-    if int(idx.max()) >= chunk:
-        raise CodecError(f"a position is outside its {chunk}-value chunk")
-    if (idx.diff(dim=1) <= 0).any():
-        raise CodecError(f"positions are not increasing within their {chunk}-value chunk")
     _check_scale(tensors["scale"])
-    return idx, tensors["val"].to(torch.float32) * tensors["scale"][:, None]
+    return tensors["idx"].to(torch.int64), tensors["val"].to(torch.float32) * tensors["scale"][:, None]
 
 
 def _unpack_v2(tensors: dict[str, torch.Tensor], numel: int,
@@ -167,8 +174,6 @@ def _unpack_v2(tensors: dict[str, torch.Tensor], numel: int,
     ones = np.nonzero(high)[1].reshape(rows, k) - np.arange(k)
     low = _low_bits(chunk, k)
     positions = (ones << low) | (low_part.reshape(rows, k, low).astype(np.int64) << np.arange(low)).sum(axis=2)
-    if (positions >= chunk).any() or (np.diff(positions, axis=1) <= 0).any():
-        raise CodecError(f"positions are not increasing within their {chunk}-value chunk")
     magnitude = tensors["scale"].to(torch.float32)[:, None]
     sign = 1 - 2 * torch.from_numpy(signs.reshape(rows, k).astype(np.float32))
     return torch.from_numpy(positions), magnitude * sign

@@ -36,6 +36,12 @@ class DeltaHeader:
     chunk: int
     k: int
 
+    def __post_init__(self) -> None:
+        fields = asdict(self)
+        if any(type(fields[name]) is not int for name in ("job_id", "expert", "base_version", "chunk", "k")) \
+                or type(self.miner) is not str:
+            raise TypeError(f"delta header fields have the wrong types: {fields}")
+
 
 def pseudo_gradient(base: dict[str, torch.Tensor], local: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {name: (base[name].float() - local[name].float()) for name in base}
@@ -80,14 +86,9 @@ def shapes_digest(shapes: dict[str, tuple[int, ...]]) -> str:
 def read_header(data: bytes, version: int) -> DeltaHeader:
     """The header alone, without loading tensors, of a file that must be in codec `version`'s format."""
     try:
-        header = DeltaHeader(**tensorfile.read_header(data, FORMATS[version])["header"])
+        return DeltaHeader(**tensorfile.read_header(data, FORMATS[version])["header"])
     except (tensorfile.TensorFileError, KeyError, TypeError) as exc:
         raise DeltaError(f"unreadable delta header (the job uses codec v{version}): {exc}") from exc
-    fields = asdict(header)
-    if any(type(fields[name]) is not int for name in ("job_id", "expert", "base_version", "chunk", "k")) \
-            or type(header.miner) is not str:
-        raise DeltaError(f"delta header fields have the wrong types: {fields}")
-    return header
 
 
 def decode(data: bytes, expected_shapes: dict[str, tuple[int, ...]], max_bytes: int, max_norm: float,
