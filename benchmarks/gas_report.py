@@ -54,8 +54,8 @@ def measure(rpc_url: str, contract: str) -> None:
     receipt = send(requester, "createJob", "createJob", terms.as_tuple(), value=10 * ETH)
     job_id = requester._log_event(receipt, "JobCreated").args["jobId"]
     send(validator, "stake", "stake", ROLE_VALIDATOR, value=ETH)
-    for index in MINERS:
-        send(chains[index], "stake", "stake", ROLE_MINER, value=ETH)
+    for index in MINERS:  # the minimum stake backs one unsettled delta: one per round, claimed at the end
+        send(chains[index], "stake", "stake", ROLE_MINER, value=len(MERGE_SIZES) * ETH)
 
     finalize_gas = {}
     merged: list[int] = []
@@ -77,6 +77,8 @@ def measure(rpc_url: str, contract: str) -> None:
         merged += ids
     send(requester, "claim (1 delta)", "claim", merged[:1])
     send(requester, "claim (7 deltas)", "claim", merged[-7:])
+    send(validator, "collect (1 delta)", "collect", merged[:1])
+    send(validator, "collect (7 deltas)", "collect", merged[-7:])
     for index in MINERS[:3]:
         send(chains[index], "withdraw", "withdraw")
 

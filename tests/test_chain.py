@@ -12,6 +12,8 @@ from paris_node.market.chain import (ROLE_MINER, Chain, ChainError, ChainUnreach
                                      JobTerms, cid_from_chain, cid_to_chain)
 from paris_node.runtime.devnet import DevnetInfo, devnet_account
 
+from helpers.chain import funded_chain
+
 SPEC = CID("base32", 1, "raw", ("sha2-256", hashlib.sha256(b"spec").digest()))
 
 
@@ -22,8 +24,8 @@ def _terms(chain: Chain, experts: int = 3) -> JobTerms:
 
 
 def test_duplicate_delta_names_every_argument(devnet: DevnetInfo) -> None:
-    miner = devnet_account(6)
-    chain = Chain(devnet.rpc_url, devnet.contract, miner)
+    chain = funded_chain(devnet)  # an account of its own: its unsettled deltas are nobody else's
+    miner = chain.account
     chain.stake(ROLE_MINER, wei=10**18)
     requester = Chain(devnet.rpc_url, devnet.contract, devnet_account(1))
     job = requester.create_job(_terms(requester), escrow_wei=10**15)

@@ -43,7 +43,7 @@ def test_a_round_from_job_to_payouts_and_a_slash(devnet: DevnetInfo) -> None:
                      quorum=2, challenges=2)
     job_id = requester.create_job(terms, escrow_wei=5 * ETH)
     job = requester.job(job_id)
-    assert (job.escrow, job.experts, job.aggregator) == (5 * ETH, 2, aggregator.account.address)
+    assert (job.escrow, job.fee_pool, job.experts, job.aggregator) == (4 * ETH, ETH, 2, aggregator.account.address)
 
     for chain, role in ((validator1, ROLE_VALIDATOR), (validator2, ROLE_VALIDATOR), (honest1, ROLE_MINER),
                         (honest2, ROLE_MINER), (cheater, ROLE_MINER)):
@@ -57,16 +57,20 @@ def test_a_round_from_job_to_payouts_and_a_slash(devnet: DevnetInfo) -> None:
         honest1.challenge_seed(ids[0], block=honest1.delta(ids[0]).submitted_block)
     _mine(requester, 3)
     segments = honest1.challenged_segments(ids[0])
-    assert len(set(segments)) == 2 and all(0 <= s < 8 for s in segments)
+    assert segments[0] == 7 and len(set(segments)) == 3 and all(0 <= s < 8 for s in segments)  # the last, always
+    with pytest.raises(ContractRevert, match="VoteBeforeReveal"):
+        validator1.submit_score(ids[2], False, 0)
     assert honest1.reveal(ids[0], _cid("reveal-0")) == honest1.challenge_seed(ids[0])
     honest2.reveal(ids[1], _cid("reveal-1"))
+    cheater.reveal(ids[2], _cid("reveal-2"))
 
     for validator in (validator1, validator2):
         validator.submit_score(ids[0], True, 3000)
         validator.submit_score(ids[1], True, 1000)
         validator.submit_score(ids[2], False, 0)
     assert [requester.delta(i).state for i in ids] == [DeltaState.PASSED, DeltaState.PASSED, DeltaState.FAILED]
-    assert validator1.owed(validator1.account.address) == 3 * FEE
+    assert validator1.collect(ids[:2]) == 2 * FEE  # votes that matched the verdict earn, from the fee pool
+    assert requester.job(job_id).fee_pool == ETH - 2 * FEE
 
     with pytest.raises(ContractRevert, match=r"NotAggregator.*only the job's aggregator"):
         requester.finalize(job_id, 0, 1, _cid("ckpt-1"), ids[:2])
@@ -91,17 +95,18 @@ def test_a_round_from_job_to_payouts_and_a_slash(devnet: DevnetInfo) -> None:
     slashed = validator1.slash(ids[2], SlashReason.FAILED_SPOT_CHECK, evidence)
     assert slashed.args["amount"] == ETH and slashed.args["miner"] == cheater.account.address
     assert requester.job(job_id).escrow == escrow_before + ETH // 2
-    assert validator1.owed(validator1.account.address) == 3 * FEE + ETH // 2
+    assert validator1.collect([ids[2]]) == FEE + ETH // 4  # the fail voters share the other half
+    assert validator2.collect(ids) == 3 * FEE + ETH // 4
     assert cheater.stake_of(cheater.account.address).slashed
     with pytest.raises(ContractRevert, match=r"IsSlashed.*can no longer take part"):
         cheater.request_unbond()
     paid = validator1.withdraw()
-    assert paid == 3 * FEE + ETH // 2
+    assert paid == 3 * FEE + ETH // 4
 
     names = [e.name for e in requester.events(cursor)]
     assert names[0] == "JobCreated"
     for name in ("Staked", "DeltaSubmitted", "Revealed", "ScoreSubmitted", "DeltaDecided", "ExpertFinalized",
-                 "DeltaPaid", "Withdrawn", "Slashed"):
+                 "DeltaPaid", "Withdrawn", "Slashed", "Collected"):
         assert name in names, name
     assert names.count("DeltaSubmitted") == 3 and names.count("DeltaPaid") == 2
 

@@ -33,7 +33,7 @@ def test_the_index_reads_jobs_deltas_reveals_and_merges_and_resumes_after_a_rest
     aggregator, validator, *miners = (funded_chain(devnet) for _ in range(4))
     validator.stake(ROLE_VALIDATOR, wei=ETH)
     for miner in miners:
-        miner.stake(ROLE_MINER, wei=ETH)
+        miner.stake(ROLE_MINER, wei=3 * ETH)  # the minimum for each of its unsettled deltas
     start = requester.w3.eth.block_number + 1
     reader = Chain(devnet.rpc_url, devnet.contract)
     index = MarketIndex(reader, start, tmp_path / "index.jsonl")
@@ -82,7 +82,7 @@ def test_an_index_of_some_jobs_reads_only_theirs_and_refuses_a_journal_of_other_
         devnet: DevnetInfo, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     requester = Chain(devnet.rpc_url, devnet.contract, devnet_account(1))
     aggregator, miner = funded_chain(devnet), funded_chain(devnet)
-    miner.stake(ROLE_MINER, wei=ETH)
+    miner.stake(ROLE_MINER, wei=2 * ETH)  # two unsettled deltas
     start = requester.w3.eth.block_number + 1
     job_a, job_b = _job(requester, aggregator, "only-a"), _job(requester, aggregator, "only-b")
     delta_a = miner.submit_delta(job_a, 0, 0, _cid("only-delta-a"), b"\x03" * 32, segments=2)

@@ -189,6 +189,7 @@ def test_the_validator_fails_unsealed_tampered_and_unadmitted_deltas(devnet: Dev
     miners[1].key = Keyrings(miners[1].chain, store.get, miners[1].chain.account).current(job_id, market.spec)[1] \
         .of_epoch(0, "job key")
     ids = {miner.submit(0): miner for miner in miners}
+    _run_until(lambda: all([m.reveal(0) for m in miners]), [], "reveals")  # the market takes votes after them
 
     validator = ValidatorDaemon(chains[1], IpfsStore(devnet.ipfs_api), tmp_path / "validator", devnet.deploy_block,
                                 {job_id})

@@ -59,7 +59,9 @@ def test_challenge_is_unknowable_at_submission_and_recomputable_off_chain(market
     seed = keccak(abi_encode(["bytes32", "uint256"], [target, delta_id]))
     assert miner.chain.challenge_seed(delta_id) == seed
     assert challenged_segments(seed, delta.segments, 1) == miner.chain.challenged_segments(delta_id)
-    assert len(set(challenged_segments(seed, 50, 7))) == 7  # distinct draws
+    picked = challenged_segments(seed, 50, 7)
+    assert picked[0] == 49 and len(set(picked)) == 8  # the last segment, then 7 distinct draws among the others
+    assert challenged_segments(seed, 1, 7) == [0]
 
 
 def test_a_validator_killed_mid_check_and_after_voting_finishes_once(market: Market, tmp_path: Path,

@@ -12,7 +12,15 @@ interface IParisMarket {
         Failed,
         Merged,
         Paid,
-        Slashed
+        Slashed,
+        Released // settled without a merge or a slash; its stake is free again
+    }
+    /// @notice A validator's vote on one delta; `Collected` once its fee (and slashing share) was paid.
+    enum Vote {
+        None,
+        Pass,
+        Fail,
+        Collected
     }
     enum SlashReason {
         FailedSpotCheck,
@@ -26,12 +34,12 @@ interface IParisMarket {
         uint16 experts;
         uint32 rounds; // checkpoint versions per expert
         uint96 rewardPerRound; // shared by the experts' merges of one round
-        uint64 validatorFee; // paid per scored delta
-        uint40 deadline; // unix time after which the requester may reclaim what is left
+        uint64 validatorFee; // paid, from the fee pool, per vote that matches the delta's decided verdict
+        uint40 deadline; // unix time after which no delta is taken; the requester may reclaim 2 reveal windows later
         uint24 revealWindow; // seconds a miner has to reveal challenged states after submitting
         uint16 stalenessBound; // how many versions behind a delta's base may be when merged
         uint8 quorum; // validator votes that decide a delta
-        uint8 challenges; // segments challenged per delta
+        uint8 challenges; // random segments challenged per delta, besides the last one (always challenged)
         address aggregator;
     }
 
@@ -47,9 +55,10 @@ interface IParisMarket {
         uint40 deadline;
         uint24 revealWindow;
         uint32 specCodec;
-        uint96 escrow;
+        uint96 escrow; // reserved for rewards: rounds x rewardPerRound at creation, less what merges priced
         uint96 rewardPerRound;
         uint64 validatorFee;
+        uint96 feePool; // what validator fees are paid from: the escrow beyond the rewards, and top-ups
         bytes32 specDigest;
     }
 
@@ -59,14 +68,14 @@ interface IParisMarket {
         uint16 expert;
         DeltaState state;
         uint40 submittedAt;
-        uint64 jobId;
+        uint48 jobId;
         uint40 submittedBlock;
         uint16 segments;
         uint8 passVotes;
         uint8 failVotes;
         bool revealed;
         uint32 scoreSum;
-        uint80 payout;
+        uint96 payout; // a merged delta's reward; for a slashed one, what its fail voters share
     }
 
     struct Stake {
@@ -74,6 +83,7 @@ interface IParisMarket {
         uint8 roles;
         bool slashed;
         uint40 unbondAt; // 0 while bonded
+        uint16 open; // deltas submitted and not yet settled (paid, slashed or released); each needs MIN_STAKE
     }
 
     /// @notice Where a private job's current keyring (its data keys sealed to admitted nodes) lies on IPFS.
@@ -94,12 +104,14 @@ interface IParisMarket {
     error NotRequester(uint256 jobId, address caller);
     /// @notice only the job's aggregator may finalize its checkpoints
     error NotAggregator(uint256 jobId, address caller);
-    /// @notice escrow can be reclaimed only after the job's deadline
-    error DeadlineNotReached(uint256 jobId, uint256 deadline);
+    /// @notice escrow can be reclaimed only once the job's deadline and its finalize grace (2 reveal windows) passed
+    error DeadlineNotReached(uint256 jobId, uint256 reclaimableAt);
     /// @notice the job's deadline has passed; it takes no more deltas
     error DeadlinePassed(uint256 jobId, uint256 deadline);
-    /// @notice send at least the market's minimum stake
+    /// @notice bond more: the market's minimum stake, and that much again for every unsettled delta
     error StakeTooSmall(uint256 amount, uint256 minimum);
+    /// @notice this account still has unsettled deltas: claim, wait for their decision, or `release` them first
+    error OutstandingDeltas(address account, uint16 open);
     /// @notice roles are 1 (miner), 2 (validator) or 3 (both)
     error InvalidRoles(uint8 roles);
     /// @notice this account needs a stake with that role first
@@ -120,8 +132,8 @@ interface IParisMarket {
     error TooStale(uint32 baseVersion, uint32 current, uint16 bound);
     /// @notice this miner already submitted for this expert and version; wait for the next version
     error DuplicateDelta(uint256 jobId, uint16 expert, uint32 baseVersion, address miner);
-    /// @notice a trace needs at least as many segments as the job challenges
-    error InvalidSegments(uint16 segments, uint8 challenges);
+    /// @notice a trace has at least one segment
+    error InvalidSegments(uint16 segments);
     /// @notice no delta has this id
     error UnknownDelta(uint256 deltaId);
     /// @notice only the delta's miner can reveal its challenged states
@@ -142,8 +154,14 @@ interface IParisMarket {
     error AlreadyDecided(uint256 deltaId, DeltaState state);
     /// @notice scores run from 0 to 10000
     error ScoreOutOfRange(uint32 score);
-    /// @notice a delta can pass only after its challenged states are revealed
-    error PassBeforeReveal(uint256 deltaId);
+    /// @notice votes are taken only once the miner has revealed its challenged states
+    error VoteBeforeReveal(uint256 deltaId);
+    /// @notice a miner can neither vote on nor report its own delta
+    error OwnDelta(uint256 deltaId, address miner);
+    /// @notice only a vote that matches the delta's decided verdict earns, once (a failed delta's after its slash)
+    error NothingToCollect(uint256 deltaId, address validator);
+    /// @notice release only passed deltas past merging, and undecided or unslashed ones 3 reveal windows old
+    error NotReleasable(uint256 deltaId, DeltaState state);
     /// @notice finalize the expert's next version (current + 1)
     error WrongVersion(uint32 newVersion, uint32 expected);
     /// @notice this expert finished all of the job's rounds
@@ -175,8 +193,8 @@ interface IParisMarket {
         uint32 specCodec,
         JobTerms terms
     );
-    /// @notice Someone added ETH to an open job's escrow.
-    event JobToppedUp(uint256 indexed jobId, address indexed from, uint256 amount, uint256 escrow);
+    /// @notice Someone added ETH to an open job's fee pool.
+    event JobToppedUp(uint256 indexed jobId, address indexed from, uint256 amount, uint256 feePool);
     /// @notice After its deadline the requester closed a job; `amount` of unearned escrow was credited back.
     event JobReclaimed(uint256 indexed jobId, address indexed requester, uint256 amount);
     /// @notice An account bonded `amount` more as `roles` (its bond is now `total`).
@@ -205,8 +223,13 @@ interface IParisMarket {
     event ChallengeFixed(uint256 indexed deltaId, bytes32 seed);
     /// @notice A delta's miner posted the CID of its challenged segment states; `seed` picked the segments.
     event Revealed(uint256 indexed deltaId, address indexed miner, bytes32 revealDigest, uint32 revealCodec, bytes32 seed);
-    /// @notice A validator voted on a delta and earned `fee` from the job's escrow.
-    event ScoreSubmitted(uint256 indexed deltaId, address indexed validator, bool pass, uint32 score, uint256 fee);
+    /// @notice A validator voted on a delta (after its reveal); the vote earns only if it matches the verdict.
+    event ScoreSubmitted(uint256 indexed deltaId, address indexed validator, bool pass, uint32 score);
+    /// @notice A validator whose vote matched a delta's verdict was credited its fee (and, for a slashed delta,
+    ///         its share of the slashed stake).
+    event Collected(uint256 indexed deltaId, address indexed validator, uint256 fee, uint256 slashShare);
+    /// @notice A delta settled without a merge or a slash; its miner's stake no longer backs it.
+    event Released(uint256 indexed deltaId, address indexed miner, DeltaState from);
     /// @notice A quorum of equal votes decided a delta; `meanScore` is its passing validators' mean score.
     event DeltaDecided(uint256 indexed deltaId, bool passed, uint32 meanScore);
     /// @notice The aggregator merged `mergedDeltaIds` into the expert's checkpoint `version`, pricing them from `reward`.
@@ -221,7 +244,8 @@ interface IParisMarket {
     );
     /// @notice A merged delta's payout moved into its miner's withdrawable balance.
     event DeltaPaid(uint256 indexed deltaId, address indexed miner, uint256 amount);
-    /// @notice A cheating miner lost `amount` of stake: half to `reporter`, half to the job's escrow.
+    /// @notice A cheating miner lost `amount` of stake: half to the job's escrow, half to the validators who
+    ///         voted the failure (collected with `collect`), or to `reporter` for a withheld reveal.
     event Slashed(
         uint256 indexed deltaId,
         address indexed miner,
@@ -234,12 +258,14 @@ interface IParisMarket {
     /// @notice An account was sent everything credited to it.
     event Withdrawn(address indexed account, uint256 amount);
 
-    /// @notice Open a job, escrowing msg.value; it must cover every round's reward.
+    /// @notice Open a job, escrowing msg.value: every round's reward is reserved, the rest pays validator fees.
+    ///         Refused: no escrow, no experts or rounds, a quorum outside 1..MAX_QUORUM, challenges outside
+    ///         1..MAX_CHALLENGES, a reveal window under MIN_REVEAL_WINDOW, a past deadline.
     /// @param terms the job's spec CID, shape, rewards, deadlines and aggregator
     /// @return jobId the new job's id (ids start at 1)
     function createJob(JobTerms calldata terms) external payable returns (uint256 jobId);
 
-    /// @notice Add msg.value to an open job's escrow.
+    /// @notice Add msg.value to an open job's fee pool.
     /// @param jobId the job to fund
     function topUp(uint256 jobId) external payable;
 
@@ -249,7 +275,8 @@ interface IParisMarket {
     /// @param keyringCodec multicodec of the keyring's CID
     function setKeyring(uint256 jobId, bytes32 keyringDigest, uint32 keyringCodec) external;
 
-    /// @notice After the deadline, close the job and credit its unearned escrow to the requester.
+    /// @notice Once the deadline and the finalize grace after it (2 reveal windows) passed, close the job and
+    ///         credit its unearned escrow and fee pool to the requester.
     /// @param jobId the job to close
     function reclaim(uint256 jobId) external;
 
@@ -265,10 +292,18 @@ interface IParisMarket {
     /// @notice Stop working and start the unbonding delay; the stake can be withdrawn when it is over.
     function requestUnbond() external;
 
-    /// @notice Move a fully unbonded, unslashed stake into the caller's withdrawable balance.
+    /// @notice Move a fully unbonded, unslashed stake with no unsettled deltas into the caller's balance.
     function withdrawStake() external;
 
-    /// @notice Submit a delta trained from `expert`'s checkpoint `baseVersion`; one per miner and version.
+    /// @notice Settle a delta that will neither be merged nor slashed, so its miner's stake stops backing it:
+    ///         a passed delta that can no longer be merged (too stale, rounds done, job closed), or a revealed
+    ///         delta still undecided, or failed but unslashed, three reveal windows after its submission.
+    ///         Anyone may call.
+    /// @param deltaId the delta
+    function release(uint256 deltaId) external;
+
+    /// @notice Submit a delta trained from `expert`'s checkpoint `baseVersion`; one per miner and version. The
+    ///         miner's stake must cover MIN_STAKE for this and every other unsettled delta.
     /// @param jobId the job trained
     /// @param expert index of the expert
     /// @param baseVersion checkpoint version the delta was computed from
@@ -304,7 +339,9 @@ interface IParisMarket {
     /// @param deltaId the delta
     function fixChallenge(uint256 deltaId) external;
 
-    /// @notice The segment indices a delta's miner must reveal: `challenges` distinct draws from the seed.
+    /// @notice The segment indices a delta's miner must reveal: the last segment (which ties the final state, and
+    ///         so the delta, to training) first, then min(challenges, segments - 1) distinct draws from the seed
+    ///         among the others: keccak256(abi.encode(seed, nonce)) % (segments - 1).
     /// @param deltaId the delta
     /// @return picked segment indices in [0, segments)
     function challengedSegments(uint256 deltaId) external view returns (uint16[] memory picked);
@@ -315,11 +352,15 @@ interface IParisMarket {
     /// @param revealCodec multicodec of the reveal's CID
     function reveal(uint256 deltaId, bytes32 revealDigest, uint32 revealCodec) external;
 
-    /// @notice A validator's verdict on a delta; `quorum` equal verdicts decide it. Pays the validator's fee.
+    /// @notice A validator's verdict on a revealed delta; `quorum` equal verdicts decide it. Not the miner's own.
+    ///         The vote earns (see `collect`) only if it matches the decided verdict.
     /// @param deltaId the delta checked
     /// @param pass whether the spot checks and structure checks passed
     /// @param score useful-work score in [0, MAX_SCORE] (ignored for a fail)
     function submitScore(uint256 deltaId, bool pass, uint32 score) external;
+
+    /// @notice Whether `validator` has voted on the delta.
+    function voted(uint256 deltaId, address validator) external view returns (bool);
 
     /// @notice Record the merge of passing deltas into `expert`'s next checkpoint and price each merged delta
     ///         from this expert's share of the round reward, in proportion to its score.
@@ -342,11 +383,19 @@ interface IParisMarket {
     /// @param deltaIds merged deltas not yet paid
     function claim(uint256[] calldata deltaIds) external;
 
+    /// @notice Credit the caller's fee for each delta whose decided verdict its vote matched, from the job's fee
+    ///         pool (as far as it goes), plus, for a delta slashed after failing, an equal share of the slashed
+    ///         stake's voters' half.
+    /// @param deltaIds decided deltas the caller voted on
+    function collect(uint256[] calldata deltaIds) external;
+
     /// @notice Send the caller everything credited to it (payouts, fees, slashing rewards, stakes, reclaims).
     function withdraw() external;
 
-    /// @notice Slash the miner of a delta that failed its spot checks (fail quorum reached) or whose reveal
-    ///         window closed without a reveal. Half the stake goes to the reporter, half to the job's escrow.
+    /// @notice Slash the miner of a delta that failed its spot checks (fail quorum reached; the reporter must be one
+    ///         of its fail voters, and the voters share half the stake) or whose reveal window closed without a
+    ///         reveal (any validator but the miner reports it and takes that half). The other half goes to the job's
+    ///         escrow (to its requester when closed). A failed delta is slashable until it is released.
     /// @param deltaId the cheating delta
     /// @param reason FailedSpotCheck or WithheldReveal
     /// @param evidenceDigest sha2-256 digest of the evidence file's CID on IPFS

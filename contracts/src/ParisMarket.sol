@@ -9,7 +9,9 @@ import {IParisMarket} from "./IParisMarket.sol";
 ///         submit pseudo-gradient deltas against an expert's checkpoint version; staked validators score
 ///         them after spot-checking challenged trace segments; the job's aggregator merges passing deltas
 ///         into the next checkpoint, which credits miners in proportion to their scores. Cheaters are
-///         slashed. All payments are pulled with `withdraw`.
+///         slashed. Stakes back work (MIN_STAKE per unsettled delta, no withdrawal while any is unsettled),
+///         votes come only after the reveal and earn only when they match the verdict, from a fee pool that
+///         never touches the rewards reserved for merges. All payments are pulled with `withdraw`.
 /// @dev CIDs are (sha2-256 digest, multicodec) pairs: CIDv1 is rebuilt off-chain. A delta's id is the hash of
 ///      (job, expert, base version, miner), which makes "one delta per miner and version" a storage check
 ///      on the delta itself. Merged payouts are parked on the delta and moved to `owed` by `claim`, so a
@@ -18,18 +20,23 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
     uint8 public constant ROLE_MINER = 1;
     uint8 public constant ROLE_VALIDATOR = 2;
     uint32 public constant MAX_SCORE = 10_000;
+    uint8 public constant MAX_QUORUM = 15;
+    /// @notice Random challenges per delta at most (the last segment comes on top): bounds what a reveal holds.
+    uint8 public constant MAX_CHALLENGES = 16;
 
     uint96 public immutable MIN_STAKE;
     uint40 public immutable UNBONDING_DELAY;
     /// @notice Blocks after a delta's submission whose hash fixes its challenge.
     uint8 public immutable CHALLENGE_DELAY;
+    /// @notice Shortest reveal window a job may set: 60 s plus 30 s per challenge-delay block.
+    uint40 public immutable MIN_REVEAL_WINDOW;
 
     uint256 public jobCount;
     mapping(uint256 jobId => Job) internal jobs;
     mapping(uint256 deltaId => Delta) internal deltas;
     mapping(address => Stake) internal stakes;
     mapping(address => uint256) public owed;
-    mapping(uint256 deltaId => mapping(address validator => bool)) public voted;
+    mapping(uint256 deltaId => mapping(address validator => Vote)) public votes;
     mapping(uint256 jobId => mapping(uint256 expert => uint32)) public versionOf;
     /// @notice keccak256(abi.encode(checkpointDigest, checkpointCodec, keccak256(abi.encode(mergedDeltaIds))))
     mapping(uint256 jobId => mapping(uint256 expert => mapping(uint256 version => bytes32))) public mergeRecord;
@@ -48,6 +55,7 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
         MIN_STAKE = minStake;
         UNBONDING_DELAY = unbondingDelay;
         CHALLENGE_DELAY = challengeDelay;
+        MIN_REVEAL_WINDOW = 60 + 30 * uint40(challengeDelay);
     }
 
     // ---------------------------------------------------------------- jobs and escrow
@@ -57,10 +65,15 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
         if (msg.value == 0) revert ZeroEscrow();
         if (msg.value > type(uint96).max) revert InvalidTerms("escrow above 2^96 wei");
         if (terms.experts == 0 || terms.rounds == 0) revert InvalidTerms("experts and rounds must be positive");
-        if (terms.quorum == 0) revert InvalidTerms("quorum must be positive");
+        if (terms.quorum == 0 || terms.quorum > MAX_QUORUM) revert InvalidTerms("quorum must be 1..MAX_QUORUM");
+        if (terms.challenges == 0 || terms.challenges > MAX_CHALLENGES) {
+            revert InvalidTerms("challenges must be 1..MAX_CHALLENGES");
+        }
+        if (terms.revealWindow < MIN_REVEAL_WINDOW) revert InvalidTerms("reveal window below MIN_REVEAL_WINDOW");
         if (terms.aggregator == address(0)) revert InvalidTerms("aggregator is the zero address");
         if (terms.deadline <= block.timestamp) revert InvalidTerms("deadline is not in the future");
-        if (uint256(terms.rewardPerRound) * terms.rounds > msg.value) revert InvalidTerms("escrow below rounds x reward");
+        uint256 rewards = uint256(terms.rewardPerRound) * terms.rounds;
+        if (rewards > msg.value) revert InvalidTerms("escrow below rounds x reward");
         jobId = ++jobCount;
         jobs[jobId] = Job({
             requester: msg.sender,
@@ -74,9 +87,10 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
             deadline: terms.deadline,
             revealWindow: terms.revealWindow,
             specCodec: terms.specCodec,
-            escrow: uint96(msg.value),
+            escrow: uint96(rewards),
             rewardPerRound: terms.rewardPerRound,
             validatorFee: terms.validatorFee,
+            feePool: uint96(msg.value - rewards),
             specDigest: terms.specDigest
         });
         emit JobCreated(jobId, msg.sender, terms.aggregator, msg.value, terms.specDigest, terms.specCodec, terms);
@@ -86,10 +100,10 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
     function topUp(uint256 jobId) external payable {
         Job storage job = _openJob(jobId);
         if (msg.value == 0) revert ZeroEscrow();
-        uint256 escrow = uint256(job.escrow) + msg.value;
-        if (escrow > type(uint96).max) revert InvalidTerms("escrow above 2^96 wei");
-        job.escrow = uint96(escrow);
-        emit JobToppedUp(jobId, msg.sender, msg.value, escrow);
+        uint256 pool = uint256(job.feePool) + msg.value;
+        if (pool > type(uint96).max) revert InvalidTerms("fee pool above 2^96 wei");
+        job.feePool = uint96(pool);
+        emit JobToppedUp(jobId, msg.sender, msg.value, pool);
     }
 
     /// @inheritdoc IParisMarket
@@ -105,9 +119,11 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
     function reclaim(uint256 jobId) external {
         Job storage job = _openJob(jobId);
         if (msg.sender != job.requester) revert NotRequester(jobId, msg.sender);
-        if (block.timestamp <= job.deadline) revert DeadlineNotReached(jobId, job.deadline);
-        uint256 amount = job.escrow;
+        uint256 reclaimableAt = uint256(job.deadline) + 2 * uint256(job.revealWindow);
+        if (block.timestamp <= reclaimableAt) revert DeadlineNotReached(jobId, reclaimableAt);
+        uint256 amount = uint256(job.escrow) + job.feePool;
         job.escrow = 0;
+        job.feePool = 0;
         job.closed = true;
         owed[msg.sender] += amount;
         emit JobReclaimed(jobId, msg.sender, amount);
@@ -153,6 +169,7 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
         if (s.slashed) revert IsSlashed(msg.sender);
         if (s.unbondAt == 0) revert NotUnbonding(msg.sender);
         if (block.timestamp < s.unbondAt) revert UnbondingNotOver(msg.sender, s.unbondAt);
+        if (s.open != 0) revert OutstandingDeltas(msg.sender, s.open);
         uint256 amount = s.amount;
         delete stakes[msg.sender];
         owed[msg.sender] += amount;
@@ -173,23 +190,26 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
     ) external returns (uint256 deltaId) {
         Job storage job = _openJob(jobId);
         if (block.timestamp > job.deadline) revert DeadlinePassed(jobId, job.deadline);
-        _requireActive(msg.sender, ROLE_MINER);
+        Stake storage s = _requireActive(msg.sender, ROLE_MINER);
         if (expert >= job.experts) revert ExpertOutOfRange(jobId, expert, job.experts);
         uint32 current = versionOf[jobId][expert];
         if (baseVersion > current) revert FutureVersion(baseVersion, current);
         if (current - baseVersion > job.stalenessBound) revert TooStale(baseVersion, current, job.stalenessBound);
-        if (segments == 0 || segments < job.challenges) revert InvalidSegments(segments, job.challenges);
+        if (segments == 0) revert InvalidSegments(segments);
         deltaId = deltaIdOf(jobId, expert, baseVersion, msg.sender);
         Delta storage d = deltas[deltaId];
         if (d.state != DeltaState.None) revert DuplicateDelta(jobId, expert, baseVersion, msg.sender);
+        uint256 needed = uint256(MIN_STAKE) * (uint256(s.open) + 1);
+        if (s.amount < needed) revert StakeTooSmall(s.amount, needed);
         d.miner = msg.sender;
         d.baseVersion = baseVersion;
         d.expert = expert;
         d.state = DeltaState.Submitted;
         d.submittedAt = uint40(block.timestamp);
-        d.jobId = uint64(jobId);
+        d.jobId = uint48(jobId);
         d.submittedBlock = uint40(block.number);
         d.segments = segments;
+        s.open += 1;
         emit DeltaSubmitted(jobId, deltaId, msg.sender, expert, baseVersion, deltaDigest, deltaCodec, traceRoot, segments);
     }
 
@@ -223,13 +243,15 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
     function challengedSegments(uint256 deltaId) external view returns (uint16[] memory picked) {
         bytes32 seed = challengeSeed(deltaId);
         Delta storage d = deltas[deltaId];
-        uint256 count = jobs[d.jobId].challenges;
-        picked = new uint16[](count);
-        uint256 found;
-        for (uint256 nonce; found < count; ++nonce) {
-            uint16 candidate = uint16(uint256(keccak256(abi.encode(seed, nonce))) % d.segments);
+        uint256 others = d.segments - 1;
+        uint256 draws = jobs[d.jobId].challenges < others ? jobs[d.jobId].challenges : others;
+        picked = new uint16[](draws + 1);
+        picked[0] = uint16(others);
+        uint256 found = 1;
+        for (uint256 nonce; found <= draws; ++nonce) {
+            uint16 candidate = uint16(uint256(keccak256(abi.encode(seed, nonce))) % others);
             bool seen;
-            for (uint256 i; i < found; ++i) {
+            for (uint256 i = 1; i < found; ++i) {
                 if (picked[i] == candidate) seen = true;
             }
             if (!seen) picked[found++] = candidate;
@@ -257,12 +279,12 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
         if (d.state == DeltaState.None) revert UnknownDelta(deltaId);
         if (d.state != DeltaState.Submitted) revert AlreadyDecided(deltaId, d.state);
         _requireActive(msg.sender, ROLE_VALIDATOR);
-        if (voted[deltaId][msg.sender]) revert AlreadyVoted(deltaId, msg.sender);
+        if (msg.sender == d.miner) revert OwnDelta(deltaId, msg.sender);
+        if (votes[deltaId][msg.sender] != Vote.None) revert AlreadyVoted(deltaId, msg.sender);
         if (score > MAX_SCORE) revert ScoreOutOfRange(score);
-        if (pass && !d.revealed) revert PassBeforeReveal(deltaId);
-        voted[deltaId][msg.sender] = true;
-        Job storage job = jobs[d.jobId];
-        uint8 quorum = job.quorum;
+        if (!d.revealed) revert VoteBeforeReveal(deltaId);
+        votes[deltaId][msg.sender] = pass ? Vote.Pass : Vote.Fail;
+        uint8 quorum = jobs[d.jobId].quorum;
         if (pass) {
             d.scoreSum += score;
             if (++d.passVotes == quorum) {
@@ -273,12 +295,33 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
             d.state = DeltaState.Failed;
             emit DeltaDecided(deltaId, false, 0);
         }
-        uint256 fee = job.validatorFee < job.escrow ? job.validatorFee : job.escrow;
-        if (fee != 0) {
-            job.escrow -= uint96(fee);
-            owed[msg.sender] += fee;
+        emit ScoreSubmitted(deltaId, msg.sender, pass, score);
+    }
+
+    /// @inheritdoc IParisMarket
+    function voted(uint256 deltaId, address validator) external view returns (bool) {
+        return votes[deltaId][validator] != Vote.None;
+    }
+
+    /// @inheritdoc IParisMarket
+    function collect(uint256[] calldata deltaIds) external {
+        uint256 total;
+        for (uint256 i; i < deltaIds.length; ++i) {
+            uint256 deltaId = deltaIds[i];
+            Delta storage d = deltas[deltaId];
+            Job storage job = jobs[d.jobId];
+            Vote vote = votes[deltaId][msg.sender];
+            bool won = (vote == Vote.Pass && d.passVotes == job.quorum)
+                || (vote == Vote.Fail && d.failVotes == job.quorum && d.state == DeltaState.Slashed);
+            if (!won) revert NothingToCollect(deltaId, msg.sender);
+            votes[deltaId][msg.sender] = Vote.Collected;
+            uint256 fee = job.validatorFee < job.feePool ? job.validatorFee : job.feePool;
+            job.feePool -= uint96(fee);
+            uint256 share = vote == Vote.Fail ? d.payout / d.failVotes : 0;
+            total += fee + share;
+            emit Collected(deltaId, msg.sender, fee, share);
         }
-        emit ScoreSubmitted(deltaId, msg.sender, pass, score, fee);
+        owed[msg.sender] += total;
     }
 
     // ---------------------------------------------------------------- merges and payouts
@@ -311,13 +354,12 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
             d.state = DeltaState.Merged; // also rejects the same id twice in one list
         }
 
-        uint256 reward = job.rewardPerRound / job.experts;
-        if (reward > job.escrow) reward = job.escrow;
+        uint256 reward = job.rewardPerRound / job.experts; // the escrow reserved every round's: no shortfall
         uint256 paid;
         for (uint256 i; i < count; ++i) {
             Delta storage d = deltas[mergedDeltaIds[i]];
             uint256 share = totalScore == 0 ? reward / count : reward * d.scoreSum / totalScore;
-            d.payout = uint80(share);
+            d.payout = uint96(share);
             paid += share;
         }
         job.escrow -= uint96(paid);
@@ -335,6 +377,7 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
             d.state = DeltaState.Paid;
             uint256 amount = d.payout;
             owed[d.miner] += amount;
+            stakes[d.miner].open -= 1;
             emit DeltaPaid(deltaIds[i], d.miner, amount);
         }
     }
@@ -349,6 +392,24 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
         emit Withdrawn(msg.sender, amount);
     }
 
+    /// @inheritdoc IParisMarket
+    function release(uint256 deltaId) external {
+        Delta storage d = deltas[deltaId];
+        Job storage job = jobs[d.jobId];
+        DeltaState state = d.state;
+        bool releasable;
+        if (state == DeltaState.Passed) {
+            uint32 current = versionOf[d.jobId][d.expert];
+            releasable = job.closed || current >= job.rounds || current - d.baseVersion > job.stalenessBound;
+        } else if ((state == DeltaState.Submitted && d.revealed) || state == DeltaState.Failed) {
+            releasable = block.timestamp > uint256(d.submittedAt) + 3 * uint256(job.revealWindow);
+        }
+        if (!releasable) revert NotReleasable(deltaId, state);
+        d.state = DeltaState.Released;
+        stakes[d.miner].open -= 1;
+        emit Released(deltaId, d.miner, state);
+    }
+
     // ---------------------------------------------------------------- slashing
 
     /// @inheritdoc IParisMarket
@@ -356,9 +417,13 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
         Delta storage d = deltas[deltaId];
         if (d.state == DeltaState.None) revert UnknownDelta(deltaId);
         _requireActive(msg.sender, ROLE_VALIDATOR);
+        if (msg.sender == d.miner) revert OwnDelta(deltaId, msg.sender);
         Job storage job = jobs[d.jobId];
-        if (reason == SlashReason.FailedSpotCheck) {
-            if (d.state != DeltaState.Failed) revert NotSlashable(deltaId, reason);
+        bool failed = reason == SlashReason.FailedSpotCheck;
+        if (failed) {
+            if (d.state != DeltaState.Failed || votes[deltaId][msg.sender] != Vote.Fail) {
+                revert NotSlashable(deltaId, reason);
+            }
         } else {
             uint256 closesAt = uint256(d.submittedAt) + job.revealWindow;
             if (d.revealed || d.state != DeltaState.Submitted) revert NotSlashable(deltaId, reason);
@@ -367,11 +432,16 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
         d.state = DeltaState.Slashed;
         Stake storage s = stakes[d.miner];
         uint256 amount = s.amount;
-        uint256 toReporter = amount / 2;
         s.amount = 0;
         s.slashed = true;
-        owed[msg.sender] += toReporter;
-        uint256 toEscrow = amount - toReporter;
+        uint256 toVoters = amount / 2;
+        if (failed) {
+            toVoters -= toVoters % d.failVotes; // what the fail voters collect, in equal shares
+            d.payout = uint96(toVoters);
+        } else {
+            owed[msg.sender] += toVoters;
+        }
+        uint256 toEscrow = amount - toVoters;
         if (job.closed || uint256(job.escrow) + toEscrow > type(uint96).max) {
             owed[job.requester] += toEscrow; // a closed job's share goes straight back to its requester
         } else {
@@ -405,8 +475,8 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
         if (job.closed) revert JobClosed(jobId);
     }
 
-    function _requireActive(address account, uint8 role) internal view {
-        Stake storage s = stakes[account];
+    function _requireActive(address account, uint8 role) internal view returns (Stake storage s) {
+        s = stakes[account];
         if (s.slashed) revert IsSlashed(account);
         if (s.roles & role == 0 || s.amount < MIN_STAKE) revert NotStaked(account, role);
         if (s.unbondAt != 0) revert Unbonding(account);

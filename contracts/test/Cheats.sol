@@ -22,9 +22,11 @@ interface Vm {
     function assertTrue(bool condition) external pure;
     function assertTrue(bool condition, string calldata error) external pure;
     function assertFalse(bool condition) external pure;
+    function assertFalse(bool condition, string calldata error) external pure;
     function assertLe(uint256 left, uint256 right) external pure;
     function assertLe(uint256 left, uint256 right, string calldata error) external pure;
     function assertGe(uint256 left, uint256 right) external pure;
+    function assertGe(uint256 left, uint256 right, string calldata error) external pure;
     function assertApproxEqAbs(uint256 left, uint256 right, uint256 maxDelta) external pure;
 }
 

@@ -19,6 +19,9 @@ contract MarketHandler is Cheats {
     mapping(uint256 => uint256) public timesMerged;
     mapping(uint256 => uint256) public timesPaid;
     bool public slashedMinerWithdrew;
+    bool public withdrewWithUnsettledDeltas;
+    bool public minerVotedOwnDelta;
+    uint256 public slashSharesCollected; // the fail voters' half of slashed stakes, as far as collected
 
     constructor(ParisMarket target) {
         market = target;
@@ -28,8 +31,17 @@ contract MarketHandler is Cheats {
         actors.push(AGGREGATOR);
         for (uint256 i; i < 6; ++i) {
             vm.deal(actors[i], 1_000_000 ether);
-            _stake(actors[i], i < 3 ? 1 : 2, 2 ether); // three miners, three validators
+            _stake(actors[i], _roles(i), 2 ether);
         }
+    }
+
+    /// @dev Three miners, three validators; actor 2 holds both roles (it mines and votes on others' deltas).
+    function _roles(uint256 i) internal pure returns (uint8) {
+        return i < 2 ? 1 : i == 2 ? 3 : 2;
+    }
+
+    function _validator(uint256 seed) internal view returns (address) {
+        return actors[2 + seed % 4];
     }
 
     function _stake(address who, uint8 roles, uint256 amount) internal {
@@ -60,9 +72,9 @@ contract MarketHandler is Cheats {
         return deltaIds.length;
     }
 
-    function createJob(uint256 actorSeed, uint96 reward, uint96 fee) external {
+    function createJob(uint256 actorSeed, uint96 reward, uint96 fee, bool large) external {
         address requester = _actor(actorSeed);
-        reward = uint96(_bound(reward, 0, 10 ether));
+        reward = uint96(_bound(reward, 0, large ? 2 ** 92 : 10 ether)); // large: payouts beyond 2^80 wei
         uint256 value = uint256(reward) * 3 + 1;
         IParisMarket.JobTerms memory terms = IParisMarket.JobTerms({
             specDigest: bytes32(0), specCodec: 0x55, experts: 2, rounds: 3, rewardPerRound: reward,
@@ -112,14 +124,47 @@ contract MarketHandler is Cheats {
         vm.prank(market.getDelta(id).miner);
         try market.reveal(id, bytes32(0), 0x55) {} catch {}
         for (uint256 i = 3; i < 5; ++i) {
-            vm.prank(actors[i]);
-            try market.submitScore(id, true, uint32(_bound(value, 0, 10_000))) {} catch {}
+            _vote(actors[i], id, true, value);
         }
     }
 
+    /// @dev Any validator, the miner-validator included, votes either way: split votes and self-votes are tried.
     function score(uint256 deltaSeed, uint256 validatorSeed, bool pass, uint32 value) external {
-        vm.prank(actors[3 + validatorSeed % 3]);
-        try market.submitScore(_delta(deltaSeed), pass, uint32(_bound(value, 0, 10_000))) {} catch {}
+        _vote(_validator(validatorSeed), _delta(deltaSeed), pass, value);
+    }
+
+    function _vote(address validator, uint256 id, bool pass, uint32 value) internal {
+        vm.prank(validator);
+        try market.submitScore(id, pass, uint32(_bound(value, 0, 10_000))) {
+            if (market.getDelta(id).miner == validator) minerVotedOwnDelta = true;
+        } catch {}
+    }
+
+    function collect(uint256 deltaSeed, uint256 validatorSeed) external {
+        address validator = _validator(validatorSeed);
+        uint256[] memory ids = new uint256[](1);
+        ids[0] = _delta(deltaSeed);
+        IParisMarket.Delta memory d = market.getDelta(ids[0]);
+        IParisMarket.Vote vote = market.votes(ids[0], validator);
+        vm.prank(validator);
+        try market.collect(ids) {
+            if (vote == IParisMarket.Vote.Fail) slashSharesCollected += d.payout / d.failVotes;
+        } catch {}
+    }
+
+    function release(uint256 deltaSeed) external {
+        try market.release(_delta(deltaSeed)) {} catch {}
+    }
+
+    function fixChallenge(uint256 deltaSeed, uint8 blocks) external {
+        vm.roll(block.number + blocks);
+        try market.fixChallenge(_delta(deltaSeed)) {} catch {}
+    }
+
+    function setKeyring(uint256 jobSeed, bytes32 digest) external {
+        uint256 id = _jobId(jobSeed);
+        vm.prank(market.getJob(id).requester);
+        try market.setKeyring(id, digest, 0x55) {} catch {}
     }
 
     function finalize(uint256 jobSeed, uint16 expert) external {
@@ -176,7 +221,7 @@ contract MarketHandler is Cheats {
     }
 
     function slash(uint256 deltaSeed, uint256 validatorSeed, bool withheld) external {
-        vm.prank(actors[3 + validatorSeed % 3]);
+        vm.prank(_validator(validatorSeed));
         IParisMarket.SlashReason reason =
             withheld ? IParisMarket.SlashReason.WithheldReveal : IParisMarket.SlashReason.FailedSpotCheck;
         try market.slash(_delta(deltaSeed), reason, bytes32(0), 0x55) {} catch {}
@@ -184,25 +229,28 @@ contract MarketHandler is Cheats {
 
     function restake(uint256 actorSeed, uint96 amount) external {
         uint256 i = actorSeed % 6;
-        _stake(actors[i], i < 3 ? 1 : 2, _bound(amount, 0, 3 ether));
+        _stake(actors[i], _roles(i), _bound(amount, 0, 3 ether));
     }
 
-    function unbondAndWithdrawStake(uint256 actorSeed) external {
+    /// @dev Early: request unbonding and try to withdraw at once (right after a cheat, say); otherwise after the delay.
+    function unbondAndWithdrawStake(uint256 actorSeed, bool early) external {
         address who = actors[actorSeed % 6];
-        bool slashed = market.getStake(who).slashed;
         vm.prank(who);
         try market.requestUnbond() {} catch {}
-        vm.warp(block.timestamp + 8 days);
+        if (!early) vm.warp(block.timestamp + 8 days);
+        IParisMarket.Stake memory s = market.getStake(who);
         vm.prank(who);
         try market.withdrawStake() {
-            if (slashed) slashedMinerWithdrew = true;
+            if (s.slashed) slashedMinerWithdrew = true;
+            if (s.open != 0) withdrewWithUnsettledDeltas = true;
         } catch {}
     }
 
     function reclaim(uint256 jobSeed) external {
         uint256 id = _jobId(jobSeed);
         IParisMarket.Job memory job = market.getJob(id);
-        if (job.deadline >= block.timestamp) vm.warp(uint256(job.deadline) + 1);
+        uint256 reclaimableAt = uint256(job.deadline) + 2 * uint256(job.revealWindow);
+        if (reclaimableAt >= block.timestamp) vm.warp(reclaimableAt + 1);
         vm.prank(job.requester);
         try market.reclaim(id) {} catch {}
     }
@@ -235,13 +283,17 @@ contract ParisMarketInvariantTest is Cheats {
     function invariant_escrowConservation() public view {
         uint256 escrows;
         for (uint256 i; i < handler.jobCountSeen(); ++i) {
-            escrows += market.getJob(handler.jobIds(i)).escrow;
+            IParisMarket.Job memory job = market.getJob(handler.jobIds(i));
+            escrows += uint256(job.escrow) + job.feePool;
         }
         uint256 unclaimed;
         for (uint256 i; i < handler.deltaCountSeen(); ++i) {
             IParisMarket.Delta memory d = market.getDelta(handler.deltaIds(i));
-            if (d.state == IParisMarket.DeltaState.Merged) unclaimed += d.payout;
+            if (d.state == IParisMarket.DeltaState.Merged || d.state == IParisMarket.DeltaState.Slashed) {
+                unclaimed += d.payout; // a merged delta's reward, or a slashed one's share for its fail voters
+            }
         }
+        unclaimed -= handler.slashSharesCollected();
         uint256 stakes;
         uint256 withdrawable;
         for (uint256 i; i < 7; ++i) {
@@ -272,5 +324,32 @@ contract ParisMarketInvariantTest is Cheats {
 
     function invariant_slashedMinerCannotWithdraw() public view {
         vm.assertFalse(handler.slashedMinerWithdrew());
+    }
+
+    /// @notice Stake backs work: MIN_STAKE per unsettled delta, and no stake leaves while a delta is unsettled.
+    function invariant_stakeBacksEveryUnsettledDelta() public view {
+        vm.assertFalse(handler.withdrewWithUnsettledDeltas(), "withdrew with unsettled deltas");
+        for (uint256 i; i < 6; ++i) {
+            IParisMarket.Stake memory s = market.getStake(handler.actors(i));
+            if (!s.slashed) vm.assertGe(uint256(s.amount), uint256(s.open) * market.MIN_STAKE(), "stake below open x min");
+        }
+    }
+
+    function invariant_aVoterIsNeverTheMiner() public view {
+        vm.assertFalse(handler.minerVotedOwnDelta());
+    }
+
+    /// @notice Fees never eat reserved rewards, so every delta that passes can still be merged and paid in full.
+    function invariant_feesNeverEatReservedRewards() public view {
+        for (uint256 i; i < handler.jobCountSeen(); ++i) {
+            uint256 id = handler.jobIds(i);
+            IParisMarket.Job memory job = market.getJob(id);
+            if (job.closed) continue;
+            uint256 merges;
+            for (uint16 e; e < job.experts; ++e) {
+                merges += job.rounds - market.versionOf(id, e);
+            }
+            vm.assertGe(uint256(job.escrow), merges * (job.rewardPerRound / job.experts), "rewards short");
+        }
     }
 }

@@ -18,7 +18,8 @@ contract JobsTest is MarketFixture {
         vm.assertEq(uint256(job.quorum), 2);
         vm.assertFalse(job.closed);
         vm.assertEq(job.aggregator, AGGREGATOR);
-        vm.assertEq(uint256(job.escrow), 10 ether);
+        vm.assertEq(uint256(job.escrow), 6 ether); // 3 rounds x 2 ether reserved for rewards
+        vm.assertEq(uint256(job.feePool), 4 ether); // the rest pays validator fees
         vm.assertEq(uint256(job.rewardPerRound), 2 ether);
         vm.assertEq(job.specDigest, SPEC);
         vm.assertEq(address(market).balance, 10 ether + 10 ether); // escrow + five 2-ether stakes
@@ -37,7 +38,21 @@ contract JobsTest is MarketFixture {
         market.createJob{value: 10 ether}(terms);
         terms = _terms();
         terms.quorum = 0;
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidTerms.selector, "quorum must be positive"));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidTerms.selector, "quorum must be 1..MAX_QUORUM"));
+        market.createJob{value: 10 ether}(terms);
+        terms.quorum = market.MAX_QUORUM() + 1;
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidTerms.selector, "quorum must be 1..MAX_QUORUM"));
+        market.createJob{value: 10 ether}(terms);
+        terms = _terms();
+        terms.challenges = 0;
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidTerms.selector, "challenges must be 1..MAX_CHALLENGES"));
+        market.createJob{value: 10 ether}(terms);
+        terms.challenges = market.MAX_CHALLENGES() + 1;
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidTerms.selector, "challenges must be 1..MAX_CHALLENGES"));
+        market.createJob{value: 10 ether}(terms);
+        terms = _terms();
+        terms.revealWindow = uint24(market.MIN_REVEAL_WINDOW() - 1);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidTerms.selector, "reveal window below MIN_REVEAL_WINDOW"));
         market.createJob{value: 10 ether}(terms);
         terms = _terms();
         terms.aggregator = address(0);
@@ -52,11 +67,12 @@ contract JobsTest is MarketFixture {
         market.createJob{value: 5 ether}(terms);
     }
 
-    function test_topUp_addsToEscrow() public {
+    function test_topUp_addsToTheFeePool() public {
         uint256 id = _job();
         vm.prank(MINER1);
         market.topUp{value: 1 ether}(id);
-        vm.assertEq(_escrow(id), 11 ether);
+        vm.assertEq(uint256(market.getJob(id).feePool), 5 ether);
+        vm.assertEq(_escrow(id), 6 ether);
     }
 
     function test_topUp_revertsOnUnknownJobAndZero() public {
@@ -84,8 +100,13 @@ contract JobsTest is MarketFixture {
     function test_reclaim_revertsBeforeDeadlineOrForOthers() public {
         uint256 id = _job();
         uint40 deadline = market.getJob(id).deadline;
+        uint256 reclaimableAt = uint256(deadline) + 2 hours; // the finalize grace: two reveal windows
         vm.prank(REQUESTER);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.DeadlineNotReached.selector, id, deadline));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.DeadlineNotReached.selector, id, reclaimableAt));
+        market.reclaim(id);
+        vm.warp(reclaimableAt);
+        vm.prank(REQUESTER);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.DeadlineNotReached.selector, id, reclaimableAt));
         market.reclaim(id);
         vm.warp(uint256(deadline) + 1);
         vm.prank(MINER1);
@@ -250,8 +271,8 @@ contract DeltasTest is MarketFixture {
         vm.expectRevert(abi.encodeWithSelector(IParisMarket.FutureVersion.selector, 1, 0));
         market.submitDelta(jobId, 0, 1, bytes32(0), RAW, bytes32(0), 8);
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidSegments.selector, 1, 2));
-        market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), 1);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidSegments.selector, 0));
+        market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), 0);
         _submit(MINER1, jobId, 0, 0);
         vm.prank(MINER1);
         vm.expectRevert(abi.encodeWithSelector(IParisMarket.DuplicateDelta.selector, jobId, 0, 0, MINER1));
@@ -283,9 +304,10 @@ contract DeltasTest is MarketFixture {
         bytes32 seed = market.challengeSeed(id);
         vm.assertEq(seed, keccak256(abi.encode(blockhash(block.number - 1), id)));
         uint16[] memory picked = market.challengedSegments(id);
-        vm.assertEq(picked.length, 2);
-        vm.assertTrue(picked[0] != picked[1]);
-        vm.assertTrue(picked[0] < 8 && picked[1] < 8);
+        vm.assertEq(picked.length, 3); // the last segment, then two random others
+        vm.assertEq(uint256(picked[0]), 7);
+        vm.assertTrue(picked[1] != picked[2]);
+        vm.assertTrue(picked[1] < 7 && picked[2] < 7);
         vm.roll(block.number + 300);
         vm.expectRevert(abi.encodeWithSelector(IParisMarket.ChallengeExpired.selector, id));
         market.challengeSeed(id);
@@ -340,10 +362,10 @@ contract DeltasTest is MarketFixture {
         market.reveal(late, keccak256("r"), RAW);
     }
 
-    function test_submitScore_quorumPassPaysFees() public {
+    function test_submitScore_quorumPassDecidesAndMatchingVotesCollectFees() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
         vm.prank(VALIDATOR1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.PassBeforeReveal.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.VoteBeforeReveal.selector, id));
         market.submitScore(id, true, 100);
         _reveal(id);
         vm.prank(VALIDATOR1);
@@ -357,9 +379,20 @@ contract DeltasTest is MarketFixture {
         vm.prank(VALIDATOR2);
         market.submitScore(id, true, 100);
         vm.assertTrue(_state(id) == IParisMarket.DeltaState.Passed);
+        vm.assertEq(market.owed(VALIDATOR1), 0); // fees are collected, not paid per vote
+        vm.expectEmit(true, true, false, true);
+        emit IParisMarket.Collected(id, VALIDATOR1, 0.01 ether, 0);
+        vm.prank(VALIDATOR1);
+        market.collect(_ids(id));
+        vm.prank(VALIDATOR2);
+        market.collect(_ids(id));
         vm.assertEq(market.owed(VALIDATOR1), 0.01 ether);
         vm.assertEq(market.owed(VALIDATOR2), 0.01 ether);
-        vm.assertEq(_escrow(jobId), 10 ether - 0.02 ether);
+        vm.assertEq(uint256(market.getJob(jobId).feePool), 4 ether - 0.02 ether);
+        vm.assertEq(_escrow(jobId), 6 ether); // rewards untouched
+        vm.prank(VALIDATOR1);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NothingToCollect.selector, id, VALIDATOR1));
+        market.collect(_ids(id));
         vm.prank(VALIDATOR3);
         vm.expectRevert(abi.encodeWithSelector(IParisMarket.AlreadyDecided.selector, id, IParisMarket.DeltaState.Passed));
         market.submitScore(id, true, 100);
@@ -380,6 +413,7 @@ contract DeltasTest is MarketFixture {
 
     function test_failQuorumMarksFailed() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
+        _reveal(id);
         _fail(id);
         vm.assertTrue(_state(id) == IParisMarket.DeltaState.Failed);
     }
@@ -454,6 +488,7 @@ contract MergesTest is MarketFixture {
             uint256 id = _passed(MINER1, jobId, 0, v - 1, 100);
             vm.prank(AGGREGATOR);
             market.finalize(jobId, 0, v, bytes32(0), RAW, _ids(id));
+            market.claim(_ids(id)); // settles it: MINER1's 2-ether stake backs two unsettled deltas at a time
         }
         uint256 fresh = _passed(MINER1, jobId, 0, 2, 100);
         vm.prank(AGGREGATOR);
@@ -476,28 +511,39 @@ contract SlashingTest is MarketFixture {
         jobId = _job();
     }
 
-    function test_slash_failedSpotCheckSplitsStake() public {
+    function test_slash_failedSpotCheckSplitsStakeBetweenEscrowAndFailVoters() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
         _reveal(id);
         _fail(id);
         uint256 escrowBefore = _escrow(jobId);
-        uint256 owedBefore = market.owed(VALIDATOR3);
-        vm.expectEmit(true, true, true, true);
-        emit IParisMarket.Slashed(id, MINER1, VALIDATOR3, IParisMarket.SlashReason.FailedSpotCheck, 2 ether, keccak256("e"), RAW);
-        vm.prank(VALIDATOR3);
+        vm.prank(VALIDATOR3); // did not vote the failure: no reporter's share to take
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotSlashable.selector, id, IParisMarket.SlashReason.FailedSpotCheck));
         market.slash(id, IParisMarket.SlashReason.FailedSpotCheck, keccak256("e"), RAW);
-        vm.assertEq(market.owed(VALIDATOR3) - owedBefore, 1 ether);
+        vm.prank(VALIDATOR1);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NothingToCollect.selector, id, VALIDATOR1));
+        market.collect(_ids(id)); // the failure pays once the slash landed
+        vm.expectEmit(true, true, true, true);
+        emit IParisMarket.Slashed(id, MINER1, VALIDATOR1, IParisMarket.SlashReason.FailedSpotCheck, 2 ether, keccak256("e"), RAW);
+        vm.prank(VALIDATOR1);
+        market.slash(id, IParisMarket.SlashReason.FailedSpotCheck, keccak256("e"), RAW);
         vm.assertEq(_escrow(jobId) - escrowBefore, 1 ether);
+        vm.prank(VALIDATOR1);
+        market.collect(_ids(id));
+        vm.prank(VALIDATOR2);
+        market.collect(_ids(id));
+        vm.assertEq(market.owed(VALIDATOR1), 0.5 ether + 0.01 ether); // an equal share of the voters' half, and the fee
+        vm.assertEq(market.owed(VALIDATOR2), 0.5 ether + 0.01 ether);
         (uint256 amount, bool slashed) = _stakeOf(MINER1);
         vm.assertEq(amount, 0);
         vm.assertTrue(slashed);
-        vm.prank(VALIDATOR3);
+        vm.prank(VALIDATOR1);
         vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotSlashable.selector, id, IParisMarket.SlashReason.FailedSpotCheck));
         market.slash(id, IParisMarket.SlashReason.FailedSpotCheck, keccak256("e"), RAW);
     }
 
     function test_slashedMinerCannotWithdrawSubmitOrRestake() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
+        _reveal(id);
         _fail(id);
         vm.prank(VALIDATOR1);
         market.slash(id, IParisMarket.SlashReason.FailedSpotCheck, bytes32(0), RAW);
@@ -592,7 +638,8 @@ contract FuzzTest is MarketFixture {
         vm.deal(REQUESTER, value);
         vm.prank(REQUESTER);
         uint256 id = market.createJob{value: value}(terms);
-        vm.assertEq(_escrow(id), value);
+        vm.assertEq(_escrow(id), uint256(terms.rewardPerRound) * rounds);
+        vm.assertEq(_escrow(id) + market.getJob(id).feePool, value);
     }
 
     function testFuzz_finalize_paysProportionallyAndNeverMoreThanTheReward(uint32 s1, uint32 s2) public {
@@ -612,8 +659,8 @@ contract FuzzTest is MarketFixture {
     }
 
     function testFuzz_challengedSegments_areDistinctAndInRange(uint16 segments, uint8 challenges, uint256 mined) public {
-        challenges = uint8(_bound(challenges, 1, 8));
-        segments = uint16(_bound(segments, challenges, 64));
+        challenges = uint8(_bound(challenges, 1, market.MAX_CHALLENGES()));
+        segments = uint16(_bound(segments, 1, 64));
         IParisMarket.JobTerms memory terms = _terms();
         terms.challenges = challenges;
         vm.prank(REQUESTER);
@@ -622,7 +669,8 @@ contract FuzzTest is MarketFixture {
         uint256 id = market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), segments);
         vm.roll(block.number + DELAY + 1 + _bound(mined, 0, 200));
         uint16[] memory picked = market.challengedSegments(id);
-        vm.assertEq(picked.length, challenges);
+        vm.assertEq(picked.length, 1 + (challenges < segments - 1 ? challenges : segments - 1));
+        vm.assertEq(uint256(picked[0]), segments - 1); // the last segment, always
         for (uint256 i; i < picked.length; ++i) {
             vm.assertTrue(picked[i] < segments);
             for (uint256 j; j < i; ++j) {

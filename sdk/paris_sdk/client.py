@@ -80,10 +80,24 @@ class Scored:
     validator: str
     passed: bool
     score: int
-    fee: int  # wei the vote earned the validator
 
     def __str__(self) -> str:
         return f"  {self.validator} scored {_short(self.delta_id)}: {'pass' if self.passed else 'FAIL'} {self.score}"
+
+
+@dataclass(frozen=True)
+class Collected:
+    """A validator whose vote matched the delta's verdict collected its fee (and slashing share)."""
+
+    block: int
+    delta_id: int
+    validator: str
+    fee: int
+    slash_share: int
+
+    def __str__(self) -> str:
+        share = f" + {self.slash_share / ETH:.4f} ETH of the slashed stake" if self.slash_share else ""
+        return f"  {self.validator} collected {self.fee / ETH:.4f} ETH in fees{share} for {_short(self.delta_id)}"
 
 
 @dataclass(frozen=True)
@@ -127,7 +141,7 @@ class Slashed:
     miner: str
     wei: int
     reason: int
-    reporter: str  # the validator credited half of it
+    reporter: str  # the validator who reported it: credited half for a withheld reveal; fail voters collect theirs
 
     def __str__(self) -> str:
         return f"  SLASHED {self.miner}: {self.wei / ETH:.4f} ETH (delta {_short(self.delta_id)})"
@@ -144,7 +158,7 @@ class Finished:
         return f"done: experts at versions {list(self.versions)}"
 
 
-Progress = Submitted | Scored | Decided | Merged | Paid | Slashed | Finished
+Progress = Submitted | Scored | Collected | Decided | Merged | Paid | Slashed | Finished
 
 
 class JobFeed:
@@ -169,7 +183,9 @@ class JobFeed:
         if a.get("deltaId") not in self.ours:
             return None
         if name == "ScoreSubmitted":
-            return Scored(event.block, a["deltaId"], a["validator"], a["pass"], a["score"], a["fee"])
+            return Scored(event.block, a["deltaId"], a["validator"], a["pass"], a["score"])
+        if name == "Collected":
+            return Collected(event.block, a["deltaId"], a["validator"], a["fee"], a["slashShare"])
         if name == "DeltaDecided":
             return Decided(event.block, a["deltaId"], a["passed"], a["meanScore"])
         if name == "DeltaPaid":
@@ -202,7 +218,7 @@ class JobRequest:
     deadline_s: int = 24 * 3600  # from now, in chain time; the escrow is locked until then
     reveal_window_s: int = 3600
     quorum: int = 1
-    challenges: int = 2
+    challenges: int = 1  # random segments replayed besides the last one, which always is
     seed: int = 0
     private: bool = False
     admit: Sequence[str] = ()
@@ -247,6 +263,15 @@ class Client:
 
     # ------------------------------------------------------------------------- jobs
 
+    def _check_terms(self, r: JobRequest) -> None:
+        """The bounds the market refuses terms outside of, checked before anything is uploaded or escrowed."""
+        for name, value, low, high in (("quorum", r.quorum, 1, self.chain.call("MAX_QUORUM")),
+                                       ("challenges", r.challenges, 1, self.chain.call("MAX_CHALLENGES")),
+                                       ("reveal window (s)", r.reveal_window_s, self.chain.call("MIN_REVEAL_WINDOW"),
+                                        2**24 - 1)):
+            if not low <= value <= high:
+                raise JobError(f"{name} {value} is outside what the market accepts ({low}..{high})")
+
     def create_job(self, request: JobRequest) -> int:
         """Open the job `request` describes; returns its id. Nothing is uploaded or escrowed unless every check
         passes (see `JobRequest`)."""
@@ -256,6 +281,7 @@ class Client:
         aggregator = r.aggregator or self.chain.account.address
         if r.experts < 1 or r.rounds < 1 or r.reward_eth <= 0:
             raise JobError(f"experts ({r.experts}), rounds ({r.rounds}) and reward ({r.reward_eth}) must be positive")
+        self._check_terms(r)
         reward_wei = int(r.reward_eth * ETH)
         balance = self.chain.w3.eth.get_balance(self.chain.account.address)
         if balance < r.rounds * reward_wei + GAS_RESERVE_WEI:
@@ -297,7 +323,7 @@ class Client:
         terms = JobTerms(spec=spec_cid, experts=r.experts, rounds=r.rounds, reward_per_round_wei=reward_wei,
                          deadline=self.chain.timestamp() + r.deadline_s, aggregator=aggregator,
                          reveal_window_s=r.reveal_window_s, quorum=r.quorum,
-                         challenges=min(r.challenges, spec.segments))
+                         challenges=r.challenges)
         job_id = self.chain.create_job(terms, escrow_wei=r.rounds * reward_wei)
         log.info("job %d created: spec %s, %d experts x %d rounds, escrow %.3f ETH", job_id, spec_cid, r.experts,
                  r.rounds, r.rounds * reward_wei / ETH)

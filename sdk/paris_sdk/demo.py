@@ -20,13 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from paris_node.market.chain import Chain, EventCursor
+from paris_node.market.chain import Chain, EventCursor, SlashReason
 from paris_node.net.network import Members, Network
 from paris_node.net.status_api import StatusServer
 from paris_node.runtime.devnet import DEVNET_PASSWORD, DevnetInfo, die_with_parent
 from paris_node.runtime.keys import PASSWORD_ENV
-from paris_sdk.client import (Client, Decided, JobError, JobFeed, JobRequest, Merged, Paid, Progress, Scored, Slashed,
-                              Submitted)
+from paris_sdk.client import (Client, Collected, Decided, JobError, JobFeed, JobRequest, Merged, Paid, Progress,
+                              Slashed, Submitted)
 from paris_sdk.dashboard import JobBoard, build_dashboard
 
 MINER = [sys.executable, "-c", "from paris_node.runtime.miner_cli import main; main()"]
@@ -203,13 +203,13 @@ def _tally(ledger: Ledger, info: DevnetInfo, roles: dict[str, str]) -> list[Part
                 miner.failed += 1
         elif isinstance(event, Paid) and event.miner in people:
             people[event.miner].earned_wei += event.wei
-        elif isinstance(event, Scored) and event.validator in people:
-            people[event.validator].earned_wei += event.fee
+        elif isinstance(event, Collected) and event.validator in people:
+            people[event.validator].earned_wei += event.fee + event.slash_share
         elif isinstance(event, Slashed):
             if event.miner in people:
                 people[event.miner].slashed_wei += event.wei
-            if event.reporter in people:
-                people[event.reporter].earned_wei += event.wei // 2
+            if event.reason == SlashReason.WITHHELD_REVEAL and event.reporter in people:
+                people[event.reporter].earned_wei += event.wei // 2  # fail voters collect theirs instead
     for account, wei in ledger.withdrawn.items():
         if account in people:
             people[account].withdrawn_wei += wei

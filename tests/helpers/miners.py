@@ -43,7 +43,7 @@ class Honest:
         self.market, self.name = market, name
         self.chain = funded_chain(market.devnet)
         self.address = self.chain.account.address
-        self.chain.stake(1, wei=ETH)
+        self.chain.stake(1, wei=4 * ETH)  # the market's minimum per unsettled delta: room for a few at once
         self.error: dict[str, torch.Tensor] | None = None
         self.rounds: dict[int, tuple[int, RoundWork, Path]] = {}  # version -> (delta id, work, states dir)
 

@@ -2,7 +2,9 @@
 
 Each pass reads new chain events (jobs, submissions, reveals) through the market index, then moves every
 open delta record one or more stages forward: pending -> decided (the verdict and score, written before
-anything is sent) -> voted -> done (slashed, or nothing to do). Records are replaced atomically and the
+anything is sent) -> voted (the market takes votes only after the miner's reveal) -> done (once the quorum
+decided: the fee collected when our vote matched, the miner slashed when it failed). Records are replaced
+atomically and the
 index keeps its journal in the work directory, so a validator killed at any point resumes: a check in
 progress is rerun (checks are deterministic), a vote already on chain is not sent again, and a pass is only
 ever posted after every check ran. What could not be checked (IPFS or RPC down, content not yet available)
@@ -193,23 +195,38 @@ class ValidatorDaemon(Daemon):
         self._save(record)
 
     def _vote(self, record: DeltaRecord) -> None:
+        if record.miner == self.address:
+            return self._done(record, "our own delta: not voted")
         delta = self.chain.delta(record.delta_id)
         if record.check != WITHHELD and delta.state == DeltaState.SUBMITTED \
                 and not self.chain.voted(record.delta_id, self.address):
-            self.chain.submit_score(record.delta_id, record.passed, record.score)
+            if not delta.revealed:  # a delta failed on its file alone: the vote waits for the reveal
+                closes = delta.submitted_at + self.chain.job(record.job_id).reveal_window
+                if self.chain.timestamp() <= closes:
+                    return
+                if record.check == NOT_ADMITTED:
+                    return self._done(record, "failed; not admitted (never revealed)")
+                record.check, record.detail = WITHHELD, f"no reveal by {closes} (chain time); also {record.detail}"
+            else:
+                self.chain.submit_score(record.delta_id, record.passed, record.score)
         record.stage = "voted"
         self._save(record)
 
     def _settle(self, record: DeltaRecord) -> None:
-        if record.passed:
-            return self._done(record, "passed")
-        state = self.chain.delta(record.delta_id).state
-        if state == DeltaState.SLASHED:
-            return self._done(record, "failed; slashed")
-        if state in (DeltaState.PASSED, DeltaState.MERGED, DeltaState.PAID):
-            return self._done(record, "failed here, but the quorum passed it")
-        if state == DeltaState.SUBMITTED and record.check != WITHHELD:
+        delta = self.chain.delta(record.delta_id)
+        if delta.state == DeltaState.SUBMITTED and record.check != WITHHELD:
             return  # waiting for the other validators' votes
+        quorum = self.chain.job(record.job_id).quorum
+        if record.passed:
+            if delta.pass_votes < quorum:
+                return self._done(record, "passed here; the quorum did not pass it")
+            self._collect(record)
+            return self._done(record, "passed")
+        if delta.state == DeltaState.SLASHED:
+            self._collect(record)
+            return self._done(record, "failed; slashed")
+        if delta.pass_votes >= quorum:
+            return self._done(record, "failed here, but the quorum passed it")
         if record.check == NOT_ADMITTED:  # removed just before submitting is not cheating
             return self._done(record, "failed; not admitted")
         if not record.evidence_cid:
@@ -223,7 +240,19 @@ class ValidatorDaemon(Daemon):
                 raise
             return self._done(record, f"failed; not slashable now ({exc.error})")
         log.warning("slashed %s for delta %#x (%s)", record.miner, record.delta_id, record.check)
+        if record.check != WITHHELD:  # the fail voters' share; a withheld reveal's reporter was credited at once
+            self._collect(record)
         self._done(record, "failed; slashed")
+
+    def _collect(self, record: DeltaRecord) -> None:
+        """Collect the fee (and slashing share) our vote on a decided delta earned, if it matched the verdict."""
+        try:
+            wei = self.chain.collect([record.delta_id])
+        except ContractRevert as exc:
+            if exc.error != Revert.NOTHING_TO_COLLECT:
+                raise
+            return
+        log.info("delta %#x: collected %d wei for a vote that matched the verdict", record.delta_id, wei)
 
     def _done(self, record: DeltaRecord, outcome: str) -> None:
         record.stage, record.outcome = "done", outcome
@@ -295,7 +324,7 @@ class ValidatorDaemon(Daemon):
         if not record.reveal_cid:
             raise Pending("reveal event not read yet")
         state_bytes = 12 * sum(t.numel() for t in base.weights.values()) + (1 << 20)
-        raw = self._fetch(record, spec, record.reveal_cid, "reveal", (2 * job.challenges + 1) * state_bytes,
+        raw = self._fetch(record, spec, record.reveal_cid, "reveal", (2 * job.challenges + 3) * state_bytes,
                           content_deadline)
         try:
             reveal = Reveal.from_bytes(raw)

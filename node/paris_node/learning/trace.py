@@ -69,17 +69,19 @@ def verify_proof(root: bytes, state_digest: bytes, index: int, leaves: int, proo
 
 
 def challenged_segments(seed: bytes, segments: int, count: int) -> list[int]:
-    """The contract's `challengedSegments`: `count` distinct draws keccak256(abi.encode(seed, nonce)) % segments.
+    """The contract's `challengedSegments`: the last segment (it ties the final state, and so the delta, to
+    training), then min(count, segments - 1) distinct draws keccak256(abi.encode(seed, nonce)) % (segments - 1).
 
     Recomputed off chain from the seed in the `Revealed` event, because `blockhash` (and so the view) is
     only readable for 256 blocks."""
-    if not 1 <= count <= segments:
-        raise ValueError(f"cannot draw {count} distinct segments of {segments}")
-    picked: list[int] = []
+    if segments < 1 or count < 1:
+        raise ValueError(f"cannot challenge {count} of {segments} segments")
+    others = segments - 1
+    picked = [others]
     nonce = 0
-    while len(picked) < count:
-        candidate = int.from_bytes(keccak(abi_encode(["bytes32", "uint256"], [seed, nonce])), "big") % segments
-        if candidate not in picked:
+    while len(picked) <= min(count, others):
+        candidate = int.from_bytes(keccak(abi_encode(["bytes32", "uint256"], [seed, nonce])), "big") % others
+        if candidate not in picked[1:]:
             picked.append(candidate)
         nonce += 1
     return picked

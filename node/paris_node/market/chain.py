@@ -77,6 +77,7 @@ class DeltaState(enum.IntEnum):
     MERGED = 4
     PAID = 5
     SLASHED = 6
+    RELEASED = 7  # settled without a merge or a slash: its stake is free again
 
 
 class SlashReason(enum.IntEnum):
@@ -110,7 +111,7 @@ class JobTerms:
     reveal_window_s: int = 3600
     staleness_bound: int = 1
     quorum: int = 1
-    challenges: int = 2
+    challenges: int = 1  # random segments besides the last one, which is always challenged
 
     def as_tuple(self) -> tuple[Any, ...]:
         digest, codec = cid_to_chain(self.spec)
@@ -135,6 +136,7 @@ class Job:
     escrow: int
     reward_per_round: int
     validator_fee: int
+    fee_pool: int
     spec_digest: bytes
 
 
@@ -161,6 +163,7 @@ class Stake:
     roles: int
     slashed: bool
     unbond_at: int
+    open: int  # deltas submitted and not yet settled; each needs the market's minimum stake
 
 
 @dataclass(frozen=True)
@@ -263,13 +266,15 @@ class Chain:
         log.info("tx %s from %s mined in block %d", fn, self.account.address, receipt["blockNumber"])
         return dict(receipt)
 
+    def _log_events(self, receipt: dict[str, Any], name: str) -> list[Event]:
+        decoded = (self._decode_log(raw) for raw in receipt["logs"] if raw["address"] == self.contract.address)
+        return [event for event in decoded if event is not None and event.name == name]
+
     def _log_event(self, receipt: dict[str, Any], name: str) -> Event:
-        for raw in receipt["logs"]:
-            if raw["address"] == self.contract.address:
-                event = self._decode_log(raw)
-                if event is not None and event.name == name:
-                    return event
-        raise ChainError(f"transaction {receipt['transactionHash'].hex()} emitted no {name}")
+        events = self._log_events(receipt, name)
+        if not events:
+            raise ChainError(f"transaction {receipt['transactionHash'].hex()} emitted no {name}")
+        return events[0]
 
     @cached_property
     def _events_by_topic(self) -> dict[bytes, str]:
@@ -370,6 +375,14 @@ class Chain:
     def claim(self, delta_ids: list[int]) -> None:
         self.transact("claim", delta_ids)
 
+    def collect(self, delta_ids: list[int]) -> int:
+        """A validator's fees (and slashing shares) for votes that matched the verdict; returns the wei credited."""
+        receipt = self.transact("collect", delta_ids)
+        return sum(e.args["fee"] + e.args["slashShare"] for e in self._log_events(receipt, "Collected"))
+
+    def release(self, delta_id: int) -> None:
+        self.transact("release", delta_id)
+
     def withdraw(self) -> int:
         return self._receipt_event("withdraw", event="Withdrawn").args["amount"]
 
@@ -416,6 +429,11 @@ class Chain:
 
     def delta_id_of(self, job_id: int, expert: int, base_version: int, miner: str) -> int:
         return self.call("deltaIdOf", job_id, expert, base_version, miner)
+
+    @cached_property
+    def min_stake(self) -> int:
+        """The bond a role needs, and that much again per unsettled delta (immutable in the contract)."""
+        return self.call("MIN_STAKE")
 
     @cached_property
     def challenge_delay(self) -> int:

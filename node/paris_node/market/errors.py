@@ -41,6 +41,7 @@ class Revert(StrEnum):
     CHALLENGE_NOT_READY = "ChallengeNotReady"
     CHALLENGE_EXPIRED = "ChallengeExpired"
     NOT_SLASHABLE = "NotSlashable"
+    NOTHING_TO_COLLECT = "NothingToCollect"
 
 
 def revert_hints(raw_metadata: str) -> dict[str, str]:

@@ -21,7 +21,7 @@ from paris_node.data.clips import ClipSet
 from paris_node.learning.checkpoint import Checkpoint
 from paris_node.learning.jobspec import JobSpec
 from paris_node.learning.trace import merkle_root
-from paris_node.market.chain import ROLE_MINER, Chain, ContractRevert, DeltaState
+from paris_node.market.chain import ROLE_MINER, Chain, ContractRevert, Delta, DeltaState
 from paris_node.market.errors import Revert
 from paris_node.market.keyring import Content
 from paris_node.net.gossip import DeltaSubmitted
@@ -142,6 +142,7 @@ class MinerDaemon(Daemon):
                 self._close(record, "not submitted: removed from the private job")
                 return
             digests = [bytes.fromhex(d) for d in record.digests]
+            self._back_one_more_delta()
             try:
                 self.chain.submit_delta(record.job_id, record.expert, record.base_version,
                                         parse_cid(record.delta_cid), merkle_root(digests), len(digests) - 1)
@@ -165,6 +166,15 @@ class MinerDaemon(Daemon):
         log.info("job %d expert %d v%d: submitted delta %#x (%s)", record.job_id, record.expert,
                  record.base_version, delta_id, record.delta_cid)
 
+    def _back_one_more_delta(self) -> None:
+        """The market wants the minimum stake for every unsettled delta: bond more before one more."""
+        stake = self.chain.stake_of(self.address)
+        needed = self.chain.min_stake * (stake.open + 1)
+        if stake.amount < needed and not stake.slashed and not stake.unbond_at:
+            self.chain.stake(stake.roles | ROLE_MINER, wei=needed - stake.amount)
+            log.info("bonded %d wei more: %d unsettled deltas need %d wei", needed - stake.amount, stake.open + 1,
+                     needed)
+
     def _reveal(self, record: RoundRecord, round_dir: Path) -> None:
         delta = self.chain.delta(record.delta_id)
         if delta.revealed:
@@ -186,7 +196,8 @@ class MinerDaemon(Daemon):
         log.info("delta %#x: revealed segments %s", record.delta_id, challenged)
 
     def _settle(self, record: RoundRecord) -> None:
-        state = self.chain.delta(record.delta_id).state
+        delta = self.chain.delta(record.delta_id)
+        state = delta.state
         if state == DeltaState.MERGED:
             self.chain.claim([record.delta_id])
             state = DeltaState.PAID
@@ -194,12 +205,22 @@ class MinerDaemon(Daemon):
             if self.chain.owed(self.address) > 0:
                 log.info("withdrew %d wei", self.chain.withdraw())
             self._close(record, "paid")
-        elif state in (DeltaState.FAILED, DeltaState.SLASHED):
+        elif state in (DeltaState.SLASHED, DeltaState.RELEASED):
             self._close(record, state.name.lower())
-        elif state == DeltaState.PASSED:
+        elif self._unsettleable(record, delta):
+            self.chain.release(record.delta_id)
+            self._close(record, f"{state.name.lower()}, never merged; released")
+
+    def _unsettleable(self, record: RoundRecord, delta: Delta) -> bool:
+        """Whether the market would release the delta (so that its stake backs new work): passed but never to be
+        merged, or revealed and still undecided or failed-but-unslashed three reveal windows on."""
+        job = self.chain.job(record.job_id)
+        if delta.state == DeltaState.PASSED:
             current = self.chain.version_of(record.job_id, record.expert)
-            if current - record.base_version > self.specs[record.job_id].outer.staleness_bound:
-                self._close(record, "passed but never merged: too stale")
+            return job.closed or current >= job.rounds or current - record.base_version > job.staleness_bound
+        settled_at = delta.submitted_at + 3 * job.reveal_window
+        return delta.revealed and delta.state in (DeltaState.SUBMITTED, DeltaState.FAILED) \
+            and self.chain.timestamp() > settled_at
 
     def _close(self, record: RoundRecord, outcome: str) -> None:
         record.stage, record.outcome = "done", outcome
