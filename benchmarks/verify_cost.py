@@ -37,7 +37,8 @@ from paris_node.learning.trace import challenged_segments, merkle_root
 from paris_node.learning.train import TrainState, run_segment, state_hash
 from paris_node.model.dit import VideoDiT, named_config
 from paris_node.roles.miner import kept_reveal, train_round
-from paris_validator.checks import CheckFailed, Submission, check_delta_file, check_delta_matches, check_reveal, replay
+from paris_validator.checks import (CheckFailed, Submission, check_delta_file, check_delta_matches, check_reveal,
+                                    check_step_envelope, replay)
 from paris_validator.scoring import DRAWS, HELD_OUT_CLIPS, useful_work
 
 from arguments import benchmark_parser
@@ -51,6 +52,7 @@ def verify(spec: JobSpec, shard, base: Checkpoint, data: bytes, reveal: Reveal, 
     update = check_delta_file(data, sub, spec, base)
     check_reveal(reveal, sub, challenged, base)
     replay(spec, shard, reveal, sub, challenged)
+    check_step_envelope(spec, base, reveal.states[sub.segments])
     carried = check_delta_matches(data, sub, spec, base, reveal.states[sub.segments], error)
     return useful_work(spec, shard, base, update, sub, seed).score, carried, update
 

@@ -65,7 +65,7 @@ def test_a_round_from_job_to_payouts_and_a_slash(devnet: DevnetInfo) -> None:
     cheater.reveal(ids[2], _cid("reveal-2"))
 
     for validator in (validator1, validator2):
-        validator.submit_score(ids[0], True, 3000)
+        validator.submit_score(ids[0], True, 1500)
         validator.submit_score(ids[1], True, 1000)
         validator.submit_score(ids[2], False, 0)
     assert [requester.delta(i).state for i in ids] == [DeltaState.PASSED, DeltaState.PASSED, DeltaState.FAILED]
@@ -81,12 +81,12 @@ def test_a_round_from_job_to_payouts_and_a_slash(devnet: DevnetInfo) -> None:
                                     [digest, codec, keccak(encode(["uint256[]"], [ids[:2]]))]))
     assert aggregator.merge_record(job_id, 0, 1) == expected_record
     assert aggregator.version_of(job_id, 0) == 1
-    assert [requester.delta(i).payout for i in ids[:2]] == [ETH * 3 // 4, ETH // 4]
+    assert [requester.delta(i).payout for i in ids[:2]] == [ETH * 3 // 5, ETH * 2 // 5]
 
     honest2.claim(ids[:2])
     held = balance(market)
-    assert honest1.withdraw() == ETH * 3 // 4
-    assert balance(market) == held - ETH * 3 // 4
+    assert honest1.withdraw() == ETH * 3 // 5
+    assert balance(market) == held - ETH * 3 // 5
     assert honest1.owed(honest1.account.address) == 0
 
     with IpfsStore(devnet.ipfs_api) as store:

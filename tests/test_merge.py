@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import save as save_safetensors
 
-from paris_node.learning.merge import MergeError, MergeInput, OuterParams, merge_weights, outer_step
+from paris_node.learning.merge import MergeError, MergeInput, OuterParams, capped_scores, merge_weights, outer_step
 from paris_node.model.dit import VideoDiT, named_config
 
 
@@ -28,6 +28,16 @@ def test_weights_follow_score_and_staleness() -> None:
     assert merge_weights(zero, params) == pytest.approx([2 / 3, 1 / 3])
     with pytest.raises(MergeError, match=r"staleness 3 outside 0..2"):
         merge_weights([MergeInput(5, update, 1, 3)], params)
+
+
+def test_a_score_weighs_at_most_twice_the_merges_lower_median() -> None:
+    assert capped_scores([10_000, 100, 100]) == [200, 100, 100]  # an inflated score, capped
+    assert capped_scores([3000, 1000]) == [2000, 1000]  # of two, the lower one is the median
+    assert capped_scores([150, 100, 120]) == [150, 100, 120]  # within twice: unchanged
+    assert capped_scores([7]) == [7] and capped_scores([]) == []
+    update = {"w": torch.zeros(1)}
+    gamed = [MergeInput(1, update, 10_000, 0), MergeInput(2, update, 100, 0), MergeInput(3, update, 100, 0)]
+    assert merge_weights(gamed, OuterParams()) == pytest.approx([0.5, 0.25, 0.25])  # as the contract prices them
 
 
 def test_nesterov_step_matches_the_formula() -> None:

@@ -5,11 +5,16 @@ merge, and the miners are paid."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import logging
 from pathlib import Path
 
+import pytest
 import torch
+from multiformats import CID
 
 from paris_node.content.store import IpfsStore
+from paris_node.data.clips import ClipSet
 from paris_node.data.synthetic import synthetic_set
 from paris_node.learning.checkpoint import Checkpoint
 from paris_node.learning.jobspec import JobSpec
@@ -23,7 +28,8 @@ from paris_node.roles.aggregator import merge_round, verify_merge
 from paris_node.roles.miner import kept_reveal, train_round
 from paris_node.runtime.devnet import DevnetInfo, devnet_account
 
-ETH = 10**18
+from helpers.chain import ETH, funded_chain
+from helpers.jobs import open_job, tiny_spec
 
 
 def test_a_round_is_trained_merged_verified_and_paid(devnet: DevnetInfo, tmp_path: Path) -> None:
@@ -63,7 +69,7 @@ def test_a_round_is_trained_merged_verified_and_paid(devnet: DevnetInfo, tmp_pat
         reveal = Reveal.from_bytes(store.get(reveal_cid))
         for leaf, digest in reveal.digests.items():
             assert verify_proof(work.trace_root, digest, leaf, reveal.leaves, reveal.proofs[leaf])
-    validator.submit_score(ids[0], True, 3000)
+    validator.submit_score(ids[0], True, 1500)
     validator.submit_score(ids[1], True, 1000)
     validator.submit_score(ids[2], False, 0)
 
@@ -79,6 +85,34 @@ def test_a_round_is_trained_merged_verified_and_paid(devnet: DevnetInfo, tmp_pat
 
     requester.claim(ids[:2])
     payouts = [requester.delta(i).payout for i in ids[:2]]
-    assert payouts == [ETH * 3 // 4, ETH // 4]
+    assert payouts == [ETH * 3 // 5, ETH * 2 // 5]
     assert [m.withdraw() for m in miners[:2]] == payouts
+    store.close()
+
+
+def test_a_passed_delta_that_cannot_be_read_is_left_out_and_the_merge_goes_on(
+        devnet: DevnetInfo, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    requester, aggregator, validator = (Chain(devnet.rpc_url, devnet.contract, devnet_account(i)) for i in (1, 2, 4))
+    store = IpfsStore(devnet.ipfs_api, timeout_s=2.0)
+    spec, base = tiny_spec(store, "one delta gone", 16, 21)
+    job_id = open_job(devnet, store, spec)
+    honest, vanished = funded_chain(devnet), funded_chain(devnet)
+    shard = ClipSet.from_bytes(store.get(spec.shards[0]))
+    ids = []
+    for index, miner in enumerate((honest, vanished)):
+        miner.stake(ROLE_MINER, wei=ETH)
+        work, _ = train_round(spec, shard, base, job_id, miner.account.address, None, tmp_path / f"m{index}")
+        cid = store.add(work.delta) if miner is honest else CID(  # published elsewhere, never reachable from here
+            "base32", 1, "raw", ("sha2-256", hashlib.sha256(work.delta).digest()))
+        ids.append(miner.submit_delta(job_id, 0, 0, cid, work.trace_root, work.segments))
+    requester.w3.provider.make_request("anvil_mine", [3])
+    for miner, delta_id in zip((honest, vanished), ids, strict=True):
+        miner.reveal(delta_id, store.add(b"states"))
+        validator.submit_score(delta_id, True, 1000)  # both passed (it could be read when it was checked)
+
+    with caplog.at_level(logging.WARNING):
+        finalized = merge_round(MarketIndex(aggregator, devnet.deploy_block), store, spec, job_id, 0)
+    assert finalized.args["mergedDeltaIds"] == [ids[0]]
+    assert requester.delta(ids[1]).state == DeltaState.PASSED  # still mergeable later, within the staleness bound
+    assert any(f"leaving out passed delta {ids[1]:#x}" in r.getMessage() for r in caplog.records)
     store.close()

@@ -363,7 +363,8 @@ interface IParisMarket {
     function voted(uint256 deltaId, address validator) external view returns (bool);
 
     /// @notice Record the merge of passing deltas into `expert`'s next checkpoint and price each merged delta
-    ///         from this expert's share of the round reward, in proportion to its score.
+    ///         from this expert's share of the round reward, in proportion to its score capped at
+    ///         SCORE_CAP_X_MEDIAN times the merge's lower median score.
     /// @param jobId the job
     /// @param expert the expert whose checkpoint advances
     /// @param newVersion must be the current version + 1

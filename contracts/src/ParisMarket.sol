@@ -21,6 +21,9 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
     uint8 public constant ROLE_VALIDATOR = 2;
     uint32 public constant MAX_SCORE = 10_000;
     uint8 public constant MAX_QUORUM = 15;
+    /// @notice A merged delta is priced (and weighted in the merge) by at most this many times the lower median
+    ///         score of its merge.
+    uint256 public constant SCORE_CAP_X_MEDIAN = 2;
     /// @notice Random challenges per delta at most (the last segment comes on top): bounds what a reveal holds.
     uint8 public constant MAX_CHALLENGES = 16;
 
@@ -344,25 +347,17 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
         uint256 count = mergedDeltaIds.length;
         if (count == 0) revert NothingToMerge();
 
-        uint256 totalScore;
+        uint256[] memory scores = new uint256[](count);
         for (uint256 i; i < count; ++i) {
             Delta storage d = deltas[mergedDeltaIds[i]];
             if (d.state != DeltaState.Passed) revert NotMergeable(mergedDeltaIds[i], d.state);
             if (d.jobId != jobId || d.expert != expert) revert DeltaOfOtherExpert(mergedDeltaIds[i], d.jobId, d.expert);
             if (current - d.baseVersion > job.stalenessBound) revert TooStale(d.baseVersion, current, job.stalenessBound);
-            totalScore += d.scoreSum;
+            scores[i] = d.scoreSum;
             d.state = DeltaState.Merged; // also rejects the same id twice in one list
         }
-
-        uint256 reward = job.rewardPerRound / job.experts; // the escrow reserved every round's: no shortfall
-        uint256 paid;
-        for (uint256 i; i < count; ++i) {
-            Delta storage d = deltas[mergedDeltaIds[i]];
-            uint256 share = totalScore == 0 ? reward / count : reward * d.scoreSum / totalScore;
-            d.payout = uint96(share);
-            paid += share;
-        }
-        job.escrow -= uint96(paid);
+        uint256 paid = _price(mergedDeltaIds, scores, job.rewardPerRound / job.experts);
+        job.escrow -= uint96(paid); // the escrow reserved every round's reward: no shortfall
         versionOf[jobId][expert] = newVersion;
         mergeRecord[jobId][expert][newVersion] =
             keccak256(abi.encode(checkpointDigest, checkpointCodec, keccak256(abi.encode(mergedDeltaIds))));
@@ -468,6 +463,38 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
     }
 
     // ---------------------------------------------------------------- internal
+
+    /// @dev Parks each merged delta's share of `reward` on it, in proportion to its capped score (equal shares
+    ///      when every score is zero); returns what was priced in all.
+    function _price(uint256[] calldata ids, uint256[] memory scores, uint256 reward) internal returns (uint256 paid) {
+        uint256 totalScore = _capScores(scores);
+        for (uint256 i; i < ids.length; ++i) {
+            uint256 share = totalScore == 0 ? reward / ids.length : reward * scores[i] / totalScore;
+            deltas[ids[i]].payout = uint96(share);
+            paid += share;
+        }
+    }
+
+    /// @dev Caps each score at SCORE_CAP_X_MEDIAN times the lower median of the merge's scores (in place), so
+    ///      that no delta's share, however its score was reached, outweighs the round's typical one by more;
+    ///      returns the capped total. The aggregator's merge weights apply the same cap (`merge.capped_scores`).
+    function _capScores(uint256[] memory scores) internal pure returns (uint256 total) {
+        uint256 count = scores.length;
+        uint256[] memory sorted = new uint256[](count);
+        for (uint256 i; i < count; ++i) {
+            uint256 value = scores[i];
+            uint256 j = i;
+            for (; j > 0 && sorted[j - 1] > value; --j) {
+                sorted[j] = sorted[j - 1];
+            }
+            sorted[j] = value;
+        }
+        uint256 cap = SCORE_CAP_X_MEDIAN * sorted[(count - 1) / 2];
+        for (uint256 i; i < count; ++i) {
+            if (scores[i] > cap) scores[i] = cap;
+            total += scores[i];
+        }
+    }
 
     function _openJob(uint256 jobId) internal view returns (Job storage job) {
         job = jobs[jobId];

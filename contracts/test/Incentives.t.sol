@@ -185,6 +185,26 @@ contract IncentivesTest is MarketFixture {
         market.slash(id, IParisMarket.SlashReason.FailedSpotCheck, bytes32(0), RAW);
     }
 
+    function test_aGamedScoreIsPricedAtTwiceTheMergesMedianAtMost() public {
+        IParisMarket.JobTerms memory terms = _terms();
+        terms.experts = 1;
+        vm.prank(REQUESTER);
+        uint256 id = market.createJob{value: 10 ether}(terms);
+        address miner3 = address(0xB0B3);
+        vm.deal(miner3, 10 ether);
+        _stake(miner3, market.ROLE_MINER());
+        uint256 gamed = _passed(MINER1, id, 0, 0, 10_000); // a score inflated 100x
+        uint256 a = _passed(MINER2, id, 0, 0, 100);
+        uint256 b = _passed(miner3, id, 0, 0, 100);
+        uint256[] memory ids = new uint256[](3);
+        (ids[0], ids[1], ids[2]) = (gamed, a, b);
+        vm.prank(AGGREGATOR);
+        market.finalize(id, 0, 1, keccak256("ckpt"), RAW, ids);
+        vm.assertEq(_payout(gamed), 1 ether); // 200 of 400 capped points, not 10,000 of 10,200
+        vm.assertEq(_payout(a), 0.5 ether);
+        vm.assertEq(_payout(b), 0.5 ether);
+    }
+
     function test_anUnrevealedDeltaIsNeverReleasedOnlySlashed() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
         vm.warp(block.timestamp + 30 days);

@@ -4,14 +4,17 @@ and what it found; none touches the chain or IPFS, so the daemon, the tests and 
 1. `check_delta_file`: size, format, shapes, finiteness, norm bound, and a header that matches the chain.
 2. `check_reveal`: the revealed states and digests are in the committed trace (Merkle proofs), each state
    hashes to its digest, and leaf 0 is the base checkpoint the delta claims.
-3. `replay`: each challenged segment, rerun with `run_segment` on this miner's assigned data, ends in the
-   committed state.
-4. `check_delta_matches`: re-encoding (base - revealed final state) with the miner's carried error feedback
+3. `replay`: each challenged segment (the last one always), rerun with `run_segment` on this miner's
+   assigned data, ends in the committed state.
+4. `check_step_envelope`: no weight of the revealed final state lies further from the base than H AdamW
+   steps can move it (`step_envelope`), which bounds what a forged middle segment can inject.
+5. `check_delta_matches`: re-encoding (base - revealed final state) with the miner's carried error feedback
    gives the posted file byte for byte.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -22,7 +25,9 @@ from paris_node.learning.delta import DeltaError, DeltaHeader, decode, encode, p
 from paris_node.learning.jobspec import JobSpec, segment_spec
 from paris_node.learning.reveal import Reveal, shown_leaves
 from paris_node.learning.trace import verify_proof
-from paris_node.learning.train import TrainState, run_segment, state_drift, state_hash
+from paris_node.learning.train import SegmentSpec, TrainState, run_segment, state_drift, state_hash
+
+ENVELOPE_SLACK = 1e-3  # relative room for replays within the tolerance on other hardware
 
 
 class CheckFailed(Exception):
@@ -106,6 +111,31 @@ def replay(spec: JobSpec, shard: ClipSet, reveal: Reveal, sub: Submission, chall
                                         f"skipped, other data, lower precision, or forged states")
         worst = max(worst, drift)
     return worst
+
+
+def step_envelope(lr: float, steps: int, betas: tuple[float, float] = SegmentSpec.betas) -> float:
+    """The most `steps` AdamW steps from fresh moments (no weight decay) can move one weight, whatever the
+    gradients: lr times the sum over steps t of the bound on |m_t / sqrt(v_t)| with bias correction, which
+    Cauchy-Schwarz gives as (1 - b1) / sqrt(1 - b2) * sqrt((1 - r^t) / (1 - r)) * sqrt(1 - b2^t) / (1 - b1^t),
+    r = b1^2 / b2 (1 at t = 1, about 7.3 for large t at the default betas)."""
+    b1, b2 = betas
+    r = b1 * b1 / b2
+    return lr * sum((1 - b1) / math.sqrt(1 - b2) * math.sqrt((1 - r**t) / (1 - r)) * math.sqrt(1 - b2**t)
+                    / (1 - b1**t) for t in range(1, steps + 1))
+
+
+def check_step_envelope(spec: JobSpec, base: Checkpoint, final: TrainState) -> None:
+    """Every weight of the final state within `step_envelope` of the base: no honest training goes further."""
+    envelope = step_envelope(spec.lr, spec.local_steps) * (1 + ENVELOPE_SLACK)
+    for name, start in base.weights.items():
+        if not start.numel():
+            continue
+        moved = float((final.weights[name].double() - start.double()).abs().max())
+        rounding = spec.local_steps * 2.0**-23 * float(start.abs().max())  # float32 rounding of each step
+        bound = envelope + rounding
+        if not moved <= bound:  # NaN fails too
+            raise CheckFailed("step-envelope", f"{name} moved by {moved:.3e} in {spec.local_steps} steps; AdamW "
+                                               f"at lr {spec.lr:g} moves a weight by at most {bound:.3e}")
 
 
 def check_delta_matches(data: bytes, sub: Submission, spec: JobSpec, base: Checkpoint, final: TrainState,

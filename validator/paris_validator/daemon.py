@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from safetensors.torch import load_file, save_file
 
 from paris_node.content.atomic import write_atomic
 from paris_node.content.sealing import NotAdmitted, SealingError
-from paris_node.content.store import ContentMismatch, IpfsStore, ObjectTooLarge, StoreError, parse_cid
+from paris_node.content.store import ContentMismatch, InvalidCid, IpfsStore, ObjectTooLarge, StoreError, parse_cid
 from paris_node.data.clips import ClipSet
 from paris_node.learning.checkpoint import Checkpoint
 from paris_node.learning.jobspec import JobSpec
@@ -37,7 +38,8 @@ from paris_node.market.keyring import Content
 from paris_node.net.presence import Presence
 from paris_node.net.status_api import DeltaReport, Status
 from paris_node.roles.daemon import Daemon
-from paris_validator.checks import CheckFailed, Submission, check_delta_file, check_delta_matches, check_reveal, replay
+from paris_validator.checks import (CheckFailed, Submission, check_delta_file, check_delta_matches, check_reveal,
+                                    check_step_envelope, replay)
 from paris_validator.evidence import Evidence
 from paris_validator.scoring import useful_work
 
@@ -46,10 +48,15 @@ log = logging.getLogger(__name__)
 WITHHELD = "withheld-reveal"
 FIX_SEED_AFTER_BLOCKS = 128  # an unrevealed delta's seed is recorded on chain once half its 256 blocks have passed
 NOT_ADMITTED = "admission"  # a private job's delta from a miner the requester had not admitted: failed, not slashed
+UNAVAILABLE_RETRY_S = (5.0, 300.0)  # first and longest wait before fetching a delta's missing content again
 
 
 class Pending(Exception):
     """The delta cannot be decided yet (no reveal yet, content not retrievable yet); try again later."""
+
+
+class Unavailable(Pending):
+    """Content the delta names could not be fetched: tried again after a growing wait, not on every pass."""
 
 
 @dataclass
@@ -102,6 +109,7 @@ class ValidatorDaemon(Daemon):
         super().__init__(chain, store, work_dir, from_block, jobs, stake_wei, presence)
         (work_dir / "deltas").mkdir(parents=True, exist_ok=True)
         self.records = {r.delta_id: r for r in load_records(work_dir)}
+        self.retry_at: dict[int, tuple[float, float]] = {}  # delta id -> (when to fetch again, the wait before it)
         for job in self.index.jobs:  # what the index read before a restart, and records not written then
             self.presence.follow(job.job_id, job.aggregator)
             for entry in self.index.deltas(job.job_id):
@@ -120,13 +128,20 @@ class ValidatorDaemon(Daemon):
 
     def work(self) -> None:
         for record in sorted(self.records.values(), key=lambda r: r.order):
-            if record.stage != "done":
-                try:
-                    self._advance(record)
-                except self.recoverable as exc:
-                    record.note(f"{type(exc).__name__}: {exc}")
+            if record.stage == "done" or self.retry_at.get(record.delta_id, (0.0,))[0] > time.monotonic():
+                continue
+            if self.job_spec(record.job_id) is None:  # its job's spec is refused or cannot be read now
+                why = self.unfollowed.get(record.job_id, f"job {record.job_id} is not followed now")
+                if record.notes[-1:] != [why]:
+                    record.note(why)
                     self._save(record)
-                    log.warning("delta %#x: %s (will retry)", record.delta_id, exc)
+                continue
+            try:
+                self._advance(record)
+            except self.recoverable as exc:
+                record.note(f"{type(exc).__name__}: {exc}")
+                self._save(record)
+                log.warning("delta %#x: %s (will retry)", record.delta_id, exc)
         self.guard("withdrawing fees and slashing rewards", self._withdraw)
 
     def _withdraw(self) -> None:
@@ -179,6 +194,13 @@ class ValidatorDaemon(Daemon):
     def _decide(self, record: DeltaRecord) -> None:
         try:
             score = self._verify(record)
+        except Unavailable as exc:
+            _, waited = self.retry_at.get(record.delta_id, (0.0, UNAVAILABLE_RETRY_S[0] / 2))
+            wait = min(UNAVAILABLE_RETRY_S[1], 2 * waited)
+            self.retry_at[record.delta_id] = (time.monotonic() + wait, wait)
+            record.note(f"{exc} (trying again in {wait:.0f}s)")
+            self._save(record)
+            return
         except (Pending, NotAdmitted) as exc:  # not admitted to a private job: it never votes on it
             record.note(str(exc))
             self._save(record)
@@ -285,6 +307,8 @@ class ValidatorDaemon(Daemon):
             return self._content(record.job_id, spec).get(cid, max_bytes=max_bytes)
         except NotAdmitted:
             raise
+        except InvalidCid as exc:  # an event naming no valid CID: nothing will ever be there
+            raise CheckFailed("cid", f"{what}: {exc}") from exc
         except SealingError as exc:
             raise CheckFailed("sealing", f"{what}: {exc}") from exc
         except ObjectTooLarge as exc:
@@ -294,7 +318,7 @@ class ValidatorDaemon(Daemon):
         except StoreError as exc:
             if self.chain.timestamp() > deadline and self._ipfs_works():
                 raise CheckFailed("availability", f"{what} {cid} not retrievable by the deadline: {exc}") from exc
-            raise Pending(f"{what} not retrievable yet: {exc}") from exc
+            raise Unavailable(f"{what} not retrievable yet: {exc}") from exc
 
     def _ipfs_works(self) -> bool:
         try:
@@ -337,6 +361,7 @@ class ValidatorDaemon(Daemon):
         shard = ClipSet.from_bytes(self._content(record.job_id, spec).get(shard_cid), source=shard_cid)
         if drift := replay(spec, shard, reveal, sub, challenged):
             record.note(f"replay not bit-exact (other hardware?): drift {drift:.2e} within {spec.replay_tolerance:.0e}")
+        check_step_envelope(spec, base, reveal.states[sub.segments])
         carried = check_delta_matches(data, sub, spec, base, reveal.states[sub.segments], self._error_before(record))
         self._feedback_path(record.delta_id).parent.mkdir(parents=True, exist_ok=True)
         save_file(carried, str(self._feedback_path(record.delta_id)))

@@ -75,7 +75,7 @@ class JobSpec:
             raw: dict[str, Any] = json.loads(data)
         except ValueError as exc:
             raise JobSpecError(f"{source}: not JSON: {exc}") from exc
-        if raw.pop("format", None) != FORMAT:
+        if not isinstance(raw, dict) or raw.pop("format", None) != FORMAT:
             raise JobSpecError(f"{source}: not a {FORMAT} document")
         try:
             raw["model"] = DiTConfig(**raw["model"])

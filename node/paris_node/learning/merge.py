@@ -1,7 +1,8 @@
 """The aggregator's outer step (DiLoCo): merge passing pseudo-gradients into the next checkpoint.
 
 The outer gradient is the mean of the merged deltas weighted by score x staleness weight
-(`decay ** staleness`, so a straggler's late delta still counts, less); deltas staler than the bound are
+(`decay ** staleness`, so a straggler's late delta still counts, less), each score capped at twice the
+merge's lower median (`capped_scores`, as the contract prices them); deltas staler than the bound are
 refused. Nesterov momentum then moves the weights: m <- mu * m + g; theta <- theta - lr * (g + mu * m).
 The defaults suit codec v2's sparse 1-bit deltas: lr 3 and no momentum (the miners' error feedback does
 momentum's work, as in SparseLoCo); dense DiLoCo's lr 0.7 with Nesterov 0.9 overshoots on them.
@@ -45,13 +46,24 @@ class MergeInput:
     staleness: int  # current version - the delta's base version
 
 
+SCORE_CAP_X_MEDIAN = 2  # the contract's constant of the same name
+
+
+def capped_scores(scores: list[int]) -> list[int]:
+    """Each score capped at SCORE_CAP_X_MEDIAN x the lower median of them all: however a delta reached its
+    score, it weighs at most that much more than the round's typical delta (the contract's `_capScores`)."""
+    cap = SCORE_CAP_X_MEDIAN * sorted(scores)[(len(scores) - 1) // 2] if scores else 0
+    return [min(score, cap) for score in scores]
+
+
 def merge_weights(inputs: list[MergeInput], params: OuterParams) -> list[float]:
     """Normalized weight of each input (same order); equal weights when every score is zero."""
     for item in inputs:
         if not 0 <= item.staleness <= params.staleness_bound:
             raise MergeError(f"delta {item.delta_id:#x}: staleness {item.staleness} outside "
                              f"0..{params.staleness_bound}")
-    raw = [item.score * params.staleness_decay**item.staleness for item in inputs]
+    scores = capped_scores([item.score for item in inputs])
+    raw = [score * params.staleness_decay**item.staleness for score, item in zip(scores, inputs, strict=True)]
     if sum(raw) == 0:
         raw = [params.staleness_decay**item.staleness for item in inputs]
     total = sum(raw)

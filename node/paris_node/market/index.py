@@ -8,6 +8,11 @@ itself (the indexed events' signatures as topic 0, the followed job ids as topic
 them), so a pass costs what its new events cost, not what the chain's history costs. Given a `path`, each
 sync appends what it learnt and its cursor to a journal (JSON lines, also O(new events)) that is read back on
 start, so a restarted daemon resumes where it stopped.
+
+Nothing anyone can put on chain stops it: an event naming a CID that cannot be built (an unknown multicodec)
+is kept with an empty CID, which whoever uses it refuses with a message, and a job whose spec cannot be read
+is refused by `spec` without being fetched again on every pass: never again when the spec is malformed, after
+a growing wait (`SPEC_RETRY_S`) when it could not be fetched.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import dataclasses
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +29,8 @@ from typing import Any
 
 from multiformats import CID
 
-from paris_node.content.store import parse_cid
-from paris_node.learning.jobspec import JobSpec
+from paris_node.content.store import InvalidCid, StoreError, parse_cid
+from paris_node.learning.jobspec import JobSpec, JobSpecError
 from paris_node.market.chain import LOG_RANGE, Chain, Event, cid_from_chain
 
 log = logging.getLogger(__name__)
@@ -33,10 +39,29 @@ FORMAT = "paris-market-index/v1"
 JOB_EVENTS = ("JobCreated", "DeltaSubmitted", "ExpertFinalized")  # the job id is their first indexed argument
 DELTA_EVENTS = ("Revealed",)  # indexed by delta id
 CURSOR_EVERY_BLOCKS = 1_000  # with no new events, the cursor is persisted this often: a restart re-reads less
+SPEC_RETRY_S = (10.0, 600.0)  # first and longest wait before fetching an unreadable job spec again
 
 
 class MarketIndexError(LookupError):
     """Something the index was asked for is not on this market (yet); the message names it."""
+
+
+class JobRefused(MarketIndexError):
+    """A job not followed: its spec is malformed (for good) or could not be fetched (until `retry_at`).
+    `fresh` is True when this call found it out, False when it repeats an earlier refusal unfetched."""
+
+    def __init__(self, message: str, retry_at: float | None, wait_s: float, fresh: bool) -> None:
+        super().__init__(message)
+        self.retry_at, self.wait_s, self.fresh = retry_at, wait_s, fresh
+
+
+def _cid_text(digest: bytes, codec: int) -> str:
+    """The CID an event names, as text; "" when it names none that can be built (an unknown multicodec)."""
+    try:
+        return str(cid_from_chain(digest, codec))
+    except (KeyError, ValueError) as exc:
+        log.warning("an event names no valid CID (digest %s, codec %#x): %s", digest.hex(), codec, exc)
+        return ""
 
 
 @dataclass(frozen=True)
@@ -95,6 +120,7 @@ class MarketIndex:
         self.chain, self.from_block, self.path = chain, from_block, path
         self.followed = None if jobs is None else frozenset(jobs)
         self._specs: dict[int, JobSpec] = {}
+        self._refused: dict[int, JobRefused] = {}
         self._unreported: list[Event] = []  # read into the index, not yet returned by `sync`
         self._identity_cache: dict[str, Any] | None = None
         self._clear()
@@ -140,18 +166,18 @@ class MarketIndex:
         """What the index keeps of `event`; None for a reveal of a delta of a job this index does not follow."""
         a = event.args
         if event.name == "JobCreated":
-            return JobEntry(a["jobId"], a["requester"], a["aggregator"],
-                            str(cid_from_chain(a["specDigest"], a["specCodec"])), event.block)
+            return JobEntry(a["jobId"], a["requester"], a["aggregator"], _cid_text(a["specDigest"], a["specCodec"]),
+                            event.block)
         if event.name == "DeltaSubmitted":
             return DeltaEntry(a["deltaId"], a["jobId"], a["expert"], a["baseVersion"], a["miner"],
-                              str(cid_from_chain(a["deltaDigest"], a["deltaCodec"])), a["traceRoot"].hex(),
+                              _cid_text(a["deltaDigest"], a["deltaCodec"]), a["traceRoot"].hex(),
                               a["segments"], event.block, event.log_index)
         if event.name == "ExpertFinalized":
             return MergeEntry(a["jobId"], a["expert"], a["version"],
-                              str(cid_from_chain(a["checkpointDigest"], a["checkpointCodec"])),
-                              tuple(a["mergedDeltaIds"]), event.block)
+                              _cid_text(a["checkpointDigest"], a["checkpointCodec"]), tuple(a["mergedDeltaIds"]),
+                              event.block)
         if event.name == "Revealed" and a["deltaId"] in self._deltas:
-            return RevealEntry(a["deltaId"], str(cid_from_chain(a["revealDigest"], a["revealCodec"])), a["seed"].hex())
+            return RevealEntry(a["deltaId"], _cid_text(a["revealDigest"], a["revealCodec"]), a["seed"].hex())
         return None
 
     # ------------------------------------------------------------------ answers
@@ -172,11 +198,41 @@ class MarketIndex:
                                    f"{self.next_block - 1}{followed}") from None
 
     def spec(self, job_id: int, fetch: Callable[[CID], bytes]) -> JobSpec:
-        """The spec job `job_id` was created with, read once through `fetch` (a verified store read or cache)."""
-        if job_id not in self._specs:
-            cid = parse_cid(self.job(job_id).spec)
-            self._specs[job_id] = JobSpec.from_bytes(fetch(cid), source=str(cid))
+        """The spec job `job_id` was created with, read once through `fetch` (a verified store read or cache).
+        Raises JobRefused for a spec that is malformed or cannot be fetched, without fetching again before the
+        refusal's `retry_at` (never, for a malformed one)."""
+        if job_id in self._specs:
+            return self._specs[job_id]
+        refused = self._refused.get(job_id)
+        now = time.monotonic()
+        if refused is not None and (refused.retry_at is None or now < refused.retry_at):
+            raise JobRefused(str(refused), refused.retry_at, refused.wait_s, fresh=False)
+        text = self.job(job_id).spec
+        try:
+            cid = parse_cid(text)
+        except InvalidCid as exc:
+            raise self._refuse(job_id, f"its spec {text!r} is not a CID ({exc}); not following it") from exc
+        try:
+            data = fetch(cid)
+        except StoreError as exc:
+            wait = SPEC_RETRY_S[0] if refused is None else min(SPEC_RETRY_S[1], 2 * refused.wait_s)
+            raise self._refuse(job_id, f"its spec {text} could not be fetched ({exc}); trying again in {wait:.0f}s",
+                               wait) from exc
+        try:
+            self._specs[job_id] = JobSpec.from_bytes(data, source=text)
+        except JobSpecError as exc:
+            raise self._refuse(job_id, f"its spec is malformed ({exc}); not following it") from exc
         return self._specs[job_id]
+
+    def forget_refusal(self, job_id: int) -> None:
+        """Fetch the job's spec again on the next ask (the failure was this node's, not the job's)."""
+        self._refused.pop(job_id, None)
+
+    def _refuse(self, job_id: int, why: str, wait_s: float | None = None) -> JobRefused:
+        """Remember why the job is not followed: for good, or (`wait_s`) until its spec is worth fetching again."""
+        retry_at = None if wait_s is None else time.monotonic() + wait_s
+        self._refused[job_id] = refusal = JobRefused(f"job {job_id}: {why}", retry_at, wait_s or 0.0, fresh=True)
+        return refusal
 
     def merge(self, job_id: int, expert: int, version: int) -> MergeEntry:
         """The merge that produced checkpoint `version` of the expert."""

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from multiformats import CID
 
-from paris_node.content.store import parse_cid
+from paris_node.content.store import StoreError, parse_cid
 from paris_node.learning.checkpoint import Checkpoint
-from paris_node.learning.delta import decode
+from paris_node.learning.delta import DeltaError, decode
 from paris_node.learning.jobspec import JobSpec
 from paris_node.learning.merge import MergeInput, ema_step, outer_step
 from paris_node.market.chain import Chain, DeltaState, Event
@@ -47,15 +47,25 @@ def load_checkpoint(content: Content, cid: CID) -> Checkpoint:
     return Checkpoint.from_bytes(content.get(cid), source=str(cid))
 
 
-def _inputs(chain: Chain, content: Content, spec: JobSpec, base: Checkpoint, ids: list[int] | tuple[int, ...],
-            cids: dict[int, CID]) -> list[MergeInput]:
+def _input(chain: Chain, content: Content, spec: JobSpec, base: Checkpoint, delta_id: int, cid: CID) -> MergeInput:
     shapes = {name: tuple(t.shape) for name, t in base.weights.items()}
+    data = content.get(cid, max_bytes=spec.max_delta_bytes)
+    _, update = decode(data, shapes, spec.max_delta_bytes, spec.max_delta_norm, spec.codec.version)
+    delta = chain.delta(delta_id)
+    return MergeInput(delta_id, update, delta.score_sum, base.version - delta.base_version)
+
+
+def _available_inputs(chain: Chain, content: Content, spec: JobSpec, base: Checkpoint, ids: list[int],
+                      cids: dict[int, CID]) -> list[MergeInput]:
+    """The passing deltas that can be read now; one that cannot is left out (it stays passed, for a later
+    round within the staleness bound) and said so, rather than stalling every merge after it."""
     inputs = []
     for delta_id in ids:
-        delta = chain.delta(delta_id)
-        data = content.get(cids[delta_id], max_bytes=spec.max_delta_bytes)
-        _, update = decode(data, shapes, spec.max_delta_bytes, spec.max_delta_norm, spec.codec.version)
-        inputs.append(MergeInput(delta_id, update, delta.score_sum, base.version - delta.base_version))
+        try:
+            inputs.append(_input(chain, content, spec, base, delta_id, cids[delta_id]))
+        except (StoreError, DeltaError) as exc:
+            log.warning("job %d expert %d v%d: leaving out passed delta %#x, which cannot be read now: %s",
+                        base.job_id, base.expert, base.version, delta_id, exc)
     return inputs
 
 
@@ -82,10 +92,15 @@ def merge_round(index: MarketIndex, content: Content, spec: JobSpec, job_id: int
     index.sync()
     base = load_checkpoint(content, index.checkpoint_cid(spec, job_id, expert, current))
     cids = index.delta_cids(job_id, expert)
-    merged = passing_deltas(chain, spec, list(cids), current)
-    if not merged:
+    passing = passing_deltas(chain, spec, list(cids), current)
+    if not passing:
         raise AggregatorError(f"job {job_id} expert {expert} v{current}: no passing delta to merge yet")
-    checkpoint = next_checkpoint(base, _inputs(chain, content, spec, base, merged, cids), spec)
+    inputs = _available_inputs(chain, content, spec, base, passing, cids)
+    if not inputs:
+        raise AggregatorError(f"job {job_id} expert {expert} v{current}: none of the {len(passing)} passing deltas "
+                              f"can be read now")
+    merged = [i.delta_id for i in inputs]
+    checkpoint = next_checkpoint(base, inputs, spec)
     cid = content.add(checkpoint.to_bytes(), name=f"job{job_id}-expert{expert}-v{current + 1}.safetensors")
     log.info("job %d expert %d: merged %d deltas into v%d (%s)", job_id, expert, len(merged), current + 1, cid)
     return chain.finalize(job_id, expert, current + 1, cid, merged)
@@ -99,7 +114,8 @@ def verify_merge(index: MarketIndex, content: Content, spec: JobSpec, job_id: in
     merge = index.merge(job_id, expert, version)
     recorded = parse_cid(merge.checkpoint)
     base = load_checkpoint(content, index.checkpoint_cid(spec, job_id, expert, version - 1))
-    inputs = _inputs(index.chain, content, spec, base, merge.merged, index.delta_cids(job_id, expert))
+    cids = index.delta_cids(job_id, expert)
+    inputs = [_input(index.chain, content, spec, base, delta_id, cids[delta_id]) for delta_id in merge.merged]
     rebuilt = next_checkpoint(base, inputs, spec)
     return MergeCheck(job_id, expert, version, recorded, rebuilt.to_bytes() == content.get(recorded),
                       list(merge.merged))

@@ -39,9 +39,10 @@ class AggregatorDaemon(Daemon):
 
     def discover(self) -> None:
         for entry in self.index.jobs:
-            if entry.job_id in self.specs or entry.aggregator != self.address:
+            if entry.job_id in self.specs or entry.aggregator != self.address \
+                    or (spec := self.job_spec(entry.job_id)) is None:
                 continue
-            self.specs[entry.job_id] = spec = self.index.spec(entry.job_id, self.cache.get)
+            self.specs[entry.job_id] = spec
             self.presence.follow(entry.job_id, self.address)
             for expert in range(spec.experts):
                 self.presence.publish(entry.job_id, RoundOpened(expert=expert,

@@ -4,7 +4,8 @@ A daemon holds a signing account, the market index (its cursor persisted in the 
 cache, the keyrings of private jobs and its presence on the p2p network. Each pass of `step` first does the
 upkeep every role needs (publish its X25519 key, keep its stake, read new chain events, follow new jobs),
 then its own `work`. Failures that a later pass can get past (an unreachable node, a revert, content not
-there yet) are logged and retried; `guard` keeps one job's or one delta's failure from stopping the others.
+there yet) are logged and retried; `guard` keeps one job's or one delta's failure from stopping the others,
+and a job whose spec cannot be read is skipped (`job_spec`) while the others go on.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import ClassVar
 from paris_node.content.cache import CidCache
 from paris_node.content.store import IpfsStore, StoreError
 from paris_node.market.chain import Chain, ChainError, Event
-from paris_node.market.index import MarketIndex, MarketIndexError
+from paris_node.learning.jobspec import JobSpec
+from paris_node.market.index import JobRefused, MarketIndex, MarketIndexError
 from paris_node.market.keyring import Keyrings
 from paris_node.net.presence import Presence
 from paris_node.net.status_api import Status
@@ -45,6 +47,7 @@ class Daemon:
         self.keyrings = Keyrings(chain, self.cache.get, chain.account)
         self.index = MarketIndex(chain, from_block, work_dir / INDEX_FILE, jobs)
         self.slashed = False
+        self.unfollowed: dict[int, str] = {}  # jobs not followed now, and why (see `job_spec`)
         self.presence = presence or Presence()
         self.presence.watch_store(store)
         self.log = logging.getLogger(type(self).__module__)  # logs name the role's module, not this one
@@ -72,6 +75,32 @@ class Daemon:
     def status(self) -> Status:
         """What the status API serves: role, address, jobs, the latest delta, peers."""
         raise NotImplementedError
+
+    def job_spec(self, job_id: int) -> JobSpec | None:
+        """The job's spec; None while the index refuses the job, said once per refusal (in the log and in
+        `unfollowed`), not on every pass. A spec that could not be fetched while this node's own IPFS does not
+        answer is not held against the job: it is tried again on the next pass."""
+        try:
+            spec = self.index.spec(job_id, self.cache.get)
+        except JobRefused as exc:
+            if exc.fresh:
+                why = str(exc)
+                if exc.retry_at is not None and not self.store_answers():
+                    self.index.forget_refusal(job_id)
+                    why = f"cannot read job {job_id}'s spec now: {exc.__cause__}"
+                self.log.warning("%s", why)
+                self.unfollowed[job_id] = why
+            return None
+        self.unfollowed.pop(job_id, None)
+        return spec
+
+    def store_answers(self) -> bool:
+        """Whether this node's IPFS API answers at all."""
+        try:
+            self.store.version()
+            return True
+        except StoreError:
+            return False
 
     def guard(self, what: str, fn: Callable[..., object], *args: object) -> None:
         """Run `fn(*args)`; a recoverable failure is logged as `what` failing and retried on the next pass."""

@@ -2,13 +2,16 @@
 
 Each pass of `MinerDaemon.step` moves every (job, expert) forward by at most one stage, journaling each
 stage before starting the next (see `journal`). Failures of one job (an unreachable IPFS node, a revert, a
-job that closed while training) are logged and retried on the next pass; other work continues.
+job that closed while training) are logged and retried on the next pass; other work continues. A job is
+followed only if its terms suit this miner (`Terms`: a reward worth the work, a reveal window it can meet);
+the others are skipped, saying why once.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -21,7 +24,7 @@ from paris_node.data.clips import ClipSet
 from paris_node.learning.checkpoint import Checkpoint
 from paris_node.learning.jobspec import JobSpec
 from paris_node.learning.trace import merkle_root
-from paris_node.market.chain import ROLE_MINER, Chain, ContractRevert, Delta, DeltaState
+from paris_node.market.chain import ROLE_MINER, Chain, ContractRevert, Delta, DeltaState, Job
 from paris_node.market.errors import Revert
 from paris_node.market.keyring import Content
 from paris_node.net.gossip import DeltaSubmitted
@@ -38,14 +41,35 @@ CLOSING_REVERTS = (Revert.TOO_STALE, Revert.DEADLINE_PASSED, Revert.JOB_CLOSED, 
                    Revert.IS_SLASHED)  # a submission refused for good: the round closes unsubmitted
 
 
+@dataclass(frozen=True)
+class Terms:
+    """What a job must offer before this miner works on it."""
+
+    min_reward_wei: int = 0  # per expert and round: what one merge shares among its deltas
+    min_reveal_window_s: int = 120  # time to answer a challenge: a shorter window risks a withheld-reveal slash
+
+    def refusal(self, job: Job) -> str | None:
+        """Why this miner will not work on `job`, or None when its terms are acceptable."""
+        reward = job.reward_per_round // job.experts
+        if reward < self.min_reward_wei:
+            return f"it pays {reward} wei per expert round, below this miner's minimum of {self.min_reward_wei}"
+        if job.reveal_window < self.min_reveal_window_s:
+            return (f"its reveal window of {job.reveal_window}s is shorter than the {self.min_reveal_window_s}s "
+                    f"this miner needs to answer a challenge")
+        return None
+
+
 class MinerDaemon(Daemon):
     role = "miner"
     stake_role = ROLE_MINER
 
     def __init__(self, chain: Chain, store: IpfsStore, work_dir: Path, from_block: int,
                  jobs: set[int] | None = None, experts: set[int] | None = None, stake_wei: int = 0,
-                 device: str = "cpu", presence: Presence | None = None, trainer: Trainer = train_round) -> None:
+                 device: str = "cpu", presence: Presence | None = None, trainer: Trainer = train_round,
+                 terms: Terms = Terms()) -> None:
         super().__init__(chain, store, work_dir, from_block, jobs, stake_wei, presence)
+        self.terms = terms
+        self.skipped: dict[int, str] = {}  # jobs whose terms this miner refuses, and why
         self.journal = Journal(work_dir / "rounds")
         self.refused: set[int] = set()  # private jobs this miner was not admitted to
         self.experts = experts
@@ -58,8 +82,13 @@ class MinerDaemon(Daemon):
 
     def discover(self) -> None:
         for entry in self.index.jobs:
-            if entry.job_id not in self.specs:
-                self.specs[entry.job_id] = spec = self.index.spec(entry.job_id, self.cache.get)
+            if entry.job_id in self.specs or entry.job_id in self.skipped:
+                continue
+            if (why := self.terms.refusal(self.chain.job(entry.job_id))) is not None:
+                self.skipped[entry.job_id] = why
+                log.warning("skipping job %d: %s", entry.job_id, why)
+            elif (spec := self.job_spec(entry.job_id)) is not None:
+                self.specs[entry.job_id] = spec
                 self.presence.follow(entry.job_id, entry.aggregator)
                 log.info("following job %d (%s, %d experts)", entry.job_id, spec.name, spec.experts)
 

@@ -26,15 +26,19 @@ def mine(config_file: Path | None = ConfigOption, devnet: Path = DevnetOption, r
          device: str | None = typer.Option(None, "--device", help="Training device: cpu (default), cuda, cuda:N."),
          work_dir: Path | None = typer.Option(None, "--work-dir",
                                               help="Journal, states and caches (default: <data_dir>/miner)."),
+         min_reward: float = typer.Option(0.0, "--min-reward",
+                                          help="Skip jobs paying less ETH than this per expert and round."),
+         min_reveal_window: int = typer.Option(120, "--min-reveal-window",
+                                               help="Skip jobs giving fewer seconds than this to answer a challenge."),
          poll: float | None = PollOption, status: str | None = StatusOption, p2p: str | None = P2POption) -> None:
     """Follow jobs, train rounds, submit deltas, answer challenges and withdraw earnings until stopped."""
-    from paris_node.roles.miner_daemon import MinerDaemon
+    from paris_node.roles.miner_daemon import MinerDaemon, Terms
 
     config = settings(config_file, devnet, keystore=keystore, rpc_url=rpc, ipfs_api=ipfs, jobs=job,
                        experts=expert, device=device, poll_s=poll, status_api=status, p2p_listen=p2p)
     serve(config, devnet, role, work_dir, "miner", lambda chain, store, work, presence: MinerDaemon(
         chain, store, work, config.deploy_block, set(config.jobs) or None, set(config.experts) or None,
-        device=config.device, presence=presence))
+        device=config.device, presence=presence, terms=Terms(int(min_reward * 10**18), min_reveal_window)))
 
 
 @app.command()
