@@ -10,8 +10,8 @@ import httpx
 import pytest
 from multiformats import CID
 
-from paris_node.content.store import (CHUNK_BYTES, ContentMismatch, InvalidCid, IpfsStore, ObjectTooLarge, StoreTimeout,
-                                      StoreUnreachable, parse_cid)
+from paris_node.content.store import (CHUNK_BYTES, ContentMismatch, InvalidCid, IpfsStore, ObjectTooLarge, StoreError,
+                                      StoreTimeout, StoreUnreachable, parse_cid)
 from paris_node.runtime.devnet import DevnetInfo
 
 UNKNOWN = CID("base32", 1, "raw", ("sha2-256", hashlib.sha256(b"never added").digest()))
@@ -91,3 +91,14 @@ def test_unreachable_node_names_the_url() -> None:
 def test_malformed_cid_is_named() -> None:
     with pytest.raises(InvalidCid, match="not-a-cid"):
         parse_cid("not-a-cid")
+
+
+def test_a_block_hashed_with_anything_but_sha2_256_is_refused() -> None:
+    """A weak hash in a child link would let a lying daemon substitute that block; the identity hash, its bytes."""
+    data = b"a block"
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=data))
+    for cid in (CID("base32", 1, "raw", ("sha2-512", hashlib.sha512(data).digest())),
+                CID("base32", 1, "raw", ("identity", data))):
+        with IpfsStore("http://ipfs.invalid", transport=transport) as store, \
+                pytest.raises(StoreError, match="only sha2-256 blocks are accepted"):
+            store.get(cid)

@@ -63,7 +63,10 @@ def parse_cid(value: str | bytes | CID) -> CID:
 
 
 def verify_block(cid: CID, block: bytes) -> None:
-    """Raise ContentMismatch unless `block` hashes to `cid`'s multihash."""
+    """Raise ContentMismatch unless `block` hashes to `cid`'s multihash, which must be sha2-256: a weaker
+    function (or the identity "hash") in a child link would let a lying daemon substitute that block."""
+    if cid.hashfun.name != "sha2-256":
+        raise StoreError(f"{cid}: hashed with {cid.hashfun.name}; only sha2-256 blocks are accepted")
     try:
         actual = multihash.digest(block, cid.hashfun.name)
     except Exception as exc:
