@@ -161,6 +161,25 @@ class ForgedTrace(Honest):
         return dataclasses.replace(work, digests=digests), carried
 
 
+class ForgedFinal(Honest):
+    """Trains honestly, then commits a final state of its choosing: base - 3 x its update (a delta worth 3x).
+    Before the last segment was always challenged, this passed every check whenever it was not drawn."""
+
+    def train(self, base: Checkpoint) -> tuple[RoundWork, dict[str, torch.Tensor]]:
+        work, carried = super().train(base)
+        states_dir = self.states_dir(base.version)
+        final = load_state(states_dir, work.segments)
+        forged = TrainState({n: base.weights[n] - 3 * (base.weights[n] - t) for n, t in final.weights.items()},
+                            final.moments, final.step)
+        save_file(forged.tensors(), str(state_file(states_dir, work.segments)))
+        digests = list(work.digests)
+        digests[work.segments] = state_hash(forged)
+        return dataclasses.replace(work, digests=digests), carried
+
+    def delta(self, work: RoundWork, base: Checkpoint) -> bytes:
+        return encode(self.final_update(work, base), self.header(base), self.market.spec.codec)[0]
+
+
 class WrongData(Honest):
     """Trains on clips assigned to another address, then signs the delta as itself."""
 
@@ -190,6 +209,7 @@ CATALOGUE = {  # cheat -> the check that must catch it
     RandomDelta: "delta-vs-trace", LazyMiner: "replay", CheapPrecision: "replay", StaleBase: "base", CopyCat: "replay",
     ScaledDelta: "delta-vs-trace", PoisonedDelta: "delta-vs-trace", NaNDelta: "delta-file",
     OversizedDelta: "size", MalformedDelta: "delta-file", CidMismatch: "availability", ForgedTrace: "replay",
+    ForgedFinal: "replay",
     WrongData: "replay", WithheldReveal: "withheld-reveal", MalformedReveal: "reveal-format",
 }
 
