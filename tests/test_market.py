@@ -15,6 +15,8 @@ from paris_node.market.chain import (ROLE_MINER, ROLE_VALIDATOR, Chain, Contract
                                      JobTerms, SlashReason, cid_to_chain)
 from paris_node.runtime.devnet import DevnetInfo, devnet_account
 
+from helpers.chain import funded_chain
+
 ETH = 10**18
 FEE = ETH // 100
 
@@ -32,7 +34,8 @@ def _clients(devnet: DevnetInfo, *indices: int) -> list[Chain]:
 
 
 def test_a_round_from_job_to_payouts_and_a_slash(devnet: DevnetInfo) -> None:
-    requester, aggregator, validator1, validator2, honest1, honest2, cheater = _clients(devnet, 1, 2, 3, 4, 7, 8, 9)
+    requester, aggregator, validator1, validator2 = _clients(devnet, 1, 2, 3, 4)
+    honest1, honest2, cheater = (funded_chain(devnet) for _ in range(3))  # accounts no other test has staked
     market = requester.contract.address
     balance = requester.w3.eth.get_balance
     cursor = EventCursor(requester.w3.eth.block_number + 1)

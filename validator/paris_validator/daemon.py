@@ -348,10 +348,9 @@ class ValidatorDaemon(Daemon):
         if not record.reveal_cid:
             raise Pending("reveal event not read yet")
         state_bytes = 12 * sum(t.numel() for t in base.weights.values()) + (1 << 20)
-        raw = self._fetch(record, spec, record.reveal_cid, "reveal", (2 * job.challenges + 3) * state_bytes,
-                          content_deadline)
-        try:
-            reveal = Reveal.from_bytes(raw)
+        try:  # the file's bytes are dropped once parsed: a reveal is held in memory once
+            reveal = Reveal.from_bytes(self._fetch(record, spec, record.reveal_cid, "reveal",
+                                                   (2 * job.challenges + 3) * state_bytes, content_deadline))
         except RevealError as exc:
             raise CheckFailed("reveal-format", str(exc)) from exc
         seed = bytes.fromhex(record.seed)
