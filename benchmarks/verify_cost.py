@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from paris_node.data.shards import hold_out
 from paris_node.data.synthetic import synthetic_set
 from paris_node.learning.checkpoint import Checkpoint
 from paris_node.learning.codec import CodecParams
@@ -46,22 +47,22 @@ from arguments import benchmark_parser
 MINER = "0x" + "11" * 20
 
 
-def verify(spec: JobSpec, shard, base: Checkpoint, data: bytes, reveal: Reveal, sub: Submission,  # type: ignore[no-untyped-def]
-           challenged: list[int], seed: bytes, error) -> tuple[int, dict, dict]:  # type: ignore[no-untyped-def]
+def verify(spec: JobSpec, shard, evals, base: Checkpoint, data: bytes, reveal: Reveal,  # type: ignore[no-untyped-def]
+           sub: Submission, challenged: list[int], seed: bytes, error) -> tuple[int, dict, dict]:  # type: ignore[no-untyped-def]
     """Every check a validator runs on one delta; returns its score, the carried error and the update."""
     update = check_delta_file(data, sub, spec, base)
     check_reveal(reveal, sub, challenged, base)
     replay(spec, shard, reveal, sub, challenged)
     check_step_envelope(spec, base, reveal.states[sub.segments])
     carried = check_delta_matches(data, sub, spec, base, reveal.states[sub.segments], error)
-    return useful_work(spec, shard, base, update, sub, seed).score, carried, update
+    return useful_work(spec, shard, base, update, sub, seed, evals=evals).score, carried, update
 
 
 def submission(spec: JobSpec, base: Checkpoint, miner: str, digests: list[bytes], cid: str = "-") -> Submission:
     return Submission(1, 1, base.expert, base.version, miner, cid, merkle_root(digests), spec.segments)
 
 
-def cost(spec: JobSpec, shard, base: Checkpoint, challenges: int,  # type: ignore[no-untyped-def]
+def cost(spec: JobSpec, shard, evals, base: Checkpoint, challenges: int,  # type: ignore[no-untyped-def]
          scratch: Path) -> tuple[float, float, Submission, dict]:
     started = time.process_time()
     work, _ = train_round(spec, shard, base, 1, MINER, None, scratch / "cost")
@@ -71,17 +72,20 @@ def cost(spec: JobSpec, shard, base: Checkpoint, challenges: int,  # type: ignor
     miner_s = time.process_time() - started
     started = time.process_time()
     sub = submission(spec, base, MINER, work.digests)
-    update = verify(spec, shard, base, work.delta, Reveal.from_bytes(reveal_bytes), sub, challenged, seed, None)[2]
+    update = verify(spec, shard, evals, base, work.delta, Reveal.from_bytes(reveal_bytes), sub, challenged, seed,
+                    None)[2]
     return miner_s, time.process_time() - started, sub, update
 
 
-def score_noise(spec: JobSpec, shard, base: Checkpoint, sub: Submission, update: dict, seeds: int = 20) -> None:  # type: ignore[no-untyped-def]
+def score_noise(spec: JobSpec, shard, evals, base: Checkpoint, sub: Submission, update: dict,  # type: ignore[no-untyped-def]
+                seeds: int = 20) -> None:
     """One delta scored under many challenge seeds: the spread a miner sees from the draw alone."""
-    print(f"\n4. one delta's score under {seeds} challenge seeds ({HELD_OUT_CLIPS} held-out clips):")
+    print(f"\n4. one delta's score under {seeds} challenge seeds ({min(HELD_OUT_CLIPS, len(evals))} clips of the "
+          f"expert's evaluation set):")
     for draws in (DRAWS, 4 * DRAWS):
         started = time.process_time()
-        scores = torch.tensor([float(useful_work(spec, shard, base, update, sub, secrets.token_bytes(32), draws).score)
-                               for _ in range(seeds)])
+        scores = torch.tensor([float(useful_work(spec, shard, base, update, sub, secrets.token_bytes(32), draws,
+                                                 evals).score) for _ in range(seeds)])
         seconds = (time.process_time() - started) / seeds
         print(f"   {draws} draw(s) per clip: mean {scores.mean():.0f}  std {scores.std():.0f} "
               f"({100 * scores.std() / scores.mean():.1f}%)  {seconds:.3f} CPU s per score")
@@ -138,7 +142,8 @@ def detection(spec: JobSpec, shard, base: Checkpoint, challenges: int,  # type: 
     return measured
 
 
-def false_positives(config, shard, miners: int, rounds: int, scratch: Path) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+def false_positives(config, shard, evals, miners: int, rounds: int,  # type: ignore[no-untyped-def]
+                    scratch: Path) -> tuple[int, int]:
     spec = JobSpec(name="fp", model=config, shards=("-",), initial=("-",), job_seed=3, local_steps=4,
                    segment_steps=2, batch=4)
     torch.manual_seed(1)
@@ -155,7 +160,7 @@ def false_positives(config, shard, miners: int, rounds: int, scratch: Path) -> t
             challenged = challenged_segments(seed, spec.segments, 1)
             reveal = kept_reveal(states_dir, work.digests, challenged)
             try:
-                score, seen[miner], update = verify(spec, shard, base, work.delta, reveal,
+                score, seen[miner], update = verify(spec, shard, evals, base, work.delta, reveal,
                                                     submission(spec, base, miner, work.digests), challenged, seed,
                                                     seen[miner])
                 inputs.append(MergeInput(m + 1, update, score, 0))
@@ -179,7 +184,7 @@ def main() -> None:
     args = parser.parse_args()
 
     config = named_config(args.size)
-    shard = synthetic_set(64, seed=0, frames=config.frames, size=config.size)
+    (shard,), (evals,) = hold_out([synthetic_set(64, seed=0, frames=config.frames, size=config.size)])
     spec = JobSpec(name="bench", model=config, shards=("-",), initial=("-",), job_seed=0,
                    local_steps=args.local_steps, segment_steps=args.segment_steps, batch=8, codec=CodecParams())
     torch.manual_seed(0)
@@ -187,14 +192,14 @@ def main() -> None:
     print(f"model {args.size}, H={spec.local_steps}, k={spec.segment_steps}, n={spec.segments} segments, "
           f"c={args.challenges} challenged, batch {spec.batch}, {os.cpu_count()} CPUs, torch {torch.__version__}")
     with tempfile.TemporaryDirectory() as scratch:
-        miner_s, validator_s, sub, update = cost(spec, shard, base, args.challenges, Path(scratch))
+        miner_s, validator_s, sub, update = cost(spec, shard, evals, base, args.challenges, Path(scratch))
         ratio = validator_s / miner_s
         print(f"\n1. CPU seconds per delta: miner {miner_s:.2f}  validator {validator_s:.3f}  "
               f"ratio {100 * ratio:.2f}% (replay alone (c+1)/n = {100 * (args.challenges + 1) / spec.segments:.1f}%)")
         caught = detection(spec, shard, base, args.challenges, args.trials)
-        checked, failed = false_positives(config, shard, args.honest_miners, args.honest_rounds, Path(scratch))
+        checked, failed = false_positives(config, shard, evals, args.honest_miners, args.honest_rounds, Path(scratch))
     print(f"\n3. honest deltas checked: {checked}, flagged: {failed}")
-    score_noise(spec, shard, base, sub, update)
+    score_noise(spec, shard, evals, base, sub, update)
     full, final = caught[1.0], caught["final state"]
     print(f"\ngoals: validator cost <= 3% of the miner's: {'met' if ratio <= 0.03 else 'NOT met'} "
           f"({100 * ratio:.2f}%); fully forged trace caught >= 99%: {'met' if full >= 0.99 else 'NOT met'} "

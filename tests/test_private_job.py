@@ -65,8 +65,11 @@ def test_only_admitted_nodes_read_a_private_job(devnet: DevnetInfo, tmp_path: Pa
     assert epoch_of(raw_shard, "shard") == 0
     with pytest.raises(ClipSetError):
         ClipSet.from_bytes(raw_shard)
-    assert len(ClipSet.from_bytes(client.content(job_id, spec).get(spec.shards[0]))) == 8
-    for cid in (spec.shards[0], spec.initial[0]):
+    content = client.content(job_id, spec)
+    assert len(ClipSet.from_bytes(content.get(spec.shards[0]))) == 7  # and one held out to score deltas on
+    assert len(ClipSet.from_bytes(content.get(spec.evals[0]))) == 1
+    assert epoch_of(store.get(spec.evals[0]), "eval") == 0
+    for cid in (spec.shards[0], spec.initial[0], spec.evals[0]):
         with pytest.raises(NotAdmitted, match=f"not admitted to private job {job_id}"):
             keyrings["b"].content(job_id, spec, store).get(cid)
 

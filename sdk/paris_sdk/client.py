@@ -26,7 +26,7 @@ from paris_node.content.sealing import SealingError
 from paris_node.content.store import IpfsStore
 from paris_node.data.clips import ClipSet, ClipSetError
 from paris_node.data.ingest import ingest_folder, to_uint8
-from paris_node.data.shards import fit_shards, split_shards
+from paris_node.data.shards import fit_shards, hold_out, split_shards
 from paris_node.data.synthetic import synthetic_set
 from paris_node.data.video import VideoError, write_strip, write_video
 from paris_node.learning.checkpoint import Checkpoint
@@ -302,7 +302,7 @@ class Client:
         if len(clip_set) < 2 * r.experts:
             raise JobError(f"{len(clip_set)} clips are too few for {r.experts} experts (at least 2 per expert)")
         _, shard_of = fit_shards(clip_set, r.experts, r.seed)
-        shards = split_shards(clip_set, shard_of, r.experts)
+        shards, evals = hold_out(split_shards(clip_set, shard_of, r.experts))
         log.info("%d clips clustered into shards of %s clips", len(clip_set), [len(s) for s in shards])
         router = train_router(clip_set, shard_of, r.experts, seed=r.seed) if r.experts > 1 else None
         upload: Content = self.store if keyring is None else SealedContent(self.store,
@@ -316,6 +316,7 @@ class Client:
         spec = replace(shape, name=r.name or f"job of {len(clip_set)} clips",
                        shards=tuple(str(upload.add(s.to_bytes(), name=f"shard-{k}.clips"))
                                     for k, s in enumerate(shards)),
+                       evals=tuple(str(upload.add(e.to_bytes(), name=f"eval-{k}.clips")) for k, e in enumerate(evals)),
                        initial=tuple(initial), router=str(upload.add(router_to_bytes(router), name="router"))
                        if router is not None else "",
                        keyring=str(self.store.add(keyring.to_bytes(), name="keyring.json")) if keyring else "")

@@ -356,15 +356,18 @@ class ValidatorDaemon(Daemon):
         seed = bytes.fromhex(record.seed)
         challenged = challenged_segments(seed, sub.segments, job.challenges)
         check_reveal(reveal, sub, challenged, base)
-        shard_cid = spec.shards[record.expert]
-        shard = ClipSet.from_bytes(self._content(record.job_id, spec).get(shard_cid), source=shard_cid)
+        shard = self._clips(record.job_id, spec, spec.shards[record.expert])
         if drift := replay(spec, shard, reveal, sub, challenged):
             record.note(f"replay not bit-exact (other hardware?): drift {drift:.2e} within {spec.replay_tolerance:.0e}")
         check_step_envelope(spec, base, reveal.states[sub.segments])
         carried = check_delta_matches(data, sub, spec, base, reveal.states[sub.segments], self._error_before(record))
         self._feedback_path(record.delta_id).parent.mkdir(parents=True, exist_ok=True)
         save_file(carried, str(self._feedback_path(record.delta_id)))
-        return useful_work(spec, shard, base, update, sub, seed).score
+        evals = self._clips(record.job_id, spec, spec.evals[record.expert]) if spec.evals else None
+        return useful_work(spec, shard, base, update, sub, seed, evals=evals).score
+
+    def _clips(self, job_id: int, spec: JobSpec, cid: str) -> ClipSet:
+        return ClipSet.from_bytes(self._content(job_id, spec).get(cid), source=cid)
 
     def _keep_challenge(self, record: DeltaRecord, submitted_block: int) -> None:
         """Record the seed on chain before its block hash ages out (256 blocks), which a reveal window in seconds

@@ -1,11 +1,13 @@
 """Useful-work score: how much a delta lowers the expert's flow-matching loss on clips the miner did not
 train on, with clips, noise and times drawn from the delta's challenge seed, unknown when it was submitted.
 
-The held-out clips are those of the expert's shard that were never in this miner's assigned batches this
-round; the seed picks `HELD_OUT_CLIPS` of them. The score is the relative improvement
-(L(base) - L(base - delta)) / L(base) in units of 1/MAX_SCORE, at least 1 for a delta that passed (so it
-counts in the score-weighted merge), at most MAX_SCORE. A delta that makes the loss more than
-`HARMFUL_RATIO` times worse fails: training that replays correctly cannot do that, a poisoned update can.
+The held-out clips come from the expert's evaluation set when the job has one (clips held out of the shard
+when the job was made, which no miner is ever assigned); otherwise they are those of the expert's shard that
+were never in this miner's assigned batches this round. The seed picks `HELD_OUT_CLIPS` of them. The
+score is the relative improvement (L(base) - L(base - delta)) / L(base) in units of 1/MAX_SCORE, at least 1
+for a delta that passed (so it counts in the score-weighted merge), at most MAX_SCORE. A delta that makes
+the loss more than `HARMFUL_RATIO` times worse fails: training that replays correctly cannot do that, a
+poisoned update can.
 """
 
 from __future__ import annotations
@@ -34,15 +36,21 @@ class UsefulWork:
     score: int
 
 
-def held_out_clips(spec: JobSpec, shard: ClipSet, sub: Submission, seed: bytes) -> torch.Tensor:
-    """Clips of the shard outside this miner's round, chosen by the challenge seed."""
-    seen: set[int] = set()
-    for step in range(spec.local_steps):
-        seen.update(assigned_indices(spec.job_seed, sub.miner, sub.expert, sub.base_version, step, len(shard),
-                                     spec.batch).tolist())
-    unseen = torch.tensor([i for i in range(len(shard)) if i not in seen] or list(range(len(shard))))
-    order = torch.randperm(len(unseen), generator=torch.Generator().manual_seed(_seed_int(seed)))
-    return shard.videos[unseen[order[:HELD_OUT_CLIPS]]]
+def held_out_clips(spec: JobSpec, shard: ClipSet, sub: Submission, seed: bytes,
+                   evals: ClipSet | None = None) -> torch.Tensor:
+    """Clips nobody trained on, chosen by the challenge seed: from the evaluation set when given, else the
+    shard's clips outside this miner's round (the whole shard when the round saw every clip)."""
+    if evals is not None:
+        pool, candidates = evals, torch.arange(len(evals))
+    else:
+        seen: set[int] = set()
+        for step in range(spec.local_steps):
+            seen.update(assigned_indices(spec.job_seed, sub.miner, sub.expert, sub.base_version, step,
+                                         len(shard), spec.batch).tolist())
+        pool = shard
+        candidates = torch.tensor([i for i in range(len(shard)) if i not in seen] or list(range(len(shard))))
+    order = torch.randperm(len(candidates), generator=torch.Generator().manual_seed(_seed_int(seed)))
+    return pool.videos[candidates[order[:HELD_OUT_CLIPS]]]
 
 
 def _seed_int(seed: bytes) -> int:
@@ -50,8 +58,8 @@ def _seed_int(seed: bytes) -> int:
 
 
 def useful_work(spec: JobSpec, shard: ClipSet, base: Checkpoint, update: dict[str, torch.Tensor],
-                sub: Submission, seed: bytes, draws: int = DRAWS) -> UsefulWork:
-    videos = held_out_clips(spec, shard, sub, seed)
+                sub: Submission, seed: bytes, draws: int = DRAWS, evals: ClipSet | None = None) -> UsefulWork:
+    videos = held_out_clips(spec, shard, sub, seed, evals)
     after = {name: base.weights[name] - update[name] for name in base.weights}
     before_loss = held_out_loss(spec.model, base.weights, videos, _seed_int(seed[8:]), draws)
     after_loss = held_out_loss(spec.model, after, videos, _seed_int(seed[8:]), draws)

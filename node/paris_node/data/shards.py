@@ -22,6 +22,7 @@ from paris_node.data.clips import ClipSet
 RESTARTS = 4
 ITERATIONS = 50
 HISTOGRAM_BINS = 3
+EVAL_EVERY = 8  # one clip in this many of each shard is held out for scoring, when every shard has that many
 
 
 def colour_histogram(videos: torch.Tensor, bins: int = HISTOGRAM_BINS) -> torch.Tensor:
@@ -99,3 +100,13 @@ def fit_shards(clips: ClipSet, k: int, seed: int = 0) -> tuple[Sharding, torch.T
 def split_shards(clips: ClipSet, shard_of: torch.Tensor, k: int) -> list[ClipSet]:
     """One ClipSet per shard (clips keep their own labels)."""
     return [clips.subset(torch.nonzero(shard_of == j).flatten()) for j in range(k)]
+
+
+def hold_out(shards: list[ClipSet], every: int = EVAL_EVERY) -> tuple[list[ClipSet], list[ClipSet]]:
+    """(training shards, evaluation sets): every `every`-th clip of each shard goes to its evaluation set,
+    which no miner is ever assigned, so a delta is scored on clips nobody trained on. No evaluation sets (an
+    empty list) when some shard has fewer than `every` clips: too few to spare."""
+    if any(len(shard) < every for shard in shards):
+        return shards, []
+    kept = [shard.subset(torch.tensor([i for i in range(len(shard)) if i % every])) for shard in shards]
+    return kept, [shard.subset(torch.arange(0, len(shard), every)) for shard in shards]

@@ -42,10 +42,13 @@ class JobSpec:
     router: str = ""  # CID of the router over the experts (for sampling); "" for one expert
     replay_tolerance: float = 1e-4  # state_drift a replay may show on other hardware; 0 demands bit-exact
     keyring: str = ""  # CID of a private job's first keyring (see `keyring`); "" for a public job
+    evals: tuple[str, ...] = ()  # CID of each expert's evaluation clips (never trained on); () for none
 
     def __post_init__(self) -> None:
         if len(self.shards) != len(self.initial) or not self.shards:
             raise JobSpecError(f"{len(self.shards)} shards but {len(self.initial)} initial checkpoints")
+        if self.evals and len(self.evals) != len(self.shards):
+            raise JobSpecError(f"{len(self.shards)} shards but {len(self.evals)} evaluation sets")
         if self.segment_steps < 1 or self.local_steps % self.segment_steps:
             raise JobSpecError(f"local_steps ({self.local_steps}) must be a multiple of segment_steps "
                                f"({self.segment_steps})")
@@ -82,6 +85,7 @@ class JobSpec:
             raw["codec"] = CodecParams.from_json(raw["codec"])
             raw["outer"] = OuterParams(**raw["outer"])
             raw["shards"], raw["initial"] = tuple(raw["shards"]), tuple(raw["initial"])
+            raw["evals"] = tuple(raw.get("evals", ()))
             return cls(**raw)
         except KeyError as exc:
             raise JobSpecError(f"{source}: missing field {exc}") from exc
