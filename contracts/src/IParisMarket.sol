@@ -156,11 +156,14 @@ interface IParisMarket {
     error ScoreOutOfRange(uint32 score);
     /// @notice votes are taken only once the miner has revealed its challenged states
     error VoteBeforeReveal(uint256 deltaId);
+    /// @notice votes are taken until three reveal windows after the delta's submission, so a failure can be slashed
+    ///         before the delta may be released
+    error VotingClosed(uint256 deltaId, uint256 closedAt);
     /// @notice a miner can neither vote on nor report its own delta
     error OwnDelta(uint256 deltaId, address miner);
     /// @notice only a vote that matches the delta's decided verdict earns, once (a failed delta's after its slash)
     error NothingToCollect(uint256 deltaId, address validator);
-    /// @notice release only passed deltas past merging, and undecided or unslashed ones 3 reveal windows old
+    /// @notice release only passed deltas past merging, and undecided or unslashed ones 4 reveal windows old
     error NotReleasable(uint256 deltaId, DeltaState state);
     /// @notice finalize the expert's next version (current + 1)
     error WrongVersion(uint32 newVersion, uint32 expected);
@@ -296,8 +299,9 @@ interface IParisMarket {
     function withdrawStake() external;
 
     /// @notice Settle a delta that will neither be merged nor slashed, so its miner's stake stops backing it:
-    ///         a passed delta that can no longer be merged (too stale, rounds done, job closed), or a revealed
-    ///         delta still undecided, or failed but unslashed, three reveal windows after its submission.
+    ///         a passed delta that can no longer be merged (too stale, rounds done, job closed or past its
+    ///         reclaim time: deadline + 2 reveal windows), or a revealed delta still undecided, or failed but
+    ///         unslashed, four reveal windows after its submission (one after voting closed).
     ///         Anyone may call.
     /// @param deltaId the delta
     function release(uint256 deltaId) external;
@@ -352,7 +356,9 @@ interface IParisMarket {
     /// @param revealCodec multicodec of the reveal's CID
     function reveal(uint256 deltaId, bytes32 revealDigest, uint32 revealCodec) external;
 
-    /// @notice A validator's verdict on a revealed delta; `quorum` equal verdicts decide it. Not the miner's own.
+    /// @notice A validator's verdict on a revealed delta, until three reveal windows after its submission (a
+    ///         failure then has at least one more window to be slashed before the delta may be released);
+    ///         `quorum` equal verdicts decide it. Not the miner's own.
     ///         The vote earns (see `collect`) only if it matches the decided verdict.
     /// @param deltaId the delta checked
     /// @param pass whether the spot checks and structure checks passed

@@ -286,8 +286,11 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
         if (votes[deltaId][msg.sender] != Vote.None) revert AlreadyVoted(deltaId, msg.sender);
         if (score > MAX_SCORE) revert ScoreOutOfRange(score);
         if (!d.revealed) revert VoteBeforeReveal(deltaId);
+        Job storage job = jobs[d.jobId];
+        uint256 closesAt = uint256(d.submittedAt) + 3 * uint256(job.revealWindow);
+        if (block.timestamp > closesAt) revert VotingClosed(deltaId, closesAt);
         votes[deltaId][msg.sender] = pass ? Vote.Pass : Vote.Fail;
-        uint8 quorum = jobs[d.jobId].quorum;
+        uint8 quorum = job.quorum;
         if (pass) {
             d.scoreSum += score;
             if (++d.passVotes == quorum) {
@@ -395,9 +398,10 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
         bool releasable;
         if (state == DeltaState.Passed) {
             uint32 current = versionOf[d.jobId][d.expert];
-            releasable = job.closed || current >= job.rounds || current - d.baseVersion > job.stalenessBound;
+            releasable = job.closed || current >= job.rounds || current - d.baseVersion > job.stalenessBound
+                || block.timestamp > uint256(job.deadline) + 2 * uint256(job.revealWindow);
         } else if ((state == DeltaState.Submitted && d.revealed) || state == DeltaState.Failed) {
-            releasable = block.timestamp > uint256(d.submittedAt) + 3 * uint256(job.revealWindow);
+            releasable = block.timestamp > uint256(d.submittedAt) + 4 * uint256(job.revealWindow);
         }
         if (!releasable) revert NotReleasable(deltaId, state);
         d.state = DeltaState.Released;

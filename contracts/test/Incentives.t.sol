@@ -116,11 +116,11 @@ contract IncentivesTest is MarketFixture {
         _reveal(id);
         vm.prank(MINER1);
         market.requestUnbond();
+        _fail(id); // unbonding miners can still be judged and slashed
         vm.warp(block.timestamp + UNBONDING);
         vm.prank(MINER1);
         vm.expectRevert(abi.encodeWithSelector(IParisMarket.OutstandingDeltas.selector, MINER1, 1));
-        market.withdrawStake();
-        _fail(id); // unbonding miners can still be judged and slashed
+        market.withdrawStake(); // the failed delta is unsettled until slashed (or released, if nobody does)
         vm.prank(VALIDATOR1);
         market.slash(id, IParisMarket.SlashReason.FailedSpotCheck, bytes32(0), RAW);
         (uint256 amount, bool slashed) = _stakeOf(MINER1);
@@ -159,7 +159,7 @@ contract IncentivesTest is MarketFixture {
         market.release(stale);
         vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotReleasable.selector, undecided, IParisMarket.DeltaState.Submitted));
         market.release(undecided);
-        vm.warp(block.timestamp + 3 hours + 1);
+        vm.warp(block.timestamp + 4 hours + 1);
         market.release(undecided);
         vm.assertEq(uint256(market.getStake(MINER2).open), 0);
         vm.prank(VALIDATOR1);
@@ -178,7 +178,7 @@ contract IncentivesTest is MarketFixture {
         _fail(id);
         vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotReleasable.selector, id, IParisMarket.DeltaState.Failed));
         market.release(id);
-        vm.warp(block.timestamp + 3 hours + 1);
+        vm.warp(block.timestamp + 4 hours + 1);
         market.release(id);
         vm.prank(VALIDATOR1);
         vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotSlashable.selector, id, IParisMarket.SlashReason.FailedSpotCheck));
@@ -203,6 +203,37 @@ contract IncentivesTest is MarketFixture {
         vm.assertEq(_payout(gamed), 1 ether); // 200 of 400 capped points, not 10,000 of 10,200
         vm.assertEq(_payout(a), 0.5 ether);
         vm.assertEq(_payout(b), 0.5 ether);
+    }
+
+    function test_votesCloseAWindowBeforeReleaseSoAFailureCanAlwaysBeSlashed() public {
+        uint256 id = _submit(MINER1, jobId, 0, 0);
+        uint256 late = _submit(MINER2, jobId, 0, 0);
+        uint256 closes = block.timestamp + 3 hours; // three reveal windows after the submission
+        _reveal(id);
+        _reveal(late);
+        vm.warp(closes);
+        _fail(id); // the latest a failure can be decided
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotReleasable.selector, id, IParisMarket.DeltaState.Failed));
+        market.release(id); // the cheater cannot release it ahead of the slash: a whole window is left
+        vm.warp(closes + 1);
+        vm.prank(VALIDATOR3);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.VotingClosed.selector, late, closes));
+        market.submitScore(late, false, 0);
+        vm.warp(closes + 1 hours);
+        vm.prank(VALIDATOR1);
+        market.slash(id, IParisMarket.SlashReason.FailedSpotCheck, bytes32(0), RAW);
+        vm.assertTrue(_state(id) == IParisMarket.DeltaState.Slashed);
+    }
+
+    function test_aPassedDeltaNobodyMergesIsReleasedAtTheJobsReclaimTime() public {
+        uint256 id = _passed(MINER1, jobId, 0, 0, 100); // the aggregator never merges it, nobody reclaims
+        uint256 reclaimableAt = uint256(market.getJob(jobId).deadline) + 2 hours;
+        vm.warp(reclaimableAt);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotReleasable.selector, id, IParisMarket.DeltaState.Passed));
+        market.release(id);
+        vm.warp(reclaimableAt + 1);
+        market.release(id);
+        vm.assertEq(uint256(market.getStake(MINER1).open), 0);
     }
 
     function test_anUnrevealedDeltaIsNeverReleasedOnlySlashed() public {

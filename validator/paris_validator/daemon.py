@@ -230,7 +230,12 @@ class ValidatorDaemon(Daemon):
                     return self._done(record, "failed; not admitted (never revealed)")
                 record.check, record.detail = WITHHELD, f"no reveal by {closes} (chain time); also {record.detail}"
             else:
-                self.chain.submit_score(record.delta_id, record.passed, record.score)
+                try:
+                    self.chain.submit_score(record.delta_id, record.passed, record.score)
+                except ContractRevert as exc:
+                    if exc.error != Revert.VOTING_CLOSED:
+                        raise
+                    return self._done(record, "decided after voting closed: not voted")
         record.stage = "voted"
         self._save(record)
 

@@ -42,6 +42,7 @@ class Revert(StrEnum):
     CHALLENGE_EXPIRED = "ChallengeExpired"
     NOT_SLASHABLE = "NotSlashable"
     NOTHING_TO_COLLECT = "NothingToCollect"
+    VOTING_CLOSED = "VotingClosed"
 
 
 def revert_hints(raw_metadata: str) -> dict[str, str]:

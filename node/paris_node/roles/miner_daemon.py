@@ -242,12 +242,13 @@ class MinerDaemon(Daemon):
 
     def _unsettleable(self, record: RoundRecord, delta: Delta) -> bool:
         """Whether the market would release the delta (so that its stake backs new work): passed but never to be
-        merged, or revealed and still undecided or failed-but-unslashed three reveal windows on."""
+        merged, or revealed and still undecided or failed-but-unslashed four reveal windows on."""
         job = self.chain.job(record.job_id)
         if delta.state == DeltaState.PASSED:
             current = self.chain.version_of(record.job_id, record.expert)
-            return job.closed or current >= job.rounds or current - record.base_version > job.staleness_bound
-        settled_at = delta.submitted_at + 3 * job.reveal_window
+            return job.closed or current >= job.rounds or current - record.base_version > job.staleness_bound \
+                or self.chain.timestamp() > job.deadline + 2 * job.reveal_window
+        settled_at = delta.submitted_at + 4 * job.reveal_window
         return delta.revealed and delta.state in (DeltaState.SUBMITTED, DeltaState.FAILED) \
             and self.chain.timestamp() > settled_at
 
