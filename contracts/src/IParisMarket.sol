@@ -156,8 +156,7 @@ interface IParisMarket {
     error ScoreOutOfRange(uint32 score);
     /// @notice votes are taken only once the miner has revealed its challenged states
     error VoteBeforeReveal(uint256 deltaId);
-    /// @notice votes are taken until three reveal windows after the delta's submission, so a failure can be slashed
-    ///         before the delta may be released
+    /// @notice votes close three reveal windows after a submission, a window before the delta may be released
     error VotingClosed(uint256 deltaId, uint256 closedAt);
     /// @notice a miner can neither vote on nor report its own delta
     error OwnDelta(uint256 deltaId, address miner);
