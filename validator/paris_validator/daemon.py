@@ -4,11 +4,10 @@ Each pass reads new chain events (jobs, submissions, reveals) through the market
 open delta record one or more stages forward: pending -> decided (the verdict and score, written before
 anything is sent) -> voted (the market takes votes only after the miner's reveal) -> done (once the quorum
 decided: the fee collected when our vote matched, the miner slashed when it failed). Records are replaced
-atomically and the
-index keeps its journal in the work directory, so a validator killed at any point resumes: a check in
-progress is rerun (checks are deterministic), a vote already on chain is not sent again, and a pass is only
-ever posted after every check ran. What could not be checked (IPFS or RPC down, content not yet available)
-is noted on the record and retried on later passes.
+atomically and the index keeps its journal in the work directory, so a validator killed at any point
+resumes: a check in progress is rerun (checks are deterministic), a vote already on chain is not sent again,
+and a pass is only ever posted after every check ran. What could not be checked (IPFS or RPC down, content
+not yet available) is noted on the record and retried on later passes.
 """
 
 from __future__ import annotations
@@ -321,16 +320,9 @@ class ValidatorDaemon(Daemon):
         except ContentMismatch as exc:  # our node served wrong bytes: not the miner's doing
             raise Pending(f"{what}: {exc}") from exc
         except StoreError as exc:
-            if self.chain.timestamp() > deadline and self._ipfs_works():
+            if self.chain.timestamp() > deadline and self.store_answers():
                 raise CheckFailed("availability", f"{what} {cid} not retrievable by the deadline: {exc}") from exc
             raise Unavailable(f"{what} not retrievable yet: {exc}") from exc
-
-    def _ipfs_works(self) -> bool:
-        try:
-            self.store.version()
-            return True
-        except StoreError:
-            return False
 
     def _verify(self, record: DeltaRecord) -> int:
         """The score of a delta that passes every check; raises CheckFailed or Pending otherwise."""
