@@ -477,15 +477,17 @@ class Client:
         return SampleQuality(float(coherence(generated).mean()), float(coherence(real_frames).mean()), strip)
 
     def cancel(self, job_id: int) -> int:
-        """After the deadline, close the job and withdraw its unspent escrow; returns the wei withdrawn."""
+        """After the deadline and its finalize grace, close the job and withdraw its unspent escrow; returns the
+        wei withdrawn."""
         self._require_job(job_id)
         job = self.chain.job(job_id)
         if job.closed:
             raise JobError(f"job {job_id} is already closed")
         now = self.chain.timestamp()
-        if now <= job.deadline:
-            raise JobError(f"job {job_id} runs until its deadline {job.deadline} ({job.deadline - now}s from now); "
-                           f"its escrow can be reclaimed after that")
+        if now <= job.reclaimable_at:  # the contract's own test: a check at the deadline alone let reclaim revert
+            raise JobError(f"job {job_id} runs until its deadline {job.deadline}, and merges may land for two reveal "
+                           f"windows after it; its escrow can be reclaimed after {job.reclaimable_at} "
+                           f"({job.reclaimable_at - now}s from now)")
         self.chain.reclaim(job_id)
         return self.chain.withdraw()
 

@@ -139,6 +139,12 @@ class Job:
     fee_pool: int
     spec_digest: bytes
 
+    @property
+    def reclaimable_at(self) -> int:
+        """The contract's reclaim time: the deadline plus the finalize grace of two reveal windows. Past it the
+        requester may reclaim, and a passed delta nobody merged may be released."""
+        return self.deadline + 2 * self.reveal_window
+
 
 @dataclass(frozen=True)
 class Delta:

@@ -247,7 +247,7 @@ class MinerDaemon(Daemon):
         if delta.state == DeltaState.PASSED:
             current = self.chain.version_of(record.job_id, record.expert)
             return job.closed or current >= job.rounds or current - record.base_version > job.staleness_bound \
-                or self.chain.timestamp() > job.deadline + 2 * job.reveal_window
+                or self.chain.timestamp() > job.reclaimable_at
         settled_at = delta.submitted_at + 4 * job.reveal_window
         return delta.revealed and delta.state in (DeltaState.SUBMITTED, DeltaState.FAILED) \
             and self.chain.timestamp() > settled_at
