@@ -1,18 +1,11 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {MarketFixture} from "./MarketFixture.sol";
+import {JobFixture} from "./MarketFixture.sol";
 import {IParisMarket} from "../src/IParisMarket.sol";
 
 /// @notice The attacks of issue 15 that the contract now refuses, each tried as an attacker would.
-contract IncentivesTest is MarketFixture {
-    uint256 internal jobId;
-
-    function setUp() public override {
-        super.setUp();
-        jobId = _job();
-    }
-
+contract IncentivesTest is JobFixture {
     function test_failVoteBeforeTheChallengeIsRefused() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
         vm.prank(VALIDATOR1); // a freshly staked Sybil would fail the delta before the miner could answer

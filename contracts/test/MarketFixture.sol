@@ -126,3 +126,13 @@ abstract contract MarketFixture is Cheats {
         return (s.amount, s.slashed);
     }
 }
+
+/// @notice The fixture with one job (`_terms()`, 10 ether) opened before each test.
+abstract contract JobFixture is MarketFixture {
+    uint256 internal jobId;
+
+    function setUp() public virtual override {
+        super.setUp();
+        jobId = _job();
+    }
+}

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {MarketFixture} from "./MarketFixture.sol";
+import {JobFixture, MarketFixture} from "./MarketFixture.sol";
 import {ParisMarket} from "../src/ParisMarket.sol";
 import {IParisMarket} from "../src/IParisMarket.sol";
 
@@ -34,37 +34,32 @@ contract JobsTest is MarketFixture {
     function test_createJob_revertsOnBadTerms() public {
         IParisMarket.JobTerms memory terms = _terms();
         terms.experts = 0;
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidTerms.selector, "experts and rounds must be positive"));
-        market.createJob{value: 10 ether}(terms);
+        _expectRefused(terms, 10 ether, "experts and rounds must be positive");
         terms = _terms();
         terms.quorum = 0;
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidTerms.selector, "quorum must be 1..MAX_QUORUM"));
-        market.createJob{value: 10 ether}(terms);
+        _expectRefused(terms, 10 ether, "quorum must be 1..MAX_QUORUM");
         terms.quorum = market.MAX_QUORUM() + 1;
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidTerms.selector, "quorum must be 1..MAX_QUORUM"));
-        market.createJob{value: 10 ether}(terms);
+        _expectRefused(terms, 10 ether, "quorum must be 1..MAX_QUORUM");
         terms = _terms();
         terms.challenges = 0;
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidTerms.selector, "challenges must be 1..MAX_CHALLENGES"));
-        market.createJob{value: 10 ether}(terms);
+        _expectRefused(terms, 10 ether, "challenges must be 1..MAX_CHALLENGES");
         terms.challenges = market.MAX_CHALLENGES() + 1;
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidTerms.selector, "challenges must be 1..MAX_CHALLENGES"));
-        market.createJob{value: 10 ether}(terms);
+        _expectRefused(terms, 10 ether, "challenges must be 1..MAX_CHALLENGES");
         terms = _terms();
         terms.revealWindow = uint24(market.MIN_REVEAL_WINDOW() - 1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidTerms.selector, "reveal window below MIN_REVEAL_WINDOW"));
-        market.createJob{value: 10 ether}(terms);
+        _expectRefused(terms, 10 ether, "reveal window below MIN_REVEAL_WINDOW");
         terms = _terms();
         terms.aggregator = address(0);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidTerms.selector, "aggregator is the zero address"));
-        market.createJob{value: 10 ether}(terms);
+        _expectRefused(terms, 10 ether, "aggregator is the zero address");
         terms = _terms();
         terms.deadline = uint40(block.timestamp);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidTerms.selector, "deadline is not in the future"));
-        market.createJob{value: 10 ether}(terms);
-        terms = _terms();
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidTerms.selector, "escrow below rounds x reward"));
-        market.createJob{value: 5 ether}(terms);
+        _expectRefused(terms, 10 ether, "deadline is not in the future");
+        _expectRefused(_terms(), 5 ether, "escrow below rounds x reward");
+    }
+
+    function _expectRefused(IParisMarket.JobTerms memory terms, uint256 value, string memory why) internal {
+        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidTerms.selector, why));
+        market.createJob{value: value}(terms);
     }
 
     function test_topUp_addsToTheFeePool() public {
@@ -232,14 +227,7 @@ contract StakesTest is MarketFixture {
     }
 }
 
-contract DeltasTest is MarketFixture {
-    uint256 internal jobId;
-
-    function setUp() public override {
-        super.setUp();
-        jobId = _job();
-    }
-
+contract DeltasTest is JobFixture {
     function test_submitDelta_storesAndEmits() public {
         uint256 expected = market.deltaIdOf(jobId, 1, 0, MINER1);
         vm.expectEmit(true, true, true, true);
@@ -419,14 +407,7 @@ contract DeltasTest is MarketFixture {
     }
 }
 
-contract MergesTest is MarketFixture {
-    uint256 internal jobId;
-
-    function setUp() public override {
-        super.setUp();
-        jobId = _job();
-    }
-
+contract MergesTest is JobFixture {
     function test_finalize_pricesByScoreAndRecordsTheMerge() public {
         uint256 a = _passed(MINER1, jobId, 0, 0, 150);
         uint256 b = _passed(MINER2, jobId, 0, 0, 100);
@@ -503,14 +484,7 @@ contract MergesTest is MarketFixture {
     }
 }
 
-contract SlashingTest is MarketFixture {
-    uint256 internal jobId;
-
-    function setUp() public override {
-        super.setUp();
-        jobId = _job();
-    }
-
+contract SlashingTest is JobFixture {
     function test_slash_failedSpotCheckSplitsStakeBetweenEscrowAndFailVoters() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
         _reveal(id);
