@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-/// @title IParisMarket
-/// @notice The market's types, errors, events and calls, each documented once. `ParisMarket` implements it;
+/// @title IParisMarketTypes
+/// @notice The market's types, errors and events, each documented once, shared by both halves of the market;
 ///         off-chain code reads the errors' notices from the build output as its revert hints.
-interface IParisMarket {
+interface IParisMarketTypes {
     enum DeltaState {
         None,
         Submitted,
@@ -15,12 +15,20 @@ interface IParisMarket {
         Slashed,
         Released // settled without a merge or a slash; its stake is free again
     }
-    /// @notice A validator's vote on one delta; `Collected` once its fee (and slashing share) was paid.
+    /// @notice A validator's vote on one delta: sealed (`Committed`) until the reveal phase, then `Pass` or `Fail`;
+    ///         `Collected` once its fee (and slashing share) was paid.
     enum Vote {
         None,
+        Committed,
         Pass,
         Fail,
         Collected
+    }
+    /// @notice A delta's verdict: the stake-weighted majority of revealed votes, or `Fail` once a trap is exposed.
+    enum Verdict {
+        None,
+        Pass,
+        Fail
     }
     enum SlashReason {
         FailedSpotCheck,
@@ -38,7 +46,7 @@ interface IParisMarket {
         uint40 deadline; // unix time after which no delta is taken; the requester may reclaim 2 reveal windows later
         uint24 revealWindow; // seconds a miner has to reveal challenged states after submitting
         uint16 stalenessBound; // how many versions behind a delta's base may be when merged
-        uint8 quorum; // validator votes that decide a delta
+        uint8 quorum; // revealed validator votes a delta's decision needs at least
         uint8 challenges; // random segments challenged per delta, besides the last one (always challenged)
         address aggregator;
     }
@@ -74,8 +82,13 @@ interface IParisMarket {
         uint8 passVotes;
         uint8 failVotes;
         bool revealed;
-        uint32 scoreSum;
+        uint32 scoreSum; // the pass votes' scores; their mean once the delta passed
         uint96 payout; // a merged delta's reward; for a slashed one, what its fail voters share
+        uint40 revealedAt; // votes are committed for VOTE_WINDOW after it, then revealed for VOTE_WINDOW
+        uint96 passWeight; // the stake behind the revealed pass votes
+        uint96 failWeight;
+        Verdict verdict;
+        bool trapped; // its requester proved it a trap: a delta planted to fail, which a pass vote never should
     }
 
     struct Stake {
@@ -84,6 +97,12 @@ interface IParisMarket {
         bool slashed;
         uint40 unbondAt; // 0 while bonded
         uint16 open; // deltas submitted and not yet settled (paid, slashed or released); each needs MIN_STAKE
+    }
+
+    /// @notice A requester's sealed list of trap deltas: keccak256(abi.encode(jobId, trapDeltaIds, salt)).
+    struct TrapCommitment {
+        bytes32 digest;
+        uint64 block; // the block it was committed in; only deltas submitted later can be exposed as traps
     }
 
     /// @notice Where a private job's current keyring (its data keys sealed to admitted nodes) lies on IPFS.
@@ -148,16 +167,32 @@ interface IParisMarket {
     error RevealWindowClosed(uint256 deltaId, uint256 closedAt);
     /// @notice the miner may still reveal; report a withheld reveal after the window closes
     error RevealWindowOpen(uint256 deltaId, uint256 closesAt);
-    /// @notice each validator scores a delta once
+    /// @notice each validator votes on a delta once
     error AlreadyVoted(uint256 deltaId, address validator);
-    /// @notice a quorum of validators already decided this delta
+    /// @notice the delta was decided already, or settled without a vote
     error AlreadyDecided(uint256 deltaId, DeltaState state);
     /// @notice scores run from 0 to 10000
     error ScoreOutOfRange(uint32 score);
     /// @notice votes are taken only once the miner has revealed its challenged states
     error VoteBeforeReveal(uint256 deltaId);
-    /// @notice votes close three reveal windows after a submission, a window before the delta may be released
+    /// @notice votes are committed within VOTE_WINDOW of the miner's reveal; this delta's commit phase is over
     error VotingClosed(uint256 deltaId, uint256 closedAt);
+    /// @notice a sealed vote is revealed in the VOTE_WINDOW after the commit phase, from `opensAt` to `closesAt`
+    error NotRevealPhase(uint256 deltaId, uint256 opensAt, uint256 closesAt);
+    /// @notice reveal exactly the verdict, score and salt the commitment sealed (see `voteCommitment`)
+    error VoteMismatch(uint256 deltaId, address validator);
+    /// @notice a delta is decided once its votes were revealed: wait until `endsAt`
+    error VotingNotOver(uint256 deltaId, uint256 endsAt);
+    /// @notice too few revealed votes for the quorum, or equal stake on both sides: release it later
+    error NoVerdict(uint256 deltaId);
+    /// @notice votes are settled (fees collected, wrong voters slashed) once the trap window closes at `opensAt`
+    error NotSettled(uint256 deltaId, uint256 opensAt);
+    /// @notice the requester commits its trap list once, with `commitTraps`
+    error TrapsAlreadyCommitted(uint256 jobId);
+    /// @notice a trap is exposed by the job's trap list, for a revealed delta submitted after it, in its trap window
+    error NotExposable(uint256 deltaId);
+    /// @notice only a revealed vote against the delta's verdict, or a sealed vote never revealed, is slashable
+    error RightVote(uint256 deltaId, address validator);
     /// @notice a miner can neither vote on nor report its own delta
     error OwnDelta(uint256 deltaId, address miner);
     /// @notice only a vote that matches the delta's decided verdict earns, once (a failed delta's after its slash)
@@ -225,15 +260,25 @@ interface IParisMarket {
     event ChallengeFixed(uint256 indexed deltaId, bytes32 seed);
     /// @notice A delta's miner posted the CID of its challenged segment states; `seed` picked the segments.
     event Revealed(uint256 indexed deltaId, address indexed miner, bytes32 revealDigest, uint32 revealCodec, bytes32 seed);
-    /// @notice A validator voted on a delta (after its reveal); the vote earns only if it matches the verdict.
-    event ScoreSubmitted(uint256 indexed deltaId, address indexed validator, bool pass, uint32 score);
+    /// @notice A validator sealed its vote on a revealed delta.
+    event VoteCommitted(uint256 indexed deltaId, address indexed validator);
+    /// @notice A validator opened its sealed vote; `weight` (its stake) counts towards the verdict.
+    event VoteRevealed(uint256 indexed deltaId, address indexed validator, bool pass, uint32 score, uint256 weight);
     /// @notice A validator whose vote matched a delta's verdict was credited its fee (and, for a slashed delta,
     ///         its share of the slashed stake).
     event Collected(uint256 indexed deltaId, address indexed validator, uint256 fee, uint256 slashShare);
     /// @notice A delta settled without a merge or a slash; its miner's stake no longer backs it.
     event Released(uint256 indexed deltaId, address indexed miner, DeltaState from);
-    /// @notice A quorum of equal votes decided a delta; `meanScore` is its passing validators' mean score.
+    /// @notice The stake-weighted majority of a delta's revealed votes decided it; `meanScore` is its pass voters'
+    ///         mean score.
     event DeltaDecided(uint256 indexed deltaId, bool passed, uint32 meanScore);
+    /// @notice A requester sealed the list of trap deltas it will plant in a job.
+    event TrapsCommitted(uint256 indexed jobId, bytes32 digest);
+    /// @notice A requester proved a delta one of its traps: its verdict is now Fail, whatever the votes said.
+    event TrapExposed(uint256 indexed deltaId, DeltaState from);
+    /// @notice A validator lost its whole stake for a vote against the verdict (or a sealed vote never revealed):
+    ///         half to `reporter`, half burned (all of it burned for a trap, so no requester gains by one).
+    event VoterSlashed(uint256 indexed deltaId, address indexed validator, address indexed reporter, uint256 amount);
     /// @notice The aggregator merged `mergedDeltaIds` into the expert's checkpoint `version`, pricing them from `reward`.
     event ExpertFinalized(
         uint256 indexed jobId,
@@ -259,7 +304,12 @@ interface IParisMarket {
     );
     /// @notice An account was sent everything credited to it.
     event Withdrawn(address indexed account, uint256 amount);
+}
 
+/// @title IParisMarket
+/// @notice The market's calls for jobs, stakes, deltas, merges and payouts; `ParisMarket` implements them, and takes
+///         the calls of `IParisCourt` too.
+interface IParisMarket is IParisMarketTypes {
     /// @notice Open a job, escrowing msg.value: every round's reward is reserved, the rest pays validator fees.
     ///         Refused: no escrow, no experts or rounds, a quorum outside 1..MAX_QUORUM, challenges outside
     ///         1..MAX_CHALLENGES, a reveal window under MIN_REVEAL_WINDOW, a past deadline.
@@ -355,18 +405,6 @@ interface IParisMarket {
     /// @param revealCodec multicodec of the reveal's CID
     function reveal(uint256 deltaId, bytes32 revealDigest, uint32 revealCodec) external;
 
-    /// @notice A validator's verdict on a revealed delta, until three reveal windows after its submission (a
-    ///         failure then has at least one more window to be slashed before the delta may be released);
-    ///         `quorum` equal verdicts decide it. Not the miner's own.
-    ///         The vote earns (see `collect`) only if it matches the decided verdict.
-    /// @param deltaId the delta checked
-    /// @param pass whether the spot checks and structure checks passed
-    /// @param score useful-work score in [0, MAX_SCORE] (ignored for a fail)
-    function submitScore(uint256 deltaId, bool pass, uint32 score) external;
-
-    /// @notice Whether `validator` has voted on the delta.
-    function voted(uint256 deltaId, address validator) external view returns (bool);
-
     /// @notice Record the merge of passing deltas into `expert`'s next checkpoint and price each merged delta
     ///         from this expert's share of the round reward, in proportion to its score capped at
     ///         SCORE_CAP_X_MEDIAN times the merge's lower median score.
@@ -389,24 +427,8 @@ interface IParisMarket {
     /// @param deltaIds merged deltas not yet paid
     function claim(uint256[] calldata deltaIds) external;
 
-    /// @notice Credit the caller's fee for each delta whose decided verdict its vote matched, from the job's fee
-    ///         pool (as far as it goes), plus, for a delta slashed after failing, an equal share of the slashed
-    ///         stake's voters' half.
-    /// @param deltaIds decided deltas the caller voted on
-    function collect(uint256[] calldata deltaIds) external;
-
     /// @notice Send the caller everything credited to it (payouts, fees, slashing rewards, stakes, reclaims).
     function withdraw() external;
-
-    /// @notice Slash the miner of a delta that failed its spot checks (fail quorum reached; the reporter must be one
-    ///         of its fail voters, and the voters share half the stake) or whose reveal window closed without a
-    ///         reveal (any validator but the miner reports it and takes that half). The other half goes to the job's
-    ///         escrow (to its requester when closed). A failed delta is slashable until it is released.
-    /// @param deltaId the cheating delta
-    /// @param reason FailedSpotCheck or WithheldReveal
-    /// @param evidenceDigest sha2-256 digest of the evidence file's CID on IPFS
-    /// @param evidenceCodec multicodec of the evidence file's CID
-    function slash(uint256 deltaId, SlashReason reason, bytes32 evidenceDigest, uint32 evidenceCodec) external;
 
     /// @notice A job's terms and remaining escrow.
     function getJob(uint256 jobId) external view returns (Job memory);

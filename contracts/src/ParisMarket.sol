@@ -1,64 +1,48 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {IParisMarket} from "./IParisMarket.sol";
+import {MarketState} from "./MarketState.sol";
+import {ParisCourt} from "./ParisCourt.sol";
 
 /// @title ParisMarket
 /// @notice A market for training video diffusion experts. Requesters escrow rewards for jobs; staked miners
 ///         submit pseudo-gradient deltas against an expert's checkpoint version; staked validators score
 ///         them after spot-checking challenged trace segments; the job's aggregator merges passing deltas
 ///         into the next checkpoint, which credits miners in proportion to their scores. Cheaters are
-///         slashed. Stakes back work (MIN_STAKE per unsettled delta, no withdrawal while any is unsettled),
-///         votes come only after the reveal and earn only when they match the verdict, from a fee pool that
-///         never touches the rewards reserved for merges. All payments are pulled with `withdraw`.
+///         slashed. Stakes back work (MIN_STAKE per unsettled delta, no withdrawal while any is unsettled).
+///         Votes are sealed after the reveal and opened later, decided by stake, and earn only when they match
+///         the verdict, from a fee pool that never touches the rewards reserved for merges; a vote against the
+///         verdict (or against a requester's exposed trap) costs the voter its stake. Payments are pulled with
+///         `withdraw`.
 /// @dev CIDs are (sha2-256 digest, multicodec) pairs: CIDv1 is rebuilt off-chain. A delta's id is the hash of
 ///      (job, expert, base version, miner), which makes "one delta per miner and version" a storage check
 ///      on the delta itself. Merged payouts are parked on the delta and moved to `owed` by `claim`, so a
 ///      merge never writes a cold balance slot per miner.
-contract ParisMarket is IParisMarket, ReentrancyGuard {
-    uint8 public constant ROLE_MINER = 1;
-    uint8 public constant ROLE_VALIDATOR = 2;
-    uint32 public constant MAX_SCORE = 10_000;
-    uint8 public constant MAX_QUORUM = 15;
-    /// @notice A merged delta is priced (and weighted in the merge) by at most this many times the lower median
-    ///         score of its merge.
-    uint256 public constant SCORE_CAP_X_MEDIAN = 2;
-    /// @notice Random challenges per delta at most (the last segment comes on top): bounds what a reveal holds.
-    uint8 public constant MAX_CHALLENGES = 16;
-
-    uint96 public immutable MIN_STAKE;
-    uint40 public immutable UNBONDING_DELAY;
-    /// @notice Blocks after a delta's submission whose hash fixes its challenge.
-    uint8 public immutable CHALLENGE_DELAY;
-    /// @notice Shortest reveal window a job may set: 60 s plus 30 s per challenge-delay block.
-    uint40 public immutable MIN_REVEAL_WINDOW;
-
-    uint256 public jobCount;
-    mapping(uint256 jobId => Job) internal jobs;
-    mapping(uint256 deltaId => Delta) internal deltas;
-    mapping(address => Stake) internal stakes;
-    mapping(address => uint256) public owed;
-    mapping(uint256 deltaId => mapping(address validator => Vote)) public votes;
-    mapping(uint256 jobId => mapping(uint256 expert => uint32)) public versionOf;
-    /// @notice keccak256(abi.encode(checkpointDigest, checkpointCodec, keccak256(abi.encode(mergedDeltaIds))))
-    mapping(uint256 jobId => mapping(uint256 expert => mapping(uint256 version => bytes32))) public mergeRecord;
-    /// @notice The X25519 public key private jobs seal their data keys to, per account (0 when none).
-    mapping(address => bytes32) public x25519KeyOf;
-    /// @notice A private job's latest keyring; zero until the requester replaces the one its spec names.
-    mapping(uint256 jobId => KeyringRef) public keyringOf;
-    /// @notice Challenge seeds recorded by `fixChallenge` before their block hash aged out.
-    mapping(uint256 deltaId => bytes32) public fixedSeeds;
+contract ParisMarket is MarketState, IParisMarket {
+    /// @notice The court whose code runs every IParisCourt call made to this market, on the market's storage.
+    address public immutable COURT;
 
     /// @param minStake smallest bond a miner or validator may hold
     /// @param unbondingDelay seconds between requesting unbonding and withdrawing the stake
     /// @param challengeDelay blocks after submission whose hash fixes the delta's challenge (1..255)
-    constructor(uint96 minStake, uint40 unbondingDelay, uint8 challengeDelay) {
-        if (minStake == 0 || challengeDelay == 0) revert InvalidTerms("minStake and challengeDelay must be positive");
-        MIN_STAKE = minStake;
-        UNBONDING_DELAY = unbondingDelay;
-        CHALLENGE_DELAY = challengeDelay;
-        MIN_REVEAL_WINDOW = 60 + 30 * uint40(challengeDelay);
+    /// @param voteWindow seconds of each voting phase: commit, reveal, trap exposure
+    constructor(uint96 minStake, uint40 unbondingDelay, uint8 challengeDelay, uint40 voteWindow)
+        MarketState(minStake, unbondingDelay, challengeDelay, voteWindow)
+    {
+        COURT = address(new ParisCourt(minStake, unbondingDelay, challengeDelay, voteWindow));
+    }
+
+    /// @notice Calls of IParisCourt (votes, verdicts, traps, slashing) run in the court's code on this storage.
+    fallback() external {
+        address court = COURT;
+        assembly ("memory-safe") {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), court, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) { revert(0, returndatasize()) }
+            return(0, returndatasize())
+        }
     }
 
     // ---------------------------------------------------------------- jobs and escrow
@@ -66,17 +50,17 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
     /// @inheritdoc IParisMarket
     function createJob(JobTerms calldata terms) external payable returns (uint256 jobId) {
         if (msg.value == 0) revert ZeroEscrow();
-        if (msg.value > type(uint96).max) revert InvalidTerms("escrow above 2^96 wei");
-        if (terms.experts == 0 || terms.rounds == 0) revert InvalidTerms("experts and rounds must be positive");
-        if (terms.quorum == 0 || terms.quorum > MAX_QUORUM) revert InvalidTerms("quorum must be 1..MAX_QUORUM");
+        if (msg.value > type(uint96).max) _refuse("escrow above 2^96 wei");
+        if (terms.experts == 0 || terms.rounds == 0) _refuse("experts and rounds must be positive");
+        if (terms.quorum == 0 || terms.quorum > MAX_QUORUM) _refuse("quorum must be 1..MAX_QUORUM");
         if (terms.challenges == 0 || terms.challenges > MAX_CHALLENGES) {
-            revert InvalidTerms("challenges must be 1..MAX_CHALLENGES");
+            _refuse("challenges must be 1..MAX_CHALLENGES");
         }
-        if (terms.revealWindow < MIN_REVEAL_WINDOW) revert InvalidTerms("reveal window below MIN_REVEAL_WINDOW");
-        if (terms.aggregator == address(0)) revert InvalidTerms("aggregator is the zero address");
-        if (terms.deadline <= block.timestamp) revert InvalidTerms("deadline is not in the future");
+        if (terms.revealWindow < MIN_REVEAL_WINDOW) _refuse("reveal window below MIN_REVEAL_WINDOW");
+        if (terms.aggregator == address(0)) _refuse("aggregator is the zero address");
+        if (terms.deadline <= block.timestamp) _refuse("deadline is not in the future");
         uint256 rewards = uint256(terms.rewardPerRound) * terms.rounds;
-        if (rewards > msg.value) revert InvalidTerms("escrow below rounds x reward");
+        if (rewards > msg.value) _refuse("escrow below rounds x reward");
         jobId = ++jobCount;
         jobs[jobId] = Job({
             requester: msg.sender,
@@ -104,7 +88,7 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
         Job storage job = _openJob(jobId);
         if (msg.value == 0) revert ZeroEscrow();
         uint256 pool = uint256(job.feePool) + msg.value;
-        if (pool > type(uint96).max) revert InvalidTerms("fee pool above 2^96 wei");
+        if (pool > type(uint96).max) _refuse("fee pool above 2^96 wei");
         job.feePool = uint96(pool);
         emit JobToppedUp(jobId, msg.sender, msg.value, pool);
     }
@@ -142,7 +126,7 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
         if (s.unbondAt != 0) revert Unbonding(msg.sender);
         uint256 total = uint256(s.amount) + msg.value;
         if (total < MIN_STAKE) revert StakeTooSmall(total, MIN_STAKE);
-        if (total > type(uint96).max) revert InvalidTerms("stake above 2^96 wei");
+        if (total > type(uint96).max) _refuse("stake above 2^96 wei");
         s.amount = uint96(total);
         s.roles |= roles;
         emit Staked(msg.sender, s.roles, msg.value, total);
@@ -271,63 +255,8 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
         if (block.timestamp > closesAt) revert RevealWindowClosed(deltaId, closesAt);
         bytes32 seed = challengeSeed(deltaId);
         d.revealed = true;
+        d.revealedAt = uint40(block.timestamp);
         emit Revealed(deltaId, msg.sender, revealDigest, revealCodec, seed);
-    }
-
-    // ---------------------------------------------------------------- scores
-
-    /// @inheritdoc IParisMarket
-    function submitScore(uint256 deltaId, bool pass, uint32 score) external {
-        Delta storage d = deltas[deltaId];
-        if (d.state == DeltaState.None) revert UnknownDelta(deltaId);
-        if (d.state != DeltaState.Submitted) revert AlreadyDecided(deltaId, d.state);
-        _requireActive(msg.sender, ROLE_VALIDATOR);
-        if (msg.sender == d.miner) revert OwnDelta(deltaId, msg.sender);
-        if (votes[deltaId][msg.sender] != Vote.None) revert AlreadyVoted(deltaId, msg.sender);
-        if (score > MAX_SCORE) revert ScoreOutOfRange(score);
-        if (!d.revealed) revert VoteBeforeReveal(deltaId);
-        Job storage job = jobs[d.jobId];
-        uint256 closesAt = uint256(d.submittedAt) + 3 * uint256(job.revealWindow);
-        if (block.timestamp > closesAt) revert VotingClosed(deltaId, closesAt);
-        votes[deltaId][msg.sender] = pass ? Vote.Pass : Vote.Fail;
-        uint8 quorum = job.quorum;
-        if (pass) {
-            d.scoreSum += score;
-            if (++d.passVotes == quorum) {
-                d.state = DeltaState.Passed;
-                emit DeltaDecided(deltaId, true, d.scoreSum / quorum);
-            }
-        } else if (++d.failVotes == quorum) {
-            d.state = DeltaState.Failed;
-            emit DeltaDecided(deltaId, false, 0);
-        }
-        emit ScoreSubmitted(deltaId, msg.sender, pass, score);
-    }
-
-    /// @inheritdoc IParisMarket
-    function voted(uint256 deltaId, address validator) external view returns (bool) {
-        return votes[deltaId][validator] != Vote.None;
-    }
-
-    /// @inheritdoc IParisMarket
-    function collect(uint256[] calldata deltaIds) external {
-        uint256 total;
-        for (uint256 i; i < deltaIds.length; ++i) {
-            uint256 deltaId = deltaIds[i];
-            Delta storage d = deltas[deltaId];
-            Job storage job = jobs[d.jobId];
-            Vote vote = votes[deltaId][msg.sender];
-            bool won = (vote == Vote.Pass && d.passVotes == job.quorum)
-                || (vote == Vote.Fail && d.failVotes == job.quorum && d.state == DeltaState.Slashed);
-            if (!won) revert NothingToCollect(deltaId, msg.sender);
-            votes[deltaId][msg.sender] = Vote.Collected;
-            uint256 fee = job.validatorFee < job.feePool ? job.validatorFee : job.feePool;
-            job.feePool -= uint96(fee);
-            uint256 share = vote == Vote.Fail ? d.payout / d.failVotes : 0;
-            total += fee + share;
-            emit Collected(deltaId, msg.sender, fee, share);
-        }
-        owed[msg.sender] += total;
     }
 
     // ---------------------------------------------------------------- merges and payouts
@@ -409,46 +338,6 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
         emit Released(deltaId, d.miner, state);
     }
 
-    // ---------------------------------------------------------------- slashing
-
-    /// @inheritdoc IParisMarket
-    function slash(uint256 deltaId, SlashReason reason, bytes32 evidenceDigest, uint32 evidenceCodec) external {
-        Delta storage d = deltas[deltaId];
-        if (d.state == DeltaState.None) revert UnknownDelta(deltaId);
-        _requireActive(msg.sender, ROLE_VALIDATOR);
-        if (msg.sender == d.miner) revert OwnDelta(deltaId, msg.sender);
-        Job storage job = jobs[d.jobId];
-        bool failed = reason == SlashReason.FailedSpotCheck;
-        if (failed) {
-            if (d.state != DeltaState.Failed || votes[deltaId][msg.sender] != Vote.Fail) {
-                revert NotSlashable(deltaId, reason);
-            }
-        } else {
-            uint256 closesAt = uint256(d.submittedAt) + job.revealWindow;
-            if (d.revealed || d.state != DeltaState.Submitted) revert NotSlashable(deltaId, reason);
-            if (block.timestamp <= closesAt) revert RevealWindowOpen(deltaId, closesAt);
-        }
-        d.state = DeltaState.Slashed;
-        Stake storage s = stakes[d.miner];
-        uint256 amount = s.amount;
-        s.amount = 0;
-        s.slashed = true;
-        uint256 toVoters = amount / 2;
-        if (failed) {
-            toVoters -= toVoters % d.failVotes; // what the fail voters collect, in equal shares
-            d.payout = uint96(toVoters);
-        } else {
-            owed[msg.sender] += toVoters;
-        }
-        uint256 toEscrow = amount - toVoters;
-        if (job.closed || uint256(job.escrow) + toEscrow > type(uint96).max) {
-            owed[job.requester] += toEscrow; // a closed job's share goes straight back to its requester
-        } else {
-            job.escrow += uint96(toEscrow);
-        }
-        emit Slashed(deltaId, d.miner, msg.sender, reason, amount, evidenceDigest, evidenceCodec);
-    }
-
     // ---------------------------------------------------------------- views
 
     /// @inheritdoc IParisMarket
@@ -498,18 +387,5 @@ contract ParisMarket is IParisMarket, ReentrancyGuard {
             if (scores[i] > cap) scores[i] = cap;
             total += scores[i];
         }
-    }
-
-    function _openJob(uint256 jobId) internal view returns (Job storage job) {
-        job = jobs[jobId];
-        if (job.requester == address(0)) revert UnknownJob(jobId);
-        if (job.closed) revert JobClosed(jobId);
-    }
-
-    function _requireActive(address account, uint8 role) internal view returns (Stake storage s) {
-        s = stakes[account];
-        if (s.slashed) revert IsSlashed(account);
-        if (s.roles & role == 0 || s.amount < MIN_STAKE) revert NotStaked(account, role);
-        if (s.unbondAt != 0) revert Unbonding(account);
     }
 }

@@ -3,15 +3,19 @@ pragma solidity 0.8.28;
 
 import {Cheats} from "./Cheats.sol";
 import {ParisMarket} from "../src/ParisMarket.sol";
-import {IParisMarket} from "../src/IParisMarket.sol";
+import {IParisMarketTypes} from "../src/IParisMarket.sol";
+import {IParisCourt} from "../src/IParisCourt.sol";
 
 /// @notice A deployed market with funded, staked participants and helpers that walk a delta through its life.
 abstract contract MarketFixture is Cheats {
     ParisMarket internal market;
+    IParisCourt internal court; // the market's address, for the calls its court answers
 
     uint96 internal constant MIN_STAKE = 1 ether;
     uint40 internal constant UNBONDING = 7 days;
     uint8 internal constant DELAY = 2;
+    uint40 internal constant VOTE_WINDOW = 10 minutes;
+    bytes32 internal constant SALT = keccak256("salt");
     uint32 internal constant RAW = 0x55;
     bytes32 internal constant SPEC = keccak256("spec");
 
@@ -26,7 +30,8 @@ abstract contract MarketFixture is Cheats {
     function setUp() public virtual {
         vm.warp(1_000_000);
         vm.roll(100);
-        market = new ParisMarket(MIN_STAKE, UNBONDING, DELAY);
+        market = new ParisMarket(MIN_STAKE, UNBONDING, DELAY, VOTE_WINDOW);
+        court = IParisCourt(address(market));
         address[6] memory everyone = [REQUESTER, MINER1, MINER2, VALIDATOR1, VALIDATOR2, VALIDATOR3];
         for (uint256 i; i < everyone.length; ++i) {
             vm.deal(everyone[i], 1_000 ether);
@@ -43,8 +48,8 @@ abstract contract MarketFixture is Cheats {
         market.stake{value: 2 ether}(roles);
     }
 
-    function _terms() internal view returns (IParisMarket.JobTerms memory) {
-        return IParisMarket.JobTerms({
+    function _terms() internal view returns (IParisMarketTypes.JobTerms memory) {
+        return IParisMarketTypes.JobTerms({
             specDigest: SPEC,
             specCodec: RAW,
             experts: 2,
@@ -78,18 +83,42 @@ abstract contract MarketFixture is Cheats {
         market.reveal(deltaId, keccak256("reveal"), RAW);
     }
 
+    /// @dev Seal `validator`'s vote on a revealed delta.
+    function _commit(address validator, uint256 deltaId, bool pass, uint32 score) internal {
+        bytes32 commitment = court.voteCommitment(deltaId, validator, pass, score, SALT);
+        vm.prank(validator);
+        court.commitVote(deltaId, commitment);
+    }
+
+    /// @dev Open `validator`'s sealed vote (the clock must be in the delta's reveal phase).
+    function _open(address validator, uint256 deltaId, bool pass, uint32 score) internal {
+        vm.prank(validator);
+        court.revealVote(deltaId, pass, score, SALT);
+    }
+
+    /// @dev Move the clock `phases` vote windows past the delta's reveal (1: reveal phase, 2: decision, 3: settled).
+    function _toPhase(uint256 deltaId, uint256 phases) internal {
+        vm.warp(uint256(market.getDelta(deltaId).revealedAt) + phases * VOTE_WINDOW + 1);
+    }
+
+    /// @dev VALIDATOR1 and VALIDATOR2 (equal stakes) vote `pass1` and `pass2`, open their votes, and the delta is
+    ///      decided when they agree.
+    function _votes(uint256 deltaId, bool pass1, bool pass2, uint32 score) internal {
+        _commit(VALIDATOR1, deltaId, pass1, score);
+        _commit(VALIDATOR2, deltaId, pass2, score);
+        _toPhase(deltaId, 1);
+        _open(VALIDATOR1, deltaId, pass1, score);
+        _open(VALIDATOR2, deltaId, pass2, score);
+        _toPhase(deltaId, 2);
+        if (pass1 == pass2) court.decide(deltaId);
+    }
+
     function _pass(uint256 deltaId, uint32 score) internal {
-        vm.prank(VALIDATOR1);
-        market.submitScore(deltaId, true, score);
-        vm.prank(VALIDATOR2);
-        market.submitScore(deltaId, true, score);
+        _votes(deltaId, true, true, score);
     }
 
     function _fail(uint256 deltaId) internal {
-        vm.prank(VALIDATOR1);
-        market.submitScore(deltaId, false, 0);
-        vm.prank(VALIDATOR2);
-        market.submitScore(deltaId, false, 0);
+        _votes(deltaId, false, false, 0);
     }
 
     function _passed(address miner, uint256 jobId, uint16 expert, uint32 base, uint32 score) internal returns (uint256 id) {
@@ -109,7 +138,7 @@ abstract contract MarketFixture is Cheats {
         ids[1] = b;
     }
 
-    function _state(uint256 deltaId) internal view returns (IParisMarket.DeltaState) {
+    function _state(uint256 deltaId) internal view returns (IParisMarketTypes.DeltaState) {
         return market.getDelta(deltaId).state;
     }
 
@@ -122,7 +151,7 @@ abstract contract MarketFixture is Cheats {
     }
 
     function _stakeOf(address who) internal view returns (uint256, bool) {
-        IParisMarket.Stake memory s = market.getStake(who);
+        IParisMarketTypes.Stake memory s = market.getStake(who);
         return (s.amount, s.slashed);
     }
 }

@@ -3,11 +3,13 @@ pragma solidity 0.8.28;
 
 import {Cheats} from "./Cheats.sol";
 import {ParisMarket} from "../src/ParisMarket.sol";
-import {IParisMarket} from "../src/IParisMarket.sol";
+import {IParisMarketTypes} from "../src/IParisMarket.sol";
+import {IParisCourt} from "../src/IParisCourt.sol";
 
 /// @notice Drives the market through random sequences of every action, recording what it saw succeed.
 contract MarketHandler is Cheats {
     ParisMarket internal immutable market;
+    IParisCourt internal immutable court;
     address[] public actors;
     address internal constant AGGREGATOR = address(0xA66);
     uint256[] public jobIds;
@@ -21,27 +23,49 @@ contract MarketHandler is Cheats {
     bool public slashedMinerWithdrew;
     bool public withdrewWithUnsettledDeltas;
     bool public minerVotedOwnDelta;
+    bool public honestMinerSlashed;
+    bool public honestValidatorSlashed;
+    bytes32 internal constant SALT = keccak256("salt");
+    /// @dev The requester's trap miner (actor 7): it only ever submits traps, sealed in `trapsOf` beforehand.
+    address internal constant TRAPPER = address(0x7A9);
+    mapping(uint256 jobId => uint256[]) internal trapLists;
+    struct Sealed {
+        bool pass;
+        uint32 score;
+    }
+    mapping(uint256 deltaId => mapping(address validator => Sealed)) internal sealedVotes;
     uint256 public slashSharesCollected; // the fail voters' half of slashed stakes, as far as collected
 
     constructor(ParisMarket target) {
         market = target;
+        court = IParisCourt(address(target));
         for (uint160 i = 1; i <= 6; ++i) {
             actors.push(address(0x1000 + i));
         }
         actors.push(AGGREGATOR);
+        actors.push(TRAPPER);
         for (uint256 i; i < 6; ++i) {
             vm.deal(actors[i], 1_000_000 ether);
-            _stake(actors[i], _roles(i), 2 ether);
+            _stake(actors[i], _roles(i), _isHonestValidator(actors[i]) ? 10_000 ether : 2 ether);
         }
+        vm.deal(TRAPPER, 1_000 ether);
+        _stake(TRAPPER, 1, 100 ether);
     }
 
     /// @dev Three miners, three validators; actor 2 holds both roles (it mines and votes on others' deltas).
+    ///      Actor 0 mines honestly (it always reveals at once); actors 3 and 4 validate honestly: always online,
+    ///      they seal and open a vote whenever anyone does (pass, but fail on a trap), and hold most of the stake.
+    ///      Actors 2 and 5 vote at random, open or withhold at random, and may restake without bound.
     function _roles(uint256 i) internal pure returns (uint8) {
         return i < 2 ? 1 : i == 2 ? 3 : 2;
     }
 
-    function _validator(uint256 seed) internal view returns (address) {
-        return actors[2 + seed % 4];
+    function _isHonestValidator(address who) internal view returns (bool) {
+        return who == actors[3] || who == actors[4];
+    }
+
+    function _attacker(uint256 seed) internal view returns (address) {
+        return seed % 2 == 0 ? actors[2] : actors[5];
     }
 
     function _stake(address who, uint8 roles, uint256 amount) internal {
@@ -76,7 +100,7 @@ contract MarketHandler is Cheats {
         address requester = _actor(actorSeed);
         reward = uint96(_bound(reward, 0, large ? 2 ** 92 : 10 ether)); // large: payouts beyond 2^80 wei
         uint256 value = uint256(reward) * 3 + 1;
-        IParisMarket.JobTerms memory terms = IParisMarket.JobTerms({
+        IParisMarketTypes.JobTerms memory terms = IParisMarketTypes.JobTerms({
             specDigest: bytes32(0), specCodec: 0x55, experts: 2, rounds: 3, rewardPerRound: reward,
             validatorFee: uint64(_bound(fee, 0, 0.1 ether)), deadline: uint40(block.timestamp + 1000 days),
             revealWindow: 30 days, stalenessBound: 1, quorum: 2, challenges: 2, aggregator: AGGREGATOR
@@ -107,48 +131,165 @@ contract MarketHandler is Cheats {
         try market.submitDelta(id, expert, lag > current ? 0 : current - lag, bytes32(0), 0x55, bytes32(0), 4)
         returns (uint256 deltaId) {
             deltaIds.push(deltaId);
+            if (miner == actors[0]) _reveal(deltaId); // the honest miner reveals at once
         } catch {}
     }
 
     function reveal(uint256 deltaSeed) external {
-        uint256 id = _delta(deltaSeed);
+        _reveal(_delta(deltaSeed));
+    }
+
+    function _reveal(uint256 id) internal {
         vm.roll(block.number + 3);
         vm.prank(market.getDelta(id).miner);
         try market.reveal(id, bytes32(0), 0x55) {} catch {}
     }
 
-    /// @dev Reveal and collect a passing quorum in one action, so merges and payouts are reached often.
+    /// @dev Reveal, vote, open and decide in one action, so merges and payouts are reached often.
     function revealAndPass(uint256 deltaSeed, uint32 value) external {
         uint256 id = _delta(deltaSeed);
-        vm.roll(block.number + 3);
-        vm.prank(market.getDelta(id).miner);
-        try market.reveal(id, bytes32(0), 0x55) {} catch {}
+        _reveal(id);
+        _honestVotes(id, value);
+        _toPhase(id, 1);
+        _honestOpens(id);
+        _toPhase(id, 2);
+        try court.decide(id) {} catch {}
+    }
+
+    /// @dev An attacker (the miner-validator included) seals a vote either way: split votes and self-votes are
+    ///      tried; the honest validators, always online, seal theirs too.
+    function commitVote(uint256 deltaSeed, uint256 validatorSeed, bool pass, uint32 value) external {
+        _commitVote(_delta(deltaSeed), _attacker(validatorSeed), pass, uint32(_bound(value, 0, 10_000)));
+    }
+
+    function _commitVote(uint256 id, address validator, bool pass, uint32 value) internal {
+        bytes32 commitment = court.voteCommitment(id, validator, pass, value, SALT);
+        vm.prank(validator);
+        try court.commitVote(id, commitment) {
+            if (market.getDelta(id).miner == validator) minerVotedOwnDelta = true;
+            sealedVotes[id][validator] = Sealed(pass, value);
+        } catch {}
+        _honestVotes(id, value);
+    }
+
+    /// @dev The whole Sybil attack in one action: (bond a lot more,) fail a delta, open the vote, decide it, slash
+    ///      its miner and then the validators who passed it.
+    function sybilAttack(uint256 deltaSeed, uint256 attackerSeed, bool bondFirst) external {
+        uint256 id = _delta(deltaSeed);
+        address attacker = _attacker(attackerSeed);
+        if (bondFirst) _stake(attacker, attacker == actors[2] ? 3 : 2, 500 ether);
+        _commitVote(id, attacker, false, 0);
+        _toPhase(id, 1);
+        vm.prank(attacker);
+        try court.revealVote(id, false, 0, SALT) {} catch {}
+        _honestOpens(id);
+        _toPhase(id, 2);
+        try court.decide(id) {} catch {}
+        vm.prank(attacker);
+        try court.slash(id, IParisMarketTypes.SlashReason.FailedSpotCheck, bytes32(0), 0x55) {
+            if (market.getDelta(id).miner == actors[0]) honestMinerSlashed = true;
+        } catch {}
+        _toPhase(id, 3);
         for (uint256 i = 3; i < 5; ++i) {
-            _vote(actors[i], id, true, value);
+            if (market.votes(id, actors[i]) == IParisMarketTypes.Vote.Committed) continue; // as in `slashVoter`
+            vm.prank(attacker);
+            try court.slashVoter(id, actors[i]) {
+                honestValidatorSlashed = true;
+            } catch {}
         }
     }
 
-    /// @dev Any validator, the miner-validator included, votes either way: split votes and self-votes are tried.
-    function score(uint256 deltaSeed, uint256 validatorSeed, bool pass, uint32 value) external {
-        _vote(_validator(validatorSeed), _delta(deltaSeed), pass, value);
+    /// @dev In the delta's reveal phase, an attacker opens its vote (or does not) and the honest validators theirs.
+    function openVotes(uint256 deltaSeed, uint256 validatorSeed, bool withhold) external {
+        uint256 id = _delta(deltaSeed);
+        _toPhase(id, 1);
+        address attacker = _attacker(validatorSeed);
+        Sealed memory vote = sealedVotes[id][attacker];
+        if (!withhold) {
+            vm.prank(attacker);
+            try court.revealVote(id, vote.pass, vote.score, SALT) {} catch {}
+        }
+        _honestOpens(id);
     }
 
-    function _vote(address validator, uint256 id, bool pass, uint32 value) internal {
-        vm.prank(validator);
-        try market.submitScore(id, pass, uint32(_bound(value, 0, 10_000))) {
-            if (market.getDelta(id).miner == validator) minerVotedOwnDelta = true;
+    function decide(uint256 deltaSeed) external {
+        uint256 id = _delta(deltaSeed);
+        _toPhase(id, 2);
+        try court.decide(id) {} catch {}
+    }
+
+    function slashVoter(uint256 deltaSeed, uint256 validatorSeed, uint256 reporterSeed) external {
+        uint256 id = _delta(deltaSeed);
+        address validator = actors[2 + validatorSeed % 4];
+        if (_isHonestValidator(validator) && market.votes(id, validator) == IParisMarketTypes.Vote.Committed) {
+            return; // the handler does not model time passing while they are online: they would have opened it
+        }
+        vm.prank(_actor(reporterSeed));
+        try court.slashVoter(id, validator) {
+            if (_isHonestValidator(validator)) honestValidatorSlashed = true;
         } catch {}
     }
 
+    /// @dev The requester seals a trap for the job's next version of expert 0, and its trap miner plants it.
+    function plantTrap(uint256 jobSeed) external {
+        uint256 jobId = _jobId(jobSeed);
+        IParisMarketTypes.Job memory job = market.getJob(jobId);
+        (bytes32 committed,) = market.trapsOf(jobId);
+        uint32 version = market.versionOf(jobId, 0);
+        if (committed == bytes32(0)) {
+            trapLists[jobId].push(market.deltaIdOf(jobId, 0, version, TRAPPER));
+            vm.prank(job.requester);
+            try court.commitTraps(jobId, keccak256(abi.encode(jobId, trapLists[jobId], SALT))) {} catch {}
+            vm.roll(block.number + 1);
+        }
+        vm.prank(TRAPPER);
+        try market.submitDelta(jobId, 0, version, bytes32(0), 0x55, bytes32(0), 4) returns (uint256 deltaId) {
+            deltaIds.push(deltaId);
+        } catch {}
+    }
+
+    function exposeTrap(uint256 deltaSeed) external {
+        uint256 id = _delta(deltaSeed);
+        uint256 jobId = market.getDelta(id).jobId;
+        _toPhase(id, 2);
+        vm.prank(market.getJob(jobId).requester);
+        try court.exposeTrap(id, trapLists[jobId], SALT) {} catch {}
+    }
+
+    function _honestVotes(uint256 id, uint32 value) internal {
+        bool pass = market.getDelta(id).miner != TRAPPER;
+        for (uint256 i = 3; i < 5; ++i) {
+            bytes32 commitment = court.voteCommitment(id, actors[i], pass, value, SALT);
+            vm.prank(actors[i]);
+            try court.commitVote(id, commitment) {
+                sealedVotes[id][actors[i]] = Sealed(pass, value);
+            } catch {}
+        }
+    }
+
+    function _honestOpens(uint256 id) internal {
+        for (uint256 i = 3; i < 5; ++i) {
+            Sealed memory vote = sealedVotes[id][actors[i]];
+            vm.prank(actors[i]);
+            try court.revealVote(id, vote.pass, vote.score, SALT) {} catch {}
+        }
+    }
+
+    /// @dev Move the clock into the delta's given vote phase (1: open votes, 2: decide), never back.
+    function _toPhase(uint256 id, uint256 phase) internal {
+        uint256 at = uint256(market.getDelta(id).revealedAt) + phase * market.VOTE_WINDOW() + 1;
+        if (at > block.timestamp) vm.warp(at);
+    }
+
     function collect(uint256 deltaSeed, uint256 validatorSeed) external {
-        address validator = _validator(validatorSeed);
+        address validator = actors[2 + validatorSeed % 4];
         uint256[] memory ids = new uint256[](1);
         ids[0] = _delta(deltaSeed);
-        IParisMarket.Delta memory d = market.getDelta(ids[0]);
-        IParisMarket.Vote vote = market.votes(ids[0], validator);
+        IParisMarketTypes.Delta memory d = market.getDelta(ids[0]);
+        IParisMarketTypes.Vote vote = market.votes(ids[0], validator);
         vm.prank(validator);
-        try market.collect(ids) {
-            if (vote == IParisMarket.Vote.Fail) slashSharesCollected += d.payout / d.failVotes;
+        try court.collect(ids) {
+            if (vote == IParisMarketTypes.Vote.Fail) slashSharesCollected += d.payout / d.failVotes;
         } catch {}
     }
 
@@ -174,8 +315,8 @@ contract MarketHandler is Cheats {
         uint256 count;
         uint32 current = market.versionOf(jobId, expert);
         for (uint256 i; i < deltaIds.length; ++i) {
-            IParisMarket.Delta memory d = market.getDelta(deltaIds[i]);
-            if (d.jobId == jobId && d.expert == expert && d.state == IParisMarket.DeltaState.Passed
+            IParisMarketTypes.Delta memory d = market.getDelta(deltaIds[i]);
+            if (d.jobId == jobId && d.expert == expert && d.state == IParisMarketTypes.DeltaState.Passed
                 && current - d.baseVersion <= 1) {
                 candidates[count++] = deltaIds[i];
             }
@@ -194,7 +335,7 @@ contract MarketHandler is Cheats {
 
     function remerge(uint256 deltaSeed) external {
         uint256 id = _delta(deltaSeed);
-        IParisMarket.Delta memory d = market.getDelta(id);
+        IParisMarketTypes.Delta memory d = market.getDelta(id);
         uint256[] memory again = new uint256[](1);
         again[0] = id;
         vm.prank(AGGREGATOR);
@@ -221,10 +362,13 @@ contract MarketHandler is Cheats {
     }
 
     function slash(uint256 deltaSeed, uint256 validatorSeed, bool withheld) external {
-        vm.prank(_validator(validatorSeed));
-        IParisMarket.SlashReason reason =
-            withheld ? IParisMarket.SlashReason.WithheldReveal : IParisMarket.SlashReason.FailedSpotCheck;
-        try market.slash(_delta(deltaSeed), reason, bytes32(0), 0x55) {} catch {}
+        uint256 id = _delta(deltaSeed);
+        vm.prank(actors[2 + validatorSeed % 4]);
+        IParisMarketTypes.SlashReason reason =
+            withheld ? IParisMarketTypes.SlashReason.WithheldReveal : IParisMarketTypes.SlashReason.FailedSpotCheck;
+        try court.slash(id, reason, bytes32(0), 0x55) {
+            if (market.getDelta(id).miner == actors[0]) honestMinerSlashed = true;
+        } catch {}
     }
 
     function restake(uint256 actorSeed, uint96 amount) external {
@@ -232,13 +376,17 @@ contract MarketHandler is Cheats {
         _stake(actors[i], _roles(i), _bound(amount, 0, 3 ether));
     }
 
+
+
     /// @dev Early: request unbonding and try to withdraw at once (right after a cheat, say); otherwise after the delay.
+    ///      The honest validators stay bonded.
     function unbondAndWithdrawStake(uint256 actorSeed, bool early) external {
         address who = actors[actorSeed % 6];
+        if (_isHonestValidator(who)) return;
         vm.prank(who);
         try market.requestUnbond() {} catch {}
         if (!early) vm.warp(block.timestamp + 8 days);
-        IParisMarket.Stake memory s = market.getStake(who);
+        IParisMarketTypes.Stake memory s = market.getStake(who);
         vm.prank(who);
         try market.withdrawStake() {
             if (s.slashed) slashedMinerWithdrew = true;
@@ -248,7 +396,7 @@ contract MarketHandler is Cheats {
 
     function reclaim(uint256 jobSeed) external {
         uint256 id = _jobId(jobSeed);
-        IParisMarket.Job memory job = market.getJob(id);
+        IParisMarketTypes.Job memory job = market.getJob(id);
         uint256 reclaimableAt = uint256(job.deadline) + 2 * uint256(job.revealWindow);
         if (reclaimableAt >= block.timestamp) vm.warp(reclaimableAt + 1);
         vm.prank(job.requester);
@@ -269,7 +417,7 @@ contract ParisMarketInvariantTest is Cheats {
 
     function setUp() public {
         vm.warp(1_000_000);
-        market = new ParisMarket(1 ether, 7 days, 2);
+        market = new ParisMarket(1 ether, 7 days, 2, 10 minutes);
         handler = new MarketHandler(market);
     }
 
@@ -283,25 +431,25 @@ contract ParisMarketInvariantTest is Cheats {
     function invariant_escrowConservation() public view {
         uint256 escrows;
         for (uint256 i; i < handler.jobCountSeen(); ++i) {
-            IParisMarket.Job memory job = market.getJob(handler.jobIds(i));
+            IParisMarketTypes.Job memory job = market.getJob(handler.jobIds(i));
             escrows += uint256(job.escrow) + job.feePool;
         }
         uint256 unclaimed;
         for (uint256 i; i < handler.deltaCountSeen(); ++i) {
-            IParisMarket.Delta memory d = market.getDelta(handler.deltaIds(i));
-            if (d.state == IParisMarket.DeltaState.Merged || d.state == IParisMarket.DeltaState.Slashed) {
+            IParisMarketTypes.Delta memory d = market.getDelta(handler.deltaIds(i));
+            if (d.state == IParisMarketTypes.DeltaState.Merged || d.state == IParisMarketTypes.DeltaState.Slashed) {
                 unclaimed += d.payout; // a merged delta's reward, or a slashed one's share for its fail voters
             }
         }
         unclaimed -= handler.slashSharesCollected();
         uint256 stakes;
         uint256 withdrawable;
-        for (uint256 i; i < 7; ++i) {
+        for (uint256 i; i < 8; ++i) {
             address actor = handler.actors(i);
             stakes += market.getStake(actor).amount;
             withdrawable += market.owed(actor);
         }
-        withdrawable += market.owed(address(handler));
+        withdrawable += market.owed(address(handler)) + market.owed(address(0)); // address(0): burned
         vm.assertEq(address(market).balance, escrows + unclaimed + stakes + withdrawable, "accounted balance");
         vm.assertEq(address(market).balance, handler.ethIn() - handler.ethOut(), "in minus out");
     }
@@ -330,7 +478,7 @@ contract ParisMarketInvariantTest is Cheats {
     function invariant_stakeBacksEveryUnsettledDelta() public view {
         vm.assertFalse(handler.withdrewWithUnsettledDeltas(), "withdrew with unsettled deltas");
         for (uint256 i; i < 6; ++i) {
-            IParisMarket.Stake memory s = market.getStake(handler.actors(i));
+            IParisMarketTypes.Stake memory s = market.getStake(handler.actors(i));
             if (!s.slashed) vm.assertGe(uint256(s.amount), uint256(s.open) * market.MIN_STAKE(), "stake below open x min");
         }
     }
@@ -339,11 +487,32 @@ contract ParisMarketInvariantTest is Cheats {
         vm.assertFalse(handler.minerVotedOwnDelta());
     }
 
+    /// @notice While honest validators hold the majority of the stake that votes, an honest miner is never slashed,
+    ///         and neither is an honest validator, whatever the others vote, withhold or bond.
+    function invariant_honestMinersAndValidatorsAreNeverSlashed() public view {
+        vm.assertFalse(handler.honestMinerSlashed(), "honest miner slashed");
+        vm.assertFalse(handler.honestValidatorSlashed(), "honest validator slashed");
+        vm.assertFalse(market.getStake(handler.actors(0)).slashed, "honest miner's stake slashed");
+        vm.assertFalse(market.getStake(handler.actors(3)).slashed, "honest validator's stake slashed");
+    }
+
+    /// @notice A passed delta stays payable: while its expert has rounds left in an open job, the escrow covers
+    ///         the share of that expert's next merge.
+    function invariant_aPassedDeltaStaysPayable() public view {
+        for (uint256 i; i < handler.deltaCountSeen(); ++i) {
+            IParisMarketTypes.Delta memory d = market.getDelta(handler.deltaIds(i));
+            if (d.state != IParisMarketTypes.DeltaState.Passed) continue;
+            IParisMarketTypes.Job memory job = market.getJob(d.jobId);
+            if (job.closed || market.versionOf(d.jobId, d.expert) >= job.rounds) continue;
+            vm.assertGe(uint256(job.escrow), job.rewardPerRound / job.experts, "passed delta unpayable");
+        }
+    }
+
     /// @notice Fees never eat reserved rewards, so every delta that passes can still be merged and paid in full.
     function invariant_feesNeverEatReservedRewards() public view {
         for (uint256 i; i < handler.jobCountSeen(); ++i) {
             uint256 id = handler.jobIds(i);
-            IParisMarket.Job memory job = market.getJob(id);
+            IParisMarketTypes.Job memory job = market.getJob(id);
             if (job.closed) continue;
             uint256 merges;
             for (uint16 e; e < job.experts; ++e) {

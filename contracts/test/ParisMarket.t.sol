@@ -3,15 +3,15 @@ pragma solidity 0.8.28;
 
 import {JobFixture, MarketFixture} from "./MarketFixture.sol";
 import {ParisMarket} from "../src/ParisMarket.sol";
-import {IParisMarket} from "../src/IParisMarket.sol";
+import {IParisMarketTypes} from "../src/IParisMarket.sol";
 
 contract JobsTest is MarketFixture {
     function test_createJob_storesTermsAndEscrow() public {
         vm.expectEmit(true, true, true, false);
-        emit IParisMarket.JobCreated(1, REQUESTER, AGGREGATOR, 10 ether, SPEC, RAW, _terms());
+        emit IParisMarketTypes.JobCreated(1, REQUESTER, AGGREGATOR, 10 ether, SPEC, RAW, _terms());
         uint256 id = _job();
         vm.assertEq(id, 1);
-        IParisMarket.Job memory job = market.getJob(id);
+        IParisMarketTypes.Job memory job = market.getJob(id);
         vm.assertEq(job.requester, REQUESTER);
         vm.assertEq(uint256(job.experts), 2);
         vm.assertEq(uint256(job.rounds), 3);
@@ -26,13 +26,13 @@ contract JobsTest is MarketFixture {
     }
 
     function test_createJob_revertsWithoutEscrow() public {
-        IParisMarket.JobTerms memory terms = _terms();
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.ZeroEscrow.selector));
+        IParisMarketTypes.JobTerms memory terms = _terms();
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.ZeroEscrow.selector));
         market.createJob(terms);
     }
 
     function test_createJob_revertsOnBadTerms() public {
-        IParisMarket.JobTerms memory terms = _terms();
+        IParisMarketTypes.JobTerms memory terms = _terms();
         terms.experts = 0;
         _expectRefused(terms, 10 ether, "experts and rounds must be positive");
         terms = _terms();
@@ -57,8 +57,8 @@ contract JobsTest is MarketFixture {
         _expectRefused(_terms(), 5 ether, "escrow below rounds x reward");
     }
 
-    function _expectRefused(IParisMarket.JobTerms memory terms, uint256 value, string memory why) internal {
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidTerms.selector, why));
+    function _expectRefused(IParisMarketTypes.JobTerms memory terms, uint256 value, string memory why) internal {
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.InvalidTerms.selector, why));
         market.createJob{value: value}(terms);
     }
 
@@ -71,10 +71,10 @@ contract JobsTest is MarketFixture {
     }
 
     function test_topUp_revertsOnUnknownJobAndZero() public {
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.UnknownJob.selector, 9));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.UnknownJob.selector, 9));
         market.topUp{value: 1}(9);
         uint256 id = _job();
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.ZeroEscrow.selector));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.ZeroEscrow.selector));
         market.topUp(id);
     }
 
@@ -86,9 +86,9 @@ contract JobsTest is MarketFixture {
         vm.assertEq(market.owed(REQUESTER), 10 ether);
         vm.assertEq(_escrow(id), 0);
         vm.prank(REQUESTER);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.JobClosed.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.JobClosed.selector, id));
         market.reclaim(id);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.JobClosed.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.JobClosed.selector, id));
         market.topUp{value: 1}(id);
     }
 
@@ -97,15 +97,15 @@ contract JobsTest is MarketFixture {
         uint40 deadline = market.getJob(id).deadline;
         uint256 reclaimableAt = uint256(deadline) + 2 hours; // the finalize grace: two reveal windows
         vm.prank(REQUESTER);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.DeadlineNotReached.selector, id, reclaimableAt));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.DeadlineNotReached.selector, id, reclaimableAt));
         market.reclaim(id);
         vm.warp(reclaimableAt);
         vm.prank(REQUESTER);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.DeadlineNotReached.selector, id, reclaimableAt));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.DeadlineNotReached.selector, id, reclaimableAt));
         market.reclaim(id);
         vm.warp(uint256(deadline) + 1);
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotRequester.selector, id, MINER1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotRequester.selector, id, MINER1));
         market.reclaim(id);
     }
 }
@@ -116,7 +116,7 @@ contract PrivateJobsTest is MarketFixture {
 
     function test_registerKey_anyAccountPublishesAndReplacesItsKey() public {
         vm.expectEmit(true, false, false, true);
-        emit IParisMarket.KeyRegistered(AGGREGATOR, NODE_KEY);
+        emit IParisMarketTypes.KeyRegistered(AGGREGATOR, NODE_KEY);
         vm.prank(AGGREGATOR); // not staked: aggregators and requesters register keys too
         market.registerKey(NODE_KEY);
         vm.assertEq(market.x25519KeyOf(AGGREGATOR), NODE_KEY);
@@ -128,14 +128,14 @@ contract PrivateJobsTest is MarketFixture {
 
     function test_registerKey_revertsOnZeroKey() public {
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.ZeroKey.selector));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.ZeroKey.selector));
         market.registerKey(bytes32(0));
     }
 
     function test_setKeyring_requesterPointsOpenJobAtNewKeyring() public {
         uint256 id = _job();
         vm.expectEmit(true, false, false, true);
-        emit IParisMarket.KeyringSet(id, KEYRING, RAW);
+        emit IParisMarketTypes.KeyringSet(id, KEYRING, RAW);
         vm.prank(REQUESTER);
         market.setKeyring(id, KEYRING, RAW);
         (bytes32 digest, uint32 codec) = market.keyringOf(id);
@@ -146,19 +146,19 @@ contract PrivateJobsTest is MarketFixture {
     function test_setKeyring_revertsForOthersUnknownOrClosedJobs() public {
         uint256 id = _job();
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotRequester.selector, id, MINER1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotRequester.selector, id, MINER1));
         market.setKeyring(id, KEYRING, RAW);
         vm.prank(REQUESTER);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.UnknownJob.selector, 99));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.UnknownJob.selector, 99));
         market.setKeyring(99, KEYRING, RAW);
         vm.prank(REQUESTER);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.ZeroKey.selector));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.ZeroKey.selector));
         market.setKeyring(id, bytes32(0), RAW);
         vm.warp(block.timestamp + 31 days);
         vm.prank(REQUESTER);
         market.reclaim(id);
         vm.prank(REQUESTER);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.JobClosed.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.JobClosed.selector, id));
         market.setKeyring(id, KEYRING, RAW);
     }
 }
@@ -168,7 +168,7 @@ contract StakesTest is MarketFixture {
         uint8 role = market.ROLE_VALIDATOR();
         vm.prank(MINER1);
         market.stake{value: 1 ether}(role);
-        IParisMarket.Stake memory s = market.getStake(MINER1);
+        IParisMarketTypes.Stake memory s = market.getStake(MINER1);
         vm.assertEq(uint256(s.amount), 3 ether);
         vm.assertEq(uint256(s.roles), 3);
         vm.assertEq(uint256(s.unbondAt), 0);
@@ -178,13 +178,13 @@ contract StakesTest is MarketFixture {
         address fresh = address(0xF00);
         vm.deal(fresh, 10 ether);
         vm.prank(fresh);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.StakeTooSmall.selector, 0.5 ether, MIN_STAKE));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.StakeTooSmall.selector, 0.5 ether, MIN_STAKE));
         market.stake{value: 0.5 ether}(1);
         vm.prank(fresh);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.StakeTooSmall.selector, 0, MIN_STAKE));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.StakeTooSmall.selector, 0, MIN_STAKE));
         market.stake(1);
         vm.prank(fresh);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidRoles.selector, 4));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.InvalidRoles.selector, 4));
         market.stake{value: 1 ether}(4);
     }
 
@@ -192,10 +192,10 @@ contract StakesTest is MarketFixture {
         vm.prank(MINER1);
         market.requestUnbond();
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.UnbondingNotOver.selector, MINER1, block.timestamp + UNBONDING));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.UnbondingNotOver.selector, MINER1, block.timestamp + UNBONDING));
         market.withdrawStake();
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.Unbonding.selector, MINER1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.Unbonding.selector, MINER1));
         market.stake{value: 1 ether}(1);
         vm.warp(block.timestamp + UNBONDING);
         uint256 before = MINER1.balance;
@@ -210,10 +210,10 @@ contract StakesTest is MarketFixture {
 
     function test_withdrawStake_revertsWithoutUnbonding() public {
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotUnbonding.selector, MINER1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotUnbonding.selector, MINER1));
         market.withdrawStake();
         vm.prank(address(0xF00));
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotStaked.selector, address(0xF00), 0));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotStaked.selector, address(0xF00), 0));
         market.requestUnbond();
     }
 
@@ -222,7 +222,7 @@ contract StakesTest is MarketFixture {
         vm.prank(MINER1);
         market.requestUnbond();
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.Unbonding.selector, MINER1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.Unbonding.selector, MINER1));
         market.submitDelta(id, 0, 0, bytes32(0), RAW, bytes32(0), 8);
     }
 }
@@ -231,15 +231,15 @@ contract DeltasTest is JobFixture {
     function test_submitDelta_storesAndEmits() public {
         uint256 expected = market.deltaIdOf(jobId, 1, 0, MINER1);
         vm.expectEmit(true, true, true, true);
-        emit IParisMarket.DeltaSubmitted(jobId, expected, MINER1, 1, 0, keccak256("d"), RAW, keccak256("t"), 8);
+        emit IParisMarketTypes.DeltaSubmitted(jobId, expected, MINER1, 1, 0, keccak256("d"), RAW, keccak256("t"), 8);
         vm.prank(MINER1);
         uint256 id = market.submitDelta(jobId, 1, 0, keccak256("d"), RAW, keccak256("t"), 8);
         vm.assertEq(id, expected);
-        IParisMarket.Delta memory d = market.getDelta(id);
+        IParisMarketTypes.Delta memory d = market.getDelta(id);
         vm.assertEq(d.miner, MINER1);
         vm.assertEq(uint256(d.baseVersion), 0);
         vm.assertEq(uint256(d.expert), 1);
-        vm.assertTrue(d.state == IParisMarket.DeltaState.Submitted);
+        vm.assertTrue(d.state == IParisMarketTypes.DeltaState.Submitted);
         vm.assertEq(uint256(d.jobId), jobId);
         vm.assertEq(uint256(d.submittedBlock), block.number);
         vm.assertEq(uint256(d.segments), 8);
@@ -247,28 +247,28 @@ contract DeltasTest is JobFixture {
 
     function test_submitDelta_reverts() public {
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.UnknownJob.selector, 77));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.UnknownJob.selector, 77));
         market.submitDelta(77, 0, 0, bytes32(0), RAW, bytes32(0), 8);
         vm.prank(VALIDATOR1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotStaked.selector, VALIDATOR1, 1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotStaked.selector, VALIDATOR1, 1));
         market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), 8);
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.ExpertOutOfRange.selector, jobId, 2, 2));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.ExpertOutOfRange.selector, jobId, 2, 2));
         market.submitDelta(jobId, 2, 0, bytes32(0), RAW, bytes32(0), 8);
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.FutureVersion.selector, 1, 0));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.FutureVersion.selector, 1, 0));
         market.submitDelta(jobId, 0, 1, bytes32(0), RAW, bytes32(0), 8);
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.InvalidSegments.selector, 0));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.InvalidSegments.selector, 0));
         market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), 0);
         _submit(MINER1, jobId, 0, 0);
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.DuplicateDelta.selector, jobId, 0, 0, MINER1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.DuplicateDelta.selector, jobId, 0, 0, MINER1));
         market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), 8);
         vm.warp(block.timestamp + 31 days);
         uint40 deadline = market.getJob(jobId).deadline;
         vm.prank(MINER2);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.DeadlinePassed.selector, jobId, deadline));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.DeadlinePassed.selector, jobId, deadline));
         market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), 8);
     }
 
@@ -279,14 +279,14 @@ contract DeltasTest is JobFixture {
             market.finalize(jobId, 0, v, keccak256("ckpt"), RAW, _ids(id));
         }
         vm.prank(MINER2);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.TooStale.selector, 0, 2, 1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.TooStale.selector, 0, 2, 1));
         market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), 8);
         _submit(MINER2, jobId, 0, 1); // one version behind is within the bound
     }
 
     function test_challenge_isUnknownUntilALaterBlock() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.ChallengeNotReady.selector, id, block.number + DELAY + 1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.ChallengeNotReady.selector, id, block.number + DELAY + 1));
         market.challengeSeed(id);
         vm.roll(block.number + DELAY + 1);
         bytes32 seed = market.challengeSeed(id);
@@ -297,20 +297,20 @@ contract DeltasTest is JobFixture {
         vm.assertTrue(picked[1] != picked[2]);
         vm.assertTrue(picked[1] < 7 && picked[2] < 7);
         vm.roll(block.number + 300);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.ChallengeExpired.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.ChallengeExpired.selector, id));
         market.challengeSeed(id);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.UnknownDelta.selector, 5));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.UnknownDelta.selector, 5));
         market.challengeSeed(5);
     }
 
     function test_fixChallenge_keepsTheSeedRevealableAfter256Blocks() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.ChallengeNotReady.selector, id, block.number + DELAY + 1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.ChallengeNotReady.selector, id, block.number + DELAY + 1));
         market.fixChallenge(id);
         vm.roll(block.number + DELAY + 100);
         bytes32 seed = market.challengeSeed(id);
         vm.expectEmit(true, false, false, true);
-        emit IParisMarket.ChallengeFixed(id, seed);
+        emit IParisMarketTypes.ChallengeFixed(id, seed);
         vm.prank(VALIDATOR1);
         market.fixChallenge(id);
         vm.roll(block.number + 300); // the block hash is gone; the recorded seed is not
@@ -322,23 +322,23 @@ contract DeltasTest is JobFixture {
 
         uint256 late = _submit(MINER2, jobId, 0, 0);
         vm.roll(block.number + DELAY + 300);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.ChallengeExpired.selector, late));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.ChallengeExpired.selector, late));
         market.fixChallenge(late);
     }
 
     function test_reveal_storesAndRejectsOthersAndLateness() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.ChallengeNotReady.selector, id, block.number + DELAY + 1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.ChallengeNotReady.selector, id, block.number + DELAY + 1));
         market.reveal(id, bytes32(0), RAW);
         vm.roll(block.number + DELAY + 1);
         vm.prank(MINER2);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotMiner.selector, id, MINER2));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotMiner.selector, id, MINER2));
         market.reveal(id, bytes32(0), RAW);
         vm.prank(MINER1);
         market.reveal(id, keccak256("r"), RAW);
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.AlreadyRevealed.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.AlreadyRevealed.selector, id));
         market.reveal(id, keccak256("r"), RAW);
 
         uint256 late = _submit(MINER2, jobId, 0, 0);
@@ -346,64 +346,80 @@ contract DeltasTest is JobFixture {
         vm.warp(closes + 1);
         vm.roll(block.number + DELAY + 1);
         vm.prank(MINER2);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.RevealWindowClosed.selector, late, closes));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.RevealWindowClosed.selector, late, closes));
         market.reveal(late, keccak256("r"), RAW);
     }
 
-    function test_submitScore_quorumPassDecidesAndMatchingVotesCollectFees() public {
+    function test_votes_sealedOpenedAndDecidedByStakeThenMatchingVotesCollectFees() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
-        vm.prank(VALIDATOR1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.VoteBeforeReveal.selector, id));
-        market.submitScore(id, true, 100);
         _reveal(id);
+        _commit(VALIDATOR1, id, true, 300);
         vm.prank(VALIDATOR1);
-        market.submitScore(id, true, 300);
-        vm.assertTrue(_state(id) == IParisMarket.DeltaState.Submitted);
-        vm.prank(VALIDATOR1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.AlreadyVoted.selector, id, VALIDATOR1));
-        market.submitScore(id, true, 300);
-        vm.expectEmit(true, false, false, true);
-        emit IParisMarket.DeltaDecided(id, true, 200);
-        vm.prank(VALIDATOR2);
-        market.submitScore(id, true, 100);
-        vm.assertTrue(_state(id) == IParisMarket.DeltaState.Passed);
-        vm.assertEq(market.owed(VALIDATOR1), 0); // fees are collected, not paid per vote
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.AlreadyVoted.selector, id, VALIDATOR1));
+        court.commitVote(id, bytes32(0));
+        _commit(VALIDATOR2, id, true, 100);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.VotingNotOver.selector, id, block.timestamp + 2 * VOTE_WINDOW));
+        court.decide(id);
+        _toPhase(id, 1);
         vm.expectEmit(true, true, false, true);
-        emit IParisMarket.Collected(id, VALIDATOR1, 0.01 ether, 0);
+        emit IParisMarketTypes.VoteRevealed(id, VALIDATOR1, true, 300, 2 ether);
+        _open(VALIDATOR1, id, true, 300);
+        _open(VALIDATOR2, id, true, 100);
+        vm.assertTrue(_state(id) == IParisMarketTypes.DeltaState.Submitted);
+        _toPhase(id, 2);
+        vm.expectEmit(true, false, false, true);
+        emit IParisMarketTypes.DeltaDecided(id, true, 200);
+        court.decide(id);
+        vm.assertTrue(_state(id) == IParisMarketTypes.DeltaState.Passed);
         vm.prank(VALIDATOR1);
-        market.collect(_ids(id));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotSettled.selector, id, block.timestamp - 1 + VOTE_WINDOW));
+        court.collect(_ids(id)); // fees wait out the trap window
+        _toPhase(id, 3);
+        vm.expectEmit(true, true, false, true);
+        emit IParisMarketTypes.Collected(id, VALIDATOR1, 0.01 ether, 0);
+        vm.prank(VALIDATOR1);
+        court.collect(_ids(id));
         vm.prank(VALIDATOR2);
-        market.collect(_ids(id));
+        court.collect(_ids(id));
         vm.assertEq(market.owed(VALIDATOR1), 0.01 ether);
         vm.assertEq(market.owed(VALIDATOR2), 0.01 ether);
         vm.assertEq(uint256(market.getJob(jobId).feePool), 4 ether - 0.02 ether);
         vm.assertEq(_escrow(jobId), 6 ether); // rewards untouched
         vm.prank(VALIDATOR1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NothingToCollect.selector, id, VALIDATOR1));
-        market.collect(_ids(id));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NothingToCollect.selector, id, VALIDATOR1));
+        court.collect(_ids(id));
         vm.prank(VALIDATOR3);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.AlreadyDecided.selector, id, IParisMarket.DeltaState.Passed));
-        market.submitScore(id, true, 100);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.AlreadyDecided.selector, id, IParisMarketTypes.DeltaState.Passed));
+        court.commitVote(id, bytes32(0));
     }
 
-    function test_submitScore_reverts() public {
+    function test_votes_reverts() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
         vm.prank(MINER2);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotStaked.selector, MINER2, 2));
-        market.submitScore(id, false, 0);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotStaked.selector, MINER2, 2));
+        court.commitVote(id, bytes32(0));
         vm.prank(VALIDATOR1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.ScoreOutOfRange.selector, 10_001));
-        market.submitScore(id, false, 10_001);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.UnknownDelta.selector, 1));
+        court.commitVote(1, bytes32(0));
+        _reveal(id);
+        _commit(VALIDATOR1, id, false, 10_001);
+        _toPhase(id, 1);
         vm.prank(VALIDATOR1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.UnknownDelta.selector, 1));
-        market.submitScore(1, false, 0);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.ScoreOutOfRange.selector, 10_001));
+        court.revealVote(id, false, 10_001, SALT);
+        vm.prank(VALIDATOR2);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.VoteMismatch.selector, id, VALIDATOR2));
+        court.revealVote(id, true, 0, SALT); // nothing sealed
+        _toPhase(id, 2);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NoVerdict.selector, id));
+        court.decide(id); // no vote opened: below the quorum
     }
 
     function test_failQuorumMarksFailed() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
         _reveal(id);
         _fail(id);
-        vm.assertTrue(_state(id) == IParisMarket.DeltaState.Failed);
+        vm.assertTrue(_state(id) == IParisMarketTypes.DeltaState.Failed);
     }
 }
 
@@ -414,7 +430,7 @@ contract MergesTest is JobFixture {
         uint256 escrowBefore = _escrow(jobId);
         uint256[] memory ids = _ids(a, b);
         vm.expectEmit(true, true, true, true);
-        emit IParisMarket.ExpertFinalized(jobId, 0, 1, keccak256("ckpt"), RAW, ids, 1 ether);
+        emit IParisMarketTypes.ExpertFinalized(jobId, 0, 1, keccak256("ckpt"), RAW, ids, 1 ether);
         vm.prank(AGGREGATOR);
         market.finalize(jobId, 0, 1, keccak256("ckpt"), RAW, ids);
         vm.assertEq(uint256(market.versionOf(jobId, 0)), 1);
@@ -422,18 +438,18 @@ contract MergesTest is JobFixture {
         vm.assertEq(_payout(b), 0.4 ether);
         vm.assertEq(_escrow(jobId), escrowBefore - 1 ether);
         vm.assertEq(market.mergeRecord(jobId, 0, 1), keccak256(abi.encode(keccak256("ckpt"), RAW, keccak256(abi.encode(ids)))));
-        vm.assertTrue(_state(a) == IParisMarket.DeltaState.Merged);
+        vm.assertTrue(_state(a) == IParisMarketTypes.DeltaState.Merged);
 
         market.claim(ids);
         vm.assertEq(market.owed(MINER1), 0.6 ether);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NothingToClaim.selector, a, IParisMarket.DeltaState.Paid));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NothingToClaim.selector, a, IParisMarketTypes.DeltaState.Paid));
         market.claim(_ids(a));
         uint256 before = MINER2.balance;
         vm.prank(MINER2);
         market.withdraw();
         vm.assertEq(MINER2.balance - before, 0.4 ether);
         vm.prank(MINER2);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NothingOwed.selector, MINER2));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NothingOwed.selector, MINER2));
         market.withdraw();
     }
 
@@ -442,24 +458,24 @@ contract MergesTest is JobFixture {
         uint256 pending = _submit(MINER2, jobId, 0, 0);
         uint256 other = _passed(MINER2, jobId, 1, 0, 100);
         vm.startPrank(AGGREGATOR);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.WrongVersion.selector, 2, 1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.WrongVersion.selector, 2, 1));
         market.finalize(jobId, 0, 2, bytes32(0), RAW, _ids(a));
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotMergeable.selector, pending, IParisMarket.DeltaState.Submitted));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotMergeable.selector, pending, IParisMarketTypes.DeltaState.Submitted));
         market.finalize(jobId, 0, 1, bytes32(0), RAW, _ids(a, pending));
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.DeltaOfOtherExpert.selector, other, jobId, 1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.DeltaOfOtherExpert.selector, other, jobId, 1));
         market.finalize(jobId, 0, 1, bytes32(0), RAW, _ids(other));
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotMergeable.selector, a, IParisMarket.DeltaState.Merged));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotMergeable.selector, a, IParisMarketTypes.DeltaState.Merged));
         market.finalize(jobId, 0, 1, bytes32(0), RAW, _ids(a, a));
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NothingToMerge.selector));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NothingToMerge.selector));
         market.finalize(jobId, 0, 1, bytes32(0), RAW, new uint256[](0));
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.ExpertOutOfRange.selector, jobId, 5, 2));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.ExpertOutOfRange.selector, jobId, 5, 2));
         market.finalize(jobId, 5, 1, bytes32(0), RAW, _ids(a));
         market.finalize(jobId, 0, 1, bytes32(0), RAW, _ids(a));
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotMergeable.selector, a, IParisMarket.DeltaState.Merged));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotMergeable.selector, a, IParisMarketTypes.DeltaState.Merged));
         market.finalize(jobId, 0, 2, bytes32(0), RAW, _ids(a)); // merged once only
         vm.stopPrank();
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotAggregator.selector, jobId, MINER1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotAggregator.selector, jobId, MINER1));
         market.finalize(jobId, 1, 1, bytes32(0), RAW, _ids(other));
     }
 
@@ -473,13 +489,13 @@ contract MergesTest is JobFixture {
         }
         uint256 fresh = _passed(MINER1, jobId, 0, 2, 100);
         vm.prank(AGGREGATOR);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.TooStale.selector, 0, 2, 1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.TooStale.selector, 0, 2, 1));
         market.finalize(jobId, 0, 3, bytes32(0), RAW, _ids(fresh, old));
         vm.prank(AGGREGATOR);
         market.finalize(jobId, 0, 3, bytes32(0), RAW, _ids(fresh));
         uint256 late = _passed(MINER2, jobId, 0, 3, 100);
         vm.prank(AGGREGATOR);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.AllRoundsDone.selector, jobId, 0));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.AllRoundsDone.selector, jobId, 0));
         market.finalize(jobId, 0, 4, bytes32(0), RAW, _ids(late));
     }
 }
@@ -491,28 +507,29 @@ contract SlashingTest is JobFixture {
         _fail(id);
         uint256 escrowBefore = _escrow(jobId);
         vm.prank(VALIDATOR3); // did not vote the failure: no reporter's share to take
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotSlashable.selector, id, IParisMarket.SlashReason.FailedSpotCheck));
-        market.slash(id, IParisMarket.SlashReason.FailedSpotCheck, keccak256("e"), RAW);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotSlashable.selector, id, IParisMarketTypes.SlashReason.FailedSpotCheck));
+        court.slash(id, IParisMarketTypes.SlashReason.FailedSpotCheck, keccak256("e"), RAW);
+        _toPhase(id, 3);
         vm.prank(VALIDATOR1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NothingToCollect.selector, id, VALIDATOR1));
-        market.collect(_ids(id)); // the failure pays once the slash landed
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NothingToCollect.selector, id, VALIDATOR1));
+        court.collect(_ids(id)); // the failure pays once the slash landed
         vm.expectEmit(true, true, true, true);
-        emit IParisMarket.Slashed(id, MINER1, VALIDATOR1, IParisMarket.SlashReason.FailedSpotCheck, 2 ether, keccak256("e"), RAW);
+        emit IParisMarketTypes.Slashed(id, MINER1, VALIDATOR1, IParisMarketTypes.SlashReason.FailedSpotCheck, 2 ether, keccak256("e"), RAW);
         vm.prank(VALIDATOR1);
-        market.slash(id, IParisMarket.SlashReason.FailedSpotCheck, keccak256("e"), RAW);
+        court.slash(id, IParisMarketTypes.SlashReason.FailedSpotCheck, keccak256("e"), RAW);
         vm.assertEq(_escrow(jobId) - escrowBefore, 1 ether);
         vm.prank(VALIDATOR1);
-        market.collect(_ids(id));
+        court.collect(_ids(id));
         vm.prank(VALIDATOR2);
-        market.collect(_ids(id));
+        court.collect(_ids(id));
         vm.assertEq(market.owed(VALIDATOR1), 0.5 ether + 0.01 ether); // an equal share of the voters' half, and the fee
         vm.assertEq(market.owed(VALIDATOR2), 0.5 ether + 0.01 ether);
         (uint256 amount, bool slashed) = _stakeOf(MINER1);
         vm.assertEq(amount, 0);
         vm.assertTrue(slashed);
         vm.prank(VALIDATOR1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotSlashable.selector, id, IParisMarket.SlashReason.FailedSpotCheck));
-        market.slash(id, IParisMarket.SlashReason.FailedSpotCheck, keccak256("e"), RAW);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotSlashable.selector, id, IParisMarketTypes.SlashReason.FailedSpotCheck));
+        court.slash(id, IParisMarketTypes.SlashReason.FailedSpotCheck, keccak256("e"), RAW);
     }
 
     function test_slashedMinerCannotWithdrawSubmitOrRestake() public {
@@ -520,15 +537,15 @@ contract SlashingTest is JobFixture {
         _reveal(id);
         _fail(id);
         vm.prank(VALIDATOR1);
-        market.slash(id, IParisMarket.SlashReason.FailedSpotCheck, bytes32(0), RAW);
+        court.slash(id, IParisMarketTypes.SlashReason.FailedSpotCheck, bytes32(0), RAW);
         vm.startPrank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.IsSlashed.selector, MINER1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.IsSlashed.selector, MINER1));
         market.requestUnbond();
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.IsSlashed.selector, MINER1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.IsSlashed.selector, MINER1));
         market.withdrawStake();
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.IsSlashed.selector, MINER1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.IsSlashed.selector, MINER1));
         market.submitDelta(jobId, 1, 0, bytes32(0), RAW, bytes32(0), 8);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.IsSlashed.selector, MINER1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.IsSlashed.selector, MINER1));
         market.stake{value: 5 ether}(1);
         vm.stopPrank();
     }
@@ -537,12 +554,12 @@ contract SlashingTest is JobFixture {
         uint256 id = _submit(MINER1, jobId, 0, 0);
         uint256 closes = block.timestamp + 1 hours;
         vm.prank(VALIDATOR1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.RevealWindowOpen.selector, id, closes));
-        market.slash(id, IParisMarket.SlashReason.WithheldReveal, bytes32(0), RAW);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.RevealWindowOpen.selector, id, closes));
+        court.slash(id, IParisMarketTypes.SlashReason.WithheldReveal, bytes32(0), RAW);
         vm.warp(closes + 1);
         vm.prank(VALIDATOR1);
-        market.slash(id, IParisMarket.SlashReason.WithheldReveal, bytes32(0), RAW);
-        vm.assertTrue(_state(id) == IParisMarket.DeltaState.Slashed);
+        court.slash(id, IParisMarketTypes.SlashReason.WithheldReveal, bytes32(0), RAW);
+        vm.assertTrue(_state(id) == IParisMarketTypes.DeltaState.Slashed);
     }
 
     function test_slash_refusesHonestDeltas() public {
@@ -550,14 +567,14 @@ contract SlashingTest is JobFixture {
         _reveal(revealed);
         vm.warp(block.timestamp + 2 hours);
         vm.prank(VALIDATOR1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotSlashable.selector, revealed, IParisMarket.SlashReason.WithheldReveal));
-        market.slash(revealed, IParisMarket.SlashReason.WithheldReveal, bytes32(0), RAW);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotSlashable.selector, revealed, IParisMarketTypes.SlashReason.WithheldReveal));
+        court.slash(revealed, IParisMarketTypes.SlashReason.WithheldReveal, bytes32(0), RAW);
         vm.prank(VALIDATOR1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotSlashable.selector, revealed, IParisMarket.SlashReason.FailedSpotCheck));
-        market.slash(revealed, IParisMarket.SlashReason.FailedSpotCheck, bytes32(0), RAW);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotSlashable.selector, revealed, IParisMarketTypes.SlashReason.FailedSpotCheck));
+        court.slash(revealed, IParisMarketTypes.SlashReason.FailedSpotCheck, bytes32(0), RAW);
         vm.prank(MINER2);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.NotStaked.selector, MINER2, 2));
-        market.slash(revealed, IParisMarket.SlashReason.FailedSpotCheck, bytes32(0), RAW);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotStaked.selector, MINER2, 2));
+        court.slash(revealed, IParisMarketTypes.SlashReason.FailedSpotCheck, bytes32(0), RAW);
     }
 }
 
@@ -594,7 +611,7 @@ contract ReentrancyTest is MarketFixture {
         Reenterer attacker = new Reenterer{value: 1 ether}(market);
         attacker.stakeAndUnbond();
         vm.warp(block.timestamp + UNBONDING);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarket.TransferFailed.selector, address(attacker), 1 ether));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.TransferFailed.selector, address(attacker), 1 ether));
         attacker.take();
         vm.assertEq(address(attacker).balance, 0);
     }
@@ -605,7 +622,7 @@ contract FuzzTest is MarketFixture {
         experts = uint16(_bound(experts, 1, 64));
         rounds = uint32(_bound(rounds, 1, 100));
         value = uint96(_bound(value, rounds, 500 ether));
-        IParisMarket.JobTerms memory terms = _terms();
+        IParisMarketTypes.JobTerms memory terms = _terms();
         terms.experts = experts;
         terms.rounds = rounds;
         terms.rewardPerRound = uint96(value / rounds);
@@ -638,7 +655,7 @@ contract FuzzTest is MarketFixture {
     function testFuzz_challengedSegments_areDistinctAndInRange(uint16 segments, uint8 challenges, uint256 mined) public {
         challenges = uint8(_bound(challenges, 1, market.MAX_CHALLENGES()));
         segments = uint16(_bound(segments, 1, 64));
-        IParisMarket.JobTerms memory terms = _terms();
+        IParisMarketTypes.JobTerms memory terms = _terms();
         terms.challenges = challenges;
         vm.prank(REQUESTER);
         uint256 jobId = market.createJob{value: 10 ether}(terms);

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {IParisMarketTypes} from "./IParisMarket.sol";
+
+/// @title MarketState
+/// @notice The market's parameters and storage, and the checks its two halves share: `ParisMarket` (jobs, stakes,
+///         deltas, merges, payouts) and `ParisCourt` (votes, verdicts, traps, slashing), whose code the market runs
+///         on this same storage. Both inherit it, so their storage layouts are one.
+abstract contract MarketState is IParisMarketTypes, ReentrancyGuard {
+    uint8 public constant ROLE_MINER = 1;
+    uint8 public constant ROLE_VALIDATOR = 2;
+    uint32 public constant MAX_SCORE = 10_000;
+    uint8 public constant MAX_QUORUM = 15;
+    /// @notice A merged delta is priced (and weighted in the merge) by at most this many times the lower median
+    ///         score of its merge.
+    uint256 public constant SCORE_CAP_X_MEDIAN = 2;
+    /// @notice Random challenges per delta at most (the last segment comes on top): bounds what a reveal holds.
+    uint8 public constant MAX_CHALLENGES = 16;
+
+    uint96 public immutable MIN_STAKE;
+    uint40 public immutable UNBONDING_DELAY;
+    /// @notice Blocks after a delta's submission whose hash fixes its challenge.
+    uint8 public immutable CHALLENGE_DELAY;
+    /// @notice Seconds validators have to commit their sealed votes after a reveal, and as long again to open them;
+    ///         then as long again in which a requester may expose a trap, before votes are settled.
+    uint40 public immutable VOTE_WINDOW;
+    /// @notice Shortest reveal window a job may set: 60 s plus 30 s per challenge-delay block, plus VOTE_WINDOW.
+    uint40 public immutable MIN_REVEAL_WINDOW;
+
+    uint256 public jobCount;
+    mapping(uint256 jobId => Job) internal jobs;
+    mapping(uint256 deltaId => Delta) internal deltas;
+    mapping(address => Stake) internal stakes;
+    mapping(address => uint256) public owed;
+    mapping(uint256 deltaId => mapping(address validator => Vote)) public votes;
+    mapping(uint256 deltaId => mapping(address validator => bytes32)) internal voteCommitments;
+    mapping(uint256 jobId => TrapCommitment) public trapsOf;
+    mapping(uint256 jobId => mapping(uint256 expert => uint32)) public versionOf;
+    /// @notice keccak256(abi.encode(checkpointDigest, checkpointCodec, keccak256(abi.encode(mergedDeltaIds))))
+    mapping(uint256 jobId => mapping(uint256 expert => mapping(uint256 version => bytes32))) public mergeRecord;
+    /// @notice The X25519 public key private jobs seal their data keys to, per account (0 when none).
+    mapping(address => bytes32) public x25519KeyOf;
+    /// @notice A private job's latest keyring; zero until the requester replaces the one its spec names.
+    mapping(uint256 jobId => KeyringRef) public keyringOf;
+    /// @notice Challenge seeds recorded by `fixChallenge` before their block hash aged out.
+    mapping(uint256 deltaId => bytes32) public fixedSeeds;
+
+    /// @param minStake smallest bond a miner or validator may hold
+    /// @param unbondingDelay seconds between requesting unbonding and withdrawing the stake
+    /// @param challengeDelay blocks after submission whose hash fixes the delta's challenge (1..255)
+    /// @param voteWindow seconds of each voting phase: commit, reveal, trap exposure
+    constructor(uint96 minStake, uint40 unbondingDelay, uint8 challengeDelay, uint40 voteWindow) {
+        if (minStake == 0 || challengeDelay == 0 || voteWindow == 0) _refuse("market parameter is zero");
+        MIN_STAKE = minStake;
+        UNBONDING_DELAY = unbondingDelay;
+        CHALLENGE_DELAY = challengeDelay;
+        VOTE_WINDOW = voteWindow;
+        MIN_REVEAL_WINDOW = 60 + 30 * uint40(challengeDelay) + voteWindow;
+    }
+
+    /// @dev Votes on a delta settle once its trap window (the VOTE_WINDOW after its reveal phase) is over.
+    function _requireSettled(uint256 deltaId, Delta storage d) internal view {
+        uint256 opensAt = uint256(d.revealedAt) + 3 * uint256(VOTE_WINDOW);
+        if (!d.revealed || block.timestamp <= opensAt) revert NotSettled(deltaId, opensAt);
+    }
+
+    /// @dev One place that encodes InvalidTerms, instead of one per refused term.
+    function _refuse(string memory what) internal pure {
+        revert InvalidTerms(what);
+    }
+
+    function _openJob(uint256 jobId) internal view returns (Job storage job) {
+        job = jobs[jobId];
+        if (job.requester == address(0)) revert UnknownJob(jobId);
+        if (job.closed) revert JobClosed(jobId);
+    }
+
+    function _requireActive(address account, uint8 role) internal view returns (Stake storage s) {
+        s = stakes[account];
+        if (s.slashed) revert IsSlashed(account);
+        if (s.roles & role == 0 || s.amount < MIN_STAKE) revert NotStaked(account, role);
+        if (s.unbondAt != 0) revert Unbonding(account);
+    }
+}

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IParisCourt} from "./IParisCourt.sol";
+import {MarketState} from "./MarketState.sol";
+
+/// @title ParisCourt
+/// @notice The market's judging half: sealed votes opened later and decided by stake, fees for votes that match
+///         the verdict, traps that catch validators passing deltas unchecked, and the slashing of cheating miners
+///         and wrong voters. `ParisMarket` deploys it and runs its code on the market's own storage (delegatecall);
+///         called directly, it has no jobs and no money.
+contract ParisCourt is MarketState, IParisCourt {
+    constructor(uint96 minStake, uint40 unbondingDelay, uint8 challengeDelay, uint40 voteWindow)
+        MarketState(minStake, unbondingDelay, challengeDelay, voteWindow)
+    {}
+
+    // ---------------------------------------------------------------- scores
+
+    /// @inheritdoc IParisCourt
+    function commitVote(uint256 deltaId, bytes32 commitment) external {
+        Delta storage d = deltas[deltaId];
+        if (d.state == DeltaState.None) revert UnknownDelta(deltaId);
+        if (d.state != DeltaState.Submitted) revert AlreadyDecided(deltaId, d.state);
+        _requireActive(msg.sender, ROLE_VALIDATOR);
+        if (msg.sender == d.miner) revert OwnDelta(deltaId, msg.sender);
+        if (votes[deltaId][msg.sender] != Vote.None) revert AlreadyVoted(deltaId, msg.sender);
+        if (!d.revealed) revert VoteBeforeReveal(deltaId);
+        uint256 closesAt = uint256(d.revealedAt) + VOTE_WINDOW;
+        if (block.timestamp > closesAt) revert VotingClosed(deltaId, closesAt);
+        votes[deltaId][msg.sender] = Vote.Committed;
+        voteCommitments[deltaId][msg.sender] = commitment;
+        emit VoteCommitted(deltaId, msg.sender);
+    }
+
+    /// @inheritdoc IParisCourt
+    function revealVote(uint256 deltaId, bool pass, uint32 score, bytes32 salt) external {
+        Delta storage d = deltas[deltaId];
+        if (votes[deltaId][msg.sender] != Vote.Committed
+            || voteCommitments[deltaId][msg.sender] != voteCommitment(deltaId, msg.sender, pass, score, salt)) {
+            revert VoteMismatch(deltaId, msg.sender);
+        }
+        uint256 opensAt = uint256(d.revealedAt) + VOTE_WINDOW;
+        if (block.timestamp <= opensAt || block.timestamp > opensAt + VOTE_WINDOW) {
+            revert NotRevealPhase(deltaId, opensAt + 1, opensAt + VOTE_WINDOW);
+        }
+        if (score > MAX_SCORE) revert ScoreOutOfRange(score);
+        Stake storage s = stakes[msg.sender];
+        if (s.slashed) revert IsSlashed(msg.sender);
+        uint96 weight = s.amount;
+        delete voteCommitments[deltaId][msg.sender];
+        if (pass) {
+            votes[deltaId][msg.sender] = Vote.Pass;
+            d.passVotes += 1;
+            d.passWeight += weight;
+            d.scoreSum += score;
+        } else {
+            votes[deltaId][msg.sender] = Vote.Fail;
+            d.failVotes += 1;
+            d.failWeight += weight;
+        }
+        emit VoteRevealed(deltaId, msg.sender, pass, score, weight);
+    }
+
+    /// @inheritdoc IParisCourt
+    function voteCommitment(uint256 deltaId, address validator, bool pass, uint32 score, bytes32 salt)
+        public
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(deltaId, validator, pass, score, salt));
+    }
+
+    /// @inheritdoc IParisCourt
+    function decide(uint256 deltaId) external {
+        Delta storage d = deltas[deltaId];
+        if (d.state != DeltaState.Submitted || !d.revealed) revert AlreadyDecided(deltaId, d.state);
+        uint256 endsAt = uint256(d.revealedAt) + 2 * uint256(VOTE_WINDOW);
+        if (block.timestamp <= endsAt) revert VotingNotOver(deltaId, endsAt);
+        uint256 votesRevealed = uint256(d.passVotes) + d.failVotes;
+        if (votesRevealed < jobs[d.jobId].quorum || d.passWeight == d.failWeight) revert NoVerdict(deltaId);
+        bool passed = d.passWeight > d.failWeight;
+        if (passed) {
+            d.scoreSum /= d.passVotes;
+            d.state = DeltaState.Passed;
+            d.verdict = Verdict.Pass;
+        } else {
+            d.state = DeltaState.Failed;
+            d.verdict = Verdict.Fail;
+        }
+        emit DeltaDecided(deltaId, passed, passed ? d.scoreSum : 0);
+    }
+
+    /// @inheritdoc IParisCourt
+    function collect(uint256[] calldata deltaIds) external {
+        uint256 total;
+        for (uint256 i; i < deltaIds.length; ++i) {
+            uint256 deltaId = deltaIds[i];
+            Delta storage d = deltas[deltaId];
+            Job storage job = jobs[d.jobId];
+            _requireSettled(deltaId, d);
+            Vote vote = votes[deltaId][msg.sender];
+            bool won = (vote == Vote.Pass && d.verdict == Verdict.Pass)
+                || (vote == Vote.Fail && d.verdict == Verdict.Fail && (d.state == DeltaState.Slashed || d.trapped));
+            if (!won) revert NothingToCollect(deltaId, msg.sender);
+            votes[deltaId][msg.sender] = Vote.Collected;
+            uint256 fee = job.validatorFee < job.feePool ? job.validatorFee : job.feePool;
+            job.feePool -= uint96(fee);
+            uint256 share = vote == Vote.Fail && d.state == DeltaState.Slashed ? d.payout / d.failVotes : 0;
+            total += fee + share;
+            emit Collected(deltaId, msg.sender, fee, share);
+        }
+        owed[msg.sender] += total;
+    }
+
+    // ---------------------------------------------------------------- traps and wrong votes
+
+    /// @inheritdoc IParisCourt
+    function commitTraps(uint256 jobId, bytes32 digest) external {
+        Job storage job = _openJob(jobId);
+        if (msg.sender != job.requester) revert NotRequester(jobId, msg.sender);
+        if (trapsOf[jobId].digest != bytes32(0)) revert TrapsAlreadyCommitted(jobId);
+        if (digest == bytes32(0)) revert ZeroKey();
+        trapsOf[jobId] = TrapCommitment(digest, uint64(block.number));
+        emit TrapsCommitted(jobId, digest);
+    }
+
+    /// @inheritdoc IParisCourt
+    function exposeTrap(uint256 deltaId, uint256[] calldata trapDeltaIds, bytes32 salt) external {
+        Delta storage d = deltas[deltaId];
+        uint256 jobId = d.jobId;
+        if (msg.sender != jobs[jobId].requester) revert NotRequester(jobId, msg.sender);
+        TrapCommitment storage traps = trapsOf[jobId];
+        bool listed;
+        for (uint256 i; i < trapDeltaIds.length; ++i) {
+            if (trapDeltaIds[i] == deltaId) listed = true;
+        }
+        uint256 votingEnds = uint256(d.revealedAt) + 2 * uint256(VOTE_WINDOW);
+        DeltaState state = d.state;
+        if (!listed || keccak256(abi.encode(jobId, trapDeltaIds, salt)) != traps.digest
+            || d.submittedBlock <= traps.block || !d.revealed || d.trapped || state == DeltaState.Failed
+            || state == DeltaState.Slashed || block.timestamp <= votingEnds
+            || block.timestamp > votingEnds + VOTE_WINDOW) revert NotExposable(deltaId);
+        d.trapped = true;
+        d.verdict = Verdict.Fail;
+        if (state == DeltaState.Submitted || state == DeltaState.Passed) {
+            d.state = DeltaState.Released;
+            stakes[d.miner].open -= 1;
+        }
+        emit TrapExposed(deltaId, state);
+    }
+
+    /// @inheritdoc IParisCourt
+    function slashVoter(uint256 deltaId, address validator) external {
+        Delta storage d = deltas[deltaId];
+        _requireSettled(deltaId, d);
+        if (msg.sender == validator) revert OwnDelta(deltaId, validator);
+        Vote vote = votes[deltaId][validator];
+        bool wrong = vote == Vote.Committed || (vote == Vote.Pass && d.verdict == Verdict.Fail)
+            || (vote == Vote.Fail && d.verdict == Verdict.Pass);
+        if (!wrong) revert RightVote(deltaId, validator);
+        Stake storage s = stakes[validator];
+        if (s.slashed) revert IsSlashed(validator);
+        uint256 amount = s.amount;
+        s.amount = 0;
+        s.slashed = true;
+        votes[deltaId][validator] = Vote.Collected;
+        uint256 toReporter = d.trapped ? 0 : amount / 2;
+        owed[msg.sender] += toReporter;
+        owed[address(0)] += amount - toReporter; // burned: nobody can withdraw for the zero address
+        emit VoterSlashed(deltaId, validator, msg.sender, amount);
+    }
+
+    // ---------------------------------------------------------------- slashing
+
+    /// @inheritdoc IParisCourt
+    function slash(uint256 deltaId, SlashReason reason, bytes32 evidenceDigest, uint32 evidenceCodec) external {
+        Delta storage d = deltas[deltaId];
+        if (d.state == DeltaState.None) revert UnknownDelta(deltaId);
+        _requireActive(msg.sender, ROLE_VALIDATOR);
+        if (msg.sender == d.miner) revert OwnDelta(deltaId, msg.sender);
+        Job storage job = jobs[d.jobId];
+        bool failed = reason == SlashReason.FailedSpotCheck;
+        if (failed) {
+            if (d.state != DeltaState.Failed || votes[deltaId][msg.sender] != Vote.Fail) {
+                revert NotSlashable(deltaId, reason);
+            }
+        } else {
+            uint256 closesAt = uint256(d.submittedAt) + job.revealWindow;
+            if (d.revealed || d.state != DeltaState.Submitted) revert NotSlashable(deltaId, reason);
+            if (block.timestamp <= closesAt) revert RevealWindowOpen(deltaId, closesAt);
+        }
+        d.state = DeltaState.Slashed;
+        Stake storage s = stakes[d.miner];
+        uint256 amount = s.amount;
+        s.amount = 0;
+        s.slashed = true;
+        uint256 toVoters = amount / 2;
+        if (failed) {
+            toVoters -= toVoters % d.failVotes; // what the fail voters collect, in equal shares
+            d.payout = uint96(toVoters);
+        } else {
+            owed[msg.sender] += toVoters;
+        }
+        uint256 toEscrow = amount - toVoters;
+        if (job.closed || uint256(job.escrow) + toEscrow > type(uint96).max) {
+            owed[job.requester] += toEscrow; // a closed job's share goes straight back to its requester
+        } else {
+            job.escrow += uint96(toEscrow);
+        }
+        emit Slashed(deltaId, d.miner, msg.sender, reason, amount, evidenceDigest, evidenceCodec);
+    }
+}
