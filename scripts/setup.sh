@@ -39,5 +39,5 @@ fi
 say "forge build (solc-js $(tools/solc --version | sed -n 's/^Version: //p'))"
 PATH="$root/node_modules/.bin:$PATH" forge build --quiet
 mkdir -p node/paris_node/artifacts
-cp out/ParisMarket.sol/ParisMarket.json node/paris_node/artifacts/ParisMarket.json
+cp out/ParisMarket.sol/ParisMarket.json out/ParisCourt.sol/ParisCourt.json node/paris_node/artifacts/
 say "ready"

@@ -15,7 +15,7 @@ from paris_node.market.chain import (ROLE_MINER, ROLE_VALIDATOR, Chain, Contract
                                      JobTerms, SlashReason, cid_to_chain)
 from paris_node.runtime.devnet import DevnetInfo, devnet_account
 
-from helpers.chain import funded_chain
+from helpers.chain import SALT, funded_chain, settle, vote
 
 ETH = 10**18
 FEE = ETH // 100
@@ -62,16 +62,17 @@ def test_a_round_from_job_to_payouts_and_a_slash(devnet: DevnetInfo) -> None:
     segments = honest1.challenged_segments(ids[0])
     assert segments[0] == 7 and len(set(segments)) == 3 and all(0 <= s < 8 for s in segments)  # the last, always
     with pytest.raises(ContractRevert, match="VoteBeforeReveal"):
-        validator1.submit_score(ids[2], False, 0)
+        validator1.commit_vote(ids[2], False, 0, SALT)
     assert honest1.reveal(ids[0], _cid("reveal-0")) == honest1.challenge_seed(ids[0])
     honest2.reveal(ids[1], _cid("reveal-1"))
     cheater.reveal(ids[2], _cid("reveal-2"))
 
-    for validator in (validator1, validator2):
-        validator.submit_score(ids[0], True, 1500)
-        validator.submit_score(ids[1], True, 1000)
-        validator.submit_score(ids[2], False, 0)
+    vote([(validator, delta_id, passed, score) for validator in (validator1, validator2)
+          for delta_id, passed, score in ((ids[0], True, 1500), (ids[1], True, 1000), (ids[2], False, 0))])
     assert [requester.delta(i).state for i in ids] == [DeltaState.PASSED, DeltaState.PASSED, DeltaState.FAILED]
+    with pytest.raises(ContractRevert, match="NotSettled"):  # a trap could still turn the verdict
+        validator1.collect(ids[:2])
+    settle(requester, ids)
     assert validator1.collect(ids[:2]) == 2 * FEE  # votes that matched the verdict earn, from the fee pool
     assert requester.job(job_id).fee_pool == ETH - 2 * FEE
 
@@ -108,8 +109,8 @@ def test_a_round_from_job_to_payouts_and_a_slash(devnet: DevnetInfo) -> None:
 
     names = [e.name for e in requester.events(cursor)]
     assert names[0] == "JobCreated"
-    for name in ("Staked", "DeltaSubmitted", "Revealed", "ScoreSubmitted", "DeltaDecided", "ExpertFinalized",
-                 "DeltaPaid", "Withdrawn", "Slashed", "Collected"):
+    for name in ("Staked", "DeltaSubmitted", "Revealed", "VoteCommitted", "VoteRevealed", "DeltaDecided",
+                 "ExpertFinalized", "DeltaPaid", "Withdrawn", "Slashed", "Collected"):
         assert name in names, name
     assert names.count("DeltaSubmitted") == 3 and names.count("DeltaPaid") == 2
 

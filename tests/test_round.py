@@ -28,7 +28,7 @@ from paris_node.roles.aggregator import merge_round, verify_merge
 from paris_node.roles.miner import kept_reveal, train_round
 from paris_node.runtime.devnet import DevnetInfo, devnet_account
 
-from helpers.chain import ETH, funded_chain
+from helpers.chain import ETH, funded_chain, vote
 from helpers.jobs import open_job, tiny_spec
 
 
@@ -69,9 +69,7 @@ def test_a_round_is_trained_merged_verified_and_paid(devnet: DevnetInfo, tmp_pat
         reveal = Reveal.from_bytes(store.get(reveal_cid))
         for leaf, digest in reveal.digests.items():
             assert verify_proof(work.trace_root, digest, leaf, reveal.leaves, reveal.proofs[leaf])
-    validator.submit_score(ids[0], True, 1500)
-    validator.submit_score(ids[1], True, 1000)
-    validator.submit_score(ids[2], False, 0)
+    vote([(validator, ids[0], True, 1500), (validator, ids[1], True, 1000), (validator, ids[2], False, 0)])
 
     finalized = merge_round(MarketIndex(aggregator, devnet.deploy_block), store, spec, job_id, 0)
     assert finalized.args["mergedDeltaIds"] == sorted(ids[:2])
@@ -108,7 +106,7 @@ def test_a_passed_delta_that_cannot_be_read_is_left_out_and_the_merge_goes_on(
     requester.w3.provider.make_request("anvil_mine", [3])
     for miner, delta_id in zip((honest, vanished), ids, strict=True):
         miner.reveal(delta_id, store.add(b"states"))
-        validator.submit_score(delta_id, True, 1000)  # both passed (it could be read when it was checked)
+    vote([(validator, delta_id, True, 1000) for delta_id in ids])  # both passed (it could be read when checked)
 
     with caplog.at_level(logging.WARNING):
         finalized = merge_round(MarketIndex(aggregator, devnet.deploy_block), store, spec, job_id, 0)

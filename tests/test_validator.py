@@ -18,6 +18,7 @@ from paris_node.market.chain import Chain, ContractRevert, DeltaState, EventCurs
 from paris_node.runtime.devnet import DevnetInfo, devnet_account
 from paris_validator.daemon import ValidatorDaemon
 
+from helpers.chain import warp
 from helpers.miners import Honest, Market, open_market
 from helpers.processes import frozen
 
@@ -42,8 +43,21 @@ def _revealed(miner: Honest, timeout_s: float = 20.0) -> None:
 
 
 def _scores(chain: Chain, delta_id: int) -> list[bool]:
-    return [e.args["pass"] for e in chain.events(EventCursor(0), {"ScoreSubmitted"})
+    """The delta's opened votes."""
+    return [e.args["pass"] for e in chain.events(EventCursor(0), {"VoteRevealed"})
             if e.args["deltaId"] == delta_id]
+
+
+def _finish(validator: ValidatorDaemon, delta_id: int, timeout_s: float = 60.0) -> None:
+    """Step the validator until it is done with the delta, moving the chain's clock through the vote phases."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        validator.step()
+        if validator.records[delta_id].stage == "done":
+            return
+        assert time.monotonic() < deadline, validator.records[delta_id].notes
+        if validator.records[delta_id].stage != "pending":
+            warp(validator.chain, validator.chain.vote_window // 2)
 
 
 def test_challenge_is_unknowable_at_submission_and_recomputable_off_chain(market: Market) -> None:
@@ -83,20 +97,20 @@ def test_a_validator_killed_mid_check_and_after_voting_finishes_once(market: Mar
     monkeypatch.undo()
 
     second = _validator(market, work_dir)  # a new process on the same work dir
-    real_submit = second.chain.submit_score
+    real_commit = second.chain.commit_vote
 
     def vote_then_die(*args: object) -> None:
-        real_submit(*args)
+        real_commit(*args)  # type: ignore[arg-type]
         raise SystemExit("killed after the vote was mined, before it was recorded")
 
-    second.chain.submit_score = vote_then_die  # type: ignore[method-assign]
+    second.chain.commit_vote = vote_then_die  # type: ignore[method-assign]
     with pytest.raises(SystemExit):
         second.step()
     assert second.records[delta_id].stage == "decided"
 
-    third = _validator(market, work_dir)
-    third.step()
-    assert third.records[delta_id].stage == "done" and third.records[delta_id].passed
+    third = _validator(market, work_dir)  # opens the sealed vote with the salt derived again, not kept
+    _finish(third, delta_id)
+    assert third.records[delta_id].passed and third.records[delta_id].outcome == "passed"
     assert _scores(third.chain, delta_id) == [True]  # one vote, not two
     assert third.chain.delta(delta_id).state == DeltaState.PASSED
 
@@ -115,8 +129,8 @@ def test_an_ipfs_outage_is_recorded_and_never_passed(market: Market, tmp_path: P
     record = validator.records[delta_id]
     assert record.stage == "pending" and "no answer from IPFS" in record.notes[-1]
     assert _scores(validator.chain, delta_id) == []
-    validator.step()
-    assert validator.records[delta_id].stage == "done" and validator.records[delta_id].passed
+    _finish(validator, delta_id)
+    assert validator.records[delta_id].passed
 
 
 def test_a_slow_miner_still_reveals_after_the_seed_block_ages_out(devnet: DevnetInfo, tmp_path: Path) -> None:
@@ -134,9 +148,5 @@ def test_a_slow_miner_still_reveals_after_the_seed_block_ages_out(devnet: Devnet
     assert any("recorded the challenge seed" in note for note in validator.records[delta_id].notes)
     mine(300)  # blockhash() of the seed block is gone now; without the recorded seed, reveal would revert
     assert miner.reveal(0) and miner.chain.delta(delta_id).revealed
-    deadline = time.monotonic() + 60
-    while validator.records[delta_id].stage != "done":
-        assert time.monotonic() < deadline, validator.records[delta_id].notes
-        validator.step()
-        time.sleep(0.2)
+    _finish(validator, delta_id)
     assert validator.records[delta_id].passed and miner.chain.delta(delta_id).state == DeltaState.PASSED

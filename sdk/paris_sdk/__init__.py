@@ -1,13 +1,13 @@
 """The requester's side of Paris: open a job on your clips, follow it, download and sample the result.
 
 `Client` (from a devnet, a config file or explicit parts) creates jobs from a `JobRequest`, follows them as
-typed progress events (`Submitted`, `Scored`, `Collected`, `Decided`, `Merged`, `Paid`, `Slashed`, `Finished`), and
-downloads the trained experts as a sampling pipeline. `cli` is the `paris` command, `dashboard` a job's
-web page and `demo` the whole market on a local devnet.
+typed progress events (`Submitted`, `Scored`, `Collected`, `Decided`, `Merged`, `Paid`, `Slashed`,
+`ValidatorSlashed`, `Finished`), and downloads the trained experts as a sampling pipeline. `cli` is the `paris`
+command, `dashboard` a job's web page and `demo` the whole market on a local devnet.
 """
 
 from paris_sdk.client import (Client, Collected, Decided, Finished, JobError, JobFeed, JobRequest, Merged, Paid,
-                              Progress, SampleQuality, Scored, Slashed, Submitted)
+                              Progress, SampleQuality, Scored, Slashed, Submitted, ValidatorSlashed)
 
 __all__ = ["Client", "Collected", "Decided", "Finished", "JobError", "JobFeed", "JobRequest", "Merged", "Paid",
-           "Progress", "SampleQuality", "Scored", "Slashed", "Submitted"]
+           "Progress", "SampleQuality", "Scored", "Slashed", "Submitted", "ValidatorSlashed"]

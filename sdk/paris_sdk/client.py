@@ -82,7 +82,7 @@ class Scored:
     score: int
 
     def __str__(self) -> str:
-        return f"  {self.validator} scored {_short(self.delta_id)}: {'pass' if self.passed else 'FAIL'} {self.score}"
+        return f"  {self.validator} voted {_short(self.delta_id)}: {'pass' if self.passed else 'FAIL'} {self.score}"
 
 
 @dataclass(frozen=True)
@@ -148,6 +148,20 @@ class Slashed:
 
 
 @dataclass(frozen=True)
+class ValidatorSlashed:
+    """A validator lost its stake for a vote against a delta's verdict (or a sealed vote it never opened)."""
+
+    block: int
+    delta_id: int
+    validator: str
+    wei: int
+    reporter: str  # credited half, unless the delta was a trap (then all of it is burned)
+
+    def __str__(self) -> str:
+        return f"  SLASHED validator {self.validator}: {self.wei / ETH:.4f} ETH (its vote on {_short(self.delta_id)})"
+
+
+@dataclass(frozen=True)
 class Finished:
     """Every expert reached its last round (or the job closed)."""
 
@@ -158,7 +172,7 @@ class Finished:
         return f"done: experts at versions {list(self.versions)}"
 
 
-Progress = Submitted | Scored | Collected | Decided | Merged | Paid | Slashed | Finished
+Progress = Submitted | Scored | Collected | Decided | Merged | Paid | Slashed | ValidatorSlashed | Finished
 
 
 class JobFeed:
@@ -182,8 +196,10 @@ class JobFeed:
                           str(cid_from_chain(a["checkpointDigest"], a["checkpointCodec"])))
         if a.get("deltaId") not in self.ours:
             return None
-        if name == "ScoreSubmitted":
+        if name == "VoteRevealed":
             return Scored(event.block, a["deltaId"], a["validator"], a["pass"], a["score"])
+        if name == "VoterSlashed":
+            return ValidatorSlashed(event.block, a["deltaId"], a["validator"], a["amount"], a["reporter"])
         if name == "Collected":
             return Collected(event.block, a["deltaId"], a["validator"], a["fee"], a["slashShare"])
         if name == "DeltaDecided":

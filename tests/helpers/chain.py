@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from eth_account import Account
 
-from paris_node.market.chain import Chain
+from paris_node.market.chain import Chain, ContractRevert
+from paris_node.market.errors import Revert
 from paris_node.runtime.devnet import DevnetInfo
 
 ETH = 10**18
@@ -26,3 +27,39 @@ def warp(chain: Chain, seconds: int) -> int:
     chain.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
     chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
     return chain.timestamp()
+
+
+SALT = b"\x5a" * 32
+
+
+def warp_to(chain: Chain, timestamp: int) -> None:
+    """Move the chain's clock to `timestamp` at least (never back)."""
+    ahead = timestamp - chain.timestamp()
+    if ahead > 0:
+        warp(chain, ahead)
+
+
+def vote(ballots: list[tuple[Chain, int, bool, int]]) -> None:
+    """Seal each (validator, delta, pass, score) vote on revealed deltas, open them in the reveal phase and decide
+    the deltas that have a verdict, warping the clock past each phase: the market's own protocol, quickly."""
+    clock = ballots[0][0]
+    for validator, delta_id, passed, score in ballots:
+        validator.commit_vote(delta_id, passed, score, SALT)
+    revealed = [clock.delta(delta_id).revealed_at for _, delta_id, _, _ in ballots]
+    window = clock.vote_window
+    assert max(revealed) - min(revealed) < window, "reveals too far apart to open their votes together"
+    warp_to(clock, max(revealed) + window + 1)
+    for validator, delta_id, passed, score in ballots:
+        validator.reveal_vote(delta_id, passed, score, SALT)
+    warp_to(clock, max(revealed) + 2 * window + 1)
+    for delta_id in dict.fromkeys(delta_id for _, delta_id, _, _ in ballots):
+        try:
+            clock.decide(delta_id)
+        except ContractRevert as exc:
+            if exc.error != Revert.NO_VERDICT:
+                raise
+
+
+def settle(chain: Chain, delta_ids: list[int]) -> None:
+    """Move the clock past the deltas' trap windows, when their votes may be collected or slashed."""
+    warp_to(chain, max(chain.delta(i).revealed_at for i in delta_ids) + 3 * chain.vote_window + 1)

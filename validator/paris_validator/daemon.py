@@ -2,17 +2,21 @@
 
 Each pass reads new chain events (jobs, submissions, reveals) through the market index, then moves every
 open delta record one or more stages forward: pending -> decided (the verdict and score, written before
-anything is sent) -> voted (the market takes votes only after the miner's reveal) -> done (once the quorum
-decided: the fee collected when our vote matched, the miner slashed when it failed). Records are replaced
-atomically and the index keeps its journal in the work directory, so a validator killed at any point
-resumes: a check in progress is rerun (checks are deterministic), a vote already on chain is not sent again,
-and a pass is only ever posted after every check ran. What could not be checked (IPFS or RPC down, content
-not yet available) is noted on the record and retried on later passes.
+anything is sent) -> committed (the vote sealed, within the market's vote window after the miner's reveal)
+-> opened (the vote revealed in the next window) -> done (once the delta is decided by stake: the miner
+slashed when it failed; once its trap window closed: the fee collected when our vote matched, and every
+validator who voted against the verdict, or sealed a vote and never opened it, slashed). The seal's salt is
+derived from the account's key and the delta, so nothing secret needs keeping across restarts. Records are
+replaced atomically and the index keeps its journal in the work directory, so a validator killed at any
+point resumes: a check in progress is rerun (checks are deterministic), a vote already on chain is not sent
+again, and a pass is only ever sealed after every check ran. What could not be checked (IPFS or RPC down,
+content not yet available) is noted on the record and retried on later passes.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import time
@@ -30,7 +34,8 @@ from paris_node.learning.checkpoint import Checkpoint
 from paris_node.learning.jobspec import JobSpec
 from paris_node.learning.reveal import Reveal, RevealError
 from paris_node.learning.trace import challenged_segments
-from paris_node.market.chain import ROLE_VALIDATOR, Chain, ContractRevert, DeltaState, Event, SlashReason
+from paris_node.market.chain import (ROLE_VALIDATOR, Chain, ContractRevert, Delta, DeltaState, Event, SlashReason,
+                                     Verdict, Vote)
 from paris_node.market.errors import Revert
 from paris_node.market.index import DeltaEntry
 from paris_node.market.keyring import Content
@@ -71,7 +76,7 @@ class DeltaRecord:
     order: tuple[int, int]  # (block, log index) of the submission
     reveal_cid: str = ""
     seed: str = ""
-    stage: str = "pending"  # pending -> decided -> voted -> done
+    stage: str = "pending"  # pending -> decided -> committed -> opened -> done
     passed: bool = False
     score: int = 0
     check: str = ""  # the failed check, for a fail
@@ -166,6 +171,8 @@ class ValidatorDaemon(Daemon):
                 self.presence.follow(event.args["jobId"], event.args["aggregator"])
             elif event.name in ("DeltaSubmitted", "Revealed"):
                 self._track(self.index.delta(event.args["deltaId"]))
+                if event.name == "Revealed":  # its vote must be sealed soon: fetch again now, whatever the backoff
+                    self.retry_at.pop(event.args["deltaId"], None)
 
     def _track(self, entry: DeltaEntry) -> None:
         """Open a record for a submitted delta, and note its reveal once the index has one."""
@@ -186,8 +193,10 @@ class ValidatorDaemon(Daemon):
         if record.stage == "pending":
             self._decide(record)
         if record.stage == "decided":
-            self._vote(record)
-        if record.stage == "voted":
+            self._commit(record)
+        if record.stage == "committed":
+            self._open(record)
+        if record.stage == "opened":
             self._settle(record)
 
     def _decide(self, record: DeltaRecord) -> None:
@@ -195,7 +204,8 @@ class ValidatorDaemon(Daemon):
             score = self._verify(record)
         except Unavailable as exc:
             _, waited = self.retry_at.get(record.delta_id, (0.0, UNAVAILABLE_RETRY_S[0] / 2))
-            wait = min(UNAVAILABLE_RETRY_S[1], 2 * waited)
+            longest = UNAVAILABLE_RETRY_S[1] if not record.reveal_cid else self.chain.vote_window / 4
+            wait = min(longest, 2 * waited)
             self.retry_at[record.delta_id] = (time.monotonic() + wait, wait)
             record.note(f"{exc} (trying again in {wait:.0f}s)")
             self._save(record)
@@ -215,12 +225,16 @@ class ValidatorDaemon(Daemon):
         record.stage = "decided"
         self._save(record)
 
-    def _vote(self, record: DeltaRecord) -> None:
+    def _salt(self, delta_id: int) -> bytes:
+        """The seal's secret: unguessable before the vote is opened, and the same after a restart."""
+        return hashlib.sha256(bytes(self.chain.signer.key) + delta_id.to_bytes(32, "big")).digest()
+
+    def _commit(self, record: DeltaRecord) -> None:
         if record.miner == self.address:
             return self._done(record, "our own delta: not voted")
         delta = self.chain.delta(record.delta_id)
         if record.check != WITHHELD and delta.state == DeltaState.SUBMITTED \
-                and not self.chain.voted(record.delta_id, self.address):
+                and self.chain.vote_of(record.delta_id, self.address) == Vote.NONE:
             if not delta.revealed:  # a delta failed on its file alone: the vote waits for the reveal
                 closes = delta.submitted_at + self.chain.job(record.job_id).reveal_window
                 if self.chain.timestamp() <= closes:
@@ -230,31 +244,56 @@ class ValidatorDaemon(Daemon):
                 record.check, record.detail = WITHHELD, f"no reveal by {closes} (chain time); also {record.detail}"
             else:
                 try:
-                    self.chain.submit_score(record.delta_id, record.passed, record.score)
+                    self.chain.commit_vote(record.delta_id, record.passed, record.score, self._salt(record.delta_id))
                 except ContractRevert as exc:
                     if exc.error != Revert.VOTING_CLOSED:
                         raise
-                    return self._done(record, "decided after voting closed: not voted")
-        record.stage = "voted"
+                    return self._done(record, "checked after the commit phase: not voted")
+        record.stage = "committed"
+        self._save(record)
+
+    def _open(self, record: DeltaRecord) -> None:
+        if record.check != WITHHELD and self.chain.vote_of(record.delta_id, self.address) == Vote.COMMITTED:
+            opens = self.chain.delta(record.delta_id).revealed_at + self.chain.vote_window
+            if self.chain.timestamp() <= opens:
+                return
+            try:
+                self.chain.reveal_vote(record.delta_id, record.passed, record.score, self._salt(record.delta_id))
+            except ContractRevert as exc:
+                if exc.error != Revert.NOT_REVEAL_PHASE:
+                    raise
+                log.error("delta %#x: our sealed vote was not opened in time; it can be slashed", record.delta_id)
+                return self._done(record, "sealed but not opened in time")
+        record.stage = "opened"
         self._save(record)
 
     def _settle(self, record: DeltaRecord) -> None:
+        if record.check == WITHHELD:
+            return self._slash_miner(record)
         delta = self.chain.delta(record.delta_id)
-        if delta.state == DeltaState.SUBMITTED and record.check != WITHHELD:
-            return  # waiting for the other validators' votes
-        quorum = self.chain.job(record.job_id).quorum
-        if record.passed:
-            if delta.pass_votes < quorum:
-                return self._done(record, "passed here; the quorum did not pass it")
-            self._collect(record)
-            return self._done(record, "passed")
-        if delta.state == DeltaState.SLASHED:
-            self._collect(record)
-            return self._done(record, "failed; slashed")
-        if delta.pass_votes >= quorum:
-            return self._done(record, "failed here, but the quorum passed it")
-        if record.check == NOT_ADMITTED:  # removed just before submitting is not cheating
-            return self._done(record, "failed; not admitted")
+        window = self.chain.vote_window
+        now = self.chain.timestamp()
+        if delta.state == DeltaState.SUBMITTED:
+            if now <= delta.revealed_at + 2 * window:
+                return  # the other validators' votes are still being opened
+            try:
+                self.chain.decide(record.delta_id)
+            except ContractRevert as exc:
+                if exc.error == Revert.NO_VERDICT:
+                    return self._done(record, "no verdict: too few votes opened, or equal stake on both sides")
+                if exc.error != Revert.ALREADY_DECIDED:
+                    raise
+            delta = self.chain.delta(record.delta_id)
+        if delta.state == DeltaState.FAILED and self.chain.vote_of(record.delta_id, self.address) == Vote.FAIL \
+                and record.check != NOT_ADMITTED and not record.outcome:
+            return self._slash_miner(record)
+        if now <= delta.revealed_at + 3 * window:
+            return  # votes settle once no trap can turn the verdict any more
+        self._collect(record)
+        self._slash_wrong_voters(record, delta)
+        self._done(record, _outcome(record.passed, delta))
+
+    def _slash_miner(self, record: DeltaRecord) -> None:
         if not record.evidence_cid:
             record.evidence_cid = str(self.store.add(self._evidence(record).to_bytes(), name="evidence.json"))
             self._save(record)
@@ -264,11 +303,34 @@ class ValidatorDaemon(Daemon):
         except ContractRevert as exc:
             if exc.error != Revert.NOT_SLASHABLE:
                 raise
-            return self._done(record, f"failed; not slashable now ({exc.error})")
+            if record.check == WITHHELD:
+                return self._done(record, f"failed; not slashable now ({exc.error})")
+            record.outcome = f"failed; not slashable by us ({exc.error})"  # slashed by another fail voter, say
+            return self._save(record)
         log.warning("slashed %s for delta %#x (%s)", record.miner, record.delta_id, record.check)
-        if record.check != WITHHELD:  # the fail voters' share; a withheld reveal's reporter was credited at once
-            self._collect(record)
-        self._done(record, "failed; slashed")
+        if record.check == WITHHELD:  # its reporter was credited at once; no vote was taken
+            return self._done(record, "failed; slashed")
+        record.outcome = "failed; slashed"  # the fee and the fail voters' share are collected once votes settle
+        self._save(record)
+
+    def _slash_wrong_voters(self, record: DeltaRecord, delta: Delta) -> None:
+        """Slash every other validator whose vote on the delta went against its verdict, or stayed sealed."""
+        commits = self.chain.logs(delta.submitted_block, self.chain.w3.eth.block_number, names=["VoteCommitted"],
+                                  first_indexed=[record.delta_id])
+        voters = {e.args["validator"] for e in commits} - {self.address}
+        wrong = {Verdict.PASS: Vote.FAIL, Verdict.FAIL: Vote.PASS}.get(delta.verdict)
+        for voter in sorted(voters):
+            if self.chain.vote_of(record.delta_id, voter) not in (Vote.COMMITTED, wrong):
+                continue
+            try:
+                event = self.chain.slash_voter(record.delta_id, voter)
+            except ContractRevert as exc:
+                if exc.error not in (Revert.RIGHT_VOTE, Revert.IS_SLASHED):
+                    raise
+                continue
+            log.warning("delta %#x: slashed validator %s (%d wei) for a vote against the verdict", record.delta_id,
+                        voter, event.args["amount"])
+            record.note(f"slashed validator {voter} for a vote against the verdict")
 
     def _collect(self, record: DeltaRecord) -> None:
         """Collect the fee (and slashing share) our vote on a decided delta earned, if it matched the verdict."""
@@ -334,7 +396,11 @@ class ValidatorDaemon(Daemon):
             raise CheckFailed(NOT_ADMITTED, f"{record.miner} was not admitted to private job {record.job_id} when it "
                                             f"submitted (block {delta.submitted_block})")
         base = self._base(spec, record.job_id, record.expert, record.base_version)
+        # What a miner published must be retrievable by half-way through the commit phase after its reveal (so
+        # that a vote can still be sealed), and by two reveal windows after its submission at the latest.
         content_deadline = delta.submitted_at + 2 * job.reveal_window
+        if delta.revealed:
+            content_deadline = min(content_deadline, delta.revealed_at + self.chain.vote_window // 2)
         data = self._fetch(record, spec, record.delta_cid, "delta", spec.max_delta_bytes, content_deadline)
         update = check_delta_file(data, sub, spec, base)
         if not delta.revealed:
@@ -396,3 +462,14 @@ class ValidatorDaemon(Daemon):
             raise Pending(f"waiting for the check of this miner's previous delta {previous.delta_id:#x}")
         raise CheckFailed("error-feedback", f"the miner's previous delta {previous.delta_id:#x} did not pass here, "
                                             "so its error feedback is unknown")
+
+
+def _outcome(passed: bool, delta: Delta) -> str:
+    """How a delta we voted on ended, in a few words."""
+    if passed and delta.verdict == Verdict.PASS:
+        return "passed"
+    if not passed and delta.state == DeltaState.SLASHED:
+        return "failed; slashed"
+    verdict = {Verdict.PASS: "passed", Verdict.FAIL: "failed", Verdict.NONE: "undecided"}[delta.verdict]
+    trap = " (a trap)" if delta.trapped else ""
+    return f"{'passed' if passed else 'failed'} here; {verdict} by the vote{trap}"

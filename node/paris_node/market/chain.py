@@ -22,6 +22,7 @@ from typing import Any
 
 import requests
 from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils.abi import event_abi_to_log_topic, function_abi_to_4byte_selector, get_abi_input_types
 from multiformats import CID
@@ -34,6 +35,7 @@ from paris_node.market.errors import ChainError, ChainUnreachable, ContractRever
 log = logging.getLogger(__name__)
 
 CONTRACT_NAME = "ParisMarket"
+COURT_NAME = "ParisCourt"
 LOG_RANGE = 2_000  # blocks per eth_getLogs request
 
 
@@ -48,14 +50,22 @@ def artifact_path(name: str = CONTRACT_NAME) -> Path:
     return Path(str(resources.files("paris_node") / "artifacts" / f"{name}.json"))
 
 
-def load_artifact(name: str = CONTRACT_NAME) -> Artifact:
-    """The forge artifact shipped in paris_node/artifacts (made by `make setup`)."""
+def _read_artifact(name: str) -> dict[str, Any]:
     path = artifact_path(name)
     try:
-        data = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except FileNotFoundError as exc:
         raise ChainError(f"contract artifact {name}.json is missing: run `make setup` (forge build)") from exc
-    return Artifact(abi=data["abi"], bytecode=data["bytecode"]["object"], hints=revert_hints(data["rawMetadata"]))
+
+
+def load_artifact() -> Artifact:
+    """The market's forge artifact shipped in paris_node/artifacts (made by `make setup`), its ABI joined with the
+    court's: the market answers the court's calls (run in the court's code on the market's storage)."""
+    market, court = _read_artifact(CONTRACT_NAME), _read_artifact(COURT_NAME)
+    known = {(item["type"], item.get("name")) for item in market["abi"]}
+    abi = market["abi"] + [item for item in court["abi"]
+                           if item["type"] != "constructor" and (item["type"], item.get("name")) not in known]
+    return Artifact(abi=abi, bytecode=market["bytecode"]["object"], hints=revert_hints(market["rawMetadata"]))
 
 
 def cid_to_chain(cid: CID) -> tuple[bytes, int]:
@@ -80,6 +90,20 @@ class DeltaState(enum.IntEnum):
     RELEASED = 7  # settled without a merge or a slash: its stake is free again
 
 
+class Vote(enum.IntEnum):
+    NONE = 0
+    COMMITTED = 1  # sealed, not opened yet
+    PASS = 2
+    FAIL = 3
+    COLLECTED = 4  # its fee paid, or its voter slashed
+
+
+class Verdict(enum.IntEnum):
+    NONE = 0
+    PASS = 1
+    FAIL = 2
+
+
 class SlashReason(enum.IntEnum):
     FAILED_SPOT_CHECK = 0
     WITHHELD_REVEAL = 1
@@ -95,6 +119,7 @@ class MarketParams:
     min_stake_wei: int = 10**18
     unbonding_delay_s: int = 7 * 24 * 3600
     challenge_delay_blocks: int = 2
+    vote_window_s: int = 600  # each of the commit, open and trap phases after a reveal
 
 
 @dataclass(frozen=True)
@@ -161,6 +186,11 @@ class Delta:
     revealed: bool
     score_sum: int
     payout: int
+    revealed_at: int
+    pass_weight: int
+    fail_weight: int
+    verdict: Verdict
+    trapped: bool
 
 
 @dataclass(frozen=True)
@@ -249,6 +279,13 @@ class Chain:
             return getattr(self.contract.functions, fn)(*args).call(block_identifier=block)
         except ContractCustomError as exc:
             raise self.decode_revert(fn, exc.data) from exc
+
+    @property
+    def signer(self) -> LocalAccount:
+        """The account this client signs with; a ChainError for a read-only client."""
+        if self.account is None:
+            raise ChainError("this client has no signing account")
+        return self.account
 
     def transact(self, fn: str, *args: Any, value: int = 0) -> dict[str, Any]:
         """Sign, send and wait for `fn(*args)`; return the receipt or raise the decoded revert."""
@@ -370,8 +407,24 @@ class Chain:
         digest, codec = cid_to_chain(reveal)
         return self._receipt_event("reveal", delta_id, digest, codec, event="Revealed").args["seed"]
 
-    def submit_score(self, delta_id: int, passed: bool, score: int) -> None:
-        self.transact("submitScore", delta_id, passed, score)
+    def commit_vote(self, delta_id: int, passed: bool, score: int, salt: bytes) -> None:
+        """Seal a verdict; `reveal_vote` opens it with the same arguments once the commit phase is over."""
+        self.transact("commitVote", delta_id, vote_commitment(delta_id, self.signer.address, passed, score, salt))
+
+    def reveal_vote(self, delta_id: int, passed: bool, score: int, salt: bytes) -> None:
+        self.transact("revealVote", delta_id, passed, score, salt)
+
+    def decide(self, delta_id: int) -> Event:
+        return self._receipt_event("decide", delta_id, event="DeltaDecided")
+
+    def commit_traps(self, job_id: int, trap_ids: list[int], salt: bytes) -> None:
+        self.transact("commitTraps", job_id, trap_commitment(job_id, trap_ids, salt))
+
+    def expose_trap(self, delta_id: int, trap_ids: list[int], salt: bytes) -> None:
+        self.transact("exposeTrap", delta_id, trap_ids, salt)
+
+    def slash_voter(self, delta_id: int, validator: str) -> Event:
+        return self._receipt_event("slashVoter", delta_id, Web3.to_checksum_address(validator), event="VoterSlashed")
 
     def finalize(self, job_id: int, expert: int, new_version: int, checkpoint: CID, delta_ids: list[int]) -> Event:
         digest, codec = cid_to_chain(checkpoint)
@@ -402,15 +455,15 @@ class Chain:
         """The latest block's unix time: the clock the contract's windows and deadlines use."""
         return int(self.w3.eth.get_block("latest")["timestamp"])
 
-    def voted(self, delta_id: int, validator: str) -> bool:
-        return bool(self.call("voted", delta_id, Web3.to_checksum_address(validator)))
+    def vote_of(self, delta_id: int, validator: str) -> Vote:
+        return Vote(self.call("votes", delta_id, Web3.to_checksum_address(validator)))
 
     def job(self, job_id: int) -> Job:
         return Job(**self._struct("getJob", job_id))
 
     def delta(self, delta_id: int) -> Delta:
         fields = self._struct("getDelta", delta_id)
-        return Delta(**{**fields, "state": DeltaState(fields["state"])})
+        return Delta(**{**fields, "state": DeltaState(fields["state"]), "verdict": Verdict(fields["verdict"])})
 
     def stake_of(self, address: str) -> Stake:
         return Stake(**self._struct("getStake", address))
@@ -442,6 +495,11 @@ class Chain:
         return self.call("MIN_STAKE")
 
     @cached_property
+    def vote_window(self) -> int:
+        """Seconds of each vote phase after a reveal: commit, open, trap exposure (immutable in the contract)."""
+        return self.call("VOTE_WINDOW")
+
+    @cached_property
     def challenge_delay(self) -> int:
         """Blocks after a submission whose hash fixes its challenge (immutable in the contract)."""
         return self.call("CHALLENGE_DELAY")
@@ -465,7 +523,8 @@ def deploy(rpc_url: str, account: LocalAccount, params: MarketParams, timeout_s:
     artifact = load_artifact()
     w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None))
     factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-    constructor = factory.constructor(params.min_stake_wei, params.unbonding_delay_s, params.challenge_delay_blocks)
+    constructor = factory.constructor(params.min_stake_wei, params.unbonding_delay_s, params.challenge_delay_blocks,
+                                      params.vote_window_s)
     tx = constructor.build_transaction({
         "from": account.address, "nonce": w3.eth.get_transaction_count(account.address, "pending"),
         "chainId": w3.eth.chain_id,
@@ -475,6 +534,17 @@ def deploy(rpc_url: str, account: LocalAccount, params: MarketParams, timeout_s:
     if receipt["status"] != 1 or not receipt["contractAddress"]:
         raise ChainError(f"deploying {CONTRACT_NAME} failed in tx {tx_hash.hex()}")
     return receipt["contractAddress"], receipt["blockNumber"]
+
+
+def vote_commitment(delta_id: int, validator: str, passed: bool, score: int, salt: bytes) -> bytes:
+    """The market's `voteCommitment`: keccak256(abi.encode(deltaId, validator, pass, score, salt))."""
+    return Web3.keccak(abi_encode(["uint256", "address", "bool", "uint32", "bytes32"],
+                                  [delta_id, Web3.to_checksum_address(validator), passed, score, salt]))
+
+
+def trap_commitment(job_id: int, trap_ids: list[int], salt: bytes) -> bytes:
+    """What `commitTraps` seals: keccak256(abi.encode(jobId, trapDeltaIds, salt))."""
+    return Web3.keccak(abi_encode(["uint256", "uint256[]", "bytes32"], [job_id, trap_ids, salt]))
 
 
 def _snake(name: str) -> str:

@@ -43,6 +43,11 @@ class Revert(StrEnum):
     NOT_SLASHABLE = "NotSlashable"
     NOTHING_TO_COLLECT = "NothingToCollect"
     VOTING_CLOSED = "VotingClosed"
+    NOT_REVEAL_PHASE = "NotRevealPhase"
+    NO_VERDICT = "NoVerdict"
+    ALREADY_DECIDED = "AlreadyDecided"
+    NOT_SETTLED = "NotSettled"
+    RIGHT_VOTE = "RightVote"
 
 
 def revert_hints(raw_metadata: str) -> dict[str, str]:

@@ -45,8 +45,10 @@ ROLES = ("deployer", "requester", "aggregator", "validator-1", "validator-2",
 BALANCE_ETH = 10_000
 DEVNET_PASSWORD = "paris-devnet"  # default keystore password for the public devnet keys only
 DEVNET_FILE = "devnet.json"
-# Short unbonding so that stake withdrawal can be shown in a demo; a 2-block challenge delay.
-DEVNET_MARKET = MarketParams(min_stake_wei=10**18, unbonding_delay_s=3600, challenge_delay_blocks=2)
+# Short unbonding so that stake withdrawal can be shown in a demo; a 2-block challenge delay; 20 s vote phases
+# (a validator replays a tiny model's challenged segments in about a second).
+DEVNET_MARKET = MarketParams(min_stake_wei=10**18, unbonding_delay_s=3600, challenge_delay_blocks=2,
+                             vote_window_s=20)
 START_TIMEOUT_S = 90.0
 # anvil mines a block per transaction; an empty block every second on top keeps block hashes (challenge
 # seeds) and timestamps moving like a real chain, without making transactions wait for a block time.
