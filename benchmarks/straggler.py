@@ -1,10 +1,11 @@
 """An expert's round time with one 10x-slower miner vs all miners fast. Goal: <= 1.2x.
 
 Real `MinerDaemon`s and an `AggregatorDaemon` run (in threads) against a local devnet; this script plays
-the validator, passing every revealed delta. The slow machine is emulated: its daemon sleeps after
-training until its round took 10x as long. Round time runs from the job's creation to its ExpertFinalized
-event. The aggregator keeps a round open `--min-wait` seconds for submissions, then merges what is decided
-without waiting for miners that have not submitted.
+the validator, passing every revealed delta (sealing, opening and deciding its vote as the court's phases
+allow: the vote phases add the same 2 x VOTE_WINDOW to every round, fast or slow). The slow machine is
+emulated: its daemon sleeps after training until its round took 10x as long. Round time runs from the job's
+creation to its ExpertFinalized event. The aggregator keeps a round open `--min-wait` seconds for submissions,
+then merges what is decided without waiting for miners that have not submitted.
 
     .venv/bin/python benchmarks/straggler.py [--miners 3] [--min-wait 4]
 """
@@ -64,14 +65,24 @@ def round_time(info, store: IpfsStore, spec_cid, miners: int, slow: bool, min_wa
     threads = [threading.Thread(target=d.run, args=(stop, 0.2), daemon=True) for d in daemons]
     for thread in threads:
         thread.start()
-    scored: set[int] = set()
+    stage: dict[int, int] = {}  # delta id -> court steps taken: 1 sealed, 2 opened, 3 decided
+    salt = b"\x5a" * 32
     try:
         while requester.version_of(job_id, 0) < 1:
             for event in validator.events(EventCursor(info.deploy_block), {"DeltaSubmitted"}):
-                delta_id = event.args["deltaId"]
-                if event.args["jobId"] == job_id and delta_id not in scored and validator.delta(delta_id).revealed:
-                    validator.submit_score(delta_id, True, 1000)
-                    scored.add(delta_id)
+                delta_id, delta = event.args["deltaId"], validator.delta(event.args["deltaId"])
+                if event.args["jobId"] != job_id or not delta.revealed:
+                    continue
+                elapsed, steps = validator.timestamp() - delta.revealed_at, stage.get(delta_id, 0)
+                if steps == 0:
+                    validator.commit_vote(delta_id, True, 1000, salt)
+                elif steps == 1 and elapsed > validator.vote_window:
+                    validator.reveal_vote(delta_id, True, 1000, salt)
+                elif steps == 2 and elapsed > 2 * validator.vote_window:
+                    validator.decide(delta_id)
+                else:
+                    continue
+                stage[delta_id] = steps + 1
             time.sleep(0.2)
         return time.monotonic() - started
     finally:

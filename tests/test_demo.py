@@ -1,6 +1,7 @@
 """A fast variant of `paris demo` (1 round, 2 experts, 2 honest miners and the cheater, H=4), as a private job so
-that the encrypted path runs through separate daemon processes too: the cheater is slashed, honest miners are
-paid and withdraw, a sample video is written and the summary table printed."""
+that the encrypted path runs through separate daemon processes too: the cheater is slashed, and so is the lazy
+validator that passed its delta unchecked; honest miners are paid and withdraw, a sample video is written and the
+summary table printed."""
 
 from __future__ import annotations
 
@@ -22,11 +23,11 @@ pytestmark = pytest.mark.devnet  # starts devnets of its own
 def test_the_fast_demo_catches_the_cheater_pays_the_honest_and_writes_a_video(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", "from paris_sdk.cli import main; main()", "demo", "--dir",
                            str(tmp_path), "--rounds", "1", "--miners", "2", "--local-steps", "4", "--segment-steps",
-                           "2", "--clips", "16", "--private"], capture_output=True, text=True, timeout=400,
+                           "2", "--clips", "16", "--private"], capture_output=True, text=True, timeout=500,
                           env={**os.environ, "COLUMNS": "200"})
     out = done.stdout
     assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
-    assert "creating a private job" in out and "cheater slashed: yes" in out
+    assert "creating a private job" in out and "cheater slashed: yes; lazy validator slashed: yes" in out
     assert "done: experts at versions [1, 1]" in out
     rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
             for line in out.splitlines() if line.startswith("│")}
@@ -37,7 +38,8 @@ def test_the_fast_demo_catches_the_cheater_pays_the_honest_and_writes_a_video(tm
         submitted, passed, failed, earned, slashed, withdrawn = rows[honest]
         assert (submitted, passed, failed) == ("2", "2", "0")
         assert float(earned) > 0 and float(withdrawn) == float(earned) and float(slashed) == 0
-    assert float(rows["validator-1"][3]) >= 0.5  # half the cheater's stake
+    assert float(rows["validator-1"][3]) >= 0.5 + 0.5  # half the cheater's stake, half the lazy validator's
+    assert float(rows["validator-2 (lazy validator)"][4]) == 1.0  # its whole stake, for passing the cheat
     frames = read_video(tmp_path / "sample.gif")
     assert frames.shape[1:] == (32, 32, 3) and np.ptp(frames) > 0
     assert re.search(r"sample coherence 0\.\d{3} vs real clips 0\.\d{3} \(\d\.\d\dx\)", out), out[-2000:]

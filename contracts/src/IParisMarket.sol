@@ -278,7 +278,9 @@ interface IParisMarketTypes {
     event TrapExposed(uint256 indexed deltaId, DeltaState from);
     /// @notice A validator lost its whole stake for a vote against the verdict (or a sealed vote never revealed):
     ///         half to `reporter`, half burned (all of it burned for a trap, so no requester gains by one).
-    event VoterSlashed(uint256 indexed deltaId, address indexed validator, address indexed reporter, uint256 amount);
+    event VoterSlashed(
+        uint256 indexed deltaId, address indexed validator, address indexed reporter, uint256 amount, uint256 toReporter
+    );
     /// @notice The aggregator merged `mergedDeltaIds` into the expert's checkpoint `version`, pricing them from `reward`.
     event ExpertFinalized(
         uint256 indexed jobId,

@@ -167,7 +167,7 @@ contract ParisCourt is MarketState, IParisCourt {
         uint256 toReporter = d.trapped ? 0 : amount / 2;
         owed[msg.sender] += toReporter;
         owed[address(0)] += amount - toReporter; // burned: nobody can withdraw for the zero address
-        emit VoterSlashed(deltaId, validator, msg.sender, amount);
+        emit VoterSlashed(deltaId, validator, msg.sender, amount, toReporter);
     }
 
     // ---------------------------------------------------------------- slashing

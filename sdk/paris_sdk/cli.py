@@ -128,14 +128,16 @@ def demo(directory: Path = typer.Option(Path(".paris/demo"), "--dir", help="Scra
     for column in ("participant", "deltas", "passed", "failed", "earned", "slashed", "withdrawn"):
         table.add_column(column, justify="left" if column == "participant" else "right", no_wrap=True)
     for p in report.participants:
-        table.add_row(p.role + (" (cheater)" if p.kind == "cheater" else ""), str(p.submitted), str(p.passed),
+        table.add_row(p.role + (f" ({p.kind})" if p.kind in ("cheater", "lazy validator") else ""), str(p.submitted),
+                      str(p.passed),
                       str(p.failed), f"{p.earned_wei / 10**18:.4f}", f"{p.slashed_wei / 10**18:.4f}",
                       f"{p.withdrawn_wei / 10**18:.4f}")
     console.print(table)
-    console.print(f"cheater slashed: {'yes' if report.cheater_slashed else 'NO'}; {report.seconds:.0f}s")
+    console.print(f"cheater slashed: {'yes' if report.cheater_slashed else 'NO'}; lazy validator slashed: "
+                  f"{'yes' if report.lazy_slashed else 'NO'}; {report.seconds:.0f}s")
     console.print(f"sample video: {report.sample}", soft_wrap=True)
     console.print(f"daemon logs: {report.logs}", soft_wrap=True)
-    if not report.cheater_slashed:
+    if not (report.cheater_slashed and report.lazy_slashed):
         raise typer.Exit(1)
 
 

@@ -155,7 +155,8 @@ class ValidatorSlashed:
     delta_id: int
     validator: str
     wei: int
-    reporter: str  # credited half, unless the delta was a trap (then all of it is burned)
+    reporter: str
+    to_reporter: int  # half; nothing when the delta was a trap (then all of it is burned)
 
     def __str__(self) -> str:
         return f"  SLASHED validator {self.validator}: {self.wei / ETH:.4f} ETH (its vote on {_short(self.delta_id)})"
@@ -199,7 +200,8 @@ class JobFeed:
         if name == "VoteRevealed":
             return Scored(event.block, a["deltaId"], a["validator"], a["pass"], a["score"])
         if name == "VoterSlashed":
-            return ValidatorSlashed(event.block, a["deltaId"], a["validator"], a["amount"], a["reporter"])
+            return ValidatorSlashed(event.block, a["deltaId"], a["validator"], a["amount"], a["reporter"],
+                                    a["toReporter"])
         if name == "Collected":
             return Collected(event.block, a["deltaId"], a["validator"], a["fee"], a["slashShare"])
         if name == "DeltaDecided":

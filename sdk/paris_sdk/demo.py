@@ -1,10 +1,12 @@
 """`paris demo`: the whole market on a local devnet, as the README's first command shows it.
 
 A requester opens a job on the built-in synthetic set (K experts, several rounds) through the SDK; honest
-miners, one cheating miner (`demo_cheater`: it skips a step in every segment), a validator and the
+miners, one cheating miner (`demo_cheater`: it skips a step in every segment), an honest validator (2 ETH of
+stake), a lazy one (`demo_lazy_validator`: it passes every delta unchecked, with the minimum stake) and the
 aggregator run as separate daemon processes that find each other over libp2p. The demo follows the job's
-chain events, waits for payouts and the slash, samples a video from the trained experts and tallies what
-every participant earned or lost. A live dashboard of the job is served while it runs (its URL is printed).
+chain events, waits for payouts and both slashes (the cheater's, and the lazy validator's for passing the
+cheat), samples a video from the trained experts and tallies what every participant earned or lost. A live
+dashboard of the job is served while it runs (its URL is printed).
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ from paris_node.net.status_api import StatusServer
 from paris_node.runtime.devnet import DEVNET_PASSWORD, DevnetInfo, die_with_parent
 from paris_node.runtime.keys import PASSWORD_ENV
 from paris_sdk.client import (Client, Collected, Decided, JobError, JobFeed, JobRequest, Merged, Paid, Progress,
-                              Slashed, Submitted)
+                              Slashed, Submitted, ValidatorSlashed)
 from paris_sdk.dashboard import JobBoard, build_dashboard
 
 MINER = [sys.executable, "-c", "from paris_node.runtime.miner_cli import main; main()"]
 VALIDATOR = [sys.executable, "-c", "from paris_validator.cli import main; main()"]
 CHEATER = [sys.executable, "-m", "paris_sdk.demo_cheater"]
-SETTLE_TIMEOUT_S = 90.0
+LAZY = [sys.executable, "-m", "paris_sdk.demo_lazy_validator"]
+SETTLE_TIMEOUT_S = 180.0  # after the last round: votes settle three vote windows after their reveal
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class DemoSettings:
 class Participant:
     role: str
     address: str
-    kind: str  # miner, cheater, validator, aggregator
+    kind: str  # miner, cheater, validator, lazy validator, aggregator
     submitted: int = 0
     passed: int = 0
     failed: int = 0
@@ -72,6 +75,7 @@ class DemoReport:
     seconds: float
     logs: Path
     cheater_slashed: bool = field(default=False)
+    lazy_slashed: bool = field(default=False)
 
 
 def run_demo(devnet_dir: Path, work: Path, settings: DemoSettings, say: Callable[[str], None]) -> DemoReport:
@@ -83,7 +87,7 @@ def run_demo(devnet_dir: Path, work: Path, settings: DemoSettings, say: Callable
     client = Client.from_devnet(devnet_dir)
     honest = [f"miner-{i + 1}" for i in range(settings.miners)]
     cheater = f"miner-{settings.miners + 1}"
-    nodes = ["validator-1", *honest, cheater]
+    nodes = ["validator-1", "validator-2", *honest, cheater]
     if settings.private:  # the daemons would register their keys when they start; the job needs them now
         for role in ["aggregator", *nodes]:
             Client.from_devnet(devnet_dir, role).register_key()
@@ -95,15 +99,16 @@ def run_demo(devnet_dir: Path, work: Path, settings: DemoSettings, say: Callable
         batch=settings.batch, aggregator=info.address("aggregator"), reveal_window_s=600, private=settings.private,
         admit=[info.address(role) for role in nodes] if settings.private else ()))
     logs = work / "logs"
-    for stale in (logs, work / "dashboard", work / "aggregator", work / "validator-1", *(work / r for r in honest),
-                  work / cheater):  # journals of an earlier demo describe another chain
+    for stale in (logs, work / "dashboard", work / "aggregator", *(work / r for r in nodes)):  # an earlier chain's
         shutil.rmtree(stale, ignore_errors=True)
     logs.mkdir(parents=True)
     common = ["--devnet", str(devnet_dir), "--poll", "0.5"]
     commands = {"aggregator": [*MINER, "aggregate", "--role", "aggregator", "--job", str(job_id), "--min-wait", "5",
                                "--round-timeout", "90", "--work-dir", str(work / "aggregator"), *common],
-                "validator-1": [*VALIDATOR, "validate", "--role", "validator-1", "--job", str(job_id),
+                "validator-1": [*VALIDATOR, "validate", "--role", "validator-1", "--job", str(job_id), "--stake", "2",
                                 "--work-dir", str(work / "validator-1"), *common],
+                "validator-2": [*LAZY, "--role", "validator-2", "--work-dir", str(work / "validator-2"),
+                                "--devnet", str(devnet_dir)],
                 **{role: [*MINER, "mine", "--role", role, "--job", str(job_id), "--work-dir", str(work / role),
                           *common] for role in honest},
                 cheater: [*CHEATER, "--role", cheater, "--work-dir", str(work / cheater), "--devnet", str(devnet_dir)]}
@@ -111,8 +116,8 @@ def run_demo(devnet_dir: Path, work: Path, settings: DemoSettings, say: Callable
     env = {**os.environ, PASSWORD_ENV: os.environ.get(PASSWORD_ENV, DEVNET_PASSWORD), "OMP_WAIT_POLICY": "PASSIVE"}
     processes = {name: subprocess.Popen(argv, stdout=(logs / f"{name}.log").open("wb"), stderr=subprocess.STDOUT,
                                         env=env, preexec_fn=die_with_parent) for name, argv in commands.items()}
-    say(f"started the aggregator, validator-1, {len(honest)} honest miners and a cheating miner ({cheater}); "
-        f"logs in {logs}")
+    say(f"started the aggregator, validator-1, a lazy validator (validator-2), {len(honest)} honest miners and a "
+        f"cheating miner ({cheater}); logs in {logs}")
     watcher = Network(client.chain.account, work / "dashboard" / "p2p.key", "observer",  # type: ignore[arg-type]
                       Members(Chain(info.rpc_url, info.contract)), bootstrap=info.bootstrap).start()
     board = JobBoard(client, job_id, work / "dashboard", watcher)
@@ -129,7 +134,7 @@ def run_demo(devnet_dir: Path, work: Path, settings: DemoSettings, say: Callable
                 if process.poll() is not None:
                     raise JobError(f"{name} exited with code {process.returncode}; see {logs / name}.log")
         ledger = Ledger(client.chain, job_id, info.deploy_block)
-        _wait_for_settlement(ledger, info.address(cheater))
+        _wait_for_settlement(ledger, info.address(cheater), info.address("validator-2"))
         say("sampling a clip from the trained experts...")
         sample = client.sample(job_id, work / "sample.gif")
         say(str(client.sample_quality(job_id, work / "real-vs-generated.png")))
@@ -144,12 +149,13 @@ def run_demo(devnet_dir: Path, work: Path, settings: DemoSettings, say: Callable
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
-    roles = {"aggregator": "aggregator", "validator-1": "validator", cheater: "cheater",
-             **dict.fromkeys(honest, "miner")}
+    roles = {"aggregator": "aggregator", "validator-1": "validator", "validator-2": "lazy validator",
+             cheater: "cheater", **dict.fromkeys(honest, "miner")}
     ledger.update()  # what happened while the daemons stopped (a last withdrawal)
     participants = _tally(ledger, info, roles)
-    slashed = any(p.slashed_wei for p in participants if p.kind == "cheater")
-    return DemoReport(job_id, versions, participants, sample, time.monotonic() - started, logs, slashed)
+    slashed = {p.kind for p in participants if p.slashed_wei}
+    return DemoReport(job_id, versions, participants, sample, time.monotonic() - started, logs,
+                      "cheater" in slashed, "lazy validator" in slashed)
 
 
 class Ledger:
@@ -169,22 +175,26 @@ class Ledger:
             account = event.args["account"]
             self.withdrawn[account] = self.withdrawn.get(account, 0) + event.args["amount"]
 
-    def settled(self, cheater: str) -> bool:
-        """Every merged delta is paid, the cheater is slashed, and every paid miner withdrew."""
+    def settled(self, cheater: str, lazy: str) -> bool:
+        """Every merged delta is paid, the cheater is slashed and its fail voters collected their share, the lazy
+        validator is slashed, and every paid miner withdrew."""
         merged = {d for e in self.history if isinstance(e, Merged) for d in e.deltas}
         paid = {e.delta_id: e.miner for e in self.history if isinstance(e, Paid)}
-        slashed = {e.miner for e in self.history if isinstance(e, Slashed)}
-        return merged <= paid.keys() and cheater in slashed and set(paid.values()) <= self.withdrawn.keys()
+        slashes = [e for e in self.history if isinstance(e, Slashed)]
+        shared = {e.delta_id for e in self.history if isinstance(e, Collected) and e.slash_share}
+        lazy_slashed = any(isinstance(e, ValidatorSlashed) and e.validator == lazy for e in self.history)
+        return merged <= paid.keys() and cheater in {e.miner for e in slashes} and lazy_slashed \
+            and {e.delta_id for e in slashes if e.wei} <= shared and set(paid.values()) <= self.withdrawn.keys()
 
 
-def _wait_for_settlement(ledger: Ledger, cheater: str) -> None:
+def _wait_for_settlement(ledger: Ledger, cheater: str, lazy: str) -> None:
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
     while True:
         ledger.update()
-        if ledger.settled(cheater):
+        if ledger.settled(cheater, lazy):
             return
         if time.monotonic() > deadline:
-            raise JobError(f"payouts or the slash were not settled within {SETTLE_TIMEOUT_S:.0f}s after the "
+            raise JobError(f"payouts or the slashes were not settled within {SETTLE_TIMEOUT_S:.0f}s after the "
                            f"last round")
         time.sleep(1.0)
 
@@ -210,6 +220,11 @@ def _tally(ledger: Ledger, info: DevnetInfo, roles: dict[str, str]) -> list[Part
                 people[event.miner].slashed_wei += event.wei
             if event.reason == SlashReason.WITHHELD_REVEAL and event.reporter in people:
                 people[event.reporter].earned_wei += event.wei // 2  # fail voters collect theirs instead
+        elif isinstance(event, ValidatorSlashed):
+            if event.validator in people:
+                people[event.validator].slashed_wei += event.wei
+            if event.reporter in people:
+                people[event.reporter].earned_wei += event.to_reporter
     for account, wei in ledger.withdrawn.items():
         if account in people:
             people[account].withdrawn_wei += wei

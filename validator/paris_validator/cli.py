@@ -22,14 +22,18 @@ def validate(config_file: Path | None = ConfigOption, devnet: Path = DevnetOptio
                                                   help="Records, error feedback and caches "
                                                        "(default: <data_dir>/validator)."),
              poll: float | None = PollOption, status: str | None = StatusOption,
-             p2p: str | None = P2POption) -> None:
+             p2p: str | None = P2POption,
+             stake: float = typer.Option(0.0, "--stake", min=0.0,
+                                         help="ETH to bond when unstaked (at least the market's minimum): votes "
+                                              "count with their stake.")) -> None:
     """Follow submissions until stopped: verify each delta, vote, and slash what fails."""
     from paris_validator.daemon import ValidatorDaemon
 
     config = settings(config_file, devnet, keystore=keystore, rpc_url=rpc, ipfs_api=ipfs, jobs=job, poll_s=poll,
                       status_api=status, p2p_listen=p2p)
     serve(config, devnet, role, work_dir, "validator", lambda chain, store, work, presence: ValidatorDaemon(
-        chain, store, work, config.deploy_block, set(config.jobs) or None, presence=presence))
+        chain, store, work, config.deploy_block, set(config.jobs) or None, stake_wei=int(stake * 10**18),
+        presence=presence))
 
 
 @app.command()

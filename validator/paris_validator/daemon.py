@@ -131,6 +131,11 @@ class ValidatorDaemon(Daemon):
     # --------------------------------------------------------------- one pass
 
     def work(self) -> None:
+        if self.slashed:  # the market refuses a slashed validator's votes and reports: only its balance is left
+            for record in self.records.values():
+                if record.stage != "done":
+                    self._done(record, "not finished: this validator was slashed")
+            return self.guard("withdrawing what is owed", self._withdraw)
         for record in sorted(self.records.values(), key=lambda r: r.order):
             if record.stage == "done" or self.retry_at.get(record.delta_id, (0.0,))[0] > time.monotonic():
                 continue

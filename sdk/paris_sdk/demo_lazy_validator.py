@@ -1,0 +1,44 @@
+"""The demo's lazy validator: a real `ValidatorDaemon` that passes every delta the moment its reveal lands,
+without fetching or replaying anything.
+
+It is a separate program so that the demo can show the market catching it: its sealed pass on the cheating
+miner's delta loses to the honest validator's fail (which has more stake behind it), and once the vote
+settles the honest validator slashes it.
+
+    python -m paris_sdk.demo_lazy_validator --role validator-2 --devnet .paris/demo/devnet --work-dir .paris/demo/lazy
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from paris_node.runtime.cli import serve, settings
+from paris_validator.daemon import DeltaRecord, Pending, ValidatorDaemon
+
+LAZY_SCORE = 5_000
+
+
+class LazyValidator(ValidatorDaemon):
+    """Checks nothing: every revealed delta passes with the same score."""
+
+    def _verify(self, record: DeltaRecord) -> int:
+        if not record.reveal_cid:
+            raise Pending("waiting for the reveal")
+        return LAZY_SCORE
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--role", required=True)
+    parser.add_argument("--devnet", type=Path, required=True)
+    parser.add_argument("--work-dir", type=Path, required=True)
+    parser.add_argument("--poll", type=float, default=0.5)
+    args = parser.parse_args()
+    config = settings(None, args.devnet, poll_s=args.poll)
+    serve(config, args.devnet, args.role, args.work_dir, "validator", lambda chain, store, work, presence:
+          LazyValidator(chain, store, work, config.deploy_block, presence=presence))
+
+
+if __name__ == "__main__":
+    main()
