@@ -7,6 +7,7 @@ dropped (and counted) at B, so C never sees them; a stopped node is marked dead 
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -157,3 +158,30 @@ def test_checks_name_each_reason_without_a_network() -> None:
         checks.check(late, "PEER", now + 120)
     assert checks.counts == {"accepted": 1, "malformed": 2, "oversized": 0, "bad-signature": 0,
                              "peer-mismatch": 0, "unknown-sender": 0, "stale": 1, "replayed": 1}
+
+
+def test_an_address_that_never_answers_delays_no_heartbeat(devnet: DevnetInfo, tmp_path: Path) -> None:
+    """A peer's heartbeat may carry an address that accepts TCP and then says nothing (a black hole, here on
+    loopback): dialling it hangs until the call's timeout, and must not hold up this node's own heartbeats."""
+    nodes = [Network(staked(devnet).account, tmp_path / f"{i}.key", "miner",
+                     Members(Chain(devnet.rpc_url, devnet.contract)), heartbeat_s=HEARTBEAT_S, missed=3)
+             for i in range(3)]
+    first, second, gone = nodes
+    gone.start()
+    gone.stop()  # a real peer id, now nowhere
+    black_hole = socket.create_server(("127.0.0.1", 0))  # the kernel completes the handshake; nobody speaks
+    first.start()
+    second.bootstrap = tuple(first.host.addrs)
+    second.start()
+    try:
+        wait_for(lambda: second.liveness.alive(first.account.address), what="a first heartbeat")
+        for _ in range(3):
+            first._dial.put((gone.peer_id, (f"/ip4/127.0.0.1/tcp/{black_hole.getsockname()[1]}",)))
+        until = time.monotonic() + 3 * first.liveness.dead_after_s + 2.0
+        while time.monotonic() < until:  # first is dialling the black hole all along
+            assert second.liveness.alive(first.account.address), "first fell silent while dialling"
+            time.sleep(0.05)
+    finally:
+        black_hole.close()
+        for node in (first, second):
+            node.stop()

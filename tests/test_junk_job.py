@@ -19,7 +19,7 @@ from paris_node.roles.miner_daemon import MinerDaemon
 from paris_node.runtime.devnet import DevnetInfo, devnet_account
 from paris_validator.daemon import ValidatorDaemon
 
-from helpers.chain import ETH, funded_chain
+from helpers.chain import ETH, funded_chain, warp
 from helpers.jobs import open_job, tiny_spec
 
 
@@ -54,13 +54,15 @@ def test_junk_jobs_and_a_junk_delta_leave_a_real_job_training_validated_and_merg
                                   tmp_path / "aggregator", start, round_timeout_s=10.0)
     caplog.set_level(logging.WARNING)
     started = time.monotonic()
+    honest = requester.delta_id_of(real, 0, 0, miner.address)
     while requester.version_of(real, 0) < 1:
         assert time.monotonic() - started < 180, "the real job never merged its round"
         for daemon in (miner, validator, aggregator):
             daemon.step()
+        if honest in validator.records and validator.records[honest].stage in ("committed", "opened"):
+            warp(requester, requester.vote_window // 2)  # its vote is sealed: on through the vote phases
         time.sleep(0.2)
 
-    honest = requester.delta_id_of(real, 0, 0, miner.address)
     merge = next(e for e in requester.events(EventCursor(start), {"ExpertFinalized"}) if e.args["jobId"] == real)
     assert merge.args["mergedDeltaIds"] == [honest] and requester.delta(honest).state == DeltaState.MERGED
     assert requester.delta(junk_delta).state == DeltaState.SUBMITTED  # never revealed: slashable once its window ends

@@ -93,8 +93,16 @@ def test_only_admitted_nodes_read_a_private_job(devnet: DevnetInfo, tmp_path: Pa
                      if e.args["jobId"] == job_id)
     assert epoch_of(store.get(delta_cid), "delta") == 0
 
+    before_removal = client.chain.w3.eth.block_number
     client.admit(job_id, address["b"])
     client.remove(job_id, address["a"])
+    # Removed between a submission and its reveal, a miner still reveals under the key it held when it submitted,
+    # which the validator reads: removal does not turn into a withheld-reveal slash.
+    late_reveal = keyrings["a"].content(job_id, spec, store, as_of_block=before_removal).add(b"states", "reveal")
+    assert epoch_of(store.get(late_reveal), "reveal") == 0
+    assert keyrings["validator"].content(job_id, spec, store).get(late_reveal) == b"states"
+    with pytest.raises(NotAdmitted):  # the current key is not its to use any more
+        keyrings["a"].content(job_id, spec, store).add(b"states", "reveal")
     assert client.members(job_id) == {requester, address["aggregator"], address["b"], address["validator"]}
     with pytest.raises(JobError, match="requester or aggregator"):
         client.remove(job_id, address["aggregator"])

@@ -26,7 +26,8 @@ abstract contract MarketState is IParisMarketTypes, ReentrancyGuard {
     /// @notice Seconds validators have to commit their sealed votes after a reveal, and as long again to open them;
     ///         then as long again in which a requester may expose a trap, before votes are settled.
     uint40 public immutable VOTE_WINDOW;
-    /// @notice Shortest reveal window a job may set: 60 s plus 30 s per challenge-delay block, plus VOTE_WINDOW.
+    /// @notice Shortest reveal window a job may set: 60 s plus 30 s per challenge-delay block, plus 3 VOTE_WINDOWs
+    ///         (so the votes on a delta revealed at the last moment settle before the job can be reclaimed).
     uint40 public immutable MIN_REVEAL_WINDOW;
 
     uint256 public jobCount;
@@ -57,7 +58,7 @@ abstract contract MarketState is IParisMarketTypes, ReentrancyGuard {
         UNBONDING_DELAY = unbondingDelay;
         CHALLENGE_DELAY = challengeDelay;
         VOTE_WINDOW = voteWindow;
-        MIN_REVEAL_WINDOW = 60 + 30 * uint40(challengeDelay) + voteWindow;
+        MIN_REVEAL_WINDOW = 60 + 30 * uint40(challengeDelay) + 3 * voteWindow;
     }
 
     /// @dev Votes on a delta settle once its trap window (the VOTE_WINDOW after its reveal phase) is over.

@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 WITHHELD = "withheld-reveal"
 FIX_SEED_AFTER_BLOCKS = 128  # an unrevealed delta's seed is recorded on chain once half its 256 blocks have passed
 NOT_ADMITTED = "admission"  # a private job's delta from a miner the requester had not admitted: failed, not slashed
+# What the market answers a validator that unbonds, was slashed or lost its stake: no vote or report of it counts.
+UNABLE = (Revert.UNBONDING, Revert.IS_SLASHED, Revert.NOT_STAKED)
 UNAVAILABLE_RETRY_S = (5.0, 300.0)  # first and longest wait before fetching a delta's missing content again
 
 
@@ -148,6 +150,10 @@ class ValidatorDaemon(Daemon):
             try:
                 self._advance(record)
             except self.recoverable as exc:
+                if isinstance(exc, ContractRevert) and exc.error in UNABLE:  # retrying would never help
+                    log.error("delta %#x: %s", record.delta_id, exc)
+                    self._done(record, f"not finished: this validator may not act any more ({exc.error})")
+                    continue
                 record.note(f"{type(exc).__name__}: {exc}")
                 self._save(record)
                 log.warning("delta %#x: %s (will retry)", record.delta_id, exc)
@@ -296,7 +302,7 @@ class ValidatorDaemon(Daemon):
             return  # votes settle once no trap can turn the verdict any more
         self._collect(record)
         self._slash_wrong_voters(record, delta)
-        self._done(record, _outcome(record.passed, delta))
+        self._done(record, _outcome(record, delta))
 
     def _slash_miner(self, record: DeltaRecord) -> None:
         if not record.evidence_cid:
@@ -469,12 +475,15 @@ class ValidatorDaemon(Daemon):
                                             "so its error feedback is unknown")
 
 
-def _outcome(passed: bool, delta: Delta) -> str:
+def _outcome(record: DeltaRecord, delta: Delta) -> str:
     """How a delta we voted on ended, in a few words."""
+    passed = record.passed
     if passed and delta.verdict == Verdict.PASS:
         return "passed"
     if not passed and delta.state == DeltaState.SLASHED:
         return "failed; slashed"
+    if record.check == NOT_ADMITTED and delta.verdict == Verdict.FAIL:  # removed just before submitting: no cheat
+        return "failed; not admitted"
     verdict = {Verdict.PASS: "passed", Verdict.FAIL: "failed", Verdict.NONE: "undecided"}[delta.verdict]
     trap = " (a trap)" if delta.trapped else ""
     return f"{'passed' if passed else 'failed'} here; {verdict} by the vote{trap}"

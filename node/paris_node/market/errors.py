@@ -38,6 +38,8 @@ class Revert(StrEnum):
     JOB_CLOSED = "JobClosed"
     ALL_ROUNDS_DONE = "AllRoundsDone"
     IS_SLASHED = "IsSlashed"
+    UNBONDING = "Unbonding"
+    NOT_STAKED = "NotStaked"
     CHALLENGE_NOT_READY = "ChallengeNotReady"
     CHALLENGE_EXPIRED = "ChallengeExpired"
     NOT_SLASHABLE = "NotSlashable"

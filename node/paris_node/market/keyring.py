@@ -117,10 +117,11 @@ class Keyring:
 
 
 class SealedContent:
-    """A private job's content: decrypted on read, encrypted under the current epoch's key on write."""
+    """A private job's content: decrypted on read, encrypted on write under the current epoch's key, or under
+    `write_epoch`'s when one is given."""
 
-    def __init__(self, inner: Content, keys: Callable[[bool], JobKeys]) -> None:
-        self.inner, self.keys = inner, keys
+    def __init__(self, inner: Content, keys: Callable[[bool], JobKeys], write_epoch: int | None = None) -> None:
+        self.inner, self.keys, self.write_epoch = inner, keys, write_epoch
 
     def get(self, cid: str | CID, max_bytes: int | None = None) -> bytes:
         blob = self.inner.get(cid, max_bytes=None if max_bytes is None else max_bytes + OVERHEAD)
@@ -132,7 +133,9 @@ class SealedContent:
         return decrypt(keys.of_epoch(epoch, source), blob, source)
 
     def add(self, data: bytes, name: str = "blob") -> CID:
-        epoch, key = self.keys(True).current(name)
+        keys = self.keys(True)
+        epoch, key = keys.current(name) if self.write_epoch is None else (self.write_epoch,
+                                                                          keys.of_epoch(self.write_epoch, name))
         return self.inner.add(encrypt(key, epoch, data), name=name)
 
 
@@ -177,8 +180,12 @@ class Keyrings:
             return self.current(job_id, spec)[1]
         return self._opened[job_id][2]
 
-    def content(self, job_id: int, spec: JobSpec, inner: Content) -> Content:
-        """Job content as this account sees it: `inner` itself for a public job."""
+    def content(self, job_id: int, spec: JobSpec, inner: Content, as_of_block: int | None = None) -> Content:
+        """Job content as this account sees it: `inner` itself for a public job. With `as_of_block`, what it
+        writes is sealed under the key that was current then: a miner removed after submitting a delta (and so
+        without the newer key) can still publish its reveal, under the key every validator of the delta holds."""
         if not spec.private:
             return inner
-        return SealedContent(inner, lambda refresh: self._keys(job_id, spec, refresh))
+        epoch = None if as_of_block is None else len(self._read(job_id, self._cid_at(job_id, spec, as_of_block))
+                                                     .epochs) - 1
+        return SealedContent(inner, lambda refresh: self._keys(job_id, spec, refresh), epoch)

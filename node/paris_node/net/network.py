@@ -94,6 +94,7 @@ class Network:
         self._dial: queue.SimpleQueue[tuple[str, tuple[str, ...]]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="paris-heartbeat", daemon=True)
+        self._dialer = threading.Thread(target=self._dial_peers, name="paris-dialer", daemon=True)
 
     @property
     def peer_id(self) -> str:
@@ -106,6 +107,7 @@ class Network:
             self.host.subscribe(job_topic(job_id), self._on_message, self._valid)
         self._connect_bootstrap()
         self._thread.start()
+        self._dialer.start()
         return self
 
     def join(self, job_id: int) -> None:
@@ -131,6 +133,7 @@ class Network:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(5.0)
+        self._dialer.join(5.0)
         self.host.stop()
 
     # --------------------------------------------------------------- gossipsub side (the p2p thread)
@@ -158,7 +161,6 @@ class Network:
     def _beat(self) -> None:
         while not self._stop.is_set():
             self.members.refresh()
-            self._exchange_peers()
             body = Heartbeat(role=self.role, addrs=self.host.addrs, working=sorted(self.working))
             try:
                 self.host.publish(HEARTBEAT_TOPIC, envelope(self.account, self.peer_id, 0, body))
@@ -166,25 +168,29 @@ class Network:
                 log.warning("heartbeat failed: %s", exc)
             self._stop.wait(self.heartbeat_s)
 
-    def _exchange_peers(self) -> None:
-        """Dial the peers heard of that are not connected; fall back to the bootstrap nodes when alone."""
-        try:
-            connected = set(self.host.peers())
-        except P2PError as exc:
-            log.warning("cannot list peers: %s", exc)
-            return
-        if not connected:
-            self._connect_bootstrap()
-        while True:
+    # --------------------------------------------------------------- dialer thread
+
+    def _dial_peers(self) -> None:
+        """Dial the peers heard of that are not connected; fall back to the bootstrap nodes when alone. On a
+        thread of its own: an address that never answers holds up other dials for a while, never a heartbeat."""
+        while not self._stop.is_set():
             try:
-                peer, addrs = self._dial.get_nowait()
+                heard: tuple[str, tuple[str, ...]] | None = self._dial.get(timeout=self.heartbeat_s)
             except queue.Empty:
-                return
-            if peer == self.peer_id or peer in connected:
+                heard = None
+            try:
+                connected = set(self.host.peers())
+            except P2PError as exc:
+                log.warning("cannot list peers: %s", exc)
                 continue
+            if not connected:
+                self._connect_bootstrap()
+            if heard is None or heard[0] == self.peer_id or heard[0] in connected:
+                continue
+            peer, addrs = heard
             for addr in addrs:
                 try:
-                    connected.add(self.host.connect(f"{addr}/p2p/{peer}" if "/p2p/" not in addr else addr))
+                    self.host.connect(f"{addr}/p2p/{peer}" if "/p2p/" not in addr else addr)
                     log.info("connected to peer %s (heard in gossip)", peer)
                     break
                 except P2PError as exc:

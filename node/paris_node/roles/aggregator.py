@@ -76,11 +76,16 @@ def next_checkpoint(base: Checkpoint, inputs: list[MergeInput], spec: JobSpec) -
 
 
 def passing_deltas(chain: Chain, spec: JobSpec, ids: list[int], current: int) -> list[int]:
-    """Deltas that passed and are within the staleness bound of the current version, in id order."""
+    """Deltas that passed and are within the staleness bound of the current version, in id order: the tighter
+    of the spec's (what the merge weighs) and the job's on chain (what `finalize` takes), so that a spec that
+    disagrees with its job can cost a stale delta, never the whole merge."""
     keep = []
+    bounds: dict[int, int] = {}
     for delta_id in sorted(ids):
         delta = chain.delta(delta_id)
-        if delta.state == DeltaState.PASSED and current - delta.base_version <= spec.outer.staleness_bound:
+        if delta.job_id not in bounds:
+            bounds[delta.job_id] = min(spec.outer.staleness_bound, chain.job(delta.job_id).staleness_bound)
+        if delta.state == DeltaState.PASSED and current - delta.base_version <= bounds[delta.job_id]:
             keep.append(delta_id)
     return keep
 

@@ -218,7 +218,9 @@ class MinerDaemon(Daemon):
             raise
         digests = [bytes.fromhex(d) for d in record.digests]
         reveal = kept_reveal(round_dir / "states", digests, challenged)
-        reveal_cid = self._content(record.job_id).add(reveal.to_bytes(), name="reveal.bin")
+        content = self.keyrings.content(record.job_id, self.specs[record.job_id], self.cache,  # the key it held
+                                        as_of_block=delta.submitted_block)
+        reveal_cid = content.add(reveal.to_bytes(), name="reveal.bin")
         self.chain.reveal(record.delta_id, reveal_cid)
         record.reveal_cid, record.stage = str(reveal_cid), "revealed"
         self.journal.put(record)
