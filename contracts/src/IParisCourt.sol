@@ -9,10 +9,15 @@ import {IParisMarketTypes} from "./IParisMarket.sol";
 interface IParisCourt is IParisMarketTypes {
     /// @notice Seal a verdict on a revealed delta, within VOTE_WINDOW of its reveal: the commitment is
     ///         `voteCommitment(deltaId, validator, pass, score, salt)`, so nobody can copy another's verdict. Active
-    ///         validators only, never the miner.
+    ///         validators on the delta's committee only (`onCommittee`), never the miner.
     /// @param deltaId the delta checked
     /// @param commitment the sealed vote
     function commitVote(uint256 deltaId, bytes32 commitment) external;
+
+    /// @notice Whether `validator` sits on the delta's committee: drawn, once the delta is revealed, from its
+    ///         challenge seed with probability min(1, COMMITTEE_SIZE x its stake / validatorStake), so a
+    ///         validator's work is bounded, and nobody knows a delta's voters before its reveal.
+    function onCommittee(uint256 deltaId, address validator) external view returns (bool);
 
     /// @notice Open a sealed vote in the VOTE_WINDOW after the commit phase; it counts with the validator's stake.
     ///         A sealed vote left unrevealed is slashable like a wrong one.

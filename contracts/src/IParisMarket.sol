@@ -179,6 +179,8 @@ interface IParisMarketTypes {
     error VotingClosed(uint256 deltaId, uint256 closedAt);
     /// @notice a sealed vote is revealed in the VOTE_WINDOW after the commit phase, from `opensAt` to `closesAt`
     error NotRevealPhase(uint256 deltaId, uint256 opensAt, uint256 closesAt);
+    /// @notice the delta's committee, drawn by stake from its seed, left this validator out: it does not vote on it
+    error NotOnCommittee(uint256 deltaId, address validator);
     /// @notice reveal exactly the verdict, score and salt the commitment sealed (see `voteCommitment`)
     error VoteMismatch(uint256 deltaId, address validator);
     /// @notice a delta is decided once its votes were revealed: wait until `endsAt`

@@ -18,6 +18,9 @@ abstract contract MarketState is IParisMarketTypes, ReentrancyGuard {
     uint256 public constant SCORE_CAP_X_MEDIAN = 2;
     /// @notice Random challenges per delta at most (the last segment comes on top): bounds what a reveal holds.
     uint8 public constant MAX_CHALLENGES = 16;
+    /// @notice A delta's committee holds this many validators' worth of stake, in expectation: a validator with
+    ///         stake s is drawn with probability min(1, COMMITTEE_SIZE x s / validatorStake), from the delta's seed.
+    uint256 public constant COMMITTEE_SIZE = 8;
 
     uint96 public immutable MIN_STAKE;
     uint40 public immutable UNBONDING_DELAY;
@@ -31,6 +34,8 @@ abstract contract MarketState is IParisMarketTypes, ReentrancyGuard {
     uint40 public immutable MIN_REVEAL_WINDOW;
 
     uint256 public jobCount;
+    /// @notice The stake of every bonded validator (unslashed, not unbonding): what committee draws divide.
+    uint256 public validatorStake;
     mapping(uint256 jobId => Job) internal jobs;
     mapping(uint256 deltaId => Delta) internal deltas;
     mapping(address => Stake) internal stakes;
@@ -65,6 +70,11 @@ abstract contract MarketState is IParisMarketTypes, ReentrancyGuard {
     function _requireSettled(uint256 deltaId, Delta storage d) internal view {
         uint256 opensAt = uint256(d.revealedAt) + 3 * uint256(VOTE_WINDOW);
         if (!d.revealed || block.timestamp <= opensAt) revert NotSettled(deltaId, opensAt);
+    }
+
+    /// @dev Take an account's stake out of `validatorStake` (before it changes, unbonds or is slashed), if counted.
+    function _uncount(Stake storage s) internal {
+        if (s.roles & ROLE_VALIDATOR != 0 && !s.slashed && s.unbondAt == 0) validatorStake -= s.amount;
     }
 
     /// @dev One place that encodes InvalidTerms, instead of one per refused term.

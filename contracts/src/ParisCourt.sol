@@ -25,11 +25,20 @@ contract ParisCourt is MarketState, IParisCourt {
         if (msg.sender == d.miner) revert OwnDelta(deltaId, msg.sender);
         if (votes[deltaId][msg.sender] != Vote.None) revert AlreadyVoted(deltaId, msg.sender);
         if (!d.revealed) revert VoteBeforeReveal(deltaId);
+        if (!onCommittee(deltaId, msg.sender)) revert NotOnCommittee(deltaId, msg.sender);
         uint256 closesAt = uint256(d.revealedAt) + VOTE_WINDOW;
         if (block.timestamp > closesAt) revert VotingClosed(deltaId, closesAt);
         votes[deltaId][msg.sender] = Vote.Committed;
         voteCommitments[deltaId][msg.sender] = commitment;
         emit VoteCommitted(deltaId, msg.sender);
+    }
+
+    /// @inheritdoc IParisCourt
+    function onCommittee(uint256 deltaId, address validator) public view returns (bool) {
+        bytes32 seed = fixedSeeds[deltaId];
+        Stake storage s = stakes[validator];
+        if (seed == bytes32(0) || s.slashed || s.unbondAt != 0 || s.roles & ROLE_VALIDATOR == 0) return false;
+        return uint256(keccak256(abi.encode(seed, validator))) % validatorStake < COMMITTEE_SIZE * uint256(s.amount);
     }
 
     /// @inheritdoc IParisCourt
@@ -160,6 +169,7 @@ contract ParisCourt is MarketState, IParisCourt {
         if (!wrong) revert RightVote(deltaId, validator);
         Stake storage s = stakes[validator];
         if (s.slashed) revert IsSlashed(validator);
+        _uncount(s);
         uint256 amount = s.amount;
         s.amount = 0;
         s.slashed = true;
@@ -191,6 +201,7 @@ contract ParisCourt is MarketState, IParisCourt {
         }
         d.state = DeltaState.Slashed;
         Stake storage s = stakes[d.miner];
+        _uncount(s);
         uint256 amount = s.amount;
         s.amount = 0;
         s.slashed = true;

@@ -127,8 +127,10 @@ contract ParisMarket is MarketState, IParisMarket {
         uint256 total = uint256(s.amount) + msg.value;
         if (total < MIN_STAKE) revert StakeTooSmall(total, MIN_STAKE);
         if (total > type(uint96).max) _refuse("stake above 2^96 wei");
+        _uncount(s);
         s.amount = uint96(total);
         s.roles |= roles;
+        if (s.roles & ROLE_VALIDATOR != 0) validatorStake += total;
         emit Staked(msg.sender, s.roles, msg.value, total);
     }
 
@@ -146,6 +148,7 @@ contract ParisMarket is MarketState, IParisMarket {
         if (s.amount == 0) revert NotStaked(msg.sender, 0);
         if (s.unbondAt != 0) revert Unbonding(msg.sender);
         uint40 unbondAt = uint40(block.timestamp) + UNBONDING_DELAY;
+        _uncount(s);
         s.unbondAt = unbondAt;
         emit UnbondRequested(msg.sender, unbondAt);
     }
@@ -254,6 +257,7 @@ contract ParisMarket is MarketState, IParisMarket {
         uint256 closesAt = uint256(d.submittedAt) + jobs[d.jobId].revealWindow;
         if (block.timestamp > closesAt) revert RevealWindowClosed(deltaId, closesAt);
         bytes32 seed = challengeSeed(deltaId);
+        fixedSeeds[deltaId] = seed; // kept: it draws the delta's committee after its block hash ages out
         d.revealed = true;
         d.revealedAt = uint40(block.timestamp);
         emit Revealed(deltaId, msg.sender, revealDigest, revealCodec, seed);

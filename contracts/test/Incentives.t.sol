@@ -364,4 +364,34 @@ contract IncentivesTest is JobFixture {
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotReleasable.selector, id, IParisMarketTypes.DeltaState.Submitted));
         market.release(id);
     }
+
+    function test_committeesAreDrawnByStakeOnlyOnceTheDeltaIsRevealed() public {
+        vm.prank(VALIDATOR1);
+        market.stake{value: 994 ether}(2); // 996 of the 1,000 ether validators hold
+        vm.assertEq(market.validatorStake(), 1_000 ether);
+        uint256 drawn;
+        bool refused;
+        for (uint160 i = 1; i <= 40; ++i) {
+            address miner = address(0xD000 + i);
+            vm.deal(miner, 1 ether);
+            vm.prank(miner);
+            market.stake{value: 1 ether}(1);
+            uint256 id = _submit(miner, jobId, 0, 0);
+            vm.assertFalse(court.onCommittee(id, VALIDATOR1)); // nobody knows a delta's voters before its reveal
+            _reveal(id);
+            vm.assertTrue(court.onCommittee(id, VALIDATOR1)); // min(1, 8 x 996 / 1000)
+            if (court.onCommittee(id, VALIDATOR2)) {
+                ++drawn; // 8 x 2 / 1000: 1.6 % of the deltas
+            } else if (!refused) {
+                vm.prank(VALIDATOR2);
+                vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotOnCommittee.selector, id, VALIDATOR2));
+                court.commitVote(id, bytes32(0));
+                refused = true;
+            }
+        }
+        vm.assertLe(drawn, 5); // 0.64 expected in 40 draws
+        vm.prank(VALIDATOR1);
+        market.requestUnbond(); // an unbonding validator's stake no longer counts
+        vm.assertEq(market.validatorStake(), 4 ether);
+    }
 }

@@ -496,6 +496,16 @@ contract ParisMarketInvariantTest is Cheats {
         vm.assertFalse(market.getStake(handler.actors(3)).slashed, "honest validator's stake slashed");
     }
 
+    /// @notice Committees are drawn against the stake of exactly the validators that may vote.
+    function invariant_validatorStakeIsWhatBondedValidatorsHold() public view {
+        uint256 bonded;
+        for (uint256 i; i < 8; ++i) {
+            IParisMarketTypes.Stake memory s = market.getStake(handler.actors(i));
+            if (s.roles & 2 != 0 && !s.slashed && s.unbondAt == 0) bonded += s.amount;
+        }
+        vm.assertEq(market.validatorStake(), bonded);
+    }
+
     /// @notice A passed delta stays payable: while its expert has rounds left in an open job, the escrow covers
     ///         the share of that expert's next merge.
     function invariant_aPassedDeltaStaysPayable() public view {

@@ -2,7 +2,8 @@
 
 Each pass reads new chain events (jobs, submissions, reveals) through the market index, then moves every
 open delta record one or more stages forward: pending -> decided (the verdict and score, written before
-anything is sent) -> committed (the vote sealed, within the market's vote window after the miner's reveal)
+anything is sent; a revealed delta whose committee, drawn by stake, left this validator out is not checked at
+all) -> committed (the vote sealed, within the market's vote window after the miner's reveal)
 -> opened (the vote revealed in the next window) -> done (once the delta is decided by stake: the miner
 slashed when it failed; once its trap window closed: the fee collected when our vote matched, and every
 validator who voted against the verdict, or sealed a vote and never opened it, slashed). The seal's salt is
@@ -201,6 +202,9 @@ class ValidatorDaemon(Daemon):
     # --------------------------------------------------------------- stages
 
     def _advance(self, record: DeltaRecord) -> None:
+        if record.stage == "pending" and record.reveal_cid and record.miner != self.address \
+                and not self.chain.on_committee(record.delta_id, self.address):
+            return self._done(record, "not drawn for its committee: not checked")
         if record.stage == "pending":
             self._decide(record)
         if record.stage == "decided":
@@ -257,6 +261,8 @@ class ValidatorDaemon(Daemon):
                 try:
                     self.chain.commit_vote(record.delta_id, record.passed, record.score, self._salt(record.delta_id))
                 except ContractRevert as exc:
+                    if exc.error == Revert.NOT_ON_COMMITTEE:  # checked on its file alone, before the draw
+                        return self._done(record, "not drawn for its committee: not voted")
                     if exc.error != Revert.VOTING_CLOSED:
                         raise
                     return self._done(record, "checked after the commit phase: not voted")

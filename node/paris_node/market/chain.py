@@ -455,6 +455,10 @@ class Chain:
         """The latest block's unix time: the clock the contract's windows and deadlines use."""
         return int(self.w3.eth.get_block("latest")["timestamp"])
 
+    def on_committee(self, delta_id: int, validator: str) -> bool:
+        """Whether `validator` was drawn (by stake, from the delta's seed) for the revealed delta's committee."""
+        return bool(self.call("onCommittee", delta_id, Web3.to_checksum_address(validator)))
+
     def vote_of(self, delta_id: int, validator: str) -> Vote:
         return Vote(self.call("votes", delta_id, Web3.to_checksum_address(validator)))
 

@@ -45,6 +45,7 @@ class Revert(StrEnum):
     NOT_SLASHABLE = "NotSlashable"
     NOTHING_TO_COLLECT = "NothingToCollect"
     VOTING_CLOSED = "VotingClosed"
+    NOT_ON_COMMITTEE = "NotOnCommittee"
     NOT_REVEAL_PHASE = "NotRevealPhase"
     NO_VERDICT = "NoVerdict"
     ALREADY_DECIDED = "AlreadyDecided"

@@ -211,6 +211,7 @@ class Devnet:
     """Starts, supervises and stops one local devnet living in `directory`."""
 
     directory: Path
+    market: MarketParams = DEVNET_MARKET
     children: list[Child] = field(default_factory=list)
     info: DevnetInfo | None = None
     _ticking: threading.Event = field(default_factory=threading.Event)
@@ -250,7 +251,7 @@ class Devnet:
 
         host, port = anvil.wait_for_line(_ANVIL_LINE, START_TIMEOUT_S).groups()
         rpc_url = f"http://{host}:{port}"
-        contract, deploy_block = deploy(rpc_url, devnet_account(0), DEVNET_MARKET)
+        contract, deploy_block = deploy(rpc_url, devnet_account(0), self.market)
 
         password = os.environ.get(PASSWORD_ENV, DEVNET_PASSWORD)
         accounts = []
