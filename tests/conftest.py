@@ -6,24 +6,20 @@ Tests that need a devnet (this fixture, or one they start themselves) carry the 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from paris_node.runtime.devnet import DEVNET_MARKET, Devnet, DevnetInfo
+from paris_node.runtime.devnet import Devnet, DevnetInfo
+
+from helpers.chain import TEST_MARKET
 
 
 @pytest.fixture(scope="session")
 def devnet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the shared devnet keeps devnet.json, keystores and logs (what `--dir` takes)."""
     return tmp_path_factory.mktemp("devnet")
-
-
-# The shared devnet's vote phases are 8 s, not the demo's 20: tests that run daemons in real time wait through
-# two of them per round (and a third before fees), and its validators check a delta in about a second.
-TEST_MARKET = dataclasses.replace(DEVNET_MARKET, vote_window_s=8)
 
 
 @pytest.fixture(scope="session")

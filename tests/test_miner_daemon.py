@@ -22,6 +22,7 @@ from paris_node.market.index import MarketIndex
 from paris_node.roles.aggregator import verify_merge
 from paris_node.runtime.devnet import DEVNET_PASSWORD, Devnet, DevnetInfo, devnet_account
 
+from helpers.chain import TEST_MARKET
 from helpers.jobs import open_job, tiny_spec
 from helpers.wait import wait_for
 
@@ -33,7 +34,7 @@ VALIDATOR = [sys.executable, "-c", "from paris_validator.cli import main; main()
 
 @pytest.fixture
 def net(tmp_path: Path) -> Iterator[tuple[DevnetInfo, Path]]:
-    devnet = Devnet(tmp_path / "devnet")
+    devnet = Devnet(tmp_path / "devnet", market=TEST_MARKET)
     try:
         yield devnet.start(), tmp_path
     finally:

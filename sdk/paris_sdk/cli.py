@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ from paris_node.market.index import MarketIndexError
 from paris_node.net.p2p import P2PError
 from paris_node.roles.aggregator import AggregatorError, verify_merge
 from paris_node.runtime.config import ConfigError
-from paris_node.runtime.devnet import Devnet, DevnetError, DevnetInfo, down, supervise, up_detached
+from paris_node.runtime.devnet import DEVNET_MARKET, Devnet, DevnetError, DevnetInfo, down, supervise, up_detached
 from paris_node.runtime.keys import SigningKeyError
 from paris_sdk.client import Client, JobError, JobRequest, Merged
 from paris_sdk.demo import DemoSettings, run_demo
@@ -111,12 +112,14 @@ def demo(directory: Path = typer.Option(Path(".paris/demo"), "--dir", help="Scra
          local_steps: int = typer.Option(20, "--local-steps"), segment_steps: int = typer.Option(5, "--segment-steps"),
          clips: int = typer.Option(48, "--clips", help="Synthetic clips in the job."),
          port: int = typer.Option(0, "--port", help="Dashboard port (0: any free port; the URL is printed)."),
-         private: bool = typer.Option(False, "--private", help="A private job: its data encrypted on IPFS.")) -> None:
-    """Run the whole market on a fresh devnet: a job, miners (one cheating), a validator, the aggregator."""
+         private: bool = typer.Option(False, "--private", help="A private job: its data encrypted on IPFS."),
+         vote_window: int = typer.Option(DEVNET_MARKET.vote_window_s, "--vote-window", min=5,
+                                         help="Seconds of each vote phase on the demo's devnet.")) -> None:
+    """Run the whole market on a fresh devnet: a job, miners (one cheating), validators (one lazy), the aggregator."""
     settings = DemoSettings(experts=experts, rounds=rounds, miners=miners, clips=clips, local_steps=local_steps,
                             segment_steps=segment_steps, dashboard_port=port, private=private)
     with console.status("starting devnet (anvil, IPFS, contract)..."):
-        devnet = Devnet(directory / "devnet")
+        devnet = Devnet(directory / "devnet", market=dataclasses.replace(DEVNET_MARKET, vote_window_s=vote_window))
         info = devnet.start()
     try:
         console.print(_describe(info, "devnet up"))

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from eth_account import Account
 
 from paris_node.market.chain import Chain, ContractRevert
 from paris_node.market.errors import Revert
-from paris_node.runtime.devnet import DevnetInfo
+from paris_node.runtime.devnet import DEVNET_MARKET, DevnetInfo
 
 ETH = 10**18
+# Devnets started by tests have 8 s vote phases, not the demo's 20: tests that run daemons in real time wait
+# through two of them per round (and a third before fees), and a validator checks a tiny delta in about a second.
+TEST_MARKET = dataclasses.replace(DEVNET_MARKET, vote_window_s=8)
 
 
 def funded_chain(devnet: DevnetInfo) -> Chain:
