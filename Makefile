@@ -25,7 +25,7 @@ test-unit: setup
 test-contracts:
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" forge test
 
-# The long invariant campaign (10,000 runs x depth 32; about 2 minutes here). Not part of `make test`.
+# The long invariant campaign (10,000 runs x depth 32; about 8 minutes here). Not part of `make test`.
 invariants-deep: setup
 	FOUNDRY_PROFILE=deep PATH="$(CURDIR)/node_modules/.bin:$$PATH" forge test --match-contract Invariant
 
