@@ -24,7 +24,7 @@ def test_the_fast_demo_catches_the_cheater_pays_the_honest_and_writes_a_video(tm
     done = subprocess.run([sys.executable, "-c", "from paris_sdk.cli import main; main()", "demo", "--dir",
                            str(tmp_path), "--rounds", "1", "--miners", "2", "--local-steps", "4", "--segment-steps",
                            "2", "--clips", "16", "--private"], capture_output=True, text=True, timeout=500,
-                          env={**os.environ, "COLUMNS": "200"})  # the demo's 20 s vote phases: six daemons share 2 cores
+                          env={**os.environ, "COLUMNS": "200"})  # the demo's 20 s vote phases: 6 daemons, 2 cores
     out = done.stdout
     assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
     assert "creating a private job" in out and "cheater slashed: yes; lazy validator slashed: yes" in out
