@@ -64,6 +64,43 @@ interface IParisCourt is IParisMarketTypes {
     /// @param deltaIds decided deltas the caller voted on
     function collect(uint256[] calldata deltaIds) external;
 
+    /// @notice The id of a dispute of the expert's merge `version` finalized at `finalizedAt` (`mergedAt`).
+    function disputeIdOf(uint256 jobId, uint16 expert, uint32 version, uint40 finalizedAt)
+        external
+        pure
+        returns (uint256);
+
+    /// @notice Dispute the expert's latest merge within VOTE_WINDOW of its finalize (anyone; msg.value is the
+    ///         bond, MIN_STAKE at least): a committee drawn from validator stake (never the aggregator) rebuilds
+    ///         the checkpoint from the merged deltas (`paris verify-merge`) and votes on it like on a delta, pass
+    ///         meaning the merge stands. The next merge of the expert, and claims of its payouts, wait for the
+    ///         outcome (`resolveDispute`).
+    /// @param jobId the job
+    /// @param expert the expert whose latest merge is disputed
+    /// @return disputeId the id its votes are cast on
+    function disputeMerge(uint256 jobId, uint16 expert) external payable returns (uint256 disputeId);
+
+    /// @notice Settle a decided dispute (anyone may call, with the merge's record from its ExpertFinalized event):
+    ///         refuted, the merge is rolled back (its deltas passed and unpriced again, the version reopened) and
+    ///         the aggregator loses its whole stake, half to the disputer (with its bond back) and half to the fail
+    ///         voters; upheld, the bond goes to the aggregator; undecided once voting is over, it goes back.
+    /// @param disputeId the dispute
+    /// @param checkpointDigest the disputed merge's checkpoint digest
+    /// @param checkpointCodec the disputed merge's checkpoint codec
+    /// @param mergedDeltaIds the disputed merge's delta ids, in merge order
+    function resolveDispute(uint256 disputeId, bytes32 checkpointDigest, uint32 checkpointCodec,
+        uint256[] calldata mergedDeltaIds) external;
+
+    /// @notice Prove the expert's latest merge left out a passed delta it had to include (decidable for a whole
+    ///         VOTE_WINDOW before the merge, and within the staleness bound), within VOTE_WINDOW of the finalize:
+    ///         the merge is rolled back and the aggregator loses its whole stake, half to the caller, half burned.
+    /// @param deltaId the passed delta left out
+    /// @param checkpointDigest the merge's checkpoint digest
+    /// @param checkpointCodec the merge's checkpoint codec
+    /// @param mergedDeltaIds the merge's delta ids, in merge order
+    function reportOmission(uint256 deltaId, bytes32 checkpointDigest, uint32 checkpointCodec,
+        uint256[] calldata mergedDeltaIds) external;
+
     /// @notice Slash the miner of a delta that failed its spot checks (decided Failed; the reporter must be one
     ///         of its fail voters, and the voters share half the stake) or whose reveal window closed without a
     ///         reveal (any validator but the miner reports it and takes that half). The other half goes to the job's

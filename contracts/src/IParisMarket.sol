@@ -219,6 +219,25 @@ interface IParisMarketTypes {
     error NothingOwed(address account);
     /// @notice the receiving account rejected the payment; withdraw to an account that accepts ETH
     error TransferFailed(address to, uint256 amount);
+    /// @notice the expert's latest merge is still open to a dispute or omission report (or one is pending):
+    ///         wait until `settlesAt` and for any dispute of it to be resolved
+    error MergeNotSettled(uint256 jobId, uint16 expert, uint256 settlesAt);
+    /// @notice only a merged version can be disputed
+    error NothingToDispute(uint256 jobId, uint16 expert);
+    /// @notice a merge can be disputed only within VOTE_WINDOW of its finalize
+    error DisputeWindowClosed(uint256 jobId, uint16 expert, uint256 closedAt);
+    /// @notice that merge is already disputed: vote on (or resolve) the open dispute
+    error AlreadyDisputed(uint256 disputeId);
+    /// @notice no merge dispute has that id
+    error NotADispute(uint256 disputeId);
+    /// @notice the dispute has a verdict: `decide` it before resolving
+    error UndecidedDispute(uint256 disputeId);
+    /// @notice the dispute was already resolved
+    error AlreadyResolved(uint256 disputeId);
+    /// @notice the checkpoint and delta ids given are not what the merge recorded: take them from ExpertFinalized
+    error WrongMergeRecord(uint256 jobId, uint16 expert, uint32 version);
+    /// @notice the delta was not left out of the expert's latest merge, or that merge can no longer be reported
+    error NotOmitted(uint256 deltaId);
     /// @notice an X25519 public key cannot be all zero bytes: derive the key from the account (paris daemons do)
     error ZeroKey();
 
@@ -306,6 +325,25 @@ interface IParisMarketTypes {
         bytes32 evidenceDigest,
         uint32 evidenceCodec
     );
+    /// @notice The requester named a new aggregator for its job.
+    event AggregatorSet(uint256 indexed jobId, address indexed aggregator);
+    /// @notice Someone disputed the expert's merge `version`, bonding `bond`; the committee votes on `disputeId`.
+    event MergeDisputed(
+        uint256 indexed jobId,
+        uint16 indexed expert,
+        uint32 version,
+        uint256 indexed disputeId,
+        address disputer,
+        uint256 bond
+    );
+    /// @notice A dispute was settled from its state `from` (Failed: the merge was refuted); `paidTo` got `amount`.
+    event DisputeResolved(uint256 indexed disputeId, DeltaState from, address indexed paidTo, uint256 amount);
+    /// @notice The expert's merge `version` was undone: its deltas are passed again, the version open again.
+    event MergeRolledBack(uint256 indexed jobId, uint16 indexed expert, uint32 version);
+    /// @notice A job's aggregator lost its whole stake for a merge that was refuted or left a passed delta out.
+    event AggregatorSlashed(uint256 indexed jobId, address indexed aggregator, address indexed reporter, uint256 amount);
+    /// @notice `reporter` proved the delta left out of its expert's latest merge, earning `reward`.
+    event OmissionReported(uint256 indexed deltaId, address indexed reporter, uint256 reward);
     /// @notice An account was sent everything credited to it.
     event Withdrawn(address indexed account, uint256 amount);
 }
@@ -336,8 +374,13 @@ interface IParisMarket is IParisMarketTypes {
     /// @param jobId the job to close
     function reclaim(uint256 jobId) external;
 
-    /// @notice Bond msg.value (added to any existing bond) as a miner and/or validator.
-    /// @param roles ROLE_MINER, ROLE_VALIDATOR or both
+    /// @notice Name a new aggregator for the job (requester only), once every expert's latest merge is settled.
+    /// @param jobId the job
+    /// @param aggregator the account that finalizes its merges from now on (it must stake as ROLE_AGGREGATOR)
+    function setAggregator(uint256 jobId, address aggregator) external;
+
+    /// @notice Bond msg.value (added to any existing bond) as a miner, validator and/or aggregator.
+    /// @param roles any of ROLE_MINER, ROLE_VALIDATOR and ROLE_AGGREGATOR, or'ed
     function stake(uint8 roles) external payable;
 
     /// @notice Publish (or replace) the caller's X25519 public key, which private jobs seal data keys to.
@@ -411,7 +454,10 @@ interface IParisMarket is IParisMarketTypes {
 
     /// @notice Record the merge of passing deltas into `expert`'s next checkpoint and price each merged delta
     ///         from this expert's share of the round reward, in proportion to its score capped at
-    ///         SCORE_CAP_X_MEDIAN times the merge's lower median score.
+    ///         SCORE_CAP_X_MEDIAN times the merge's lower median score. The job's aggregator only, staked as
+    ///         ROLE_AGGREGATOR, once the expert's previous merge is settled (`MergeNotSettled`). The list must hold
+    ///         every passed delta of the expert within the staleness bound that was decidable a VOTE_WINDOW ago
+    ///         (`reportOmission`), and the checkpoint must be their merge (`disputeMerge`).
     /// @param jobId the job
     /// @param expert the expert whose checkpoint advances
     /// @param newVersion must be the current version + 1
@@ -427,7 +473,8 @@ interface IParisMarket is IParisMarketTypes {
         uint256[] calldata mergedDeltaIds
     ) external;
 
-    /// @notice Credit merged deltas' payouts to their miners' withdrawable balances (anyone may call).
+    /// @notice Credit merged deltas' payouts to their miners' withdrawable balances (anyone may call), once the
+    ///         expert's latest merge is settled.
     /// @param deltaIds merged deltas not yet paid
     function claim(uint256[] calldata deltaIds) external;
 

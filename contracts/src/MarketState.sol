@@ -11,6 +11,9 @@ import {IParisMarketTypes} from "./IParisMarket.sol";
 abstract contract MarketState is IParisMarketTypes, ReentrancyGuard {
     uint8 public constant ROLE_MINER = 1;
     uint8 public constant ROLE_VALIDATOR = 2;
+    /// @notice Bonds a job's merges: only an aggregator staked in this role may finalize, and a merge found wrong
+    ///         (refuted by a dispute's committee, or missing a passed delta) costs it the whole stake.
+    uint8 public constant ROLE_AGGREGATOR = 4;
     uint32 public constant MAX_SCORE = 10_000;
     uint8 public constant MAX_QUORUM = 15;
     /// @notice A merged delta is priced (and weighted in the merge) by at most this many times the lower median
@@ -52,6 +55,11 @@ abstract contract MarketState is IParisMarketTypes, ReentrancyGuard {
     mapping(uint256 jobId => KeyringRef) public keyringOf;
     /// @notice Challenge seeds recorded by `fixChallenge` before their block hash aged out.
     mapping(uint256 deltaId => bytes32) public fixedSeeds;
+    /// @notice When the expert's latest version was finalized (0 once rolled back): it may be disputed, and a
+    ///         passed delta it left out reported, for VOTE_WINDOW after; the next merge and claims wait for that.
+    mapping(uint256 jobId => mapping(uint256 expert => uint40)) public mergedAt;
+    /// @notice The aggregator whose merge a dispute is about: its stake answers for it.
+    mapping(uint256 disputeId => address) public disputedAggregator;
 
     /// @param minStake smallest bond a miner or validator may hold
     /// @param unbondingDelay seconds between requesting unbonding and withdrawing the stake
@@ -59,6 +67,7 @@ abstract contract MarketState is IParisMarketTypes, ReentrancyGuard {
     /// @param voteWindow seconds of each voting phase: commit, reveal, trap exposure
     constructor(uint96 minStake, uint40 unbondingDelay, uint8 challengeDelay, uint40 voteWindow) {
         if (minStake == 0 || challengeDelay == 0 || voteWindow == 0) _refuse("market parameter is zero");
+        if (unbondingDelay <= voteWindow) _refuse("unbonding delay not above the vote window");
         MIN_STAKE = minStake;
         UNBONDING_DELAY = unbondingDelay;
         CHALLENGE_DELAY = challengeDelay;
@@ -70,6 +79,28 @@ abstract contract MarketState is IParisMarketTypes, ReentrancyGuard {
     function _requireSettled(uint256 deltaId, Delta storage d) internal view {
         uint256 opensAt = uint256(d.revealedAt) + 3 * uint256(VOTE_WINDOW);
         if (!d.revealed || block.timestamp <= opensAt) revert NotSettled(deltaId, opensAt);
+    }
+
+    /// @dev A merge dispute's id: one per finalized merge, also after a rollback and a new merge of that version.
+    function _disputeIdOf(uint256 jobId, uint256 expert, uint256 version, uint256 finalizedAt)
+        internal
+        pure
+        returns (uint256)
+    {
+        return uint256(keccak256(abi.encode(jobId, expert, version, finalizedAt, "dispute")));
+    }
+
+    /// @dev The expert's latest merge can no longer be disputed or rolled back: its window is over and no dispute
+    ///      of it is open.
+    function _requireMergeSettled(uint256 jobId, uint16 expert) internal view {
+        uint256 version = versionOf[jobId][expert];
+        uint256 at = mergedAt[jobId][expert];
+        if (at == 0) return;
+        uint256 settlesAt = at + VOTE_WINDOW;
+        DeltaState dispute = deltas[_disputeIdOf(jobId, expert, version, at)].state; // refuted: rolled back next
+        if (block.timestamp <= settlesAt || dispute == DeltaState.Submitted || dispute == DeltaState.Failed) {
+            revert MergeNotSettled(jobId, expert, settlesAt);
+        }
     }
 
     /// @dev Take an account's stake out of `validatorStake` (before it changes, unbonds or is slashed), if counted.

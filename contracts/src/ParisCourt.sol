@@ -22,7 +22,9 @@ contract ParisCourt is MarketState, IParisCourt {
         if (d.state == DeltaState.None) revert UnknownDelta(deltaId);
         if (d.state != DeltaState.Submitted) revert AlreadyDecided(deltaId, d.state);
         _requireActive(msg.sender, ROLE_VALIDATOR);
-        if (msg.sender == d.miner) revert OwnDelta(deltaId, msg.sender);
+        if (msg.sender == d.miner || (d.segments == 0 && msg.sender == jobs[d.jobId].aggregator)) {
+            revert OwnDelta(deltaId, msg.sender); // a miner's own delta, an aggregator's own merge
+        }
         if (votes[deltaId][msg.sender] != Vote.None) revert AlreadyVoted(deltaId, msg.sender);
         if (!d.revealed) revert VoteBeforeReveal(deltaId);
         if (!onCommittee(deltaId, msg.sender)) revert NotOnCommittee(deltaId, msg.sender);
@@ -146,7 +148,7 @@ contract ParisCourt is MarketState, IParisCourt {
         uint256 votingEnds = uint256(d.revealedAt) + 2 * uint256(VOTE_WINDOW);
         DeltaState state = d.state;
         if (!listed || keccak256(abi.encode(jobId, trapDeltaIds, salt)) != traps.digest
-            || d.submittedBlock <= traps.block || !d.revealed || d.trapped || state == DeltaState.Failed
+            || d.submittedBlock <= traps.block || d.segments == 0 || !d.revealed || d.trapped || state == DeltaState.Failed
             || state == DeltaState.Slashed || block.timestamp <= votingEnds
             || block.timestamp > votingEnds + VOTE_WINDOW) revert NotExposable(deltaId);
         d.trapped = true;
@@ -180,6 +182,137 @@ contract ParisCourt is MarketState, IParisCourt {
         emit VoterSlashed(deltaId, validator, msg.sender, amount, toReporter);
     }
 
+    // ---------------------------------------------------------------- merges answered for
+
+    /// @inheritdoc IParisCourt
+    function disputeIdOf(uint256 jobId, uint16 expert, uint32 version, uint40 finalizedAt)
+        external
+        pure
+        returns (uint256)
+    {
+        return _disputeIdOf(jobId, expert, version, finalizedAt);
+    }
+
+    /// @inheritdoc IParisCourt
+    function disputeMerge(uint256 jobId, uint16 expert) external payable returns (uint256 disputeId) {
+        Job storage job = _openJob(jobId);
+        uint32 version = versionOf[jobId][expert];
+        uint40 at = mergedAt[jobId][expert];
+        if (at == 0) revert NothingToDispute(jobId, expert);
+        if (block.timestamp > uint256(at) + VOTE_WINDOW) revert DisputeWindowClosed(jobId, expert, at + VOTE_WINDOW);
+        if (msg.value < MIN_STAKE) revert StakeTooSmall(msg.value, MIN_STAKE);
+        if (msg.value > type(uint96).max) _refuse("dispute bond above 2^96 wei");
+        disputeId = _disputeIdOf(jobId, expert, version, at);
+        Delta storage d = deltas[disputeId];
+        if (d.state != DeltaState.None) revert AlreadyDisputed(disputeId);
+        // A dispute is voted on like a delta (pass: the merge stands), with no segments and the disputer as miner.
+        d.miner = msg.sender;
+        d.baseVersion = version;
+        d.expert = expert;
+        d.state = DeltaState.Submitted;
+        d.submittedAt = at;
+        d.jobId = uint48(jobId);
+        d.submittedBlock = uint40(block.number);
+        d.revealed = true;
+        d.revealedAt = uint40(block.timestamp);
+        d.payout = uint96(msg.value);
+        fixedSeeds[disputeId] = keccak256(abi.encode(blockhash(block.number - 1), disputeId));
+        disputedAggregator[disputeId] = job.aggregator;
+        stakes[job.aggregator].open += 1; // its stake stays until the dispute is resolved
+        emit MergeDisputed(jobId, expert, version, disputeId, msg.sender, msg.value);
+    }
+
+    /// @inheritdoc IParisCourt
+    function resolveDispute(uint256 disputeId, bytes32 checkpointDigest, uint32 checkpointCodec,
+        uint256[] calldata mergedDeltaIds) external
+    {
+        Delta storage d = deltas[disputeId];
+        if (d.segments != 0 || d.state == DeltaState.None) revert NotADispute(disputeId);
+        DeltaState state = d.state;
+        Job storage job = jobs[d.jobId];
+        address aggregator = disputedAggregator[disputeId];
+        uint256 bond = d.payout;
+        address winner = d.miner; // the disputer, unless the merge stands
+        if (state == DeltaState.Submitted) {
+            uint256 endsAt = uint256(d.revealedAt) + 2 * uint256(VOTE_WINDOW);
+            if (block.timestamp <= endsAt) revert VotingNotOver(disputeId, endsAt);
+            if (uint256(d.passVotes) + d.failVotes >= job.quorum && d.passWeight != d.failWeight) {
+                revert UndecidedDispute(disputeId);
+            }
+            d.state = DeltaState.Released; // no verdict: the merge stands, the bond goes back
+        } else if (state == DeltaState.Passed) {
+            winner = aggregator; // the merge stands: the bond pays for the delay
+            d.state = DeltaState.Released;
+        } else if (state == DeltaState.Failed) {
+            d.state = DeltaState.Slashed;
+            d.payout = 0;
+            if (mergedAt[d.jobId][d.expert] == d.submittedAt && versionOf[d.jobId][d.expert] == d.baseVersion) {
+                _rollBack(d.jobId, d.expert, d.baseVersion, checkpointDigest, checkpointCodec, mergedDeltaIds);
+                uint256 amount = _slashAggregator(d.jobId, aggregator, winner);
+                uint256 toVoters = amount / 2 - (amount / 2) % d.failVotes; // the fail voters' `collect`
+                d.payout = uint96(toVoters);
+                bond += amount - toVoters;
+            } // else an omission report rolled it back and slashed the aggregator first
+        } else {
+            revert AlreadyResolved(disputeId);
+        }
+        stakes[aggregator].open -= 1;
+        owed[winner] += bond;
+        emit DisputeResolved(disputeId, state, winner, bond);
+    }
+
+    /// @inheritdoc IParisCourt
+    function reportOmission(uint256 deltaId, bytes32 checkpointDigest, uint32 checkpointCodec,
+        uint256[] calldata mergedDeltaIds) external
+    {
+        Delta storage d = deltas[deltaId];
+        uint256 jobId = d.jobId;
+        uint16 expert = d.expert;
+        uint32 version = versionOf[jobId][expert];
+        uint256 at = mergedAt[jobId][expert];
+        // Passed (so in no merge), decidable a whole window before the latest merge, and mergeable into it.
+        if (d.segments == 0 || d.state != DeltaState.Passed || at == 0 || block.timestamp > at + VOTE_WINDOW
+            || uint256(d.revealedAt) + 3 * uint256(VOTE_WINDOW) >= at || d.baseVersion >= version
+            || version - 1 - d.baseVersion > jobs[jobId].stalenessBound) revert NotOmitted(deltaId);
+        _rollBack(jobId, expert, version, checkpointDigest, checkpointCodec, mergedDeltaIds);
+        uint256 amount = _slashAggregator(jobId, jobs[jobId].aggregator, msg.sender);
+        uint256 toReporter = amount / 2;
+        owed[msg.sender] += toReporter;
+        owed[address(0)] += amount - toReporter; // burned
+        emit OmissionReported(deltaId, msg.sender, toReporter);
+    }
+
+    /// @dev Undo the expert's latest merge, given what it recorded: its deltas are passed (and unpriced) again and
+    ///      the version is open for a new merge.
+    function _rollBack(uint256 jobId, uint16 expert, uint32 version, bytes32 checkpointDigest,
+        uint32 checkpointCodec, uint256[] calldata mergedDeltaIds) internal
+    {
+        bytes32 record = keccak256(abi.encode(checkpointDigest, checkpointCodec, keccak256(abi.encode(mergedDeltaIds))));
+        if (mergeRecord[jobId][expert][version] != record) revert WrongMergeRecord(jobId, expert, version);
+        uint256 refund;
+        for (uint256 i; i < mergedDeltaIds.length; ++i) {
+            Delta storage merged = deltas[mergedDeltaIds[i]];
+            refund += merged.payout;
+            merged.payout = 0;
+            merged.state = DeltaState.Passed;
+        }
+        jobs[jobId].escrow += uint96(refund); // what the merge priced, from this escrow
+        versionOf[jobId][expert] = version - 1;
+        delete mergeRecord[jobId][expert][version];
+        delete mergedAt[jobId][expert];
+        emit MergeRolledBack(jobId, expert, version);
+    }
+
+    /// @dev Take the whole stake of the job's aggregator; returns it, for the caller to share out.
+    function _slashAggregator(uint256 jobId, address aggregator, address reporter) internal returns (uint256 amount) {
+        Stake storage s = stakes[aggregator];
+        _uncount(s);
+        amount = s.amount;
+        s.amount = 0;
+        s.slashed = true;
+        emit AggregatorSlashed(jobId, aggregator, reporter, amount);
+    }
+
     // ---------------------------------------------------------------- slashing
 
     /// @inheritdoc IParisCourt
@@ -188,6 +321,7 @@ contract ParisCourt is MarketState, IParisCourt {
         if (d.state == DeltaState.None) revert UnknownDelta(deltaId);
         _requireActive(msg.sender, ROLE_VALIDATOR);
         if (msg.sender == d.miner) revert OwnDelta(deltaId, msg.sender);
+        if (d.segments == 0) revert NotSlashable(deltaId, reason); // a merge dispute: `resolveDispute` settles it
         Job storage job = jobs[d.jobId];
         bool failed = reason == SlashReason.FailedSpotCheck;
         if (failed) {

@@ -34,7 +34,7 @@ contract ParisMarket is MarketState, IParisMarket {
     }
 
     /// @notice Calls of IParisCourt (votes, verdicts, traps, slashing) run in the court's code on this storage.
-    fallback() external {
+    fallback() external payable {
         address court = COURT;
         assembly ("memory-safe") {
             calldatacopy(0, 0, calldatasize())
@@ -108,6 +108,9 @@ contract ParisMarket is MarketState, IParisMarket {
         if (msg.sender != job.requester) revert NotRequester(jobId, msg.sender);
         uint256 reclaimableAt = uint256(job.deadline) + 2 * uint256(job.revealWindow);
         if (block.timestamp <= reclaimableAt) revert DeadlineNotReached(jobId, reclaimableAt);
+        for (uint16 expert; expert < job.experts; ++expert) {
+            _requireMergeSettled(jobId, expert); // a merge rolled back later re-credits the escrow
+        }
         uint256 amount = uint256(job.escrow) + job.feePool;
         job.escrow = 0;
         job.feePool = 0;
@@ -116,11 +119,23 @@ contract ParisMarket is MarketState, IParisMarket {
         emit JobReclaimed(jobId, msg.sender, amount);
     }
 
+    /// @inheritdoc IParisMarket
+    function setAggregator(uint256 jobId, address aggregator) external {
+        Job storage job = _openJob(jobId);
+        if (msg.sender != job.requester) revert NotRequester(jobId, msg.sender);
+        if (aggregator == address(0)) _refuse("aggregator is the zero address");
+        for (uint16 expert; expert < job.experts; ++expert) {
+            _requireMergeSettled(jobId, expert); // a merge is disputed against the aggregator that made it
+        }
+        job.aggregator = aggregator;
+        emit AggregatorSet(jobId, aggregator);
+    }
+
     // ---------------------------------------------------------------- stakes
 
     /// @inheritdoc IParisMarket
     function stake(uint8 roles) external payable {
-        if (roles == 0 || roles > (ROLE_MINER | ROLE_VALIDATOR)) revert InvalidRoles(roles);
+        if (roles == 0 || roles > (ROLE_MINER | ROLE_VALIDATOR | ROLE_AGGREGATOR)) revert InvalidRoles(roles);
         Stake storage s = stakes[msg.sender];
         if (s.slashed) revert IsSlashed(msg.sender);
         if (s.unbondAt != 0) revert Unbonding(msg.sender);
@@ -276,25 +291,30 @@ contract ParisMarket is MarketState, IParisMarket {
     ) external {
         Job storage job = _openJob(jobId);
         if (msg.sender != job.aggregator) revert NotAggregator(jobId, msg.sender);
+        _requireActive(msg.sender, ROLE_AGGREGATOR);
         if (expert >= job.experts) revert ExpertOutOfRange(jobId, expert, job.experts);
         uint32 current = versionOf[jobId][expert];
         if (current >= job.rounds) revert AllRoundsDone(jobId, expert);
         if (newVersion != current + 1) revert WrongVersion(newVersion, current + 1);
         uint256 count = mergedDeltaIds.length;
         if (count == 0) revert NothingToMerge();
+        _requireMergeSettled(jobId, expert);
 
         uint256[] memory scores = new uint256[](count);
         for (uint256 i; i < count; ++i) {
             Delta storage d = deltas[mergedDeltaIds[i]];
-            if (d.state != DeltaState.Passed) revert NotMergeable(mergedDeltaIds[i], d.state);
+            if (d.state != DeltaState.Passed || d.segments == 0) revert NotMergeable(mergedDeltaIds[i], d.state);
             if (d.jobId != jobId || d.expert != expert) revert DeltaOfOtherExpert(mergedDeltaIds[i], d.jobId, d.expert);
-            if (current - d.baseVersion > job.stalenessBound) revert TooStale(d.baseVersion, current, job.stalenessBound);
+            if (d.baseVersion > current || current - d.baseVersion > job.stalenessBound) {
+                revert TooStale(d.baseVersion, current, job.stalenessBound);
+            }
             scores[i] = d.scoreSum;
             d.state = DeltaState.Merged; // also rejects the same id twice in one list
         }
         uint256 paid = _price(mergedDeltaIds, scores, job.rewardPerRound / job.experts);
         job.escrow -= uint96(paid); // the escrow reserved every round's reward: no shortfall
         versionOf[jobId][expert] = newVersion;
+        mergedAt[jobId][expert] = uint40(block.timestamp);
         mergeRecord[jobId][expert][newVersion] =
             keccak256(abi.encode(checkpointDigest, checkpointCodec, keccak256(abi.encode(mergedDeltaIds))));
         emit ExpertFinalized(jobId, expert, newVersion, checkpointDigest, checkpointCodec, mergedDeltaIds, paid);
@@ -305,6 +325,7 @@ contract ParisMarket is MarketState, IParisMarket {
         for (uint256 i; i < deltaIds.length; ++i) {
             Delta storage d = deltas[deltaIds[i]];
             if (d.state != DeltaState.Merged) revert NothingToClaim(deltaIds[i], d.state);
+            _requireMergeSettled(d.jobId, d.expert); // its merge may still be rolled back
             d.state = DeltaState.Paid;
             uint256 amount = d.payout;
             owed[d.miner] += amount;
@@ -329,9 +350,13 @@ contract ParisMarket is MarketState, IParisMarket {
         Job storage job = jobs[d.jobId];
         DeltaState state = d.state;
         bool releasable;
-        if (state == DeltaState.Passed) {
+        if (d.segments == 0) {
+            releasable = false; // a merge dispute: `resolveDispute` settles it
+        } else if (state == DeltaState.Passed) {
             uint32 current = versionOf[d.jobId][d.expert];
-            releasable = job.closed || current >= job.rounds || current - d.baseVersion > job.stalenessBound
+            // trained on a version since rolled back, never to be merged, or left past the job's end
+            releasable = d.baseVersion > current || job.closed || current >= job.rounds
+                || current - d.baseVersion > job.stalenessBound
                 || block.timestamp > uint256(job.deadline) + 2 * uint256(job.revealWindow);
         } else if ((state == DeltaState.Submitted && d.revealed) || state == DeltaState.Failed) {
             releasable = block.timestamp > uint256(d.submittedAt) + 4 * uint256(job.revealWindow);

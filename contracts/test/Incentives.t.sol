@@ -70,6 +70,7 @@ contract IncentivesTest is JobFixture {
         court.slash(id, IParisMarketTypes.SlashReason.FailedSpotCheck, bytes32(0), RAW);
         vm.prank(AGGREGATOR);
         market.finalize(job, 0, 1, keccak256("ckpt"), RAW, _ids(id));
+        _settleMerges();
         market.claim(_ids(id));
         vm.assertEq(market.owed(MINER1), 1 ether);
         _toPhase(id, 3);
@@ -224,6 +225,7 @@ contract IncentivesTest is JobFixture {
         market.finalize(big, 0, 1, keccak256("ckpt"), RAW, _ids(id));
         vm.assertEq(_payout(id), 2 ** 81 + 3);
         vm.assertEq(_escrow(big), 0);
+        _settleMerges();
         market.claim(_ids(id));
         vm.assertEq(market.owed(MINER1), 2 ** 81 + 3);
     }
@@ -236,6 +238,7 @@ contract IncentivesTest is JobFixture {
         market.reclaim(jobId);
         vm.prank(AGGREGATOR);
         market.finalize(jobId, 0, 1, keccak256("ckpt"), RAW, _ids(id));
+        _settleMerges();
         market.claim(_ids(id));
         vm.assertEq(market.owed(MINER1), 1 ether);
     }
@@ -281,6 +284,7 @@ contract IncentivesTest is JobFixture {
             uint256 id = _passed(MINER1, jobId, 0, v - 1, 100);
             vm.prank(AGGREGATOR);
             market.finalize(jobId, 0, v, bytes32(0), RAW, _ids(id));
+            _settleMerges();
             market.claim(_ids(id));
         }
         vm.expectEmit(true, true, false, true);

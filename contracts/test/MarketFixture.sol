@@ -32,7 +32,7 @@ abstract contract MarketFixture is Cheats {
         vm.roll(100);
         market = new ParisMarket(MIN_STAKE, UNBONDING, DELAY, VOTE_WINDOW);
         court = IParisCourt(address(market));
-        address[6] memory everyone = [REQUESTER, MINER1, MINER2, VALIDATOR1, VALIDATOR2, VALIDATOR3];
+        address[7] memory everyone = [REQUESTER, AGGREGATOR, MINER1, MINER2, VALIDATOR1, VALIDATOR2, VALIDATOR3];
         for (uint256 i; i < everyone.length; ++i) {
             vm.deal(everyone[i], 1_000 ether);
         }
@@ -41,6 +41,7 @@ abstract contract MarketFixture is Cheats {
         _stake(VALIDATOR1, market.ROLE_VALIDATOR());
         _stake(VALIDATOR2, market.ROLE_VALIDATOR());
         _stake(VALIDATOR3, market.ROLE_VALIDATOR());
+        _stake(AGGREGATOR, market.ROLE_AGGREGATOR());
     }
 
     function _stake(address who, uint8 roles) internal {
@@ -125,6 +126,11 @@ abstract contract MarketFixture is Cheats {
         id = _submit(miner, jobId, expert, base);
         _reveal(id);
         _pass(id, score);
+    }
+
+    /// @dev Past the dispute window of the merges just finalized: claims and the next merges may go on.
+    function _settleMerges() internal {
+        vm.warp(block.timestamp + VOTE_WINDOW + 1);
     }
 
     function _ids(uint256 a) internal pure returns (uint256[] memory ids) {

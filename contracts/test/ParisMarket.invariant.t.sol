@@ -50,6 +50,8 @@ contract MarketHandler is Cheats {
         }
         vm.deal(TRAPPER, 1_000 ether);
         _stake(TRAPPER, 1, 100 ether);
+        vm.deal(AGGREGATOR, 1_000 ether);
+        _stake(AGGREGATOR, 4, 2 ether);
     }
 
     /// @dev Three miners, three validators; actor 2 holds both roles (it mines and votes on others' deltas).

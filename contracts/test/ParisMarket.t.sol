@@ -22,7 +22,7 @@ contract JobsTest is MarketFixture {
         vm.assertEq(uint256(job.feePool), 4 ether); // the rest pays validator fees
         vm.assertEq(uint256(job.rewardPerRound), 2 ether);
         vm.assertEq(job.specDigest, SPEC);
-        vm.assertEq(address(market).balance, 10 ether + 10 ether); // escrow + five 2-ether stakes
+        vm.assertEq(address(market).balance, 10 ether + 12 ether); // escrow + six 2-ether stakes
     }
 
     function test_createJob_revertsWithoutEscrow() public {
@@ -184,8 +184,8 @@ contract StakesTest is MarketFixture {
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.StakeTooSmall.selector, 0, MIN_STAKE));
         market.stake(1);
         vm.prank(fresh);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.InvalidRoles.selector, 4));
-        market.stake{value: 1 ether}(4);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.InvalidRoles.selector, 8));
+        market.stake{value: 1 ether}(8);
     }
 
     function test_unbondThenWithdrawStake() public {
@@ -440,6 +440,10 @@ contract MergesTest is JobFixture {
         vm.assertEq(market.mergeRecord(jobId, 0, 1), keccak256(abi.encode(keccak256("ckpt"), RAW, keccak256(abi.encode(ids)))));
         vm.assertTrue(_state(a) == IParisMarketTypes.DeltaState.Merged);
 
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.MergeNotSettled.selector, jobId, 0,
+            block.timestamp + VOTE_WINDOW));
+        market.claim(ids); // not while the merge may still be disputed
+        _settleMerges();
         market.claim(ids);
         vm.assertEq(market.owed(MINER1), 0.6 ether);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NothingToClaim.selector, a, IParisMarketTypes.DeltaState.Paid));
@@ -471,6 +475,7 @@ contract MergesTest is JobFixture {
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.ExpertOutOfRange.selector, jobId, 5, 2));
         market.finalize(jobId, 5, 1, bytes32(0), RAW, _ids(a));
         market.finalize(jobId, 0, 1, bytes32(0), RAW, _ids(a));
+        _settleMerges();
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotMergeable.selector, a, IParisMarketTypes.DeltaState.Merged));
         market.finalize(jobId, 0, 2, bytes32(0), RAW, _ids(a)); // merged once only
         vm.stopPrank();
@@ -485,6 +490,7 @@ contract MergesTest is JobFixture {
             uint256 id = _passed(MINER1, jobId, 0, v - 1, 100);
             vm.prank(AGGREGATOR);
             market.finalize(jobId, 0, v, bytes32(0), RAW, _ids(id));
+            _settleMerges();
             market.claim(_ids(id)); // settles it: MINER1's 2-ether stake backs two unsettled deltas at a time
         }
         uint256 fresh = _passed(MINER1, jobId, 0, 2, 100);
@@ -493,6 +499,7 @@ contract MergesTest is JobFixture {
         market.finalize(jobId, 0, 3, bytes32(0), RAW, _ids(fresh, old));
         vm.prank(AGGREGATOR);
         market.finalize(jobId, 0, 3, bytes32(0), RAW, _ids(fresh));
+        _settleMerges();
         uint256 late = _passed(MINER2, jobId, 0, 3, 100);
         vm.prank(AGGREGATOR);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.AllRoundsDone.selector, jobId, 0));
