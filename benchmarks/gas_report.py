@@ -17,8 +17,8 @@ from pathlib import Path
 from eth_account import Account
 from multiformats import CID
 
-from paris_node.market.chain import (ROLE_MINER, ROLE_VALIDATOR, Chain, JobTerms, cid_to_chain, trap_commitment,
-                                     vote_commitment)
+from paris_node.market.chain import (ROLE_AGGREGATOR, ROLE_MINER, ROLE_VALIDATOR, Chain, JobTerms, cid_to_chain,
+                                     trap_commitment, vote_commitment)
 from paris_node.runtime.devnet import Devnet, devnet_account
 
 ETH = 10**18
@@ -75,6 +75,7 @@ def measure(rpc_url: str, contract: str) -> None:
     receipt = send(requester, "createJob", "createJob", terms.as_tuple(), value=10 * ETH)
     job_id = requester._log_event(receipt, "JobCreated").args["jobId"]
     send(validator, "stake", "stake", ROLE_VALIDATOR, value=ETH)
+    send(aggregator, "stake", "stake", ROLE_AGGREGATOR, value=ETH)
     for index in MINERS:  # the minimum stake backs one unsettled delta: one per round, claimed at the end
         send(chains[index], "stake", "stake", ROLE_MINER, value=len(MERGE_SIZES) * ETH)
 
@@ -96,6 +97,10 @@ def measure(rpc_url: str, contract: str) -> None:
         receipt = send(aggregator, f"finalize ({size})", "finalize", job_id, 0, version + 1, digest, codec, ids)
         finalize_gas[size] = receipt["gasUsed"]
         merged += ids
+    receipt = send(requester, "disputeMerge", "disputeMerge", job_id, 0, value=ETH)  # upheld: the bond goes
+    dispute_id = requester._log_event(receipt, "MergeDisputed").args["disputeId"]
+    vote([(validator, dispute_id, True)])
+    send(requester, "resolveDispute", "resolveDispute", dispute_id, digest, codec, ids)
     send(requester, "claim (1 delta)", "claim", merged[:1])
     send(requester, "claim (7 deltas)", "claim", merged[-7:])
     later(window + 1)  # past the last merge's trap window

@@ -83,6 +83,7 @@ def test_lazy_and_sybil_validators_lose_their_stake_and_the_honest_miner_is_paid
     aggregator = Chain(devnet.rpc_url, devnet.contract, devnet_account(2))
     merged = merge_round(MarketIndex(aggregator, devnet.deploy_block), market.store, market.spec, market.job_id, 0)
     assert merged.args["mergedDeltaIds"] == [honest_id]
+    warp(aggregator, aggregator.vote_window + 1)  # past the merge's dispute window
     aggregator.claim([honest_id])
     assert honest.chain.withdraw() == clock.delta(honest_id).payout > 0
 

@@ -13,9 +13,10 @@ from multiformats import CID
 from paris_node.content.store import IpfsStore
 from paris_node.market.chain import (ROLE_MINER, ROLE_VALIDATOR, Chain, ContractRevert, DeltaState, EventCursor,
                                      JobTerms, SlashReason, cid_to_chain)
+from paris_node.roles.aggregator import bond_as_aggregator
 from paris_node.runtime.devnet import DevnetInfo, devnet_account
 
-from helpers.chain import SALT, funded_chain, settle, vote
+from helpers.chain import SALT, funded_chain, settle, vote, warp
 
 ETH = 10**18
 FEE = ETH // 100
@@ -78,6 +79,7 @@ def test_a_round_from_job_to_payouts_and_a_slash(devnet: DevnetInfo) -> None:
 
     with pytest.raises(ContractRevert, match=r"NotAggregator.*only the job's aggregator"):
         requester.finalize(job_id, 0, 1, _cid("ckpt-1"), ids[:2])
+    bond_as_aggregator(aggregator)
     finalized = aggregator.finalize(job_id, 0, 1, _cid("ckpt-1"), ids[:2])
     assert finalized.args["mergedDeltaIds"] == ids[:2] and finalized.args["reward"] == ETH
     digest, codec = cid_to_chain(_cid("ckpt-1"))
@@ -87,6 +89,9 @@ def test_a_round_from_job_to_payouts_and_a_slash(devnet: DevnetInfo) -> None:
     assert aggregator.version_of(job_id, 0) == 1
     assert [requester.delta(i).payout for i in ids[:2]] == [ETH * 3 // 5, ETH * 2 // 5]
 
+    with pytest.raises(ContractRevert, match="MergeNotSettled"):  # the merge may still be disputed
+        honest2.claim(ids[:2])
+    warp(requester, requester.vote_window + 1)
     honest2.claim(ids[:2])
     held = balance(market)
     assert honest1.withdraw() == ETH * 3 // 5
@@ -113,6 +118,49 @@ def test_a_round_from_job_to_payouts_and_a_slash(devnet: DevnetInfo) -> None:
                  "ExpertFinalized", "DeltaPaid", "Withdrawn", "Slashed", "Collected"):
         assert name in names, name
     assert names.count("DeltaSubmitted") == 3 and names.count("DeltaPaid") == 2
+
+
+def test_an_aggregator_that_leaves_out_a_passed_delta_or_merges_wrongly_loses_its_bond(devnet: DevnetInfo) -> None:
+    requester, validator1, validator2 = _clients(devnet, 1, 3, 4)
+    aggregator, successor, miner1, miner2, disputer = (funded_chain(devnet) for _ in range(5))
+    now = requester.w3.eth.get_block("latest")["timestamp"]
+    terms = JobTerms(spec=_cid("spec-bonded"), experts=1, rounds=2, reward_per_round_wei=2 * ETH,
+                     deadline=now + 86_400, aggregator=aggregator.account.address, validator_fee_wei=FEE,
+                     reveal_window_s=600, quorum=2, challenges=2)
+    job_id = requester.create_job(terms, escrow_wei=5 * ETH)
+    for chain, role in ((validator1, ROLE_VALIDATOR), (validator2, ROLE_VALIDATOR), (miner1, ROLE_MINER),
+                        (miner2, ROLE_MINER)):
+        chain.stake(role, wei=ETH)
+    ids = [c.submit_delta(job_id, 0, 0, _cid(f"bonded-{i}"), b"\x01" * 32, segments=8)
+           for i, c in enumerate((miner1, miner2))]
+    _mine(requester, 3)
+    for chain, delta_id in zip((miner1, miner2), ids, strict=True):
+        chain.reveal(delta_id, _cid(f"bonded-reveal-{delta_id}"))
+    vote([(validator, delta_id, True, 1000) for validator in (validator1, validator2) for delta_id in ids])
+    with pytest.raises(ContractRevert, match="NotStaked"):  # unbonded, it cannot merge
+        aggregator.finalize(job_id, 0, 1, _cid("ckpt-friend"), [ids[1]])
+    bond_as_aggregator(aggregator)
+    warp(requester, requester.vote_window + 1)  # both were decidable a whole window before the merge
+    aggregator.finalize(job_id, 0, 1, _cid("ckpt-friend"), [ids[1]])  # a friend's delta takes the whole share
+
+    reported = miner1.report_omission(ids[0], _cid("ckpt-friend"), [ids[1]])
+    assert reported.args["reward"] == ETH // 2  # half the aggregator's bond; the rest burned
+    assert requester.version_of(job_id, 0) == 0 and requester.delta(ids[1]).state == DeltaState.PASSED
+    assert requester.stake_of(aggregator.account.address).slashed
+
+    requester.set_aggregator(job_id, successor.account.address)
+    bond_as_aggregator(successor)
+    successor.finalize(job_id, 0, 1, _cid("ckpt-wrong"), ids)  # now complete, but a wrong checkpoint
+    dispute_id = disputer.dispute_merge(job_id, 0, bond_wei=ETH)
+    with pytest.raises(ContractRevert, match="MergeNotSettled"):
+        miner1.claim(ids)
+    vote([(validator, dispute_id, False, 0) for validator in (validator1, validator2)])  # they rebuilt another
+    resolved = disputer.resolve_dispute(dispute_id, _cid("ckpt-wrong"), ids)
+    assert resolved.args["paidTo"] == disputer.account.address
+    assert resolved.args["amount"] == ETH + ETH // 2  # its bond back, half the successor's
+    assert requester.version_of(job_id, 0) == 0
+    assert [requester.delta(i).state for i in ids] == [DeltaState.PASSED] * 2  # to be merged again
+    assert requester.stake_of(successor.account.address).slashed
 
 
 def test_wrong_calls_come_back_as_actionable_errors(devnet: DevnetInfo) -> None:

@@ -12,6 +12,7 @@ from multiformats import CID
 from paris_node.market.chain import ROLE_MINER, ROLE_VALIDATOR, Chain, JobTerms
 from paris_node.market.index import MarketIndex, MarketIndexError
 from paris_node.runtime.devnet import DevnetInfo, devnet_account
+from paris_node.roles.aggregator import bond_as_aggregator
 
 from helpers.chain import ETH, funded_chain, vote
 
@@ -55,6 +56,7 @@ def test_the_index_reads_jobs_deltas_reveals_and_merges_and_resumes_after_a_rest
     requester.w3.provider.make_request("anvil_mine", [3])  # type: ignore[arg-type]
     miners[0].reveal(ids[0], _cid("reveal-0"))
     vote([(validator, ids[0], True, 5000)])
+    bond_as_aggregator(aggregator)
     aggregator.finalize(job_a, 1, 1, _cid("checkpoint-a1"), [ids[0]])
     assert [e.name for e in index.sync()] == ["Revealed", "ExpertFinalized"]  # scores are not its business
     reveal = index.reveal(ids[0])

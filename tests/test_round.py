@@ -28,7 +28,7 @@ from paris_node.roles.aggregator import merge_round, verify_merge
 from paris_node.roles.miner import kept_reveal, train_round
 from paris_node.runtime.devnet import DevnetInfo, devnet_account
 
-from helpers.chain import ETH, funded_chain, vote
+from helpers.chain import ETH, funded_chain, vote, warp
 from helpers.jobs import open_job, tiny_spec
 
 
@@ -81,6 +81,7 @@ def test_a_round_is_trained_merged_verified_and_paid(devnet: DevnetInfo, tmp_pat
     other_outer = dataclasses.replace(spec, outer=OuterParams(lr=0.5))
     assert not verify_merge(MarketIndex(requester, devnet.deploy_block), store, other_outer, job_id, 0, 1).matches
 
+    warp(requester, requester.vote_window + 1)  # past the merge's dispute window
     requester.claim(ids[:2])
     payouts = [requester.delta(i).payout for i in ids[:2]]
     assert payouts == [ETH * 3 // 5, ETH * 2 // 5]

@@ -219,8 +219,7 @@ interface IParisMarketTypes {
     error NothingOwed(address account);
     /// @notice the receiving account rejected the payment; withdraw to an account that accepts ETH
     error TransferFailed(address to, uint256 amount);
-    /// @notice the expert's latest merge is still open to a dispute or omission report (or one is pending):
-    ///         wait until `settlesAt` and for any dispute of it to be resolved
+    /// @notice the expert's latest merge may still be disputed: wait until `settlesAt` and any dispute's end
     error MergeNotSettled(uint256 jobId, uint16 expert, uint256 settlesAt);
     /// @notice only a merged version can be disputed
     error NothingToDispute(uint256 jobId, uint16 expert);

@@ -109,7 +109,7 @@ class SlashReason(enum.IntEnum):
     WITHHELD_REVEAL = 1
 
 
-ROLE_MINER, ROLE_VALIDATOR = 1, 2
+ROLE_MINER, ROLE_VALIDATOR, ROLE_AGGREGATOR = 1, 2, 4
 
 
 @dataclass(frozen=True)
@@ -433,6 +433,28 @@ class Chain:
 
     def claim(self, delta_ids: list[int]) -> None:
         self.transact("claim", delta_ids)
+
+    def set_aggregator(self, job_id: int, aggregator: str) -> None:
+        self.transact("setAggregator", job_id, Web3.to_checksum_address(aggregator))
+
+    def dispute_merge(self, job_id: int, expert: int, bond_wei: int) -> int:
+        """Dispute the expert's latest merge (within its window), bonding `bond_wei`; returns the dispute's id."""
+        return self._receipt_event("disputeMerge", job_id, expert, value=bond_wei,
+                                   event="MergeDisputed").args["disputeId"]
+
+    def resolve_dispute(self, dispute_id: int, checkpoint: CID, merged: list[int]) -> Event:
+        digest, codec = cid_to_chain(checkpoint)
+        return self._receipt_event("resolveDispute", dispute_id, digest, codec, merged, event="DisputeResolved")
+
+    def report_omission(self, delta_id: int, checkpoint: CID, merged: list[int]) -> Event:
+        digest, codec = cid_to_chain(checkpoint)
+        return self._receipt_event("reportOmission", delta_id, digest, codec, merged, event="OmissionReported")
+
+    def merge_settles_at(self, job_id: int, expert: int) -> int:
+        """When the expert's latest merge stops being open to disputes and omission reports (0: none is open);
+        the next merge and claims of its payouts wait for it (and for any open dispute of it)."""
+        at = self.call("mergedAt", job_id, expert)
+        return at + self.vote_window if at else 0
 
     def collect(self, delta_ids: list[int]) -> int:
         """A validator's fees (and slashing shares) for votes that matched the verdict; returns the wei credited."""

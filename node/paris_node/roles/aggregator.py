@@ -22,7 +22,7 @@ from paris_node.learning.checkpoint import Checkpoint
 from paris_node.learning.delta import DeltaError, decode
 from paris_node.learning.jobspec import JobSpec
 from paris_node.learning.merge import MergeInput, ema_step, outer_step
-from paris_node.market.chain import Chain, DeltaState, Event
+from paris_node.market.chain import ROLE_AGGREGATOR, Chain, DeltaState, Event
 from paris_node.market.index import MarketIndex
 from paris_node.market.keyring import Content
 
@@ -90,6 +90,16 @@ def passing_deltas(chain: Chain, spec: JobSpec, ids: list[int], current: int) ->
     return keep
 
 
+def bond_as_aggregator(chain: Chain) -> None:
+    """Stake the account as an aggregator (MIN_STAKE at least), which `finalize` requires: the bond a refuted
+    merge, or one that leaves out a passed delta, costs."""
+    stake = chain.stake_of(chain.signer.address)
+    if stake.roles & ROLE_AGGREGATOR and stake.amount >= chain.min_stake:
+        return
+    chain.stake(stake.roles | ROLE_AGGREGATOR, wei=max(0, chain.min_stake - stake.amount))
+    log.info("bonded as the aggregator: %d wei at stake", max(stake.amount, chain.min_stake))
+
+
 def merge_round(index: MarketIndex, content: Content, spec: JobSpec, job_id: int, expert: int) -> Event:
     """Merge what passed into version current + 1, post it to IPFS and finalize it on chain."""
     chain = index.chain
@@ -108,6 +118,7 @@ def merge_round(index: MarketIndex, content: Content, spec: JobSpec, job_id: int
     checkpoint = next_checkpoint(base, inputs, spec)
     cid = content.add(checkpoint.to_bytes(), name=f"job{job_id}-expert{expert}-v{current + 1}.safetensors")
     log.info("job %d expert %d: merged %d deltas into v%d (%s)", job_id, expert, len(merged), current + 1, cid)
+    bond_as_aggregator(chain)
     return chain.finalize(job_id, expert, current + 1, cid, merged)
 
 

@@ -61,6 +61,8 @@ class AggregatorDaemon(Daemon):
 
     def _consider(self, job_id: int, spec: JobSpec, expert: int) -> None:
         current = self.chain.version_of(job_id, expert)
+        if self.chain.timestamp() <= self.chain.merge_settles_at(job_id, expert):
+            return  # the last merge may still be disputed: the next one waits for its window
         ids = [d.delta_id for d in self.index.deltas(job_id, expert)]
         if not passing_deltas(self.chain, spec, ids, current):
             return
