@@ -23,8 +23,8 @@ pytestmark = pytest.mark.devnet  # starts devnets of its own
 def test_the_fast_demo_catches_the_cheater_pays_the_honest_and_writes_a_video(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", "from paris_sdk.cli import main; main()", "demo", "--dir",
                            str(tmp_path), "--rounds", "1", "--miners", "2", "--local-steps", "4", "--segment-steps",
-                           "2", "--clips", "16", "--private"], capture_output=True, text=True, timeout=500,
-                          env={**os.environ, "COLUMNS": "200"})  # the demo's 20 s vote phases: 6 daemons, 2 cores
+                           "2", "--clips", "16", "--private", "--vote-window", "12"], capture_output=True, text=True,
+                          timeout=500, env={**os.environ, "COLUMNS": "200"})  # 12 s phases: 8 s was once too short
     out = done.stdout
     assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
     assert "creating a private job" in out and "cheater slashed: yes; lazy validator slashed: yes" in out
