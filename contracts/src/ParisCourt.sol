@@ -171,10 +171,7 @@ contract ParisCourt is MarketState, IParisCourt {
         if (!wrong) revert RightVote(deltaId, validator);
         Stake storage s = stakes[validator];
         if (s.slashed) revert IsSlashed(validator);
-        _uncount(s);
-        uint256 amount = s.amount;
-        s.amount = 0;
-        s.slashed = true;
+        uint256 amount = _takeStake(s);
         votes[deltaId][validator] = Vote.Collected;
         uint256 toReporter = d.trapped ? 0 : amount / 2;
         owed[msg.sender] += toReporter;
@@ -287,8 +284,9 @@ contract ParisCourt is MarketState, IParisCourt {
     function _rollBack(uint256 jobId, uint16 expert, uint32 version, bytes32 checkpointDigest,
         uint32 checkpointCodec, uint256[] calldata mergedDeltaIds) internal
     {
-        bytes32 record = keccak256(abi.encode(checkpointDigest, checkpointCodec, keccak256(abi.encode(mergedDeltaIds))));
-        if (mergeRecord[jobId][expert][version] != record) revert WrongMergeRecord(jobId, expert, version);
+        if (mergeRecord[jobId][expert][version] != _mergeRecordOf(checkpointDigest, checkpointCodec, mergedDeltaIds)) {
+            revert WrongMergeRecord(jobId, expert, version);
+        }
         uint256 refund;
         for (uint256 i; i < mergedDeltaIds.length; ++i) {
             Delta storage merged = deltas[mergedDeltaIds[i]];
@@ -303,13 +301,9 @@ contract ParisCourt is MarketState, IParisCourt {
         emit MergeRolledBack(jobId, expert, version);
     }
 
-    /// @dev Take the whole stake of the job's aggregator; returns it, for the caller to share out.
+    /// @dev Slash the whole stake of the job's aggregator; returns it, for the caller to share out.
     function _slashAggregator(uint256 jobId, address aggregator, address reporter) internal returns (uint256 amount) {
-        Stake storage s = stakes[aggregator];
-        _uncount(s);
-        amount = s.amount;
-        s.amount = 0;
-        s.slashed = true;
+        amount = _takeStake(stakes[aggregator]);
         emit AggregatorSlashed(jobId, aggregator, reporter, amount);
     }
 
@@ -334,11 +328,7 @@ contract ParisCourt is MarketState, IParisCourt {
             if (block.timestamp <= closesAt) revert RevealWindowOpen(deltaId, closesAt);
         }
         d.state = DeltaState.Slashed;
-        Stake storage s = stakes[d.miner];
-        _uncount(s);
-        uint256 amount = s.amount;
-        s.amount = 0;
-        s.slashed = true;
+        uint256 amount = _takeStake(stakes[d.miner]);
         uint256 toVoters = amount / 2;
         if (failed) {
             toVoters -= toVoters % d.failVotes; // what the fail voters collect, in equal shares
