@@ -103,23 +103,6 @@ abstract contract MarketState is IParisMarketTypes, ReentrancyGuard {
         }
     }
 
-    /// @dev What `mergeRecord` keeps of a merge: its checkpoint and the ids it merged, in order.
-    function _mergeRecordOf(bytes32 checkpointDigest, uint32 checkpointCodec, uint256[] calldata mergedDeltaIds)
-        internal
-        pure
-        returns (bytes32)
-    {
-        return keccak256(abi.encode(checkpointDigest, checkpointCodec, keccak256(abi.encode(mergedDeltaIds))));
-    }
-
-    /// @dev Slash an account's whole stake (out of `validatorStake` first); returns it, for the caller to share out.
-    function _takeStake(Stake storage s) internal returns (uint256 amount) {
-        _uncount(s);
-        amount = s.amount;
-        s.amount = 0;
-        s.slashed = true;
-    }
-
     /// @dev Take an account's stake out of `validatorStake` (before it changes, unbonds or is slashed), if counted.
     function _uncount(Stake storage s) internal {
         if (s.roles & ROLE_VALIDATOR != 0 && !s.slashed && s.unbondAt == 0) validatorStake -= s.amount;

@@ -171,7 +171,10 @@ contract ParisCourt is MarketState, IParisCourt {
         if (!wrong) revert RightVote(deltaId, validator);
         Stake storage s = stakes[validator];
         if (s.slashed) revert IsSlashed(validator);
-        uint256 amount = _takeStake(s);
+        _uncount(s);
+        uint256 amount = s.amount;
+        s.amount = 0;
+        s.slashed = true;
         votes[deltaId][validator] = Vote.Collected;
         uint256 toReporter = d.trapped ? 0 : amount / 2;
         owed[msg.sender] += toReporter;
@@ -284,9 +287,8 @@ contract ParisCourt is MarketState, IParisCourt {
     function _rollBack(uint256 jobId, uint16 expert, uint32 version, bytes32 checkpointDigest,
         uint32 checkpointCodec, uint256[] calldata mergedDeltaIds) internal
     {
-        if (mergeRecord[jobId][expert][version] != _mergeRecordOf(checkpointDigest, checkpointCodec, mergedDeltaIds)) {
-            revert WrongMergeRecord(jobId, expert, version);
-        }
+        bytes32 record = keccak256(abi.encode(checkpointDigest, checkpointCodec, keccak256(abi.encode(mergedDeltaIds))));
+        if (mergeRecord[jobId][expert][version] != record) revert WrongMergeRecord(jobId, expert, version);
         uint256 refund;
         for (uint256 i; i < mergedDeltaIds.length; ++i) {
             Delta storage merged = deltas[mergedDeltaIds[i]];
@@ -301,9 +303,13 @@ contract ParisCourt is MarketState, IParisCourt {
         emit MergeRolledBack(jobId, expert, version);
     }
 
-    /// @dev Slash the whole stake of the job's aggregator; returns it, for the caller to share out.
+    /// @dev Take the whole stake of the job's aggregator; returns it, for the caller to share out.
     function _slashAggregator(uint256 jobId, address aggregator, address reporter) internal returns (uint256 amount) {
-        amount = _takeStake(stakes[aggregator]);
+        Stake storage s = stakes[aggregator];
+        _uncount(s);
+        amount = s.amount;
+        s.amount = 0;
+        s.slashed = true;
         emit AggregatorSlashed(jobId, aggregator, reporter, amount);
     }
 
@@ -328,7 +334,11 @@ contract ParisCourt is MarketState, IParisCourt {
             if (block.timestamp <= closesAt) revert RevealWindowOpen(deltaId, closesAt);
         }
         d.state = DeltaState.Slashed;
-        uint256 amount = _takeStake(stakes[d.miner]);
+        Stake storage s = stakes[d.miner];
+        _uncount(s);
+        uint256 amount = s.amount;
+        s.amount = 0;
+        s.slashed = true;
         uint256 toVoters = amount / 2;
         if (failed) {
             toVoters -= toVoters % d.failVotes; // what the fail voters collect, in equal shares

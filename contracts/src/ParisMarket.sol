@@ -315,7 +315,8 @@ contract ParisMarket is MarketState, IParisMarket {
         job.escrow -= uint96(paid); // the escrow reserved every round's reward: no shortfall
         versionOf[jobId][expert] = newVersion;
         mergedAt[jobId][expert] = uint40(block.timestamp);
-        mergeRecord[jobId][expert][newVersion] = _mergeRecordOf(checkpointDigest, checkpointCodec, mergedDeltaIds);
+        mergeRecord[jobId][expert][newVersion] =
+            keccak256(abi.encode(checkpointDigest, checkpointCodec, keccak256(abi.encode(mergedDeltaIds))));
         emit ExpertFinalized(jobId, expert, newVersion, checkpointDigest, checkpointCodec, mergedDeltaIds, paid);
     }
 

@@ -51,6 +51,7 @@ class Revert(StrEnum):
     ALREADY_DECIDED = "AlreadyDecided"
     NOT_SETTLED = "NotSettled"
     RIGHT_VOTE = "RightVote"
+    MERGE_NOT_SETTLED = "MergeNotSettled"
 
 
 def revert_hints(raw_metadata: str) -> dict[str, str]:
