@@ -19,6 +19,7 @@ from multiformats import CID
 
 from paris_node.market.chain import (ROLE_AGGREGATOR, ROLE_MINER, ROLE_VALIDATOR, Chain, JobTerms, cid_to_chain,
                                      trap_commitment, vote_commitment)
+from paris_node.market.headers import header_rlp
 from paris_node.runtime.devnet import Devnet, devnet_account
 
 ETH = 10**18
@@ -51,6 +52,11 @@ def measure(rpc_url: str, contract: str) -> None:
         receipt = chain.transact(fn, *args, value=value)
         gas.setdefault(label, []).append(receipt["gasUsed"])
         return receipt
+
+    def fix(chain: Chain, delta_id: int) -> None:
+        """fixChallenge with the header of the delta's challenge block (mined by then)."""
+        target = chain.delta(delta_id).submitted_block + chain.challenge_delay
+        send(chain, "fixChallenge", "fixChallenge", delta_id, header_rlp(chain.w3.eth.get_block(target)))
 
     def later(seconds: int) -> None:
         requester.w3.provider.make_request("evm_increaseTime", [seconds])
@@ -91,6 +97,7 @@ def measure(rpc_url: str, contract: str) -> None:
         requester.w3.provider.make_request("anvil_mine", [3])
         for index, delta_id in zip(MINERS[:size], ids, strict=True):
             digest, codec = cid_to_chain(_cid(f"reveal-{delta_id}"))
+            fix(chains[index], delta_id)
             send(chains[index], "reveal", "reveal", delta_id, digest, codec)
         vote([(validator, delta_id, True) for delta_id in ids])
         digest, codec = cid_to_chain(_cid(f"ckpt-{version + 1}"))
@@ -99,6 +106,8 @@ def measure(rpc_url: str, contract: str) -> None:
         merged += ids
     receipt = send(requester, "disputeMerge", "disputeMerge", job_id, 0, value=ETH)  # upheld: the bond goes
     dispute_id = requester._log_event(receipt, "MergeDisputed").args["disputeId"]
+    requester.w3.provider.make_request("anvil_mine", [3])
+    fix(validator, dispute_id)
     vote([(validator, dispute_id, True)])
     send(requester, "resolveDispute", "resolveDispute", dispute_id, digest, codec, ids)
     send(requester, "claim (1 delta)", "claim", merged[:1])
@@ -109,7 +118,7 @@ def measure(rpc_url: str, contract: str) -> None:
     for index in MINERS[:3]:
         send(chains[index], "withdraw", "withdraw")
 
-    trap_and_lazy_voter(requester, validator, send, vote, later)
+    trap_and_lazy_voter(requester, validator, send, vote, later, fix)
 
     per_delta = (finalize_gas[7] - finalize_gas[1]) / 6
     fixed = finalize_gas[1] - per_delta
@@ -132,7 +141,7 @@ def measure(rpc_url: str, contract: str) -> None:
         print(f"  finalize merging {size} delta(s) {used:>7d} / {budget:>7d}  = {used / budget:.2f}x")
 
 
-def trap_and_lazy_voter(requester: Chain, validator: Chain, send, vote, later) -> None:  # type: ignore[no-untyped-def]
+def trap_and_lazy_voter(requester: Chain, validator: Chain, send, vote, later, fix) -> None:  # type: ignore[no-untyped-def]
     """A requester seals a trap and plants it from an account of its own; a lazy validator passes it unchecked
     (alone, so it passes); the requester exposes the trap and anyone slashes the lazy voter."""
     endpoint = requester.w3.provider.endpoint_uri  # type: ignore[attr-defined]
@@ -151,6 +160,7 @@ def trap_and_lazy_voter(requester: Chain, validator: Chain, send, vote, later) -
     digest, codec = cid_to_chain(_cid("trap delta"))
     send(trapper, "submitDelta", "submitDelta", job_id, 0, 0, digest, codec, b"\x02" * 32, 8)
     requester.w3.provider.make_request("anvil_mine", [3])
+    fix(trapper, trap_id)
     send(trapper, "reveal", "reveal", trap_id, digest, codec)
     vote([(lazy, trap_id, True)])
     send(requester, "exposeTrap", "exposeTrap", trap_id, [trap_id], SALT)

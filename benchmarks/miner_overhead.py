@@ -89,6 +89,7 @@ def measure(info, scratch: Path, args: argparse.Namespace) -> None:  # type: ign
     waited = time.perf_counter()
     while True:
         try:
+            miner.fix_challenge(delta_id)
             challenged = miner.challenged_segments(delta_id)
             break
         except ContractRevert:

@@ -57,9 +57,12 @@ def test_a_round_from_job_to_payouts_and_a_slash(devnet: DevnetInfo) -> None:
     ids = [c.submit_delta(job_id, 0, 0, _cid(f"delta-{i}"), b"\x01" * 32, segments=8)
            for i, c in enumerate((honest1, honest2, cheater))]
     assert ids[0] == honest1.delta_id_of(job_id, 0, 0, honest1.account.address)
-    with pytest.raises(ContractRevert, match="ChallengeNotReady"):  # as of its submission (the devnet ticks on)
+    with pytest.raises(ContractRevert, match="ChallengeNotFixed"):  # as of its submission (the devnet ticks on)
         honest1.challenge_seed(ids[0], block=honest1.delta(ids[0]).submitted_block)
     _mine(requester, 3)
+    target = requester.w3.eth.get_block(honest1.delta(ids[0]).submitted_block + requester.challenge_delay)
+    seed = validator1.fix_challenge(ids[0])  # anyone may, with the header of the challenge block
+    assert seed == keccak(encode(["bytes32", "uint256"], [bytes(target["mixHash"]), ids[0]]))
     segments = honest1.challenged_segments(ids[0])
     assert segments[0] == 7 and len(set(segments)) == 3 and all(0 <= s < 8 for s in segments)  # the last, always
     with pytest.raises(ContractRevert, match="VoteBeforeReveal"):
@@ -156,6 +159,8 @@ def test_an_aggregator_that_leaves_out_a_passed_delta_or_merges_wrongly_loses_it
     dispute_id = disputer.dispute_merge(job_id, 0, bond_wei=ETH)
     with pytest.raises(ContractRevert, match="MergeNotSettled"):
         miner1.claim(ids)
+    _mine(requester, 3)
+    validator1.fix_challenge(dispute_id)  # its committee is drawn from a later block's prevrandao, like a delta's
     vote([(validator, dispute_id, False, 0) for validator in (validator1, validator2)])  # they rebuilt another
     resolved = disputer.resolve_dispute(dispute_id, _cid("ckpt-wrong"), ids)
     assert resolved.args["paidTo"] == disputer.account.address

@@ -66,10 +66,10 @@ def test_challenge_is_unknowable_at_submission_and_recomputable_off_chain(market
     submitted = miner.chain.delta(delta_id).submitted_block
     with pytest.raises(ContractRevert) as raised:  # at submission the seed's block does not exist yet
         miner.chain.challenge_seed(delta_id, block=submitted)
-    assert raised.value.error == "ChallengeNotReady"
+    assert raised.value.error == "ChallengeNotFixed"
     _revealed(miner)
     delta = miner.chain.delta(delta_id)
-    target = miner.chain.w3.eth.get_block(delta.submitted_block + 2)["hash"]
+    target = miner.chain.w3.eth.get_block(delta.submitted_block + 2)["mixHash"]  # its prevrandao
     seed = keccak(abi_encode(["bytes32", "uint256"], [target, delta_id]))
     assert miner.chain.challenge_seed(delta_id) == seed
     assert challenged_segments(seed, delta.segments, 1) == miner.chain.challenged_segments(delta_id)

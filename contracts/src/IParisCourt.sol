@@ -71,8 +71,9 @@ interface IParisCourt is IParisMarketTypes {
         returns (uint256);
 
     /// @notice Dispute the expert's latest merge within VOTE_WINDOW of its finalize (anyone; msg.value is the
-    ///         bond, MIN_STAKE at least): a committee drawn from validator stake (never the aggregator) rebuilds
-    ///         the checkpoint from the merged deltas (`paris verify-merge`) and votes on it like on a delta, pass
+    ///         bond, MIN_STAKE at least): a committee drawn from validator stake (never the aggregator), by the
+    ///         seed `fixChallenge` records from the block CHALLENGE_DELAY after the dispute, rebuilds the
+    ///         checkpoint from the merged deltas (`paris verify-merge`) and votes on it like on a delta, pass
     ///         meaning the merge stands. The next merge of the expert, and claims of its payouts, wait for the
     ///         outcome (`resolveDispute`).
     /// @param jobId the job

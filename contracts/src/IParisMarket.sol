@@ -161,6 +161,10 @@ interface IParisMarketTypes {
     error ChallengeNotReady(uint256 deltaId, uint256 readyAtBlock);
     /// @notice the challenge block is more than 256 blocks old and its hash is gone
     error ChallengeExpired(uint256 deltaId);
+    /// @notice the header given does not hash to the challenge block's hash
+    error WrongHeader(uint256 deltaId, uint256 blockNumber);
+    /// @notice nobody has fixed this delta's challenge yet (`fixChallenge` with its challenge block's header)
+    error ChallengeNotFixed(uint256 deltaId);
     /// @notice this delta's challenged states were already revealed
     error AlreadyRevealed(uint256 deltaId);
     /// @notice the reveal window closed; the delta can now be slashed for withholding
@@ -424,19 +428,20 @@ interface IParisMarket is IParisMarketTypes {
     /// @notice The id a delta of `miner` for (job, expert, base version) has or would have.
     function deltaIdOf(uint256 jobId, uint16 expert, uint32 baseVersion, address miner) external pure returns (uint256);
 
-    /// @notice The challenge seed of a delta: the hash of a block mined after its submission, mixed with its id.
-    ///         Unknowable when the delta is submitted; readable for 256 blocks once that block exists, and for
-    ///         good once someone has called `fixChallenge`.
+    /// @notice The challenge seed of a delta, once `fixChallenge` has recorded it.
     /// @param deltaId the delta
-    /// @return seed keccak256(blockhash(submittedBlock + CHALLENGE_DELAY), deltaId)
+    /// @return seed keccak256(abi.encode(prevrandao of block submittedBlock + CHALLENGE_DELAY, deltaId))
     function challengeSeed(uint256 deltaId) external view returns (bytes32 seed);
 
-    /// @notice Record a delta's challenge seed while its block hash is still readable (256 blocks), so that a
-    ///         miner who reveals later in its reveal window still can. Anyone may call it; validators do when a
-    ///         delta stays unrevealed for half that time. The seed is the same as `challengeSeed` gave: nothing
-    ///         to choose, so nothing to grind.
-    /// @param deltaId the delta
-    function fixChallenge(uint256 deltaId) external;
+    /// @notice Fix a delta's challenge from the RANDAO value (`prevrandao`, the header's mixHash) of the block
+    ///         CHALLENGE_DELAY blocks after its submission, proven by that block's RLP header while its hash is
+    ///         readable (256 blocks). Unknowable when the delta is submitted; the block's producer cannot grind
+    ///         it by ordering transactions as it could a block hash, only withhold its block. Anyone may call
+    ///         it (the miner before revealing, validators when a delta stays unrevealed); a second call
+    ///         changes nothing.
+    /// @param deltaId the delta (or merge dispute, whose committee the seed draws)
+    /// @param header the RLP-encoded header of block submittedBlock + CHALLENGE_DELAY
+    function fixChallenge(uint256 deltaId, bytes calldata header) external;
 
     /// @notice The segment indices a delta's miner must reveal: the last segment (which ties the final state, and
     ///         so the delta, to training) first, then min(challenges, segments - 1) distinct draws from the seed
@@ -445,7 +450,8 @@ interface IParisMarket is IParisMarketTypes {
     /// @return picked segment indices in [0, segments)
     function challengedSegments(uint256 deltaId) external view returns (uint16[] memory picked);
 
-    /// @notice Post the CID of the challenged segment states, before the reveal window closes.
+    /// @notice Post the CID of the challenged segment states, before the reveal window closes (the challenge
+    ///         must be fixed first).
     /// @param deltaId the delta
     /// @param revealDigest sha2-256 digest of the reveal's CID
     /// @param revealCodec multicodec of the reveal's CID

@@ -53,7 +53,7 @@ abstract contract MarketState is IParisMarketTypes, ReentrancyGuard {
     mapping(address => bytes32) public x25519KeyOf;
     /// @notice A private job's latest keyring; zero until the requester replaces the one its spec names.
     mapping(uint256 jobId => KeyringRef) public keyringOf;
-    /// @notice Challenge seeds recorded by `fixChallenge` before their block hash aged out.
+    /// @notice Challenge seeds recorded by `fixChallenge` from their seed block's prevrandao.
     mapping(uint256 deltaId => bytes32) public fixedSeeds;
     /// @notice When the expert's latest version was finalized (0 once rolled back): it may be disputed, and a
     ///         passed delta it left out reported, for VOTE_WINDOW after; the next merge and claims wait for that.
@@ -63,11 +63,15 @@ abstract contract MarketState is IParisMarketTypes, ReentrancyGuard {
 
     /// @param minStake smallest bond a miner or validator may hold
     /// @param unbondingDelay seconds between requesting unbonding and withdrawing the stake
-    /// @param challengeDelay blocks after submission whose hash fixes the delta's challenge (1..255)
+    /// @param challengeDelay blocks after submission whose prevrandao fixes the delta's challenge (2..255)
     /// @param voteWindow seconds of each voting phase: commit, reveal, trap exposure
     constructor(uint96 minStake, uint40 unbondingDelay, uint8 challengeDelay, uint40 voteWindow) {
-        if (minStake == 0 || challengeDelay == 0 || voteWindow == 0) _refuse("market parameter is zero");
+        if (minStake == 0 || voteWindow == 0) _refuse("market parameter is zero");
         if (unbondingDelay <= voteWindow) _refuse("unbonding delay not above the vote window");
+        // One block's producer knows the next block's prevrandao: a seed two blocks on is unknown at submission.
+        if (challengeDelay < 2) _refuse("challenge delay below 2 blocks");
+        // Chains without a RANDAO beacon report a small constant (EIP-4399: values above 2^64 are RANDAO's).
+        if (block.prevrandao <= type(uint64).max) _refuse("chain has no RANDAO (prevrandao at most 2^64)");
         MIN_STAKE = minStake;
         UNBONDING_DELAY = unbondingDelay;
         CHALLENGE_DELAY = challengeDelay;

@@ -216,7 +216,6 @@ contract ParisCourt is MarketState, IParisCourt {
         d.revealed = true;
         d.revealedAt = uint40(block.timestamp);
         d.payout = uint96(msg.value);
-        fixedSeeds[disputeId] = keccak256(abi.encode(blockhash(block.number - 1), disputeId));
         disputedAggregator[disputeId] = job.aggregator;
         stakes[job.aggregator].open += 1; // its stake stays until the dispute is resolved
         emit MergeDisputed(jobId, expert, version, disputeId, msg.sender, msg.value);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {BlockHeader} from "./BlockHeader.sol";
 import {IParisMarket} from "./IParisMarket.sol";
 import {MarketState} from "./MarketState.sol";
 import {ParisCourt} from "./ParisCourt.sol";
@@ -227,19 +228,21 @@ contract ParisMarket is MarketState, IParisMarket {
     function challengeSeed(uint256 deltaId) public view returns (bytes32 seed) {
         seed = fixedSeeds[deltaId];
         if (seed != bytes32(0)) return seed;
+        if (deltas[deltaId].state == DeltaState.None) revert UnknownDelta(deltaId);
+        revert ChallengeNotFixed(deltaId);
+    }
+
+    /// @inheritdoc IParisMarket
+    function fixChallenge(uint256 deltaId, bytes calldata header) external {
+        if (fixedSeeds[deltaId] != bytes32(0)) return;
         Delta storage d = deltas[deltaId];
         if (d.state == DeltaState.None) revert UnknownDelta(deltaId);
         uint256 target = uint256(d.submittedBlock) + CHALLENGE_DELAY;
         if (block.number <= target) revert ChallengeNotReady(deltaId, target + 1);
         bytes32 hash = blockhash(target);
         if (hash == bytes32(0)) revert ChallengeExpired(deltaId);
-        seed = keccak256(abi.encode(hash, deltaId));
-    }
-
-    /// @inheritdoc IParisMarket
-    function fixChallenge(uint256 deltaId) external {
-        if (fixedSeeds[deltaId] != bytes32(0)) return;
-        bytes32 seed = challengeSeed(deltaId);
+        if (keccak256(header) != hash) revert WrongHeader(deltaId, target);
+        bytes32 seed = keccak256(abi.encode(BlockHeader.mixHash(header), deltaId));
         fixedSeeds[deltaId] = seed;
         emit ChallengeFixed(deltaId, seed);
     }
@@ -248,6 +251,7 @@ contract ParisMarket is MarketState, IParisMarket {
     function challengedSegments(uint256 deltaId) external view returns (uint16[] memory picked) {
         bytes32 seed = challengeSeed(deltaId);
         Delta storage d = deltas[deltaId];
+        if (d.segments == 0) revert InvalidSegments(0); // a merge dispute: its seed draws a committee only
         uint256 others = d.segments - 1;
         uint256 draws = jobs[d.jobId].challenges < others ? jobs[d.jobId].challenges : others;
         picked = new uint16[](draws + 1);
@@ -272,7 +276,6 @@ contract ParisMarket is MarketState, IParisMarket {
         uint256 closesAt = uint256(d.submittedAt) + jobs[d.jobId].revealWindow;
         if (block.timestamp > closesAt) revert RevealWindowClosed(deltaId, closesAt);
         bytes32 seed = challengeSeed(deltaId);
-        fixedSeeds[deltaId] = seed; // kept: it draws the delta's committee after its block hash ages out
         d.revealed = true;
         d.revealedAt = uint40(block.timestamp);
         emit Revealed(deltaId, msg.sender, revealDigest, revealCodec, seed);

@@ -20,6 +20,8 @@ contract AggregatorsTest is JobFixture {
         vm.deal(DISPUTER, 1 ether);
         vm.prank(DISPUTER);
         disputeId = court.disputeMerge{value: 1 ether}(jobId, 0);
+        vm.roll(block.number + DELAY + 1);
+        _fix(disputeId); // its committee is drawn like a delta's
     }
 
     function test_anUnbondedAggregatorCannotFinalize() public {

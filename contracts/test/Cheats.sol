@@ -10,6 +10,10 @@ interface Vm {
     function deal(address who, uint256 amount) external;
     function warp(uint256 timestamp) external;
     function roll(uint256 blockNumber) external;
+    function setBlockhash(uint256 blockNumber, bytes32 blockHash) external;
+    function prevrandao(bytes32 newPrevrandao) external;
+    function snapshotState() external returns (uint256 snapshotId);
+    function revertToState(uint256 snapshotId) external returns (bool success);
     function expectRevert(bytes calldata revertData) external;
     function expectRevert() external;
     function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData) external;

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {Cheats} from "./Cheats.sol";
+import {Headers} from "./Headers.sol";
 import {ParisMarket} from "../src/ParisMarket.sol";
 import {IParisMarketTypes} from "../src/IParisMarket.sol";
 import {IParisCourt} from "../src/IParisCourt.sol";
 
 /// @notice A deployed market with funded, staked participants and helpers that walk a delta through its life.
-abstract contract MarketFixture is Cheats {
+abstract contract MarketFixture is Headers {
     ParisMarket internal market;
     IParisCourt internal court; // the market's address, for the calls its court answers
 
@@ -30,6 +30,7 @@ abstract contract MarketFixture is Cheats {
     function setUp() public virtual {
         vm.warp(1_000_000);
         vm.roll(100);
+        vm.prevrandao(_mixOf(100));
         market = new ParisMarket(MIN_STAKE, UNBONDING, DELAY, VOTE_WINDOW);
         court = IParisCourt(address(market));
         address[7] memory everyone = [REQUESTER, AGGREGATOR, MINER1, MINER2, VALIDATOR1, VALIDATOR2, VALIDATOR3];
@@ -80,8 +81,15 @@ abstract contract MarketFixture is Cheats {
     function _reveal(uint256 deltaId) internal {
         address miner = market.getDelta(deltaId).miner;
         vm.roll(block.number + DELAY + 1);
+        _fix(deltaId);
         vm.prank(miner);
         market.reveal(deltaId, keccak256("reveal"), RAW);
+    }
+
+    /// @dev Fix a delta's (or dispute's) challenge from its challenge block, which must be readable.
+    function _fix(uint256 deltaId) internal {
+        uint256 target = market.getDelta(deltaId).submittedBlock + DELAY;
+        market.fixChallenge(deltaId, _provenHeader(target, _mixOf(target)));
     }
 
     /// @dev Seal `validator`'s vote on a revealed delta.

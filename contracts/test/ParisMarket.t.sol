@@ -6,6 +6,15 @@ import {ParisMarket} from "../src/ParisMarket.sol";
 import {IParisMarketTypes} from "../src/IParisMarket.sol";
 
 contract JobsTest is MarketFixture {
+    function test_market_refusesChainsWithoutRandaoAndAChallengeTheNextBlockFixes() public {
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.InvalidTerms.selector, "challenge delay below 2 blocks"));
+        new ParisMarket(MIN_STAKE, UNBONDING, 1, VOTE_WINDOW);
+        vm.prevrandao(bytes32(uint256(1))); // what a chain without a RANDAO beacon reports
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.InvalidTerms.selector,
+            "chain has no RANDAO (prevrandao at most 2^64)"));
+        new ParisMarket(MIN_STAKE, UNBONDING, DELAY, VOTE_WINDOW);
+    }
+
     function test_createJob_storesTermsAndEscrow() public {
         vm.expectEmit(true, true, true, false);
         emit IParisMarketTypes.JobCreated(1, REQUESTER, AGGREGATOR, 10 ether, SPEC, RAW, _terms());
@@ -284,54 +293,87 @@ contract DeltasTest is JobFixture {
         _submit(MINER2, jobId, 0, 1); // one version behind is within the bound
     }
 
-    function test_challenge_isUnknownUntilALaterBlock() public {
+    function test_challenge_isTheRandaoOfALaterBlock_provenByItsHeader() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.ChallengeNotReady.selector, id, block.number + DELAY + 1));
+        uint256 target = block.number + DELAY;
+        bytes memory header = _header(target, _mixOf(target));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.ChallengeNotReady.selector, id, target + 1));
+        market.fixChallenge(id, header);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.ChallengeNotFixed.selector, id));
         market.challengeSeed(id);
-        vm.roll(block.number + DELAY + 1);
-        bytes32 seed = market.challengeSeed(id);
-        vm.assertEq(seed, keccak256(abi.encode(blockhash(block.number - 1), id)));
+        vm.roll(target + 1);
+        header = _provenHeader(target, _mixOf(target));
+        // A header of another block, or one whose RANDAO value was changed, is not the challenge block's.
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.WrongHeader.selector, id, target));
+        market.fixChallenge(id, _header(target, keccak256("ground")));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.WrongHeader.selector, id, target));
+        market.fixChallenge(id, _header(target - 1, _mixOf(target)));
+        vm.expectEmit(true, false, false, true);
+        emit IParisMarketTypes.ChallengeFixed(id, keccak256(abi.encode(_mixOf(target), id)));
+        vm.prank(VALIDATOR1); // anyone may fix it
+        market.fixChallenge(id, header);
+        vm.assertEq(market.challengeSeed(id), keccak256(abi.encode(_mixOf(target), id)));
         uint16[] memory picked = market.challengedSegments(id);
         vm.assertEq(picked.length, 3); // the last segment, then two random others
         vm.assertEq(uint256(picked[0]), 7);
         vm.assertTrue(picked[1] != picked[2]);
         vm.assertTrue(picked[1] < 7 && picked[2] < 7);
-        vm.roll(block.number + 300);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.ChallengeExpired.selector, id));
-        market.challengeSeed(id);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.UnknownDelta.selector, 5));
         market.challengeSeed(5);
     }
 
+    function test_challenge_ignoresWhatABlockProducerGrinds() public {
+        // Reordering transactions changes a block's hash, not its RANDAO value: two such blocks give one seed.
+        uint256 id = _submit(MINER1, jobId, 0, 0);
+        uint256 target = block.number + DELAY;
+        bytes memory ordered = _header(target, _mixOf(target));
+        vm.roll(target + 1);
+        uint256 snapshot = vm.snapshotState();
+        vm.setBlockhash(target, keccak256(ordered));
+        market.fixChallenge(id, ordered);
+        bytes32 seed = market.challengeSeed(id);
+        vm.revertToState(snapshot);
+        bytes memory reordered = bytes.concat(ordered); // the same block with its transactions root changed
+        bytes32 otherRoot = keccak256("reordered transactions");
+        for (uint256 i; i < 32; ++i) {
+            reordered[3 + 33 * 3 + 21 + 1 + i] = otherRoot[i];
+        }
+        vm.assertTrue(keccak256(reordered) != keccak256(ordered));
+        vm.setBlockhash(target, keccak256(reordered));
+        market.fixChallenge(id, reordered);
+        vm.assertEq(market.challengeSeed(id), seed);
+    }
+
     function test_fixChallenge_keepsTheSeedRevealableAfter256Blocks() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.ChallengeNotReady.selector, id, block.number + DELAY + 1));
-        market.fixChallenge(id);
         vm.roll(block.number + DELAY + 100);
+        _fix(id);
         bytes32 seed = market.challengeSeed(id);
-        vm.expectEmit(true, false, false, true);
-        emit IParisMarketTypes.ChallengeFixed(id, seed);
-        vm.prank(VALIDATOR1);
-        market.fixChallenge(id);
         vm.roll(block.number + 300); // the block hash is gone; the recorded seed is not
-        market.fixChallenge(id); // a second call changes nothing
+        market.fixChallenge(id, ""); // a second call changes nothing
         vm.assertEq(market.challengeSeed(id), seed);
         vm.prank(MINER1);
         market.reveal(id, keccak256("states"), RAW);
         vm.assertTrue(market.getDelta(id).revealed);
 
         uint256 late = _submit(MINER2, jobId, 0, 0);
-        vm.roll(block.number + DELAY + 300);
+        uint256 target = block.number + DELAY;
+        bytes memory header = _header(target, _mixOf(target));
+        vm.roll(target + 300);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.ChallengeExpired.selector, late));
-        market.fixChallenge(late);
+        market.fixChallenge(late, header);
+        vm.prank(MINER2);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.ChallengeNotFixed.selector, late));
+        market.reveal(late, keccak256("states"), RAW);
     }
 
     function test_reveal_storesAndRejectsOthersAndLateness() public {
         uint256 id = _submit(MINER1, jobId, 0, 0);
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.ChallengeNotReady.selector, id, block.number + DELAY + 1));
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.ChallengeNotFixed.selector, id));
         market.reveal(id, bytes32(0), RAW);
         vm.roll(block.number + DELAY + 1);
+        _fix(id);
         vm.prank(MINER2);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotMiner.selector, id, MINER2));
         market.reveal(id, bytes32(0), RAW);
@@ -669,6 +711,7 @@ contract FuzzTest is MarketFixture {
         vm.prank(MINER1);
         uint256 id = market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), segments);
         vm.roll(block.number + DELAY + 1 + _bound(mined, 0, 200));
+        _fix(id);
         uint16[] memory picked = market.challengedSegments(id);
         vm.assertEq(picked.length, 1 + (challenges < segments - 1 ? challenges : segments - 1));
         vm.assertEq(uint256(picked[0]), segments - 1); // the last segment, always

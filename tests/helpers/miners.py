@@ -77,6 +77,7 @@ class Honest:
         if self.chain.delta(delta_id).revealed:
             return True
         try:
+            self.chain.fix_challenge(delta_id)
             challenged = self.chain.challenged_segments(delta_id)
         except ContractRevert as exc:
             assert exc.error == Revert.CHALLENGE_NOT_READY

@@ -13,7 +13,7 @@ import enum
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -31,6 +31,7 @@ from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 
 from paris_node.market.errors import ChainError, ChainUnreachable, ContractRevert, revert_hints
+from paris_node.market.headers import header_rlp
 
 log = logging.getLogger(__name__)
 
@@ -258,21 +259,8 @@ class Chain:
         self.contract: Contract = self.w3.eth.contract(address=Web3.to_checksum_address(self.address),
                                                        abi=artifact.abi)
 
-    @cached_property
-    def _errors(self) -> dict[bytes, Any]:
-        """Custom errors of the ABI by 4-byte selector."""
-        return {function_abi_to_4byte_selector(item): item for item in self.contract.abi if item["type"] == "error"}
-
     def decode_revert(self, call: str, data: str | bytes | object) -> ContractRevert:
-        if not isinstance(data, str | bytes):
-            return ContractRevert(call, "unknown error", {"data": repr(data)})
-        raw = bytes.fromhex(data[2:]) if isinstance(data, str) else data
-        item = self._errors.get(raw[:4])
-        if item is None:
-            return ContractRevert(call, f"unknown error 0x{raw[:4].hex()}", {"data": "0x" + raw.hex()})
-        values = abi_decode(get_abi_input_types(item), raw[4:])
-        return ContractRevert(call, item["name"], {i["name"]: v for i, v in zip(item["inputs"], values, strict=True)},
-                              self.hints.get(item["name"], ""))
+        return decode_revert(self.contract.abi, self.hints, call, data)
 
     def call(self, fn: str, *args: Any, block: int | str = "latest") -> Any:
         try:
@@ -397,13 +385,22 @@ class Chain:
         return self._receipt_event("submitDelta", job_id, expert, base_version, digest, codec, trace_root, segments,
                                    event="DeltaSubmitted").args["deltaId"]
 
-    def fix_challenge(self, delta_id: int) -> None:
-        self.transact("fixChallenge", delta_id)
+    def fix_challenge(self, delta_id: int) -> bytes:
+        """Fix the challenge of a delta (or a dispute's committee) from its challenge block's prevrandao, proven
+        by the block's header, unless already fixed; return the seed. Raises ChallengeNotReady before that block
+        is mined, ChallengeExpired once its hash is more than 256 blocks old."""
+        if not self.challenge_fixed(delta_id):
+            target = self.delta(delta_id).submitted_block + self.challenge_delay
+            header = header_rlp(self.w3.eth.get_block(target)) if self.w3.eth.block_number >= target else b""
+            self.transact("fixChallenge", delta_id, header)  # an empty header reverts as ChallengeNotReady
+        return self.challenge_seed(delta_id)
 
     def challenge_fixed(self, delta_id: int) -> bool:
         return self.call("fixedSeeds", delta_id) != bytes(32)
 
     def reveal(self, delta_id: int, reveal: CID) -> bytes:
+        """Post the challenged states' CID (fixing the challenge first if nobody has); return the seed."""
+        self.fix_challenge(delta_id)
         digest, codec = cid_to_chain(reveal)
         return self._receipt_event("reveal", delta_id, digest, codec, event="Revealed").args["seed"]
 
@@ -527,11 +524,11 @@ class Chain:
 
     @cached_property
     def challenge_delay(self) -> int:
-        """Blocks after a submission whose hash fixes its challenge (immutable in the contract)."""
+        """Blocks after a submission whose prevrandao fixes its challenge (immutable in the contract)."""
         return self.call("CHALLENGE_DELAY")
 
     def challenge_seed(self, delta_id: int, block: int | str = "latest") -> bytes:
-        """The delta's challenge seed as of `block` (ChallengeNotReady until its seed block is mined)."""
+        """The delta's challenge seed as of `block` (ChallengeNotFixed until `fix_challenge`)."""
         return self.call("challengeSeed", delta_id, block=block)
 
     def challenged_segments(self, delta_id: int) -> list[int]:
@@ -551,15 +548,31 @@ def deploy(rpc_url: str, account: LocalAccount, params: MarketParams, timeout_s:
     factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
     constructor = factory.constructor(params.min_stake_wei, params.unbonding_delay_s, params.challenge_delay_blocks,
                                       params.vote_window_s)
-    tx = constructor.build_transaction({
-        "from": account.address, "nonce": w3.eth.get_transaction_count(account.address, "pending"),
-        "chainId": w3.eth.chain_id,
-    })
+    try:
+        tx = constructor.build_transaction({
+            "from": account.address, "nonce": w3.eth.get_transaction_count(account.address, "pending"),
+            "chainId": w3.eth.chain_id,
+        })
+    except ContractCustomError as exc:  # e.g. InvalidTerms: a chain without RANDAO
+        raise decode_revert(artifact.abi, artifact.hints, f"deploying {CONTRACT_NAME}", exc.data) from exc
     tx_hash = w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout_s * 6)
     if receipt["status"] != 1 or not receipt["contractAddress"]:
         raise ChainError(f"deploying {CONTRACT_NAME} failed in tx {tx_hash.hex()}")
     return receipt["contractAddress"], receipt["blockNumber"]
+
+
+def decode_revert(abi: Sequence[Any], hints: dict[str, str], call: str, data: str | bytes | object) -> ContractRevert:
+    """A custom error of `abi`, decoded into its name and arguments."""
+    if not isinstance(data, str | bytes):
+        return ContractRevert(call, "unknown error", {"data": repr(data)})
+    raw = bytes.fromhex(data[2:]) if isinstance(data, str) else data
+    item = next((i for i in abi if i["type"] == "error" and function_abi_to_4byte_selector(i) == raw[:4]), None)
+    if item is None:
+        return ContractRevert(call, f"unknown error 0x{raw[:4].hex()}", {"data": "0x" + raw.hex()})
+    values = abi_decode(get_abi_input_types(item), raw[4:])
+    return ContractRevert(call, item["name"], {i["name"]: v for i, v in zip(item["inputs"], values, strict=True)},
+                          hints.get(item["name"], ""))
 
 
 def vote_commitment(delta_id: int, validator: str, passed: bool, score: int, salt: bytes) -> bytes:

@@ -211,6 +211,7 @@ class MinerDaemon(Daemon):
             self.journal.put(record)
             return
         try:
+            self.chain.fix_challenge(record.delta_id)
             challenged = self.chain.challenged_segments(record.delta_id)
         except ContractRevert as exc:
             if exc.error == Revert.CHALLENGE_NOT_READY:

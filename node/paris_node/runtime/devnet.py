@@ -251,6 +251,9 @@ class Devnet:
 
         host, port = anvil.wait_for_line(_ANVIL_LINE, START_TIMEOUT_S).groups()
         rpc_url = f"http://{host}:{port}"
+        # anvil's genesis block has no prevrandao, which the market refuses to be deployed without: mine one.
+        httpx.post(rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "anvil_mine", "params": [1]},
+                   timeout=START_TIMEOUT_S).raise_for_status()
         contract, deploy_block = deploy(rpc_url, devnet_account(0), self.market)
 
         password = os.environ.get(PASSWORD_ENV, DEVNET_PASSWORD)
