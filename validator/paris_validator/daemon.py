@@ -12,6 +12,11 @@ replaced atomically and the index keeps its journal in the work directory, so a 
 point resumes: a check in progress is rerun (checks are deterministic), a vote already on chain is not sent
 again, and a pass is only ever sealed after every check ran. What could not be checked (IPFS or RPC down,
 content not yet available) is noted on the record and retried on later passes.
+
+Merges answer to it too (`disputes`): every merge of a followed job is rebuilt and a refuted one disputed on
+chain; a dispute is a record like a delta's (no segments, the disputer as its miner) whose committee draw is
+fixed once its seed block is mined, whose check is that rebuild, and which the daemon resolves once decided
+(the merge rolled back and its aggregator slashed, or the bond paid out).
 """
 
 from __future__ import annotations
@@ -38,13 +43,14 @@ from paris_node.learning.trace import challenged_segments
 from paris_node.market.chain import (ROLE_VALIDATOR, Chain, ContractRevert, Delta, DeltaState, Event, SlashReason,
                                      Verdict, Vote)
 from paris_node.market.errors import Revert
-from paris_node.market.index import DeltaEntry
+from paris_node.market.index import DeltaEntry, DisputeEntry
 from paris_node.market.keyring import Content
 from paris_node.net.presence import Presence
 from paris_node.net.status_api import DeltaReport, Status
 from paris_node.roles.daemon import Daemon
 from paris_validator.checks import (CheckFailed, Submission, check_delta_file, check_delta_matches, check_reveal,
                                     check_step_envelope, replay)
+from paris_validator.disputes import MergeAuditor, refutation
 from paris_validator.evidence import Evidence
 from paris_validator.scoring import useful_work
 
@@ -89,6 +95,11 @@ class DeltaRecord:
     notes: list[str] = field(default_factory=list)  # what could not be checked, and why
 
     @property
+    def is_dispute(self) -> bool:
+        """A merge dispute (no segments; its "miner" is the disputer), voted on like a delta."""
+        return self.segments == 0
+
+    @property
     def submission(self) -> Submission:
         return Submission(self.delta_id, self.job_id, self.expert, self.base_version, self.miner, self.delta_cid,
                           bytes.fromhex(self.trace_root), self.segments)
@@ -117,10 +128,15 @@ class ValidatorDaemon(Daemon):
         (work_dir / "deltas").mkdir(parents=True, exist_ok=True)
         self.records = {r.delta_id: r for r in load_records(work_dir)}
         self.retry_at: dict[int, tuple[float, float]] = {}  # delta id -> (when to fetch again, the wait before it)
+        self.auditor = MergeAuditor(work_dir)
         for job in self.index.jobs:  # what the index read before a restart, and records not written then
             self.presence.follow(job.job_id, job.aggregator)
             for entry in self.index.deltas(job.job_id):
                 self._track(entry)
+        for merge in self.index.merges:
+            self.auditor.track(merge)
+        for dispute in self.index.disputes:
+            self._track_dispute(dispute)
 
     # --------------------------------------------------------------- persistence
 
@@ -158,6 +174,10 @@ class ValidatorDaemon(Daemon):
                 record.note(f"{type(exc).__name__}: {exc}")
                 self._save(record)
                 log.warning("delta %#x: %s (will retry)", record.delta_id, exc)
+        for audit in self.auditor.open():
+            if (spec := self.job_spec(audit.job_id)) is not None:
+                self.guard(f"auditing the merge of {audit.name}", self.auditor.audit, self.chain, self.index,
+                           self._content(audit.job_id, spec), spec, audit)
         self.guard("withdrawing fees and slashing rewards", self._withdraw)
 
     def _withdraw(self) -> None:
@@ -185,6 +205,10 @@ class ValidatorDaemon(Daemon):
                 self._track(self.index.delta(event.args["deltaId"]))
                 if event.name == "Revealed":  # its vote must be sealed soon: fetch again now, whatever the backoff
                     self.retry_at.pop(event.args["deltaId"], None)
+            elif event.name == "ExpertFinalized":
+                self.auditor.track(self.index.merge(event.args["jobId"], event.args["expert"], event.args["version"]))
+            elif event.name == "MergeDisputed":
+                self._track_dispute(next(d for d in self.index.disputes if d.delta_id == event.args["disputeId"]))
 
     def _track(self, entry: DeltaEntry) -> None:
         """Open a record for a submitted delta, and note its reveal once the index has one."""
@@ -199,10 +223,23 @@ class ValidatorDaemon(Daemon):
             record.reveal_cid, record.seed = reveal.cid, reveal.seed
             self._save(record)
 
+    def _track_dispute(self, entry: DisputeEntry) -> None:
+        """Open a record for a merge dispute: voted on like a delta, its verdict the merge's rebuild."""
+        if entry.delta_id not in self.records:
+            record = DeltaRecord(entry.delta_id, entry.job_id, entry.expert, entry.version, entry.disputer,
+                                 delta_cid="", trace_root="", segments=0, order=(entry.block, entry.log_index))
+            self.records[record.delta_id] = record
+            self._save(record)
+
     # --------------------------------------------------------------- stages
 
     def _advance(self, record: DeltaRecord) -> None:
-        if record.stage == "pending" and record.reveal_cid and record.miner != self.address \
+        if record.stage == "pending" and record.is_dispute:
+            if record.miner == self.address:  # ours: not voted on by us, but seen decided and resolved
+                record.stage = "opened"
+            elif not self._dispute_drawn(record):
+                return
+        if record.stage == "pending" and (record.reveal_cid or record.is_dispute) and record.miner != self.address \
                 and not self.chain.on_committee(record.delta_id, self.address):
             return self._done(record, "not drawn for its committee: not checked")
         if record.stage == "pending":
@@ -213,6 +250,17 @@ class ValidatorDaemon(Daemon):
             self._open(record)
         if record.stage == "opened":
             self._settle(record)
+
+    def _dispute_drawn(self, record: DeltaRecord) -> bool:
+        """Whether a dispute's committee can be known: its seed comes from a block after the dispute, fixed on chain
+        here once that block is mined."""
+        try:
+            self.chain.fix_challenge(record.delta_id)
+        except ContractRevert as exc:
+            if exc.error != Revert.CHALLENGE_NOT_READY:
+                raise
+            return False
+        return True
 
     def _decide(self, record: DeltaRecord) -> None:
         try:
@@ -297,9 +345,14 @@ class ValidatorDaemon(Daemon):
                 self.chain.decide(record.delta_id)
             except ContractRevert as exc:
                 if exc.error == Revert.NO_VERDICT:
+                    if record.is_dispute:  # the merge stands; the disputer's bond goes back
+                        self._resolve(record)
                     return self._done(record, "no verdict: too few votes opened, or equal stake on both sides")
                 if exc.error != Revert.ALREADY_DECIDED:
                     raise
+            delta = self.chain.delta(record.delta_id)
+        if record.is_dispute and delta.state in (DeltaState.PASSED, DeltaState.FAILED):
+            self._resolve(record)
             delta = self.chain.delta(record.delta_id)
         if delta.state == DeltaState.FAILED and self.chain.vote_of(record.delta_id, self.address) == Vote.FAIL \
                 and record.check != NOT_ADMITTED and not record.outcome:
@@ -309,6 +362,19 @@ class ValidatorDaemon(Daemon):
         self._collect(record)
         self._slash_wrong_voters(record, delta)
         self._done(record, _outcome(record, delta))
+
+    def _resolve(self, record: DeltaRecord) -> None:
+        """Settle a dispute: a refuted merge is rolled back and its aggregator slashed, else the bond is paid out."""
+        merge = self.index.merge(record.job_id, record.expert, record.base_version)
+        try:
+            event = self.chain.resolve_dispute(record.delta_id, parse_cid(merge.checkpoint), list(merge.merged))
+        except ContractRevert as exc:
+            if exc.error != Revert.ALREADY_RESOLVED:
+                raise
+            return
+        log.warning("dispute %#x of job %d expert %d v%d resolved: %d wei to %s", record.delta_id, record.job_id,
+                    record.expert, record.base_version, event.args["amount"], event.args["paidTo"])
+        record.note(f"resolved: {event.args['amount']} wei to {event.args['paidTo']}")
 
     def _slash_miner(self, record: DeltaRecord) -> None:
         if not record.evidence_cid:
@@ -405,6 +471,8 @@ class ValidatorDaemon(Daemon):
 
     def _verify(self, record: DeltaRecord) -> int:
         """The score of a delta that passes every check; raises CheckFailed or Pending otherwise."""
+        if record.is_dispute:
+            return self._verify_dispute(record)
         sub = record.submission
         spec = self._spec(record.job_id)
         job = self.chain.job(record.job_id)
@@ -446,6 +514,14 @@ class ValidatorDaemon(Daemon):
         evals = self._clips(record.job_id, spec, spec.evals[record.expert]) if spec.evals else None
         return useful_work(spec, shard, base, update, sub, seed, evals=evals).score
 
+    def _verify_dispute(self, record: DeltaRecord) -> int:
+        """A dispute passes (the merge stands) when rebuilding the merge gives the checkpoint it recorded."""
+        spec = self._spec(record.job_id)
+        if why := refutation(self.index, self._content(record.job_id, spec), spec, record.job_id, record.expert,
+                             record.base_version):
+            raise CheckFailed("merge", why)
+        return 1
+
     def _clips(self, job_id: int, spec: JobSpec, cid: str) -> ClipSet:
         return ClipSet.from_bytes(self._content(job_id, spec).get(cid), source=cid)
 
@@ -482,7 +558,11 @@ class ValidatorDaemon(Daemon):
 
 
 def _outcome(record: DeltaRecord, delta: Delta) -> str:
-    """How a delta we voted on ended, in a few words."""
+    """How a delta (or dispute) we voted on ended, in a few words."""
+    if record.is_dispute:
+        if delta.state == DeltaState.SLASHED:
+            return "dispute upheld: the merge rolled back, its aggregator slashed"
+        return "dispute rejected: the merge stands" if delta.verdict == Verdict.PASS else "dispute undecided"
     passed = record.passed
     if passed and delta.verdict == Verdict.PASS:
         return "passed"

@@ -52,6 +52,10 @@ class Revert(StrEnum):
     NOT_SETTLED = "NotSettled"
     RIGHT_VOTE = "RightVote"
     MERGE_NOT_SETTLED = "MergeNotSettled"
+    NOTHING_TO_DISPUTE = "NothingToDispute"
+    DISPUTE_WINDOW_CLOSED = "DisputeWindowClosed"
+    ALREADY_DISPUTED = "AlreadyDisputed"
+    ALREADY_RESOLVED = "AlreadyResolved"
 
 
 def revert_hints(raw_metadata: str) -> dict[str, str]:

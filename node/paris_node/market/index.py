@@ -1,4 +1,4 @@
-"""The market's shared state as every role reads it: jobs, submitted deltas, reveals and merges.
+"""The market's shared state as every role reads it: jobs, submitted deltas, reveals, merges and disputes.
 
 Miners, validators, the aggregator, the SDK and the dashboard all ask the same questions of the chain (which
 jobs exist and what their spec is, which checkpoint an expert is at, which deltas were submitted for it, what
@@ -36,7 +36,8 @@ from paris_node.market.chain import LOG_RANGE, Chain, Event, cid_from_chain
 log = logging.getLogger(__name__)
 
 FORMAT = "paris-market-index/v1"
-JOB_EVENTS = ("JobCreated", "DeltaSubmitted", "ExpertFinalized")  # the job id is their first indexed argument
+# The job id is their first indexed argument.
+JOB_EVENTS = ("JobCreated", "DeltaSubmitted", "ExpertFinalized", "MergeDisputed")
 DELTA_EVENTS = ("Revealed",)  # indexed by delta id
 CURSOR_EVERY_BLOCKS = 1_000  # with no new events, the cursor is persisted this often: a restart re-reads less
 SPEC_RETRY_S = (10.0, 600.0)  # first and longest wait before fetching an unreadable job spec again
@@ -103,13 +104,24 @@ class MergeEntry:
 
 
 @dataclass(frozen=True)
+class DisputeEntry:
+    delta_id: int  # the dispute's id: it is voted on like a delta
+    job_id: int
+    expert: int
+    version: int  # the disputed merge's
+    disputer: str
+    block: int
+    log_index: int
+
+
+@dataclass(frozen=True)
 class RevealEntry:
     delta_id: int
     cid: str
     seed: str  # hex
 
 
-Entry = JobEntry | DeltaEntry | MergeEntry | RevealEntry
+Entry = JobEntry | DeltaEntry | MergeEntry | DisputeEntry | RevealEntry
 
 
 class MarketIndex:
@@ -133,6 +145,7 @@ class MarketIndex:
         self._deltas: dict[int, DeltaEntry] = {}
         self._deltas_of: dict[int, dict[int, DeltaEntry]] = {}  # job -> its deltas by id, in submission order
         self._merges: dict[tuple[int, int, int], MergeEntry] = {}
+        self._disputes: dict[int, DisputeEntry] = {}
         self._reveals: dict[int, RevealEntry] = {}
 
     # ------------------------------------------------------------------ reading the chain
@@ -176,6 +189,9 @@ class MarketIndex:
             return MergeEntry(a["jobId"], a["expert"], a["version"],
                               _cid_text(a["checkpointDigest"], a["checkpointCodec"]), tuple(a["mergedDeltaIds"]),
                               event.block)
+        if event.name == "MergeDisputed":
+            return DisputeEntry(a["disputeId"], a["jobId"], a["expert"], a["version"], a["disputer"], event.block,
+                                event.log_index)
         if event.name == "Revealed" and a["deltaId"] in self._deltas:
             return RevealEntry(a["deltaId"], _cid_text(a["revealDigest"], a["revealCodec"]), a["seed"].hex())
         return None
@@ -270,6 +286,16 @@ class MarketIndex:
     def reveal(self, delta_id: int) -> RevealEntry | None:
         return self._reveals.get(delta_id)
 
+    @property
+    def merges(self) -> list[MergeEntry]:
+        """The latest merge of each (job, expert, version), in chain order."""
+        return sorted(self._merges.values(), key=lambda m: m.block)
+
+    @property
+    def disputes(self) -> list[DisputeEntry]:
+        """Every merge dispute of the followed jobs, in chain order."""
+        return sorted(self._disputes.values(), key=lambda d: (d.block, d.log_index))
+
     # ------------------------------------------------------------------ persistence
 
     def _identity(self) -> dict[str, Any]:
@@ -340,11 +366,14 @@ class MarketIndex:
             self._deltas_of.setdefault(entry.job_id, {})[entry.delta_id] = entry
         elif isinstance(entry, MergeEntry):
             self._merges[(entry.job_id, entry.expert, entry.version)] = entry
+        elif isinstance(entry, DisputeEntry):
+            self._disputes[entry.delta_id] = entry
         else:
             self._reveals[entry.delta_id] = entry
 
 
-_ENTRIES: dict[str, type[Any]] = {cls.__name__: cls for cls in (JobEntry, DeltaEntry, MergeEntry, RevealEntry)}
+_ENTRIES: dict[str, type[Any]] = {cls.__name__: cls for cls in (JobEntry, DeltaEntry, MergeEntry, DisputeEntry,
+                                                                  RevealEntry)}
 
 
 def _jsonable(entry: Any) -> dict[str, Any]:
