@@ -72,7 +72,9 @@ def test_lazy_and_sybil_validators_lose_their_stake_and_the_honest_miner_is_paid
     assert sum("slashed validator" in n for n in notes) == 2, notes
     assert not clock.stake_of(validators["honest2"].address).slashed
 
-    aggregator = Chain(devnet.rpc_url, devnet.contract, devnet_account(2))
+    requester = Chain(devnet.rpc_url, devnet.contract, devnet_account(1))
+    aggregator = funded_chain(devnet)  # a fresh account: the devnet's own aggregator serves the other tests
+    requester.set_aggregator(market.job_id, aggregator.signer.address)
     bond_as_aggregator(aggregator)
     forged = dataclasses.replace(market.checkpoints[0], version=1)  # the miner's work dropped
     aggregator.finalize(market.job_id, 0, 1, market.store.add(forged.to_bytes()), [honest_id])
@@ -93,7 +95,7 @@ def test_lazy_and_sybil_validators_lose_their_stake_and_the_honest_miner_is_paid
     assert (collected.args["validator"], collected.args["slashShare"]) == (validators["honest2"].address, ETH // 2)
 
     successor = funded_chain(devnet)
-    Chain(devnet.rpc_url, devnet.contract, devnet_account(1)).set_aggregator(market.job_id, successor.signer.address)
+    requester.set_aggregator(market.job_id, successor.signer.address)
     merged = merge_round(MarketIndex(successor, devnet.deploy_block), market.store, market.spec, market.job_id, 0)
     assert merged.args["mergedDeltaIds"] == [honest_id]
     warp(successor, successor.vote_window + 1)  # past the merge's dispute window

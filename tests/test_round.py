@@ -21,7 +21,8 @@ from paris_node.learning.jobspec import JobSpec
 from paris_node.learning.merge import OuterParams
 from paris_node.learning.reveal import Reveal
 from paris_node.learning.trace import verify_proof
-from paris_node.market.chain import ROLE_MINER, ROLE_VALIDATOR, Chain, DeltaState, JobTerms
+from paris_node.market.chain import (ROLE_MINER, ROLE_VALIDATOR, Chain, ContractRevert, DeltaState, JobTerms,
+                                     cid_from_chain)
 from paris_node.market.index import MarketIndex
 from paris_node.model.dit import VideoDiT, named_config
 from paris_node.roles.aggregator import merge_round, verify_merge
@@ -63,6 +64,7 @@ def test_a_round_is_trained_merged_verified_and_paid(devnet: DevnetInfo, tmp_pat
 
     requester.w3.provider.make_request("anvil_mine", [3])
     for index, (miner, work, delta_id) in enumerate(zip(miners, works, ids, strict=True)):
+        miner.fix_challenge(delta_id)  # from the prevrandao of the block two after its submission
         challenged = miner.challenged_segments(delta_id)
         reveal_cid = store.add(kept_reveal(tmp_path / f"m{index}", work.digests, challenged).to_bytes())
         miner.reveal(delta_id, reveal_cid)
@@ -89,7 +91,7 @@ def test_a_round_is_trained_merged_verified_and_paid(devnet: DevnetInfo, tmp_pat
     store.close()
 
 
-def test_a_passed_delta_that_cannot_be_read_is_left_out_and_the_merge_goes_on(
+def test_a_passed_delta_that_cannot_be_read_is_paid_left_out_of_the_checkpoint_and_no_omission(
         devnet: DevnetInfo, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     requester, aggregator, validator = (Chain(devnet.rpc_url, devnet.contract, devnet_account(i)) for i in (1, 2, 4))
     store = IpfsStore(devnet.ipfs_api, timeout_s=2.0)
@@ -111,7 +113,12 @@ def test_a_passed_delta_that_cannot_be_read_is_left_out_and_the_merge_goes_on(
 
     with caplog.at_level(logging.WARNING):
         finalized = merge_round(MarketIndex(aggregator, devnet.deploy_block), store, spec, job_id, 0)
-    assert finalized.args["mergedDeltaIds"] == [ids[0]]
-    assert requester.delta(ids[1]).state == DeltaState.PASSED  # still mergeable later, within the staleness bound
+    assert (finalized.args["mergedDeltaIds"], finalized.args["unavailable"]) == (ids, 1)  # listed last, on chain
+    assert [requester.delta(i).payout for i in ids] == [ETH // 2] * 2  # paid for the work its committee checked
     assert any(f"leaving out passed delta {ids[1]:#x}" in r.getMessage() for r in caplog.records)
+    checkpoint = cid_from_chain(finalized.args["checkpointDigest"], finalized.args["checkpointCodec"])
+    with pytest.raises(ContractRevert, match="NotOmitted"):  # hiding its own delta baits no omission report
+        vanished.report_omission(ids[1], checkpoint, ids)
+    check = verify_merge(MarketIndex(requester, devnet.deploy_block), store, spec, job_id, 0, 1)
+    assert check.matches and check.merged == [ids[0]]  # the checkpoint merged what could be read
     store.close()

@@ -209,7 +209,7 @@ interface IParisMarketTypes {
     error WrongVersion(uint32 newVersion, uint32 expected);
     /// @notice this expert finished all of the job's rounds
     error AllRoundsDone(uint256 jobId, uint16 expert);
-    /// @notice a merge needs at least one passing delta
+    /// @notice a merge needs at least one passing delta that it reads
     error NothingToMerge();
     /// @notice only passing deltas that were not merged yet can be merged
     error NotMergeable(uint256 deltaId, DeltaState state);
@@ -305,7 +305,8 @@ interface IParisMarketTypes {
     event VoterSlashed(
         uint256 indexed deltaId, address indexed validator, address indexed reporter, uint256 amount, uint256 toReporter
     );
-    /// @notice The aggregator merged `mergedDeltaIds` into the expert's checkpoint `version`, pricing them from `reward`.
+    /// @notice The aggregator merged `mergedDeltaIds` into the expert's checkpoint `version`, pricing them from
+    ///         `reward`; the last `unavailable` of them it could not read: paid, not in the checkpoint.
     event ExpertFinalized(
         uint256 indexed jobId,
         uint16 indexed expert,
@@ -313,6 +314,7 @@ interface IParisMarketTypes {
         bytes32 checkpointDigest,
         uint32 checkpointCodec,
         uint256[] mergedDeltaIds,
+        uint16 unavailable,
         uint256 reward
     );
     /// @notice A merged delta's payout moved into its miner's withdrawable balance.
@@ -462,20 +464,25 @@ interface IParisMarket is IParisMarketTypes {
     ///         SCORE_CAP_X_MEDIAN times the merge's lower median score. The job's aggregator only, staked as
     ///         ROLE_AGGREGATOR, once the expert's previous merge is settled (`MergeNotSettled`). The list must hold
     ///         every passed delta of the expert within the staleness bound that was decidable a VOTE_WINDOW ago
-    ///         (`reportOmission`), and the checkpoint must be their merge (`disputeMerge`).
+    ///         (`reportOmission`), and the checkpoint must be their merge (`disputeMerge`). A passed delta whose
+    ///         content the aggregator cannot read is listed last and counted in `unavailable`: priced and paid
+    ///         like the others (its miner did the work the committee checked), left out of the checkpoint, so an
+    ///         aggregator gains nothing by calling a delta unavailable and a miner nothing by hiding its own.
     /// @param jobId the job
     /// @param expert the expert whose checkpoint advances
     /// @param newVersion must be the current version + 1
     /// @param checkpointDigest sha2-256 digest of the new checkpoint's CID
     /// @param checkpointCodec multicodec of the new checkpoint's CID
-    /// @param mergedDeltaIds the passing deltas merged, in merge order
+    /// @param mergedDeltaIds the passing deltas merged, in merge order, then those it could not read
+    /// @param unavailable how many of the last ids were not read (fewer than all of them)
     function finalize(
         uint256 jobId,
         uint16 expert,
         uint32 newVersion,
         bytes32 checkpointDigest,
         uint32 checkpointCodec,
-        uint256[] calldata mergedDeltaIds
+        uint256[] calldata mergedDeltaIds,
+        uint16 unavailable
     ) external;
 
     /// @notice Credit merged deltas' payouts to their miners' withdrawable balances (anyone may call), once the

@@ -290,7 +290,8 @@ contract ParisMarket is MarketState, IParisMarket {
         uint32 newVersion,
         bytes32 checkpointDigest,
         uint32 checkpointCodec,
-        uint256[] calldata mergedDeltaIds
+        uint256[] calldata mergedDeltaIds,
+        uint16 unavailable
     ) external {
         Job storage job = _openJob(jobId);
         if (msg.sender != job.aggregator) revert NotAggregator(jobId, msg.sender);
@@ -300,7 +301,7 @@ contract ParisMarket is MarketState, IParisMarket {
         if (current >= job.rounds) revert AllRoundsDone(jobId, expert);
         if (newVersion != current + 1) revert WrongVersion(newVersion, current + 1);
         uint256 count = mergedDeltaIds.length;
-        if (count == 0) revert NothingToMerge();
+        if (count <= unavailable) revert NothingToMerge();
         _requireMergeSettled(jobId, expert);
 
         uint256[] memory scores = new uint256[](count);
@@ -320,7 +321,8 @@ contract ParisMarket is MarketState, IParisMarket {
         mergedAt[jobId][expert] = uint40(block.timestamp);
         mergeRecord[jobId][expert][newVersion] =
             keccak256(abi.encode(checkpointDigest, checkpointCodec, keccak256(abi.encode(mergedDeltaIds))));
-        emit ExpertFinalized(jobId, expert, newVersion, checkpointDigest, checkpointCodec, mergedDeltaIds, paid);
+        emit ExpertFinalized(jobId, expert, newVersion, checkpointDigest, checkpointCodec, mergedDeltaIds, unavailable,
+            paid);
     }
 
     /// @inheritdoc IParisMarket

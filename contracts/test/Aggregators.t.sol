@@ -13,7 +13,7 @@ contract AggregatorsTest is JobFixture {
     function _finalize(uint256 id) internal returns (uint256[] memory ids) {
         ids = _ids(id);
         vm.prank(AGGREGATOR);
-        market.finalize(jobId, 0, 1, CKPT, RAW, ids);
+        market.finalize(jobId, 0, 1, CKPT, RAW, ids, 0);
     }
 
     function _dispute() internal returns (uint256 disputeId) {
@@ -32,10 +32,10 @@ contract AggregatorsTest is JobFixture {
         uint256 id = _passed(MINER1, own, 0, 0, 100);
         vm.prank(REQUESTER);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotStaked.selector, REQUESTER, 4));
-        market.finalize(own, 0, 1, CKPT, RAW, _ids(id));
+        market.finalize(own, 0, 1, CKPT, RAW, _ids(id), 0);
         _stake(REQUESTER, market.ROLE_AGGREGATOR());
         vm.prank(REQUESTER);
-        market.finalize(own, 0, 1, CKPT, RAW, _ids(id));
+        market.finalize(own, 0, 1, CKPT, RAW, _ids(id), 0);
     }
 
     function test_aMergeThatLeavesOutAPassedDeltaIsRolledBackAndCostsTheAggregatorItsStake() public {
@@ -61,16 +61,33 @@ contract AggregatorsTest is JobFixture {
 
         vm.prank(AGGREGATOR); // slashed, it merges no more
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.IsSlashed.selector, AGGREGATOR));
-        market.finalize(jobId, 0, 1, CKPT, RAW, _ids(honest, friend));
+        market.finalize(jobId, 0, 1, CKPT, RAW, _ids(honest, friend), 0);
         address next = address(0xA67);
         vm.deal(next, 2 ether);
         _stake(next, market.ROLE_AGGREGATOR());
         vm.prank(REQUESTER);
         market.setAggregator(jobId, next);
         vm.prank(next);
-        market.finalize(jobId, 0, 1, CKPT, RAW, _ids(honest, friend));
+        market.finalize(jobId, 0, 1, CKPT, RAW, _ids(honest, friend), 0);
         vm.assertEq(_payout(honest), 666_666_666_666_666_666); // capped at twice the lower median (the friend's 1)
         vm.assertEq(_payout(friend), 333_333_333_333_333_333);
+    }
+
+    function test_aDeltaTheAggregatorCannotReadIsPaidNotMergedAndNoOmission() public {
+        uint256 readable = _passed(MINER1, jobId, 0, 0, 100);
+        uint256 hidden = _passed(MINER2, jobId, 0, 0, 100); // its miner unpinned it once it had passed
+        vm.prank(AGGREGATOR);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NothingToMerge.selector));
+        market.finalize(jobId, 0, 1, CKPT, RAW, _ids(hidden), 1); // a merge reads one delta at least
+        vm.expectEmit(true, true, true, true);
+        emit IParisMarketTypes.ExpertFinalized(jobId, 0, 1, CKPT, RAW, _ids(readable, hidden), 1, 1 ether);
+        vm.prank(AGGREGATOR);
+        market.finalize(jobId, 0, 1, CKPT, RAW, _ids(readable, hidden), 1);
+        vm.assertEq(_payout(hidden), 0.5 ether); // paid for the work its committee checked, like the other
+        vm.assertEq(_payout(readable), 0.5 ether);
+        vm.prank(MINER2); // so hiding its delta to bait an omission report earns its miner nothing
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotOmitted.selector, hidden));
+        court.reportOmission(hidden, CKPT, RAW, _ids(readable, hidden));
     }
 
     function test_aDeltaDecidedTooLateForTheMergeIsNoOmission() public {
@@ -85,7 +102,7 @@ contract AggregatorsTest is JobFixture {
         court.reportOmission(early, CKPT, RAW, ids); // merged
         _settleMerges();
         vm.prank(AGGREGATOR);
-        market.finalize(jobId, 0, 2, CKPT, RAW, _ids(late)); // it goes into the next merge
+        market.finalize(jobId, 0, 2, CKPT, RAW, _ids(late), 0); // it goes into the next merge
     }
 
     function test_aRefutedMergeIsRolledBackAndCostsTheAggregatorItsStake() public {
@@ -150,7 +167,7 @@ contract AggregatorsTest is JobFixture {
         uint256 settlesAt = uint256(market.mergedAt(jobId, 0)) + VOTE_WINDOW;
         vm.prank(AGGREGATOR);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.MergeNotSettled.selector, jobId, 0, settlesAt));
-        market.finalize(jobId, 0, 2, CKPT, RAW, ids); // past the window, but the dispute is open
+        market.finalize(jobId, 0, 2, CKPT, RAW, ids, 0); // past the window, but the dispute is open
         _open(VALIDATOR1, disputeId, true, 0);
         _open(VALIDATOR2, disputeId, true, 0);
         _toPhase(disputeId, 2);

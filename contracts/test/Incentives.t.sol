@@ -69,7 +69,7 @@ contract IncentivesTest is JobFixture {
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotSlashable.selector, id, IParisMarketTypes.SlashReason.FailedSpotCheck));
         court.slash(id, IParisMarketTypes.SlashReason.FailedSpotCheck, bytes32(0), RAW);
         vm.prank(AGGREGATOR);
-        market.finalize(job, 0, 1, keccak256("ckpt"), RAW, _ids(id));
+        market.finalize(job, 0, 1, keccak256("ckpt"), RAW, _ids(id), 0);
         _settleMerges();
         market.claim(_ids(id));
         vm.assertEq(market.owed(MINER1), 1 ether);
@@ -162,7 +162,7 @@ contract IncentivesTest is JobFixture {
         vm.assertTrue(_state(trap) == IParisMarketTypes.DeltaState.Released); // never merged
         vm.prank(AGGREGATOR);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotMergeable.selector, trap, IParisMarketTypes.DeltaState.Released));
-        market.finalize(jobId, 0, 1, keccak256("ckpt"), RAW, _ids(trap));
+        market.finalize(jobId, 0, 1, keccak256("ckpt"), RAW, _ids(trap), 0);
         _toPhase(trap, 3);
         vm.prank(VALIDATOR1);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NothingToCollect.selector, trap, VALIDATOR1));
@@ -208,7 +208,7 @@ contract IncentivesTest is JobFixture {
         court.collect(_ids(id));
         vm.assertEq(market.owed(VALIDATOR1) + market.owed(VALIDATOR2), 0.5 ether); // the pool, no more
         vm.prank(AGGREGATOR);
-        market.finalize(tight, 0, 1, keccak256("ckpt"), RAW, _ids(id));
+        market.finalize(tight, 0, 1, keccak256("ckpt"), RAW, _ids(id), 0);
         vm.assertEq(_payout(id), 2 ether); // the whole reward, untouched by the fees
     }
 
@@ -222,7 +222,7 @@ contract IncentivesTest is JobFixture {
         uint256 big = market.createJob{value: 2 ** 81 + 3}(terms);
         uint256 id = _passed(MINER1, big, 0, 0, 100);
         vm.prank(AGGREGATOR);
-        market.finalize(big, 0, 1, keccak256("ckpt"), RAW, _ids(id));
+        market.finalize(big, 0, 1, keccak256("ckpt"), RAW, _ids(id), 0);
         vm.assertEq(_payout(id), 2 ** 81 + 3);
         vm.assertEq(_escrow(big), 0);
         _settleMerges();
@@ -237,7 +237,7 @@ contract IncentivesTest is JobFixture {
         vm.expectRevert(); // within the finalize grace: DeadlineNotReached
         market.reclaim(jobId);
         vm.prank(AGGREGATOR);
-        market.finalize(jobId, 0, 1, keccak256("ckpt"), RAW, _ids(id));
+        market.finalize(jobId, 0, 1, keccak256("ckpt"), RAW, _ids(id), 0);
         _settleMerges();
         market.claim(_ids(id));
         vm.assertEq(market.owed(MINER1), 1 ether);
@@ -283,7 +283,7 @@ contract IncentivesTest is JobFixture {
         for (uint32 v = 1; v <= 2; ++v) {
             uint256 id = _passed(MINER1, jobId, 0, v - 1, 100);
             vm.prank(AGGREGATOR);
-            market.finalize(jobId, 0, v, bytes32(0), RAW, _ids(id));
+            market.finalize(jobId, 0, v, bytes32(0), RAW, _ids(id), 0);
             _settleMerges();
             market.claim(_ids(id));
         }
@@ -332,7 +332,7 @@ contract IncentivesTest is JobFixture {
         uint256[] memory ids = new uint256[](3);
         (ids[0], ids[1], ids[2]) = (gamed, a, b);
         vm.prank(AGGREGATOR);
-        market.finalize(id, 0, 1, keccak256("ckpt"), RAW, ids);
+        market.finalize(id, 0, 1, keccak256("ckpt"), RAW, ids, 0);
         vm.assertEq(_payout(gamed), 1 ether); // 200 of 400 capped points, not 10,000 of 10,200
         vm.assertEq(_payout(a), 0.5 ether);
         vm.assertEq(_payout(b), 0.5 ether);

@@ -336,7 +336,7 @@ contract MarketHandler is Headers {
             merged[i] = candidates[i];
         }
         vm.prank(AGGREGATOR);
-        try market.finalize(jobId, expert, current + 1, bytes32(0), 0x70, merged) {
+        try market.finalize(jobId, expert, current + 1, bytes32(0), 0x70, merged, 0) {
             for (uint256 i; i < count; ++i) {
                 ++timesMerged[merged[i]];
             }
@@ -349,7 +349,7 @@ contract MarketHandler is Headers {
         uint256[] memory again = new uint256[](1);
         again[0] = id;
         vm.prank(AGGREGATOR);
-        try market.finalize(d.jobId, d.expert, market.versionOf(d.jobId, d.expert) + 1, bytes32(0), 0x70, again) {
+        try market.finalize(d.jobId, d.expert, market.versionOf(d.jobId, d.expert) + 1, bytes32(0), 0x70, again, 0) {
             ++timesMerged[id];
         } catch {}
     }

@@ -285,7 +285,7 @@ contract DeltasTest is JobFixture {
         for (uint32 v = 1; v <= 2; ++v) {
             uint256 id = _passed(MINER1, jobId, 0, v - 1, 100);
             vm.prank(AGGREGATOR);
-            market.finalize(jobId, 0, v, keccak256("ckpt"), RAW, _ids(id));
+            market.finalize(jobId, 0, v, keccak256("ckpt"), RAW, _ids(id), 0);
         }
         vm.prank(MINER2);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.TooStale.selector, 0, 2, 1));
@@ -472,9 +472,9 @@ contract MergesTest is JobFixture {
         uint256 escrowBefore = _escrow(jobId);
         uint256[] memory ids = _ids(a, b);
         vm.expectEmit(true, true, true, true);
-        emit IParisMarketTypes.ExpertFinalized(jobId, 0, 1, keccak256("ckpt"), RAW, ids, 1 ether);
+        emit IParisMarketTypes.ExpertFinalized(jobId, 0, 1, keccak256("ckpt"), RAW, ids, 0, 1 ether);
         vm.prank(AGGREGATOR);
-        market.finalize(jobId, 0, 1, keccak256("ckpt"), RAW, ids);
+        market.finalize(jobId, 0, 1, keccak256("ckpt"), RAW, ids, 0);
         vm.assertEq(uint256(market.versionOf(jobId, 0)), 1);
         vm.assertEq(_payout(a), 0.6 ether); // reward per expert round = 2 ether / 2 experts
         vm.assertEq(_payout(b), 0.4 ether);
@@ -505,25 +505,25 @@ contract MergesTest is JobFixture {
         uint256 other = _passed(MINER2, jobId, 1, 0, 100);
         vm.startPrank(AGGREGATOR);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.WrongVersion.selector, 2, 1));
-        market.finalize(jobId, 0, 2, bytes32(0), RAW, _ids(a));
+        market.finalize(jobId, 0, 2, bytes32(0), RAW, _ids(a), 0);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotMergeable.selector, pending, IParisMarketTypes.DeltaState.Submitted));
-        market.finalize(jobId, 0, 1, bytes32(0), RAW, _ids(a, pending));
+        market.finalize(jobId, 0, 1, bytes32(0), RAW, _ids(a, pending), 0);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.DeltaOfOtherExpert.selector, other, jobId, 1));
-        market.finalize(jobId, 0, 1, bytes32(0), RAW, _ids(other));
+        market.finalize(jobId, 0, 1, bytes32(0), RAW, _ids(other), 0);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotMergeable.selector, a, IParisMarketTypes.DeltaState.Merged));
-        market.finalize(jobId, 0, 1, bytes32(0), RAW, _ids(a, a));
+        market.finalize(jobId, 0, 1, bytes32(0), RAW, _ids(a, a), 0);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NothingToMerge.selector));
-        market.finalize(jobId, 0, 1, bytes32(0), RAW, new uint256[](0));
+        market.finalize(jobId, 0, 1, bytes32(0), RAW, new uint256[](0), 0);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.ExpertOutOfRange.selector, jobId, 5, 2));
-        market.finalize(jobId, 5, 1, bytes32(0), RAW, _ids(a));
-        market.finalize(jobId, 0, 1, bytes32(0), RAW, _ids(a));
+        market.finalize(jobId, 5, 1, bytes32(0), RAW, _ids(a), 0);
+        market.finalize(jobId, 0, 1, bytes32(0), RAW, _ids(a), 0);
         _settleMerges();
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotMergeable.selector, a, IParisMarketTypes.DeltaState.Merged));
-        market.finalize(jobId, 0, 2, bytes32(0), RAW, _ids(a)); // merged once only
+        market.finalize(jobId, 0, 2, bytes32(0), RAW, _ids(a), 0); // merged once only
         vm.stopPrank();
         vm.prank(MINER1);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotAggregator.selector, jobId, MINER1));
-        market.finalize(jobId, 1, 1, bytes32(0), RAW, _ids(other));
+        market.finalize(jobId, 1, 1, bytes32(0), RAW, _ids(other), 0);
     }
 
     function test_finalize_dropsNothingSilentlyForStaleDeltas() public {
@@ -531,21 +531,21 @@ contract MergesTest is JobFixture {
         for (uint32 v = 1; v <= 2; ++v) {
             uint256 id = _passed(MINER1, jobId, 0, v - 1, 100);
             vm.prank(AGGREGATOR);
-            market.finalize(jobId, 0, v, bytes32(0), RAW, _ids(id));
+            market.finalize(jobId, 0, v, bytes32(0), RAW, _ids(id), 0);
             _settleMerges();
             market.claim(_ids(id)); // settles it: MINER1's 2-ether stake backs two unsettled deltas at a time
         }
         uint256 fresh = _passed(MINER1, jobId, 0, 2, 100);
         vm.prank(AGGREGATOR);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.TooStale.selector, 0, 2, 1));
-        market.finalize(jobId, 0, 3, bytes32(0), RAW, _ids(fresh, old));
+        market.finalize(jobId, 0, 3, bytes32(0), RAW, _ids(fresh, old), 0);
         vm.prank(AGGREGATOR);
-        market.finalize(jobId, 0, 3, bytes32(0), RAW, _ids(fresh));
+        market.finalize(jobId, 0, 3, bytes32(0), RAW, _ids(fresh), 0);
         _settleMerges();
         uint256 late = _passed(MINER2, jobId, 0, 3, 100);
         vm.prank(AGGREGATOR);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.AllRoundsDone.selector, jobId, 0));
-        market.finalize(jobId, 0, 4, bytes32(0), RAW, _ids(late));
+        market.finalize(jobId, 0, 4, bytes32(0), RAW, _ids(late), 0);
     }
 }
 
@@ -690,7 +690,7 @@ contract FuzzTest is MarketFixture {
         uint256 b = _passed(MINER2, jobId, 0, 0, s2);
         uint256 escrowBefore = _escrow(jobId);
         vm.prank(AGGREGATOR);
-        market.finalize(jobId, 0, 1, bytes32(0), RAW, _ids(a, b));
+        market.finalize(jobId, 0, 1, bytes32(0), RAW, _ids(a, b), 0);
         uint256 paid = _payout(a) + _payout(b);
         vm.assertLe(paid, 1 ether);
         vm.assertApproxEqAbs(paid, 1 ether, 2);

@@ -423,9 +423,11 @@ class Chain:
     def slash_voter(self, delta_id: int, validator: str) -> Event:
         return self._receipt_event("slashVoter", delta_id, Web3.to_checksum_address(validator), event="VoterSlashed")
 
-    def finalize(self, job_id: int, expert: int, new_version: int, checkpoint: CID, delta_ids: list[int]) -> Event:
+    def finalize(self, job_id: int, expert: int, new_version: int, checkpoint: CID, delta_ids: list[int],
+                 unavailable: int = 0) -> Event:
+        """Record a merge of `delta_ids`, the last `unavailable` of which could not be read (paid, not merged)."""
         digest, codec = cid_to_chain(checkpoint)
-        return self._receipt_event("finalize", job_id, expert, new_version, digest, codec, delta_ids,
+        return self._receipt_event("finalize", job_id, expert, new_version, digest, codec, delta_ids, unavailable,
                                    event="ExpertFinalized")
 
     def claim(self, delta_ids: list[int]) -> None:

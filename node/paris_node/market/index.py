@@ -99,8 +99,14 @@ class MergeEntry:
     expert: int
     version: int
     checkpoint: str  # CID of the merged checkpoint
-    merged: tuple[int, ...]  # delta ids, in merge order
+    merged: tuple[int, ...]  # delta ids, in merge order, then those the aggregator could not read
     block: int
+    unavailable: int = 0  # how many of the last `merged` are paid but not in the checkpoint
+
+    @property
+    def read(self) -> tuple[int, ...]:
+        """The delta ids the checkpoint merged."""
+        return self.merged[:len(self.merged) - self.unavailable]
 
 
 @dataclass(frozen=True)
@@ -188,7 +194,7 @@ class MarketIndex:
         if event.name == "ExpertFinalized":
             return MergeEntry(a["jobId"], a["expert"], a["version"],
                               _cid_text(a["checkpointDigest"], a["checkpointCodec"]), tuple(a["mergedDeltaIds"]),
-                              event.block)
+                              event.block, a["unavailable"])
         if event.name == "MergeDisputed":
             return DisputeEntry(a["disputeId"], a["jobId"], a["expert"], a["version"], a["disputer"], event.block,
                                 event.log_index)

@@ -57,8 +57,8 @@ def _input(chain: Chain, content: Content, spec: JobSpec, base: Checkpoint, delt
 
 def _available_inputs(chain: Chain, content: Content, spec: JobSpec, base: Checkpoint, ids: list[int],
                       cids: dict[int, CID]) -> list[MergeInput]:
-    """The passing deltas that can be read now; one that cannot is left out (it stays passed, for a later
-    round within the staleness bound) and said so, rather than stalling every merge after it."""
+    """The passing deltas that can be read now; one that cannot is left out of the checkpoint and said so (and
+    listed on chain as unavailable: paid, not merged), rather than stalling every merge after it."""
     inputs = []
     for delta_id in ids:
         try:
@@ -115,11 +115,13 @@ def merge_round(index: MarketIndex, content: Content, spec: JobSpec, job_id: int
         raise AggregatorError(f"job {job_id} expert {expert} v{current}: none of the {len(passing)} passing deltas "
                               f"can be read now")
     merged = [i.delta_id for i in inputs]
+    unavailable = [i for i in passing if i not in merged]
     checkpoint = next_checkpoint(base, inputs, spec)
     cid = content.add(checkpoint.to_bytes(), name=f"job{job_id}-expert{expert}-v{current + 1}.safetensors")
-    log.info("job %d expert %d: merged %d deltas into v%d (%s)", job_id, expert, len(merged), current + 1, cid)
+    log.info("job %d expert %d: merged %d deltas into v%d (%s)%s", job_id, expert, len(merged), current + 1, cid,
+             f"; {len(unavailable)} unreadable listed as unavailable" if unavailable else "")
     bond_as_aggregator(chain)
-    return chain.finalize(job_id, expert, current + 1, cid, merged)
+    return chain.finalize(job_id, expert, current + 1, cid, merged + unavailable, len(unavailable))
 
 
 def verify_merge(index: MarketIndex, content: Content, spec: JobSpec, job_id: int, expert: int,
@@ -131,7 +133,7 @@ def verify_merge(index: MarketIndex, content: Content, spec: JobSpec, job_id: in
     recorded = parse_cid(merge.checkpoint)
     base = load_checkpoint(content, index.checkpoint_cid(spec, job_id, expert, version - 1))
     cids = index.delta_cids(job_id, expert)
-    inputs = [_input(index.chain, content, spec, base, delta_id, cids[delta_id]) for delta_id in merge.merged]
+    inputs = [_input(index.chain, content, spec, base, delta_id, cids[delta_id]) for delta_id in merge.read]
     rebuilt = next_checkpoint(base, inputs, spec)
     return MergeCheck(job_id, expert, version, recorded, rebuilt.to_bytes() == content.get(recorded),
-                      list(merge.merged))
+                      list(merge.read))

@@ -241,9 +241,30 @@ class MinerDaemon(Daemon):
             self._close(record, "paid")
         elif state in (DeltaState.SLASHED, DeltaState.RELEASED):
             self._close(record, state.name.lower())
+        elif state == DeltaState.PASSED and self._omitted(record, delta):
+            self._report_omission(record)
         elif self._unsettleable(record, delta):
             self.chain.release(record.delta_id)
             self._close(record, f"{state.name.lower()}, never merged; released")
+
+    def _omitted(self, record: RoundRecord, delta: Delta) -> bool:
+        """Whether the expert's latest merge, still open to reports, left out this passed delta although it was
+        decidable a whole vote window before the merge and within the staleness bound of it (`reportOmission`)."""
+        settles_at = self.chain.merge_settles_at(record.job_id, record.expert)
+        if not settles_at or self.chain.timestamp() > settles_at:
+            return False
+        merged_at, version = settles_at - self.chain.vote_window, self.chain.version_of(record.job_id, record.expert)
+        return delta.revealed_at + 3 * self.chain.vote_window < merged_at and record.base_version < version \
+            and version - 1 - record.base_version <= self.chain.job(record.job_id).staleness_bound
+
+    def _report_omission(self, record: RoundRecord) -> None:
+        """Prove on chain that the latest merge left this delta out: it is rolled back, the aggregator slashed."""
+        version = self.chain.version_of(record.job_id, record.expert)
+        merge = self.index.merge(record.job_id, record.expert, version)
+        event = self.chain.report_omission(record.delta_id, parse_cid(merge.checkpoint), list(merge.merged))
+        log.warning("delta %#x: passed but left out of merge v%d of job %d expert %d; reported, the merge rolled "
+                    "back and its aggregator slashed (%d wei to us)", record.delta_id, version, record.job_id,
+                    record.expert, event.args["reward"])
 
     def _unsettleable(self, record: RoundRecord, delta: Delta) -> bool:
         """Whether the market would release the delta (so that its stake backs new work): passed but never to be
