@@ -101,7 +101,7 @@ def measure(rpc_url: str, contract: str) -> None:
             send(chains[index], "reveal", "reveal", delta_id, digest, codec)
         vote([(validator, delta_id, True) for delta_id in ids])
         digest, codec = cid_to_chain(_cid(f"ckpt-{version + 1}"))
-        receipt = send(aggregator, f"finalize ({size})", "finalize", job_id, 0, version + 1, digest, codec, ids)
+        receipt = send(aggregator, f"finalize ({size})", "finalize", job_id, 0, version + 1, digest, codec, ids, 0)
         finalize_gas[size] = receipt["gasUsed"]
         merged += ids
     receipt = send(requester, "disputeMerge", "disputeMerge", job_id, 0, value=ETH)  # upheld: the bond goes

@@ -25,12 +25,14 @@ from paris_node.market.chain import (ROLE_MINER, ROLE_VALIDATOR, Chain, Contract
                                      cid_from_chain)
 from paris_node.market.index import MarketIndex
 from paris_node.model.dit import VideoDiT, named_config
-from paris_node.roles.aggregator import merge_round, verify_merge
+from paris_node.roles.aggregator import bond_as_aggregator, merge_round, verify_merge
 from paris_node.roles.miner import kept_reveal, train_round
+from paris_node.roles.miner_daemon import MinerDaemon
 from paris_node.runtime.devnet import DevnetInfo, devnet_account
 
 from helpers.chain import ETH, funded_chain, vote, warp
 from helpers.jobs import open_job, tiny_spec
+from helpers.wait import wait_for
 
 
 def test_a_round_is_trained_merged_verified_and_paid(devnet: DevnetInfo, tmp_path: Path) -> None:
@@ -121,4 +123,45 @@ def test_a_passed_delta_that_cannot_be_read_is_paid_left_out_of_the_checkpoint_a
         vanished.report_omission(ids[1], checkpoint, ids)
     check = verify_merge(MarketIndex(requester, devnet.deploy_block), store, spec, job_id, 0, 1)
     assert check.matches and check.merged == [ids[0]]  # the checkpoint merged what could be read
+    store.close()
+
+
+def test_a_miner_daemon_reports_a_merge_that_left_out_its_passed_delta(devnet: DevnetInfo, tmp_path: Path) -> None:
+    requester, validator = (Chain(devnet.rpc_url, devnet.contract, devnet_account(i)) for i in (1, 4))
+    store = IpfsStore(devnet.ipfs_api)
+    spec, base = tiny_spec(store, "left out", 16, 23)
+    job_id = open_job(devnet, store, spec)
+    if not validator.stake_of(validator.signer.address).roles & ROLE_VALIDATOR:  # the devnet's validator-1
+        validator.stake(ROLE_VALIDATOR, wei=ETH)
+    liar, friend = funded_chain(devnet), funded_chain(devnet)
+    requester.set_aggregator(job_id, liar.signer.address)  # not the devnet's aggregator: it is slashed here
+    bond_as_aggregator(liar)
+    miner = MinerDaemon(funded_chain(devnet), store, tmp_path / "miner", devnet.deploy_block, {job_id})
+
+    def revealed() -> bool:
+        miner.step()
+        record = miner.journal.get(job_id, 0, 0)
+        return record is not None and record.at_least("revealed")
+
+    wait_for(revealed, 120, "the miner daemon to reveal", poll_s=0.2)
+    honest_id = miner.journal.get(job_id, 0, 0).delta_id  # type: ignore[union-attr]
+
+    friend.stake(ROLE_MINER, wei=ETH)
+    work, _ = train_round(spec, ClipSet.from_bytes(store.get(spec.shards[0])), base, job_id, friend.signer.address,
+                          None, tmp_path / "friend")
+    friend_id = friend.submit_delta(job_id, 0, 0, store.add(work.delta), work.trace_root, work.segments)
+    requester.w3.provider.make_request("anvil_mine", [3])
+    friend.fix_challenge(friend_id)
+    challenged = friend.challenged_segments(friend_id)
+    friend.reveal(friend_id, store.add(kept_reveal(tmp_path / "friend", work.digests, challenged).to_bytes()))
+    vote([(validator, delta_id, True, 1000) for delta_id in (honest_id, friend_id)])
+    warp(liar, liar.vote_window + 1)  # both decidable a whole window before the merge
+    liar.finalize(job_id, 0, 1, store.add(b"the friend's merge"), [friend_id])  # the friend takes the whole share
+
+    wait_for(lambda: miner.step() or requester.stake_of(liar.signer.address).slashed, 30, "the omission report",
+             poll_s=0.2)
+    assert requester.version_of(job_id, 0) == 0  # the merge rolled back
+    (reported,) = requester.logs(devnet.deploy_block, requester.w3.eth.block_number, ["OmissionReported"])
+    assert (reported.args["deltaId"], reported.args["reporter"]) == (honest_id, miner.address)
+    assert [requester.delta(i).state for i in (honest_id, friend_id)] == [DeltaState.PASSED] * 2  # merged again later
     store.close()
