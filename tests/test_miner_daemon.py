@@ -83,7 +83,7 @@ def test_miners_and_aggregator_finish_a_round_and_a_killed_miner_resumes(net) ->
         processes.append(_spawn(tmp, "validator", "validate", "--role", "validator-1", "--work-dir",
                                 str(tmp / "validator"), command=VALIDATOR))
         wait_for(lambda: requester.version_of(job_id, 0) == 1, 180, "both deltas validated and merged", poll_s=0.2)
-        wait_for(lambda: all(_stage(w) == "done" for w in work.values()), 60, "both miners to be paid", poll_s=0.2)
+        wait_for(lambda: all(_stage(w) == "done" for w in work.values()), 120, "both miners to be paid", poll_s=0.2)
         # The daemons found each other through the devnet's bootstrap peer; the validator's API says so.
         api = (tmp / "validator" / "status.url").read_text().strip()
         report = httpx.get(f"{api}/status", timeout=10).json()

@@ -8,9 +8,7 @@ challenged segment ends elsewhere than the committed state, the delta fails, and
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -18,7 +16,7 @@ import torch
 from paris_node.learning.jobspec import JobSpec
 from paris_node.roles.miner import RoundWork, train_round
 from paris_node.roles.miner_daemon import MinerDaemon
-from paris_node.runtime.cli import serve, settings
+from paris_sdk.demo_daemon import serve_demo_daemon
 
 
 def lazy_round(spec: JobSpec, *args: Any) -> tuple[RoundWork, dict[str, torch.Tensor]]:
@@ -29,15 +27,8 @@ def lazy_round(spec: JobSpec, *args: Any) -> tuple[RoundWork, dict[str, torch.Te
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--role", required=True)
-    parser.add_argument("--devnet", type=Path, required=True)
-    parser.add_argument("--work-dir", type=Path, required=True)
-    parser.add_argument("--poll", type=float, default=0.5)
-    args = parser.parse_args()
-    config = settings(None, args.devnet, poll_s=args.poll)
-    serve(config, args.devnet, args.role, args.work_dir, "miner", lambda chain, store, work, presence: MinerDaemon(
-        chain, store, work, config.deploy_block, presence=presence, trainer=lazy_round))
+    serve_demo_daemon(__doc__ or "", "miner", lambda chain, store, work, presence, block: MinerDaemon(
+        chain, store, work, block, presence=presence, trainer=lazy_round))
 
 
 if __name__ == "__main__":

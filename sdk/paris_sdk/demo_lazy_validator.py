@@ -10,10 +10,7 @@ settles the honest validator slashes it.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
-from paris_node.runtime.cli import serve, settings
+from paris_sdk.demo_daemon import serve_demo_daemon
 from paris_validator.daemon import DeltaRecord, Pending, ValidatorDaemon
 
 LAZY_SCORE = 5_000
@@ -29,15 +26,8 @@ class LazyValidator(ValidatorDaemon):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--role", required=True)
-    parser.add_argument("--devnet", type=Path, required=True)
-    parser.add_argument("--work-dir", type=Path, required=True)
-    parser.add_argument("--poll", type=float, default=0.5)
-    args = parser.parse_args()
-    config = settings(None, args.devnet, poll_s=args.poll)
-    serve(config, args.devnet, args.role, args.work_dir, "validator", lambda chain, store, work, presence:
-          LazyValidator(chain, store, work, config.deploy_block, presence=presence))
+    serve_demo_daemon(__doc__ or "", "validator", lambda chain, store, work, presence, block:
+                      LazyValidator(chain, store, work, block, presence=presence))
 
 
 if __name__ == "__main__":

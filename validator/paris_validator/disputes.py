@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,7 +87,9 @@ class MergeAuditor:
         latest = index.merge(audit.job_id, audit.expert, audit.version)
         if latest.block != audit.block:
             return self._conclude(audit, "rolled back and merged again before it was audited")
+        started = time.monotonic()
         why = refutation(index, content, spec, audit.job_id, audit.expert, audit.version)
+        log.info("%s: merge rebuilt in %.1fs", audit.name, time.monotonic() - started)
         if not why:
             return self._conclude(audit, "verified")
         log.error("%s: merge REFUTED: %s", audit.name, why)

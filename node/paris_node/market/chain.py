@@ -449,6 +449,17 @@ class Chain:
         digest, codec = cid_to_chain(checkpoint)
         return self._receipt_event("reportOmission", delta_id, digest, codec, merged, event="OmissionReported")
 
+    def merge_settled(self, job_id: int, expert: int) -> bool:
+        """Whether the expert's latest merge can no longer be disputed or rolled back: its window is over and no
+        dispute of it is open. The next merge and claims of its payouts wait until then (`MergeNotSettled`)."""
+        at = self.call("mergedAt", job_id, expert)
+        if not at:
+            return True
+        if self.timestamp() <= at + self.vote_window:
+            return False
+        dispute = self.delta(self.call("disputeIdOf", job_id, expert, self.version_of(job_id, expert), at))
+        return dispute.state not in (DeltaState.SUBMITTED, DeltaState.FAILED)
+
     def merge_settles_at(self, job_id: int, expert: int) -> int:
         """When the expert's latest merge stops being open to disputes and omission reports (0: none is open);
         the next merge and claims of its payouts wait for it (and for any open dispute of it)."""

@@ -22,7 +22,8 @@ from paris_node.learning.checkpoint import Checkpoint
 from paris_node.learning.delta import DeltaError, decode
 from paris_node.learning.jobspec import JobSpec
 from paris_node.learning.merge import MergeInput, ema_step, outer_step
-from paris_node.market.chain import ROLE_AGGREGATOR, Chain, DeltaState, Event
+from paris_node.market.chain import ROLE_AGGREGATOR, Chain, ContractRevert, DeltaState, Event
+from paris_node.market.errors import Revert
 from paris_node.market.index import MarketIndex
 from paris_node.market.keyring import Content
 
@@ -88,6 +89,21 @@ def passing_deltas(chain: Chain, spec: JobSpec, ids: list[int], current: int) ->
         if delta.state == DeltaState.PASSED and current - delta.base_version <= bounds[delta.job_id]:
             keep.append(delta_id)
     return keep
+
+
+def decide_ready(chain: Chain, ids: list[int]) -> None:
+    """Decide the deltas whose votes are all open (a validator normally has by now), so that one that passed is
+    in this merge rather than the next."""
+    now, window = chain.timestamp(), chain.vote_window
+    for delta_id in ids:
+        delta = chain.delta(delta_id)
+        if delta.state != DeltaState.SUBMITTED or not delta.revealed or now <= delta.revealed_at + 2 * window:
+            continue
+        try:
+            chain.decide(delta_id)
+        except ContractRevert as exc:
+            if exc.error not in (Revert.NO_VERDICT, Revert.ALREADY_DECIDED):
+                raise
 
 
 def bond_as_aggregator(chain: Chain) -> None:

@@ -19,7 +19,7 @@ from paris_node.market.chain import Chain, DeltaState, cid_from_chain
 from paris_node.net.gossip import CheckpointPublished, RoundOpened
 from paris_node.net.presence import Presence
 from paris_node.net.status_api import Status
-from paris_node.roles.aggregator import AggregatorError, merge_round, passing_deltas
+from paris_node.roles.aggregator import AggregatorError, decide_ready, merge_round, passing_deltas
 from paris_node.roles.daemon import RECOVERABLE, Daemon
 
 log = logging.getLogger(__name__)
@@ -61,9 +61,10 @@ class AggregatorDaemon(Daemon):
 
     def _consider(self, job_id: int, spec: JobSpec, expert: int) -> None:
         current = self.chain.version_of(job_id, expert)
-        if self.chain.timestamp() <= self.chain.merge_settles_at(job_id, expert):
-            return  # the last merge may still be disputed: the next one waits for its window
+        if not self.chain.merge_settled(job_id, expert):
+            return  # the last merge may still be disputed: the next one waits for its window and its dispute
         ids = [d.delta_id for d in self.index.deltas(job_id, expert)]
+        decide_ready(self.chain, ids)
         if not passing_deltas(self.chain, spec, ids, current):
             return
         key = (job_id, expert, current)

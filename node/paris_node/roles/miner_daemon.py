@@ -231,8 +231,8 @@ class MinerDaemon(Daemon):
         delta = self.chain.delta(record.delta_id)
         state = delta.state
         if state == DeltaState.MERGED:
-            if self.chain.timestamp() <= self.chain.merge_settles_at(record.job_id, record.expert):
-                return  # its merge may still be disputed: claims wait for the window
+            if not self.chain.merge_settled(record.job_id, record.expert):
+                return  # its merge may still be disputed: claims wait for the window and any dispute
             self.chain.claim([record.delta_id])
             state = DeltaState.PAID
         if state == DeltaState.PAID:
