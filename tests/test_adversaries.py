@@ -252,7 +252,7 @@ def market(devnet: DevnetInfo, tmp_path: Path) -> Market:
 def test_every_cheat_is_caught_slashed_and_never_merged(market: Market) -> None:
     devnet = market.devnet
     validator = ValidatorDaemon(Chain(devnet.rpc_url, devnet.contract, devnet_account(3)),
-                                IpfsStore(devnet.ipfs_api, timeout_s=2.0), market.work_dir / "validator",
+                                IpfsStore(devnet.ipfs_api, timeout_s=1.0), market.work_dir / "validator",
                                 devnet.deploy_block, jobs={market.job_id})
     aggregator = Chain(devnet.rpc_url, devnet.contract, devnet_account(2))
     index = MarketIndex(aggregator, devnet.deploy_block)

@@ -69,7 +69,12 @@ class Pending(Exception):
 
 
 class Unavailable(Pending):
-    """Content the delta names could not be fetched: tried again after a growing wait, not on every pass."""
+    """Content the delta names could not be fetched: tried again after a growing wait, not on every pass, and
+    once more right after `deadline` (chain time), past which its absence fails the delta."""
+
+    def __init__(self, message: str, deadline: int) -> None:
+        super().__init__(message)
+        self.deadline = deadline
 
 
 @dataclass
@@ -269,6 +274,9 @@ class ValidatorDaemon(Daemon):
             _, waited = self.retry_at.get(record.delta_id, (0.0, UNAVAILABLE_RETRY_S[0] / 2))
             longest = UNAVAILABLE_RETRY_S[1] if not record.reveal_cid else self.chain.vote_window / 4
             wait = min(longest, 2 * waited)
+            until_deadline = exc.deadline - self.chain.timestamp()
+            if 0 <= until_deadline < wait:  # the fail it may prove then must still be sealed in the commit phase
+                wait = until_deadline + 0.5
             self.retry_at[record.delta_id] = (time.monotonic() + wait, wait)
             record.note(f"{exc} (trying again in {wait:.0f}s)")
             self._save(record)
@@ -467,7 +475,7 @@ class ValidatorDaemon(Daemon):
         except StoreError as exc:
             if self.chain.timestamp() > deadline and self.store_answers():
                 raise CheckFailed("availability", f"{what} {cid} not retrievable by the deadline: {exc}") from exc
-            raise Unavailable(f"{what} not retrievable yet: {exc}") from exc
+            raise Unavailable(f"{what} not retrievable yet: {exc}", deadline) from exc
 
     def _verify(self, record: DeltaRecord) -> int:
         """The score of a delta that passes every check; raises CheckFailed or Pending otherwise."""
