@@ -171,12 +171,14 @@ def test_a_miner_daemon_reports_a_merge_that_left_out_its_passed_delta(devnet: D
 
 def test_the_aggregator_daemon_decides_what_validators_left_undecided_and_merges_it(devnet: DevnetInfo,
                                                                                     tmp_path: Path) -> None:
-    requester, aggregator, validator = (Chain(devnet.rpc_url, devnet.contract, devnet_account(i)) for i in (1, 2, 4))
+    requester, validator = (Chain(devnet.rpc_url, devnet.contract, devnet_account(i)) for i in (1, 4))
     if not validator.stake_of(validator.signer.address).roles & ROLE_VALIDATOR:  # the devnet's validator-1
         validator.stake(ROLE_VALIDATOR, wei=ETH)
     store = IpfsStore(devnet.ipfs_api)
     spec, base = tiny_spec(store, "undecided", 16, 29)
     job_id = open_job(devnet, store, spec)
+    aggregator = funded_chain(devnet)
+    requester.set_aggregator(job_id, aggregator.signer.address)  # the daemon follows the job's new aggregator
     miner = funded_chain(devnet)
     miner.stake(ROLE_MINER, wei=ETH)
     work, _ = train_round(spec, ClipSet.from_bytes(store.get(spec.shards[0])), base, job_id, miner.signer.address,

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = "paris-market-index/v1"
 # The job id is their first indexed argument.
-JOB_EVENTS = ("JobCreated", "DeltaSubmitted", "ExpertFinalized", "MergeDisputed")
+JOB_EVENTS = ("JobCreated", "AggregatorSet", "DeltaSubmitted", "ExpertFinalized", "MergeDisputed")
 DELTA_EVENTS = ("Revealed",)  # indexed by delta id
 CURSOR_EVERY_BLOCKS = 1_000  # with no new events, the cursor is persisted this often: a restart re-reads less
 SPEC_RETRY_S = (10.0, 600.0)  # first and longest wait before fetching an unreadable job spec again
@@ -187,6 +187,8 @@ class MarketIndex:
         if event.name == "JobCreated":
             return JobEntry(a["jobId"], a["requester"], a["aggregator"], _cid_text(a["specDigest"], a["specCodec"]),
                             event.block)
+        if event.name == "AggregatorSet" and a["jobId"] in self._jobs:  # the job's entry, with its new aggregator
+            return dataclasses.replace(self._jobs[a["jobId"]], aggregator=a["aggregator"])
         if event.name == "DeltaSubmitted":
             return DeltaEntry(a["deltaId"], a["jobId"], a["expert"], a["baseVersion"], a["miner"],
                               _cid_text(a["deltaDigest"], a["deltaCodec"]), a["traceRoot"].hex(),

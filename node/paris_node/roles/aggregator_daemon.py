@@ -39,6 +39,9 @@ class AggregatorDaemon(Daemon):
 
     def discover(self) -> None:
         for entry in self.index.jobs:
+            if entry.job_id in self.specs and entry.aggregator != self.address:  # the requester named another
+                log.info("job %d: %s aggregates it now; stopped", entry.job_id, entry.aggregator)
+                del self.specs[entry.job_id]
             if entry.job_id in self.specs or entry.aggregator != self.address \
                     or (spec := self.job_spec(entry.job_id)) is None:
                 continue
