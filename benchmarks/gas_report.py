@@ -19,7 +19,6 @@ from multiformats import CID
 
 from paris_node.market.chain import (ROLE_AGGREGATOR, ROLE_MINER, ROLE_VALIDATOR, Chain, JobTerms, cid_to_chain,
                                      trap_commitment, vote_commitment)
-from paris_node.market.headers import header_rlp
 from paris_node.runtime.devnet import Devnet, devnet_account
 
 ETH = 10**18
@@ -55,8 +54,7 @@ def measure(rpc_url: str, contract: str) -> None:
 
     def fix(chain: Chain, delta_id: int) -> None:
         """fixChallenge with the header of the delta's challenge block (mined by then)."""
-        target = chain.delta(delta_id).submitted_block + chain.challenge_delay
-        send(chain, "fixChallenge", "fixChallenge", delta_id, header_rlp(chain.w3.eth.get_block(target)))
+        send(chain, "fixChallenge", "fixChallenge", delta_id, chain.challenge_header(delta_id))
 
     def later(seconds: int) -> None:
         requester.w3.provider.make_request("evm_increaseTime", [seconds])

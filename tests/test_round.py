@@ -147,14 +147,7 @@ def test_a_miner_daemon_reports_a_merge_that_left_out_its_passed_delta(devnet: D
     wait_for(revealed, 120, "the miner daemon to reveal", poll_s=0.2)
     honest_id = miner.journal.get(job_id, 0, 0).delta_id  # type: ignore[union-attr]
 
-    friend.stake(ROLE_MINER, wei=ETH)
-    work, _ = train_round(spec, ClipSet.from_bytes(store.get(spec.shards[0])), base, job_id, friend.signer.address,
-                          None, tmp_path / "friend")
-    friend_id = friend.submit_delta(job_id, 0, 0, store.add(work.delta), work.trace_root, work.segments)
-    requester.w3.provider.make_request("anvil_mine", [3])
-    friend.fix_challenge(friend_id)
-    challenged = friend.challenged_segments(friend_id)
-    friend.reveal(friend_id, store.add(kept_reveal(tmp_path / "friend", work.digests, challenged).to_bytes()))
+    friend_id = _trained_and_revealed(friend, store, spec, base, job_id, tmp_path / "friend")
     vote([(validator, delta_id, True, 1000) for delta_id in (honest_id, friend_id)])
     warp(liar, liar.vote_window + 1)  # both decidable a whole window before the merge
     liar.finalize(job_id, 0, 1, store.add(b"the friend's merge"), [friend_id])  # the friend takes the whole share
@@ -179,15 +172,7 @@ def test_the_aggregator_daemon_decides_what_validators_left_undecided_and_merges
     job_id = open_job(devnet, store, spec)
     aggregator = funded_chain(devnet)
     requester.set_aggregator(job_id, aggregator.signer.address)  # the daemon follows the job's new aggregator
-    miner = funded_chain(devnet)
-    miner.stake(ROLE_MINER, wei=ETH)
-    work, _ = train_round(spec, ClipSet.from_bytes(store.get(spec.shards[0])), base, job_id, miner.signer.address,
-                          None, tmp_path / "miner")
-    delta_id = miner.submit_delta(job_id, 0, 0, store.add(work.delta), work.trace_root, work.segments)
-    requester.w3.provider.make_request("anvil_mine", [3])
-    miner.fix_challenge(delta_id)
-    challenged = miner.challenged_segments(delta_id)
-    miner.reveal(delta_id, store.add(kept_reveal(tmp_path / "miner", work.digests, challenged).to_bytes()))
+    delta_id = _trained_and_revealed(funded_chain(devnet), store, spec, base, job_id, tmp_path / "miner")
     validator.commit_vote(delta_id, True, 1000, SALT)
     revealed_at = requester.delta(delta_id).revealed_at
     warp_to(requester, revealed_at + requester.vote_window + 1)
@@ -199,3 +184,17 @@ def test_the_aggregator_daemon_decides_what_validators_left_undecided_and_merges
     wait_for(lambda: daemon.step() or requester.version_of(job_id, 0) == 1, 60, "the merge", poll_s=0.2)
     assert requester.delta(delta_id).state == DeltaState.MERGED
     store.close()
+
+
+def _trained_and_revealed(miner: Chain, store: IpfsStore, spec: JobSpec, base: Checkpoint, job_id: int,
+                          work_dir: Path) -> int:
+    """Stake, train a round honestly on expert 0, submit it and reveal what is challenged; the delta's id."""
+    miner.stake(ROLE_MINER, wei=ETH)
+    work, _ = train_round(spec, ClipSet.from_bytes(store.get(spec.shards[0])), base, job_id, miner.signer.address,
+                          None, work_dir)
+    delta_id = miner.submit_delta(job_id, 0, 0, store.add(work.delta), work.trace_root, work.segments)
+    miner.w3.provider.make_request("anvil_mine", [3])
+    miner.fix_challenge(delta_id)
+    challenged = miner.challenged_segments(delta_id)
+    miner.reveal(delta_id, store.add(kept_reveal(work_dir, work.digests, challenged).to_bytes()))
+    return delta_id

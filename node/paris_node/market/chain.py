@@ -390,10 +390,14 @@ class Chain:
         by the block's header, unless already fixed; return the seed. Raises ChallengeNotReady before that block
         is mined, ChallengeExpired once its hash is more than 256 blocks old."""
         if not self.challenge_fixed(delta_id):
-            target = self.delta(delta_id).submitted_block + self.challenge_delay
-            header = header_rlp(self.w3.eth.get_block(target)) if self.w3.eth.block_number >= target else b""
-            self.transact("fixChallenge", delta_id, header)  # an empty header reverts as ChallengeNotReady
+            self.transact("fixChallenge", delta_id, self.challenge_header(delta_id))
         return self.challenge_seed(delta_id)
+
+    def challenge_header(self, delta_id: int) -> bytes:
+        """The RLP header of the delta's challenge block, which `fixChallenge` takes; empty (and so reverting as
+        ChallengeNotReady) while that block is not mined."""
+        target = self.delta(delta_id).submitted_block + self.challenge_delay
+        return header_rlp(self.w3.eth.get_block(target)) if self.w3.eth.block_number >= target else b""
 
     def challenge_fixed(self, delta_id: int) -> bool:
         return self.call("fixedSeeds", delta_id) != bytes(32)
