@@ -161,7 +161,7 @@ def trap_and_lazy_voter(requester: Chain, validator: Chain, send, vote, later, f
     fix(trapper, trap_id)
     send(trapper, "reveal", "reveal", trap_id, digest, codec)
     vote([(lazy, trap_id, True)])
-    send(requester, "exposeTrap", "exposeTrap", trap_id, [trap_id], SALT)
+    send(trapper, "exposeTrap", "exposeTrap", trap_id, [trap_id], SALT)
     later(requester.vote_window + 1)
     send(validator, "slashVoter", "slashVoter", trap_id, lazy.signer.address)
     assert requester.stake_of(lazy.signer.address).slashed

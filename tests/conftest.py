@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from paris_node.market.chain import Chain
 from paris_node.runtime.devnet import Devnet, DevnetInfo
 
-from helpers.chain import TEST_MARKET
+from helpers.chain import TEST_MARKET, unbond_fresh_validators
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +30,18 @@ def devnet(devnet_dir: Path) -> Iterator[DevnetInfo]:
         yield net.start()
     finally:
         net.stop()
+
+
+@pytest.fixture(autouse=True)
+def fresh_validators_leave(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test on the shared devnet, the validators it staked from fresh accounts unbond."""
+    if "devnet" not in request.fixturenames:
+        yield
+        return
+    info: DevnetInfo = request.getfixturevalue("devnet")
+    start = Chain(info.rpc_url, info.contract).w3.eth.block_number + 1
+    yield
+    unbond_fresh_validators(info, start)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

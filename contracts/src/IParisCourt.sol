@@ -46,6 +46,8 @@ interface IParisCourt is IParisMarketTypes {
 
     /// @notice Prove a revealed delta one of the job's sealed traps, in its trap window (the VOTE_WINDOW after its
     ///         reveal phase): its verdict becomes Fail, its pass voters slashable; unmerged, it is released.
+    ///         Sent by the trap's own miner (the requester's account), holding the list and salt the requester
+    ///         sealed: a requester that seals the predictable id of another miner's delta cannot expose it.
     /// @param deltaId the trap
     /// @param trapDeltaIds the sealed list
     /// @param salt the list's salt

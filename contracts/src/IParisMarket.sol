@@ -197,6 +197,8 @@ interface IParisMarketTypes {
     error TrapsAlreadyCommitted(uint256 jobId);
     /// @notice a trap is exposed by the job's trap list, for a revealed delta submitted after it, in its trap window
     error NotExposable(uint256 deltaId);
+    /// @notice a trap is exposed from the account that submitted it: a requester cannot frame another miner's delta
+    error NotTrapMiner(uint256 deltaId, address caller);
     /// @notice only a revealed vote against the delta's verdict, or a sealed vote never revealed, is slashable
     error RightVote(uint256 deltaId, address validator);
     /// @notice a miner can neither vote on nor report its own delta

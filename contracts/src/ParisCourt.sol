@@ -139,7 +139,7 @@ contract ParisCourt is MarketState, IParisCourt {
     function exposeTrap(uint256 deltaId, uint256[] calldata trapDeltaIds, bytes32 salt) external {
         Delta storage d = deltas[deltaId];
         uint256 jobId = d.jobId;
-        if (msg.sender != jobs[jobId].requester) revert NotRequester(jobId, msg.sender);
+        if (msg.sender != d.miner) revert NotTrapMiner(deltaId, msg.sender);
         TrapCommitment storage traps = trapsOf[jobId];
         bool listed;
         for (uint256 i; i < trapDeltaIds.length; ++i) {

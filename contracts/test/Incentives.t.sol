@@ -153,11 +153,11 @@ contract IncentivesTest is JobFixture {
         uint256 trap = _submit(trapMiner, jobId, 0, 0);
         _reveal(trap);
         _pass(trap, 9_000); // both validators pass it without replaying a segment
-        vm.prank(REQUESTER);
+        vm.prank(trapMiner);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotExposable.selector, trap));
         court.exposeTrap(trap, traps, keccak256("another salt"));
         uint256 requesterBefore = market.owed(REQUESTER);
-        vm.prank(REQUESTER);
+        vm.prank(trapMiner);
         court.exposeTrap(trap, traps, SALT);
         vm.assertTrue(_state(trap) == IParisMarketTypes.DeltaState.Released); // never merged
         vm.prank(AGGREGATOR);
@@ -188,9 +188,29 @@ contract IncentivesTest is JobFixture {
         court.commitTraps(jobId, keccak256("another list"));
         _reveal(honest);
         _pass(honest, 100);
-        vm.prank(REQUESTER);
+        vm.prank(MINER1);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotExposable.selector, honest));
         court.exposeTrap(honest, framed, SALT);
+    }
+
+    function test_aRequesterCannotFrameAnotherMinersFutureDeltaAsATrap() public {
+        uint256[] memory framed = _ids(market.deltaIdOf(jobId, 0, 0, MINER1)); // predictable before it exists
+        vm.prank(REQUESTER);
+        court.commitTraps(jobId, keccak256(abi.encode(jobId, framed, SALT)));
+        vm.roll(block.number + 1);
+        uint256 honest = _submit(MINER1, jobId, 0, 0);
+        _reveal(honest);
+        _pass(honest, 100); // decided Passed, in its trap window now
+        for (uint256 i; i < 2; ++i) {
+            address caller = i == 0 ? REQUESTER : VALIDATOR3;
+            vm.prank(caller);
+            vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotTrapMiner.selector, honest, caller));
+            court.exposeTrap(honest, framed, SALT);
+        }
+        _toPhase(honest, 3);
+        vm.prank(VALIDATOR1);
+        court.collect(_ids(honest)); // its pass voters are paid, not slashed
+        vm.assertTrue(_state(honest) == IParisMarketTypes.DeltaState.Passed);
     }
 
     function test_feesNeverEatTheRewards() public {

@@ -255,7 +255,7 @@ contract MarketHandler is Headers {
         uint256 id = _delta(deltaSeed);
         uint256 jobId = market.getDelta(id).jobId;
         _toPhase(id, 2);
-        vm.prank(market.getJob(jobId).requester);
+        vm.prank(market.getDelta(id).miner);
         try court.exposeTrap(id, trapLists[jobId], SALT) {} catch {}
     }
 

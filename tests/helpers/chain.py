@@ -6,9 +6,9 @@ import dataclasses
 
 from eth_account import Account
 
-from paris_node.market.chain import Chain, ContractRevert
+from paris_node.market.chain import ROLE_VALIDATOR, Chain, ContractRevert
 from paris_node.market.errors import Revert
-from paris_node.runtime.devnet import DEVNET_MARKET, DevnetInfo
+from paris_node.runtime.devnet import DEVNET_MARKET, DevnetInfo, devnet_account
 
 ETH = 10**18
 # Devnets started by tests have 8 s vote phases, not the demo's 20: tests that run daemons in real time wait
@@ -22,6 +22,28 @@ def funded_chain(devnet: DevnetInfo) -> Chain:
     chain = Chain(devnet.rpc_url, devnet.contract, account)
     chain.w3.provider.make_request("anvil_setBalance", [account.address, hex(10 * ETH)])  # type: ignore[arg-type]
     return chain
+
+
+def unbond_fresh_validators(devnet: DevnetInfo, from_block: int) -> None:
+    """Unbond every validator a test staked from a fresh account since `from_block` (anvil impersonation: its key
+    went with the test), so that each test's committees are drawn from the devnet's own validators and its own.
+
+    A validator sits on a delta's committee with probability min(1, COMMITTEE_SIZE x stake / all validators'
+    stake): stake that earlier tests left behind would otherwise leave a later test's validator out by chance."""
+    chain = Chain(devnet.rpc_url, devnet.contract)
+    latest = chain.w3.eth.block_number
+    if latest < from_block:
+        return
+    own = {devnet_account(i).address for i in range(10)}
+    stakers = {e.args["account"] for e in chain.logs(from_block, latest, {"Staked"})} - own
+    for address in sorted(stakers):
+        stake = chain.stake_of(address)
+        if not stake.roles & ROLE_VALIDATOR or stake.slashed or stake.unbond_at:
+            continue
+        chain.w3.provider.make_request("anvil_impersonateAccount", [address])  # type: ignore[arg-type]
+        tx = chain.contract.functions.requestUnbond().transact({"from": address})
+        chain.w3.eth.wait_for_transaction_receipt(tx)
+        chain.w3.provider.make_request("anvil_stopImpersonatingAccount", [address])  # type: ignore[arg-type]
 
 
 def warp(chain: Chain, seconds: int) -> int:
