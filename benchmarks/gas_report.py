@@ -86,6 +86,8 @@ def measure(rpc_url: str, contract: str) -> None:
     finalize_gas = {}
     merged: list[int] = []
     for version, size in enumerate(MERGE_SIZES):
+        if version:
+            later(window + 1)  # deltas on a merge wait until it is settled
         ids = []
         for index in MINERS[:size]:
             miner = chains[index]

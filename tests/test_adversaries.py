@@ -267,6 +267,7 @@ def test_every_cheat_is_caught_slashed_and_never_merged(market: Market) -> None:
 
     cheats = [cls(market, cls.__name__, honest[0]) if cls is CopyCat else cls(market, cls.__name__)
               for cls in CATALOGUE]
+    warp(aggregator, aggregator.vote_window + 1)  # deltas on checkpoint 1 wait until its merge is settled
     honest_ids = {miner.submit(1) for miner in honest}
     cheat_ids = {cheat.submit(1): cheat for cheat in cheats}
     everyone = honest_ids | cheat_ids.keys()

@@ -127,11 +127,13 @@ def test_a_passed_delta_that_cannot_be_read_is_paid_left_out_of_the_checkpoint_a
     store.close()
 
 
-def test_a_miner_daemon_reports_a_merge_that_left_out_its_passed_delta(devnet: DevnetInfo, tmp_path: Path) -> None:
+def test_a_miner_daemon_reports_a_merge_that_left_out_its_passed_delta_and_drops_work_on_it(
+        devnet: DevnetInfo, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="paris_node.roles.miner_daemon")
     requester, validator = (Chain(devnet.rpc_url, devnet.contract, devnet_account(i)) for i in (1, 4))
     store = IpfsStore(devnet.ipfs_api)
     spec, base = tiny_spec(store, "left out", 16, 23)
-    job_id = open_job(devnet, store, spec)
+    job_id = open_job(devnet, store, spec, rounds=2)
     if not validator.stake_of(validator.signer.address).roles & ROLE_VALIDATOR:  # the devnet's validator-1
         validator.stake(ROLE_VALIDATOR, wei=ETH)
     liar, friend = funded_chain(devnet), funded_chain(devnet)
@@ -150,15 +152,23 @@ def test_a_miner_daemon_reports_a_merge_that_left_out_its_passed_delta(devnet: D
     friend_id = _trained_and_revealed(friend, store, spec, base, job_id, tmp_path / "friend")
     vote([(validator, delta_id, True, 1000) for delta_id in (honest_id, friend_id)])
     warp(liar, liar.vote_window + 1)  # both decidable a whole window before the merge
-    liar.finalize(job_id, 0, 1, store.add(b"the friend's merge"), [friend_id])  # the friend takes the whole share
+    friends_merge = store.add(dataclasses.replace(base, version=1).to_bytes())
+    liar.finalize(job_id, 0, 1, friends_merge, [friend_id])  # the friend takes the whole share
 
-    wait_for(lambda: miner.step() or requester.stake_of(liar.signer.address).slashed, 30, "the omission report",
+    wait_for(lambda: miner.step() or requester.stake_of(liar.signer.address).slashed, 60, "the omission report",
              poll_s=0.2)
     assert requester.version_of(job_id, 0) == 0  # the merge rolled back
     (reported,) = [e for e in requester.logs(devnet.deploy_block, requester.w3.eth.block_number, ["OmissionReported"])
                    if e.args["deltaId"] == honest_id]
     assert reported.args["reporter"] == miner.address
     assert [requester.delta(i).state for i in (honest_id, friend_id)] == [DeltaState.PASSED] * 2  # merged again later
+    # It trained on the liar's merge while that could still be undone, held the delta back, and dropped it once
+    # the merge was rolled back: it trains again when version 1 is merged anew.
+    on_v1 = [r.getMessage().split(":")[1].split(" in ")[0] for r in caplog.records
+             if r.getMessage().startswith(f"job {job_id} expert 0 v1:")]
+    assert on_v1 == [" trained 4 steps", " the merge it trained on was rolled back; training again"], on_v1
+    assert miner.journal.get(job_id, 0, 1) is None
+    assert requester.delta(requester.delta_id_of(job_id, 0, 1, miner.address)).state == DeltaState.NONE
     store.close()
 
 

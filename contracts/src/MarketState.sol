@@ -46,7 +46,16 @@ abstract contract MarketState is IParisMarketTypes, ReentrancyGuard {
     mapping(uint256 deltaId => mapping(address validator => Vote)) public votes;
     mapping(uint256 deltaId => mapping(address validator => bytes32)) internal voteCommitments;
     mapping(uint256 jobId => TrapCommitment) public trapsOf;
-    mapping(uint256 jobId => mapping(uint256 expert => uint32)) public versionOf;
+    /// @dev Where an expert stands: its latest version, when that version was finalized (0 once rolled back: it
+    ///      may be disputed, and a passed delta it left out reported, for VOTE_WINDOW after) and whether a dispute
+    ///      of that merge is still unresolved. One slot, read by every submission and merge.
+    struct Head {
+        uint32 version;
+        uint40 mergedAt;
+        bool disputed;
+    }
+
+    mapping(uint256 jobId => mapping(uint256 expert => Head)) internal heads;
     /// @notice keccak256(abi.encode(checkpointDigest, checkpointCodec, keccak256(abi.encode(mergedDeltaIds))))
     mapping(uint256 jobId => mapping(uint256 expert => mapping(uint256 version => bytes32))) public mergeRecord;
     /// @notice The X25519 public key private jobs seal their data keys to, per account (0 when none).
@@ -55,9 +64,6 @@ abstract contract MarketState is IParisMarketTypes, ReentrancyGuard {
     mapping(uint256 jobId => KeyringRef) public keyringOf;
     /// @notice Challenge seeds recorded by `fixChallenge` from their seed block's prevrandao.
     mapping(uint256 deltaId => bytes32) public fixedSeeds;
-    /// @notice When the expert's latest version was finalized (0 once rolled back): it may be disputed, and a
-    ///         passed delta it left out reported, for VOTE_WINDOW after; the next merge and claims wait for that.
-    mapping(uint256 jobId => mapping(uint256 expert => uint40)) public mergedAt;
     /// @notice The aggregator whose merge a dispute is about: its stake answers for it.
     mapping(uint256 disputeId => address) public disputedAggregator;
 
@@ -94,16 +100,25 @@ abstract contract MarketState is IParisMarketTypes, ReentrancyGuard {
         return uint256(keccak256(abi.encode(jobId, expert, version, finalizedAt, "dispute")));
     }
 
+    /// @notice The expert's latest version (0 before its first merge).
+    function versionOf(uint256 jobId, uint256 expert) external view returns (uint32) {
+        return heads[jobId][expert].version;
+    }
+
+    /// @notice When the expert's latest version was finalized (0 once rolled back): it may be disputed, and a
+    ///         passed delta it left out reported, for VOTE_WINDOW after; the next merge, claims and deltas
+    ///         trained on it wait for that.
+    function mergedAt(uint256 jobId, uint256 expert) external view returns (uint40) {
+        return heads[jobId][expert].mergedAt;
+    }
+
     /// @dev The expert's latest merge can no longer be disputed or rolled back: its window is over and no dispute
-    ///      of it is open.
+    ///      of it is unresolved.
     function _requireMergeSettled(uint256 jobId, uint16 expert) internal view {
-        uint256 version = versionOf[jobId][expert];
-        uint256 at = mergedAt[jobId][expert];
-        if (at == 0) return;
-        uint256 settlesAt = at + VOTE_WINDOW;
-        DeltaState dispute = deltas[_disputeIdOf(jobId, expert, version, at)].state; // refuted: rolled back next
-        if (block.timestamp <= settlesAt || dispute == DeltaState.Submitted || dispute == DeltaState.Failed) {
-            revert MergeNotSettled(jobId, expert, settlesAt);
+        Head storage head = heads[jobId][expert];
+        uint256 at = head.mergedAt;
+        if (at != 0 && (block.timestamp <= at + VOTE_WINDOW || head.disputed)) {
+            revert MergeNotSettled(jobId, expert, at + VOTE_WINDOW);
         }
     }
 

@@ -196,8 +196,8 @@ contract ParisCourt is MarketState, IParisCourt {
     /// @inheritdoc IParisCourt
     function disputeMerge(uint256 jobId, uint16 expert) external payable returns (uint256 disputeId) {
         Job storage job = _openJob(jobId);
-        uint32 version = versionOf[jobId][expert];
-        uint40 at = mergedAt[jobId][expert];
+        Head storage head = heads[jobId][expert];
+        (uint32 version, uint40 at) = (head.version, head.mergedAt);
         if (at == 0) revert NothingToDispute(jobId, expert);
         if (block.timestamp > uint256(at) + VOTE_WINDOW) revert DisputeWindowClosed(jobId, expert, at + VOTE_WINDOW);
         if (msg.value < MIN_STAKE) revert StakeTooSmall(msg.value, MIN_STAKE);
@@ -217,6 +217,7 @@ contract ParisCourt is MarketState, IParisCourt {
         d.revealedAt = uint40(block.timestamp);
         d.payout = uint96(msg.value);
         disputedAggregator[disputeId] = job.aggregator;
+        head.disputed = true; // the next merge, claims and deltas trained on it wait for `resolveDispute`
         stakes[job.aggregator].open += 1; // its stake stays until the dispute is resolved
         emit MergeDisputed(jobId, expert, version, disputeId, msg.sender, msg.value);
     }
@@ -232,6 +233,8 @@ contract ParisCourt is MarketState, IParisCourt {
         address aggregator = disputedAggregator[disputeId];
         uint256 bond = d.payout;
         address winner = d.miner; // the disputer, unless the merge stands
+        Head storage head = heads[d.jobId][d.expert];
+        bool latest = head.mergedAt == d.submittedAt && head.version == d.baseVersion; // not since rolled back
         if (state == DeltaState.Submitted) {
             uint256 endsAt = uint256(d.revealedAt) + 2 * uint256(VOTE_WINDOW);
             if (block.timestamp <= endsAt) revert VotingNotOver(disputeId, endsAt);
@@ -245,7 +248,7 @@ contract ParisCourt is MarketState, IParisCourt {
         } else if (state == DeltaState.Failed) {
             d.state = DeltaState.Slashed;
             d.payout = 0;
-            if (mergedAt[d.jobId][d.expert] == d.submittedAt && versionOf[d.jobId][d.expert] == d.baseVersion) {
+            if (latest) {
                 _rollBack(d.jobId, d.expert, d.baseVersion, checkpointDigest, checkpointCodec, mergedDeltaIds);
                 uint256 amount = _slashAggregator(d.jobId, aggregator, winner);
                 uint256 toVoters = amount / 2 - (amount / 2) % d.failVotes; // the fail voters' `collect`
@@ -255,6 +258,7 @@ contract ParisCourt is MarketState, IParisCourt {
         } else {
             revert AlreadyResolved(disputeId);
         }
+        if (latest) head.disputed = false; // a rollback above reset the head already
         stakes[aggregator].open -= 1;
         owed[winner] += bond;
         emit DisputeResolved(disputeId, state, winner, bond);
@@ -267,8 +271,7 @@ contract ParisCourt is MarketState, IParisCourt {
         Delta storage d = deltas[deltaId];
         uint256 jobId = d.jobId;
         uint16 expert = d.expert;
-        uint32 version = versionOf[jobId][expert];
-        uint256 at = mergedAt[jobId][expert];
+        (uint32 version, uint256 at) = (heads[jobId][expert].version, heads[jobId][expert].mergedAt);
         // Passed (so in no merge), decidable a whole window before the latest merge, and mergeable into it.
         if (d.segments == 0 || d.state != DeltaState.Passed || at == 0 || block.timestamp > at + VOTE_WINDOW
             || uint256(d.revealedAt) + 3 * uint256(VOTE_WINDOW) >= at || d.baseVersion >= version
@@ -296,9 +299,8 @@ contract ParisCourt is MarketState, IParisCourt {
             merged.state = DeltaState.Passed;
         }
         jobs[jobId].escrow += uint96(refund); // what the merge priced, from this escrow
-        versionOf[jobId][expert] = version - 1;
+        heads[jobId][expert] = Head(version - 1, 0, false);
         delete mergeRecord[jobId][expert][version];
-        delete mergedAt[jobId][expert];
         emit MergeRolledBack(jobId, expert, version);
     }
 

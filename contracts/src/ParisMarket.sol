@@ -198,8 +198,9 @@ contract ParisMarket is MarketState, IParisMarket {
         if (block.timestamp > job.deadline) revert DeadlinePassed(jobId, job.deadline);
         Stake storage s = _requireActive(msg.sender, ROLE_MINER);
         if (expert >= job.experts) revert ExpertOutOfRange(jobId, expert, job.experts);
-        uint32 current = versionOf[jobId][expert];
+        uint32 current = heads[jobId][expert].version;
         if (baseVersion > current) revert FutureVersion(baseVersion, current);
+        if (baseVersion == current) _requireMergeSettled(jobId, expert); // trained on a checkpoint that stays
         if (current - baseVersion > job.stalenessBound) revert TooStale(baseVersion, current, job.stalenessBound);
         if (segments == 0) revert InvalidSegments(segments);
         deltaId = deltaIdOf(jobId, expert, baseVersion, msg.sender);
@@ -297,7 +298,7 @@ contract ParisMarket is MarketState, IParisMarket {
         if (msg.sender != job.aggregator) revert NotAggregator(jobId, msg.sender);
         _requireActive(msg.sender, ROLE_AGGREGATOR);
         if (expert >= job.experts) revert ExpertOutOfRange(jobId, expert, job.experts);
-        uint32 current = versionOf[jobId][expert];
+        uint32 current = heads[jobId][expert].version;
         if (current >= job.rounds) revert AllRoundsDone(jobId, expert);
         if (newVersion != current + 1) revert WrongVersion(newVersion, current + 1);
         uint256 count = mergedDeltaIds.length;
@@ -317,8 +318,7 @@ contract ParisMarket is MarketState, IParisMarket {
         }
         uint256 paid = _price(mergedDeltaIds, scores, job.rewardPerRound / job.experts);
         job.escrow -= uint96(paid); // the escrow reserved every round's reward: no shortfall
-        versionOf[jobId][expert] = newVersion;
-        mergedAt[jobId][expert] = uint40(block.timestamp);
+        heads[jobId][expert] = Head(newVersion, uint40(block.timestamp), false);
         mergeRecord[jobId][expert][newVersion] =
             keccak256(abi.encode(checkpointDigest, checkpointCodec, keccak256(abi.encode(mergedDeltaIds))));
         emit ExpertFinalized(jobId, expert, newVersion, checkpointDigest, checkpointCodec, mergedDeltaIds, unavailable,
@@ -358,7 +358,7 @@ contract ParisMarket is MarketState, IParisMarket {
         if (d.segments == 0) {
             releasable = false; // a merge dispute: `resolveDispute` settles it
         } else if (state == DeltaState.Passed) {
-            uint32 current = versionOf[d.jobId][d.expert];
+            uint32 current = heads[d.jobId][d.expert].version;
             // trained on a version since rolled back, never to be merged, or left past the job's end
             releasable = d.baseVersion > current || job.closed || current >= job.rounds
                 || current - d.baseVersion > job.stalenessBound

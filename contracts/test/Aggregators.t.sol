@@ -131,15 +131,22 @@ contract AggregatorsTest is JobFixture {
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.UndecidedDispute.selector, disputeId));
         court.resolveDispute(disputeId, CKPT, RAW, ids);
         court.decide(disputeId);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.MergeNotSettled.selector, jobId, 0,
-            uint256(market.mergedAt(jobId, 0)) + VOTE_WINDOW));
+        bytes memory unsettled = abi.encodeWithSelector(IParisMarketTypes.MergeNotSettled.selector, jobId, 0,
+            uint256(market.mergedAt(jobId, 0)) + VOTE_WINDOW);
+        vm.expectRevert(unsettled);
         market.claim(ids); // no payout leaves a refuted merge
+        vm.prank(MINER2);
+        vm.expectRevert(unsettled); // nor a delta trained on its checkpoint, which the rollback would orphan
+        market.submitDelta(jobId, 0, 1, bytes32(0), RAW, bytes32(0), 8);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotReleasable.selector, disputeId,
             IParisMarketTypes.DeltaState.Failed));
         market.release(disputeId);
 
         court.resolveDispute(disputeId, CKPT, RAW, ids);
         vm.assertEq(uint256(market.versionOf(jobId, 0)), 0);
+        vm.prank(MINER2);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.FutureVersion.selector, 1, 0));
+        market.submitDelta(jobId, 0, 1, bytes32(0), RAW, bytes32(0), 8);
         vm.assertTrue(_state(id) == IParisMarketTypes.DeltaState.Passed); // to be merged again, by someone else
         (uint256 amount, bool slashed) = _stakeOf(AGGREGATOR);
         vm.assertTrue(slashed && amount == 0);
@@ -172,9 +179,13 @@ contract AggregatorsTest is JobFixture {
         _open(VALIDATOR2, disputeId, true, 0);
         _toPhase(disputeId, 2);
         court.decide(disputeId);
+        vm.prank(MINER2);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.MergeNotSettled.selector, jobId, 0, settlesAt));
+        market.submitDelta(jobId, 0, 1, bytes32(0), RAW, bytes32(0), 8); // upheld, but not yet resolved
         court.resolveDispute(disputeId, CKPT, RAW, ids);
         vm.assertEq(market.owed(AGGREGATOR), 1 ether); // the bond pays the aggregator for the delay
         vm.assertEq(uint256(market.versionOf(jobId, 0)), 1);
+        _submit(MINER2, jobId, 0, 1); // settled: its checkpoint stays
         market.claim(ids);
         vm.assertEq(market.owed(MINER1), 1 ether);
     }

@@ -286,6 +286,7 @@ contract DeltasTest is JobFixture {
             uint256 id = _passed(MINER1, jobId, 0, v - 1, 100);
             vm.prank(AGGREGATOR);
             market.finalize(jobId, 0, v, keccak256("ckpt"), RAW, _ids(id), 0);
+            _settleMerges();
         }
         vm.prank(MINER2);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.TooStale.selector, 0, 2, 1));

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ class RoundRecord:
     base_version: int
     stage: str = "trained"
     digests: list[str] = field(default_factory=list)  # hex state hashes of the trace
+    base_cid: str = ""  # the checkpoint it trained on: a rollback and re-merge may replace the version's
     delta_cid: str = ""
     delta_id: int = 0
     reveal_cid: str = ""
@@ -50,6 +52,10 @@ class Journal:
         directory = self.round_dir(record.job_id, record.expert, record.base_version)
         directory.mkdir(parents=True, exist_ok=True)
         write_atomic(directory / "round.json", json.dumps(dataclasses.asdict(record), indent=2).encode())
+
+    def discard(self, record: RoundRecord) -> None:
+        """Forget a round never submitted (its base checkpoint was rolled back), so that it is trained again."""
+        shutil.rmtree(self.round_dir(record.job_id, record.expert, record.base_version))
 
     def open_rounds(self) -> list[RoundRecord]:
         records = [RoundRecord(**json.loads(p.read_text())) for p in sorted(self.directory.glob("*/round.json"))]

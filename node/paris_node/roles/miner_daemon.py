@@ -117,8 +117,9 @@ class MinerDaemon(Daemon):
                for r in self.journal.open_rounds()):
             return  # its error feedback is not settled yet: validators expect this expert's deltas in order
         content = self._content(job_id)
+        base_cid = self.index.checkpoint_cid(spec, job_id, expert, version)
         try:
-            base = Checkpoint.from_bytes(content.get(self.index.checkpoint_cid(spec, job_id, expert, version)))
+            base = Checkpoint.from_bytes(content.get(base_cid))
             shard = ClipSet.from_bytes(content.get(spec.shards[expert]), source=spec.shards[expert])
         except NotAdmitted as exc:
             if job_id not in self.refused:
@@ -142,7 +143,8 @@ class MinerDaemon(Daemon):
             metrics.step_seconds.observe(work.train_seconds / len(work.losses))
         write_atomic(round_dir / "delta.bin", work.delta)
         save_file(carried, str(round_dir / "carried-error.safetensors"))
-        self.journal.put(RoundRecord(job_id, expert, version, "trained", [d.hex() for d in work.digests]))
+        self.journal.put(RoundRecord(job_id, expert, version, "trained", [d.hex() for d in work.digests],
+                                     base_cid=str(base_cid)))
         log.info("job %d expert %d v%d: trained %d steps in %.1fs, final loss %.4f", job_id, expert, version,
                  len(work.losses), work.train_seconds, work.losses[-1])
 
@@ -167,6 +169,8 @@ class MinerDaemon(Daemon):
         delta_id = self.chain.delta_id_of(record.job_id, record.expert, record.base_version, self.address)
         if self.chain.delta(delta_id).state == DeltaState.NONE:  # not sent before a crash
             spec = self.specs[record.job_id]
+            if not self._base_stands(record, spec):
+                return
             if spec.private and self.address not in self.keyrings.current(record.job_id, spec)[0].members():
                 self._close(record, "not submitted: removed from the private job")
                 return
@@ -194,6 +198,21 @@ class MinerDaemon(Daemon):
         write_atomic(error_path, carried.read_bytes())
         log.info("job %d expert %d v%d: submitted delta %#x (%s)", record.job_id, record.expert,
                  record.base_version, delta_id, record.delta_cid)
+
+    def _base_stands(self, record: RoundRecord, spec: JobSpec) -> bool:
+        """Whether the checkpoint this round trained on is settled and still its version's: the market refuses
+        deltas on a merge that may still be rolled back, and one that was is trained again on its replacement."""
+        current = self.chain.version_of(record.job_id, record.expert)
+        if record.base_version == current and not self.chain.merge_settled(record.job_id, record.expert):
+            return False  # its merge may still be disputed: submit once it is settled
+        if record.base_version > current or (
+                record.base_cid and str(self.index.checkpoint_cid(spec, record.job_id, record.expert,
+                                                                  record.base_version)) != record.base_cid):
+            log.warning("job %d expert %d v%d: the merge it trained on was rolled back; training again",
+                        record.job_id, record.expert, record.base_version)
+            self.journal.discard(record)
+            return False
+        return True
 
     def _back_one_more_delta(self) -> None:
         """The market wants the minimum stake for every unsettled delta: bond more before one more."""
