@@ -11,7 +11,7 @@ demo: setup
 	$(VENV)/paris demo
 
 test: setup lint test-contracts
-	$(VENV)/python -m pytest -q
+	$(VENV)/python -m pytest -q --durations=15
 
 # ruff and mypy, configured in pyproject.toml.
 lint: setup
