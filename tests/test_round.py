@@ -100,6 +100,8 @@ def test_a_passed_delta_that_cannot_be_read_is_paid_left_out_of_the_checkpoint_a
     store = IpfsStore(devnet.ipfs_api, timeout_s=2.0)
     spec, base = tiny_spec(store, "one delta gone", 16, 21)
     job_id = open_job(devnet, store, spec)
+    if not validator.stake_of(validator.signer.address).roles & ROLE_VALIDATOR:  # the devnet's validator-1
+        validator.stake(ROLE_VALIDATOR, wei=ETH)
     honest, vanished = funded_chain(devnet), funded_chain(devnet)
     shard = ClipSet.from_bytes(store.get(spec.shards[0]))
     ids = []
