@@ -112,13 +112,18 @@ abstract contract MarketState is IParisMarketTypes, ReentrancyGuard {
         return heads[jobId][expert].mergedAt;
     }
 
-    /// @dev The expert's latest merge can no longer be disputed or rolled back: its window is over and no dispute
-    ///      of it is unresolved.
-    function _requireMergeSettled(uint256 jobId, uint16 expert) internal view {
+    /// @notice Whether the expert's latest merge can no longer be disputed or rolled back: its window is over and
+    ///         no dispute of it is unresolved (true before any merge).
+    function mergeSettled(uint256 jobId, uint256 expert) public view returns (bool) {
         Head storage head = heads[jobId][expert];
         uint256 at = head.mergedAt;
-        if (at != 0 && (block.timestamp <= at + VOTE_WINDOW || head.disputed)) {
-            revert MergeNotSettled(jobId, expert, at + VOTE_WINDOW);
+        return at == 0 || (block.timestamp > at + VOTE_WINDOW && !head.disputed);
+    }
+
+    /// @dev Revert with `MergeNotSettled` unless `mergeSettled`.
+    function _requireMergeSettled(uint256 jobId, uint16 expert) internal view {
+        if (!mergeSettled(jobId, expert)) {
+            revert MergeNotSettled(jobId, expert, heads[jobId][expert].mergedAt + VOTE_WINDOW);
         }
     }
 

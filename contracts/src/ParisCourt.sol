@@ -271,7 +271,8 @@ contract ParisCourt is MarketState, IParisCourt {
         Delta storage d = deltas[deltaId];
         uint256 jobId = d.jobId;
         uint16 expert = d.expert;
-        (uint32 version, uint256 at) = (heads[jobId][expert].version, heads[jobId][expert].mergedAt);
+        Head storage head = heads[jobId][expert];
+        (uint32 version, uint256 at) = (head.version, head.mergedAt);
         // Passed (so in no merge), decidable a whole window before the latest merge, and mergeable into it.
         if (d.segments == 0 || d.state != DeltaState.Passed || at == 0 || block.timestamp > at + VOTE_WINDOW
             || uint256(d.revealedAt) + 3 * uint256(VOTE_WINDOW) >= at || d.baseVersion >= version

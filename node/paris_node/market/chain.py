@@ -457,13 +457,7 @@ class Chain:
         """Whether the expert's latest merge can no longer be disputed or rolled back: its window is over and no
         dispute of it is unresolved. The next merge, claims of its payouts and deltas trained on its checkpoint
         wait until then (`MergeNotSettled`)."""
-        at = self.call("mergedAt", job_id, expert)
-        if not at:
-            return True
-        if self.timestamp() <= at + self.vote_window:
-            return False
-        dispute = self.delta(self.call("disputeIdOf", job_id, expert, self.version_of(job_id, expert), at))
-        return dispute.state not in (DeltaState.SUBMITTED, DeltaState.PASSED, DeltaState.FAILED)  # resolved or none
+        return bool(self.call("mergeSettled", job_id, expert))
 
     def merge_settles_at(self, job_id: int, expert: int) -> int:
         """When the expert's latest merge stops being open to disputes and omission reports (0: none is open);
