@@ -2,14 +2,15 @@
 
 1. CPU time (process time, all threads) of the validator's checks of one delta vs the miner's CPU time for
    that delta, at H steps in n = H/k segments with the last and c random others challenged (IPFS and chain
-   excluded on both sides).
+   excluded on both sides), for c = 1 (the SDK's default) and c = 2. The base checkpoint's held-out losses
+   are computed once per base and shared by its deltas (`--deltas-per-base`).
 2. Detection probability when a miner skips a fraction f of its segments (the skipped segment's end state
    is its start state), and when it forges only its final state (a final leaf of its choosing, so a delta
    of its choosing): exact formula, Monte Carlo over the contract's challenge draw, and the real checks run
    on real forged traces for a sample of seeds.
 3. False positives: honest deltas (several miners, several merged rounds, error feedback carried) through
    every check.
-4. Score noise: one delta scored under many challenge seeds, with 1 and 4 noise draws per held-out clip.
+4. Score noise: one delta scored under many noise seeds, with 1 and 4 noise draws per held-out clip.
 (How the replay tolerance for mixed hardware is set: benchmarks/cross_device.py.)
 
     .venv/bin/python benchmarks/verify_cost.py [--size tiny] [--local-steps 200] [--segment-steps 2] [--challenges 1]
@@ -21,6 +22,7 @@ import dataclasses
 import math
 import os
 import secrets
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -40,7 +42,7 @@ from paris_node.model.dit import VideoDiT, named_config
 from paris_node.roles.miner import kept_reveal, train_round
 from paris_validator.checks import (CheckFailed, Submission, check_delta_file, check_delta_matches, check_reveal,
                                     check_step_envelope, replay)
-from paris_validator.scoring import DRAWS, HELD_OUT_CLIPS, useful_work
+from paris_validator.scoring import DRAWS, HELD_OUT_CLIPS, BaseLosses, HeldOut, useful_work
 
 from arguments import benchmark_parser
 
@@ -48,47 +50,64 @@ MINER = "0x" + "11" * 20
 
 
 def verify(spec: JobSpec, shard, evals, base: Checkpoint, data: bytes, reveal: Reveal,  # type: ignore[no-untyped-def]
-           sub: Submission, challenged: list[int], seed: bytes, error) -> tuple[int, dict, dict]:  # type: ignore[no-untyped-def]
+           sub: Submission, challenged: list[int], seed: bytes, error,  # type: ignore[no-untyped-def]
+           losses: BaseLosses) -> tuple[int, dict, dict]:
     """Every check a validator runs on one delta; returns its score, the carried error and the update."""
     update = check_delta_file(data, sub, spec, base)
     check_reveal(reveal, sub, challenged, base)
     replay(spec, shard, reveal, sub, challenged)
     check_step_envelope(spec, base, reveal.states[sub.segments])
     carried = check_delta_matches(data, sub, spec, base, reveal.states[sub.segments], error)
-    return useful_work(spec, shard, base, update, sub, seed, evals=evals).score, carried, update
+    return useful_work(spec, shard, base, update, sub, seed, evals=evals, base_losses=losses).score, carried, update
 
 
 def submission(spec: JobSpec, base: Checkpoint, miner: str, digests: list[bytes], cid: str = "-") -> Submission:
     return Submission(1, 1, base.expert, base.version, miner, cid, merkle_root(digests), spec.segments)
 
 
-def cost(spec: JobSpec, shard, evals, base: Checkpoint, challenges: int,  # type: ignore[no-untyped-def]
-         scratch: Path) -> tuple[float, float, Submission, dict]:
+def cost(spec: JobSpec, shard, evals, base: Checkpoint, challenges: list[int], scratch: Path,  # type: ignore[no-untyped-def]
+         seeds: int) -> tuple[float, dict[int, float], float, Submission, dict]:
+    """The miner's CPU seconds for one delta; the validator's for each number of random challenges (median
+    over `seeds` challenge draws); the base checkpoint's held-out losses, shared by every delta on that base."""
     started = time.process_time()
     work, _ = train_round(spec, shard, base, 1, MINER, None, scratch / "cost")
-    seed = secrets.token_bytes(32)
-    challenged = challenged_segments(seed, spec.segments, challenges)
-    reveal_bytes = kept_reveal(scratch / "cost", work.digests, challenged).to_bytes()
+    kept_reveal(scratch / "cost", work.digests, challenged_segments(secrets.token_bytes(32), spec.segments,
+                                                                    challenges[0])).to_bytes()
     miner_s = time.process_time() - started
-    started = time.process_time()
     sub = submission(spec, base, MINER, work.digests)
-    update = verify(spec, shard, evals, base, work.delta, Reveal.from_bytes(reveal_bytes), sub, challenged, seed,
-                    None)[2]
-    return miner_s, time.process_time() - started, sub, update
+    losses = BaseLosses()
+    started = time.process_time()
+    losses.of(spec, base, sub, HeldOut(evals, list(range(len(evals))), True), DRAWS)
+    base_s = time.process_time() - started
+    medians = {}
+    for count in challenges:
+        runs = []
+        for _ in range(seeds):
+            seed = secrets.token_bytes(32)
+            challenged = challenged_segments(seed, spec.segments, count)
+            reveal_bytes = kept_reveal(scratch / "cost", work.digests, challenged).to_bytes()
+            started = time.process_time()
+            update = verify(spec, shard, evals, base, work.delta, Reveal.from_bytes(reveal_bytes), sub, challenged,
+                            seed, None, losses)[2]
+            runs.append(time.process_time() - started)
+        medians[count] = statistics.median(runs)
+    return miner_s, medians, base_s, sub, update
 
 
 def score_noise(spec: JobSpec, shard, evals, base: Checkpoint, sub: Submission, update: dict,  # type: ignore[no-untyped-def]
                 seeds: int = 20) -> None:
-    """One delta scored under many challenge seeds: the spread a miner sees from the draw alone."""
-    print(f"\n4. one delta's score under {seeds} challenge seeds ({min(HELD_OUT_CLIPS, len(evals))} clips of the "
+    """One delta scored under many noise seeds (each clip's noise comes from the job seed and the base): the
+    spread a miner sees from the draw alone."""
+    print(f"\n4. one delta's score under {seeds} noise seeds ({min(HELD_OUT_CLIPS, len(evals))} clips of the "
           f"expert's evaluation set):")
     for draws in (DRAWS, 4 * DRAWS):
         started = time.process_time()
-        scores = torch.tensor([float(useful_work(spec, shard, base, update, sub, secrets.token_bytes(32), draws,
-                                                 evals).score) for _ in range(seeds)])
+        scores = torch.tensor([float(useful_work(dataclasses.replace(spec, job_seed=job_seed), shard, base, update,
+                                                 sub, secrets.token_bytes(32), draws, evals).score)
+                               for job_seed in range(seeds)])
         seconds = (time.process_time() - started) / seeds
         print(f"   {draws} draw(s) per clip: mean {scores.mean():.0f}  std {scores.std():.0f} "
-              f"({100 * scores.std() / scores.mean():.1f}%)  {seconds:.3f} CPU s per score")
+              f"({100 * scores.std() / scores.mean():.1f}%)  {seconds:.3f} CPU s per score (base losses included)")
 
 
 def skipping_trace(spec: JobSpec, shard, base: Checkpoint, skipped: set[int]) -> list[TrainState]:  # type: ignore[no-untyped-def]
@@ -152,7 +171,7 @@ def false_positives(config, shard, evals, miners: int, rounds: int,  # type: ign
     seen: dict[str, dict | None] = dict(errors)  # what the validator reconstructs
     checked = failed = 0
     for round_index in range(rounds):
-        inputs = []
+        inputs, losses = [], BaseLosses()
         for m, miner in enumerate(errors):
             states_dir = scratch / f"fp-{round_index}-{m}"
             work, errors[miner] = train_round(spec, shard, base, 1, miner, errors[miner], states_dir)
@@ -162,7 +181,7 @@ def false_positives(config, shard, evals, miners: int, rounds: int,  # type: ign
             try:
                 score, seen[miner], update = verify(spec, shard, evals, base, work.delta, reveal,
                                                     submission(spec, base, miner, work.digests), challenged, seed,
-                                                    seen[miner])
+                                                    seen[miner], losses)
                 inputs.append(MergeInput(m + 1, update, score, 0))
             except CheckFailed as exc:
                 failed += 1
@@ -181,6 +200,8 @@ def main() -> None:
     parser.add_argument("--honest-miners", type=int, default=10)
     parser.add_argument("--honest-rounds", type=int, default=5)
     parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument("--seeds", type=int, default=5, help="challenge draws the validator's cost is the median of")
+    parser.add_argument("--deltas-per-base", type=int, default=10, help="deltas sharing one base's losses")
     args = parser.parse_args()
 
     config = named_config(args.size)
@@ -192,17 +213,24 @@ def main() -> None:
     print(f"model {args.size}, H={spec.local_steps}, k={spec.segment_steps}, n={spec.segments} segments, "
           f"c={args.challenges} challenged, batch {spec.batch}, {os.cpu_count()} CPUs, torch {torch.__version__}")
     with tempfile.TemporaryDirectory() as scratch:
-        miner_s, validator_s, sub, update = cost(spec, shard, evals, base, args.challenges, Path(scratch))
-        ratio = validator_s / miner_s
-        print(f"\n1. CPU seconds per delta: miner {miner_s:.2f}  validator {validator_s:.3f}  "
-              f"ratio {100 * ratio:.2f}% (replay alone (c+1)/n = {100 * (args.challenges + 1) / spec.segments:.1f}%)")
+        compared = sorted({args.challenges, 1, 2})
+        miner_s, checks_s, base_s, sub, update = cost(spec, shard, evals, base, compared, Path(scratch), args.seeds)
+        shared_s = base_s / args.deltas_per_base
+        print(f"\n1. CPU seconds per delta: miner {miner_s:.2f}; validator: checks (median of {args.seeds} draws) "
+              f"+ the base's held-out losses {base_s:.3f} / {args.deltas_per_base} deltas on that base")
+        for count in compared:
+            print(f"   c={count}: validator {checks_s[count] + shared_s:.3f}  ratio "
+                  f"{100 * (checks_s[count] + shared_s) / miner_s:.2f}%  (replay alone (c+1)/n = "
+                  f"{100 * (count + 1) / spec.segments:.1f}%)")
+        ratio = (checks_s[args.challenges] + shared_s) / miner_s
         caught = detection(spec, shard, base, args.challenges, args.trials)
         checked, failed = false_positives(config, shard, evals, args.honest_miners, args.honest_rounds, Path(scratch))
     print(f"\n3. honest deltas checked: {checked}, flagged: {failed}")
     score_noise(spec, shard, evals, base, sub, update)
     full, final = caught[1.0], caught["final state"]
-    print(f"\ngoals: validator cost <= 3% of the miner's: {'met' if ratio <= 0.03 else 'NOT met'} "
-          f"({100 * ratio:.2f}%); fully forged trace caught >= 99%: {'met' if full >= 0.99 else 'NOT met'} "
+    print(f"\ngoals: validator cost <= 3% of the miner's at c={args.challenges}: "
+          f"{'met' if ratio <= 0.03 else 'NOT met'} ({100 * ratio:.2f}%); "
+          f"fully forged trace caught >= 99%: {'met' if full >= 0.99 else 'NOT met'} "
           f"({100 * full:.1f}% of {args.trials} seeds); forged final state caught every time: "
           f"{'met' if final == 1.0 else 'NOT met'} ({100 * final:.1f}%); "
           f">= 50 honest deltas, 0 false positives: {'met' if checked >= 50 and failed == 0 else 'NOT met'} "

@@ -14,7 +14,10 @@ from paris_node.data.synthetic import synthetic_set
 from paris_node.learning.jobspec import JobSpec, JobSpecError
 from paris_node.model.dit import named_config
 from paris_validator.checks import Submission
-from paris_validator.scoring import held_out_clips
+from paris_node.learning.checkpoint import Checkpoint
+from paris_node.learning.evaluate import clip_losses
+from paris_node.model.dit import VideoDiT
+from paris_validator.scoring import BaseLosses, held_out_clips, useful_work
 
 SPEC = JobSpec(name="evals", model=named_config("tiny"), shards=("a", "b"), initial=("c", "d"), job_seed=1)
 
@@ -34,10 +37,10 @@ def test_the_score_is_taken_on_the_evaluation_set_never_on_training_clips() -> N
     shard, evals = synthetic_set(24, 3), synthetic_set(5, 3, start=24)
     sub = Submission(1, 1, 0, 0, "0x" + "11" * 20, "-", bytes(32), SPEC.segments)
     for seed in (bytes(32), bytes([7]) * 32):
-        picked = held_out_clips(SPEC, shard, sub, seed, evals)
+        picked = held_out_clips(SPEC, shard, sub, seed, evals).videos
         assert len(picked) == 5 and all(any(torch.equal(p, e) for e in evals.videos) for p in picked)
     fallback = held_out_clips(dataclasses.replace(SPEC, local_steps=200), shard, sub, bytes(32))
-    assert len(fallback) == 16  # a round that saw every clip: without an evaluation set, the shard itself
+    assert len(fallback.indices) == 16 and not fallback.from_evals  # a round that saw every clip: without an evaluation set, the shard itself
 
 
 def test_specs_carry_their_evaluation_sets_and_older_specs_have_none() -> None:
@@ -50,3 +53,23 @@ def test_specs_carry_their_evaluation_sets_and_older_specs_have_none() -> None:
         dataclasses.replace(SPEC, evals=("e",))
     with pytest.raises(JobSpecError, match="not a paris-job"):
         JobSpec.from_bytes(b"[1, 2, 3]")  # JSON, but not an object: refused, not a TypeError
+
+
+def test_a_clips_loss_is_its_own_and_the_base_losses_are_shared_by_every_delta_on_that_base() -> None:
+    torch.manual_seed(0)
+    base = Checkpoint(SPEC.model, 1, 0, 0, dict(VideoDiT(SPEC.model).state_dict()), {})
+    shard, evals = synthetic_set(24, 3), synthetic_set(12, 3, start=24)
+    alone = clip_losses(SPEC.model, base.weights, evals.videos[3:4], [11], draws=1)
+    batched = clip_losses(SPEC.model, base.weights, evals.videos[2:5], [5, 11, 7], draws=1)
+    assert torch.allclose(alone, batched[1:2], rtol=1e-5) and not torch.allclose(batched[0], batched[1])
+    update = {n: 1e-3 * torch.randn_like(w) for n, w in base.weights.items()}
+    cache = BaseLosses(keep=1)
+    subs = [Submission(1, 1, 0, 0, f"0x{m:040x}", "-", bytes(32), SPEC.segments) for m in (1, 2)]
+    for sub, seed in zip(subs, (bytes(32), bytes([9]) * 32), strict=True):
+        cold = useful_work(SPEC, shard, base, update, sub, seed, evals=evals)
+        warm = useful_work(SPEC, shard, base, update, sub, seed, evals=evals, base_losses=cache)
+        assert warm == cold and cold.loss_before > 0
+    assert len(cache._losses) == 1 and len(next(iter(cache._losses.values()))) == 12  # one base, all 12 clips
+    other = Submission(1, 1, 0, 1, subs[0].miner, "-", bytes(32), SPEC.segments)
+    useful_work(SPEC, shard, base, update, other, bytes(32), evals=evals, base_losses=cache)
+    assert list(cache._losses) == [(1, 0, 1, True, 1)]  # the older base is dropped past `keep`

@@ -25,7 +25,7 @@ from paris_node.learning.delta import DeltaError, DeltaHeader, decode, encode, p
 from paris_node.learning.jobspec import JobSpec, segment_spec
 from paris_node.learning.reveal import Reveal, shown_leaves
 from paris_node.learning.trace import verify_proof
-from paris_node.learning.train import SegmentSpec, TrainState, run_segment, state_drift, state_hash
+from paris_node.learning.train import SegmentSpec, TrainState, identical, run_segment, state_drift, state_hash
 
 ENVELOPE_SLACK = 1e-3  # relative room for replays within the tolerance on other hardware
 
@@ -96,13 +96,14 @@ def check_reveal(reveal: Reveal, sub: Submission, challenged: list[int], base: C
 def replay(spec: JobSpec, shard: ClipSet, reveal: Reveal, sub: Submission, challenged: list[int]) -> float:
     """Rerun each challenged segment on CPU from its revealed start; its revealed end must be what the replay
     gives: bit for bit, or within the job's replay tolerance (a miner on other hardware). Returns the
-    largest drift seen (0.0 when every replay was bit-exact)."""
+    largest drift seen (0.0 when every replay was bit-exact). Compares with the revealed states, which
+    `check_reveal` has tied to the trace's digests."""
     worst = 0.0
     for segment in challenged:
         start, claimed = reveal.states[segment], reveal.states[segment + 1]
         result = run_segment(spec.model, start, shard, segment_spec(spec, sub.miner, sub.expert, sub.base_version,
                                                                     segment))
-        if state_hash(result.state) == reveal.digests[segment + 1]:
+        if identical(result.state, claimed):
             continue
         drift = state_drift(start, result.state, claimed)
         if not drift <= spec.replay_tolerance:  # NaN fails too

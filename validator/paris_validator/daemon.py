@@ -52,7 +52,7 @@ from paris_validator.checks import (CheckFailed, Submission, check_delta_file, c
                                     check_step_envelope, replay)
 from paris_validator.disputes import MergeAuditor, refutation
 from paris_validator.evidence import Evidence
-from paris_validator.scoring import useful_work
+from paris_validator.scoring import BaseLosses, useful_work
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,7 @@ class ValidatorDaemon(Daemon):
         self.records = {r.delta_id: r for r in load_records(work_dir)}
         self.retry_at: dict[int, tuple[float, float]] = {}  # delta id -> (when to fetch again, the wait before it)
         self.auditor = MergeAuditor(work_dir)
+        self.base_losses = BaseLosses()  # each base checkpoint's held-out losses, shared by the deltas on it
         for job in self.index.jobs:  # what the index read before a restart, and records not written then
             self.presence.follow(job.job_id, job.aggregator)
             for entry in self.index.deltas(job.job_id):
@@ -520,7 +521,7 @@ class ValidatorDaemon(Daemon):
         self._feedback_path(record.delta_id).parent.mkdir(parents=True, exist_ok=True)
         save_file(carried, str(self._feedback_path(record.delta_id)))
         evals = self._clips(record.job_id, spec, spec.evals[record.expert]) if spec.evals else None
-        return useful_work(spec, shard, base, update, sub, seed, evals=evals).score
+        return useful_work(spec, shard, base, update, sub, seed, evals=evals, base_losses=self.base_losses).score
 
     def _verify_dispute(self, record: DeltaRecord) -> int:
         """A dispute passes (the merge stands) when rebuilding the merge gives the checkpoint it recorded."""

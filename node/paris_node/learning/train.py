@@ -60,6 +60,14 @@ def state_hash(state: TrainState) -> bytes:
     return digest.digest()
 
 
+def identical(a: TrainState, b: TrainState) -> bool:
+    """Bit for bit the same state (what equal `state_hash`es mean, without hashing)."""
+    flat_a, flat_b = a.tensors(), b.tensors()
+    return flat_a.keys() == flat_b.keys() and all(
+        t.dtype == flat_b[n].dtype and t.shape == flat_b[n].shape and torch.equal(t, flat_b[n])
+        for n, t in flat_a.items())
+
+
 def state_drift(start: TrainState, replayed: TrainState, claimed: TrainState) -> float:
     """How far `claimed` lies from `replayed`, relative to the replayed segment's own update from `start`.
 
