@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything Paris needs from the project's own files, idempotently: a second run that finds
-# nothing changed finishes in seconds. Steps: Node.js and Chromium (Debian) if missing, npm packages from the lockfile,
+# nothing changed finishes in seconds. Steps: Node.js, Chromium and iproute2 (Debian) if missing, npm packages from the lockfile,
 # the Python venv, then forge build and the contract artifacts shipped inside paris_node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,11 @@ fi
 if ! command -v chromium >/dev/null; then
   say "installing Chromium (Debian), which the dashboard test drives headless"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+fi
+
+if ! command -v ip >/dev/null || ! command -v tc >/dev/null; then
+  say "installing iproute2 (Debian): the multi-host testbed's namespaces and shaped links"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iproute2
 fi
 
 npm_hash=$(hash_of package.json package-lock.json)

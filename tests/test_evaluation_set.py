@@ -40,7 +40,8 @@ def test_the_score_is_taken_on_the_evaluation_set_never_on_training_clips() -> N
         picked = held_out_clips(SPEC, shard, sub, seed, evals).videos
         assert len(picked) == 5 and all(any(torch.equal(p, e) for e in evals.videos) for p in picked)
     fallback = held_out_clips(dataclasses.replace(SPEC, local_steps=200), shard, sub, bytes(32))
-    assert len(fallback.indices) == 16 and not fallback.from_evals  # a round that saw every clip: without an evaluation set, the shard itself
+    # a round that saw every clip: without an evaluation set, the shard itself
+    assert len(fallback.indices) == 16 and not fallback.from_evals
 
 
 def test_specs_carry_their_evaluation_sets_and_older_specs_have_none() -> None:

@@ -149,6 +149,15 @@ class IpfsStore:
         with path.open("rb") as stream:
             return self.add(stream, name=path.name)
 
+    def connect(self, multiaddr: str) -> None:
+        """Dial a peer's node (`/ip4/.../tcp/.../p2p/<peer id>`), so blocks can move between the two."""
+        self._post("/swarm/connect", f"connecting to {multiaddr}", params={"arg": multiaddr})
+
+    def peers(self) -> list[str]:
+        """The peer ids this node is connected to."""
+        answer = self._post("/swarm/peers", "listing peers").json()
+        return [peer["Peer"] for peer in answer.get("Peers") or []]
+
     def pin(self, cid: str | CID) -> None:
         cid = parse_cid(cid)
         self._post("/pin/add", str(cid), params={"arg": str(cid)})

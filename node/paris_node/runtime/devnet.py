@@ -171,18 +171,23 @@ def devnet_account(index: int) -> LocalAccount:
     return Account.from_mnemonic(MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
 
 
-def _ipfs_launcher(repo: Path) -> tuple[str, list[str], Callable[[], None]]:
-    """How to start the IPFS daemon: a kubo binary on PATH when there is one, else the npm js-ipfs."""
+def ipfs_launcher(repo: Path, address: str = "127.0.0.1", api_port: int = 0,
+                  swarm_port: int | None = None) -> tuple[str, list[str], Callable[[], None]]:
+    """How to start an IPFS daemon: a kubo binary on PATH when there is one, else the npm js-ipfs. Offline on
+    `address` without `swarm_port`; with it, online there, with no bootstrap peers and no discovery."""
     env = {**os.environ, "IPFS_PATH": str(repo)}
+    api = f"/ip4/{address}/tcp/{api_port}"
+    swarm = f"/ip4/{address}/tcp/{0 if swarm_port is None else swarm_port}"
+    mode = ["--offline"] if swarm_port is None else []
     kubo = shutil.which("kubo") or shutil.which("ipfs")
     if kubo:
         def init_kubo() -> None:
             subprocess.run([kubo, "init", "--profile=test", "--empty-repo"], env=env, check=True, capture_output=True)
-            for key, value in (("Addresses.API", '"/ip4/127.0.0.1/tcp/0"'), ("Addresses.Gateway", "[]"),
-                               ("Addresses.Swarm", '["/ip4/127.0.0.1/tcp/0"]'), ("Bootstrap", "[]"),
+            for key, value in (("Addresses.API", json.dumps(api)), ("Addresses.Gateway", "[]"),
+                               ("Addresses.Swarm", json.dumps([swarm])), ("Bootstrap", "[]"),
                                ("Discovery.MDNS.Enabled", "false"), ("Routing.Type", '"none"')):
                 subprocess.run([kubo, "config", "--json", key, value], env=env, check=True, capture_output=True)
-        return "kubo", [kubo, "daemon", "--offline"], init_kubo
+        return "kubo", [kubo, "daemon", *mode], init_kubo
 
     jsipfs = tool("jsipfs")
 
@@ -190,13 +195,12 @@ def _ipfs_launcher(repo: Path) -> tuple[str, list[str], Callable[[], None]]:
         subprocess.run([jsipfs, "init", "--profile=test"], env=env, check=True, capture_output=True, timeout=120)
         config_path = repo / "config"
         config = json.loads(config_path.read_text())
-        config["Addresses"].update(API="/ip4/127.0.0.1/tcp/0", Gateway="", RPC="", Swarm=["/ip4/127.0.0.1/tcp/0"],
-                                   Delegates=[])
+        config["Addresses"].update(API=api, Gateway="", RPC="", Swarm=[swarm], Delegates=[])
         config["Bootstrap"] = []
         config["Discovery"] = {"MDNS": {"Enabled": False}, "webRTCStar": {"Enabled": False}}
         config["Routing"] = {"Type": "none"}
         config_path.write_text(json.dumps(config, indent=2))
-    return "js-ipfs", [jsipfs, "daemon", "--offline", "--enable-preload=false"], init_js
+    return "js-ipfs", [jsipfs, "daemon", *mode, "--enable-preload=false"], init_js
 
 
 def _tick(rpc_url: str, stopped: threading.Event) -> None:
@@ -242,7 +246,7 @@ class Devnet:
                                       "--accounts", str(len(ROLES)), "--balance", str(BALANCE_ETH)])
         repo = self.directory / "ipfs-repo"
         shutil.rmtree(repo, ignore_errors=True)
-        kind, argv, init = _ipfs_launcher(repo)
+        kind, argv, init = ipfs_launcher(repo)
         try:
             init()
         except subprocess.CalledProcessError as exc:
