@@ -1,5 +1,5 @@
 """The `paris` command line: `paris devnet up|down|status`, `paris job submit|watch|sample|admit|remove|cancel`,
-`paris demo`, `paris verify-merge`."""
+`paris market deploy`, `paris demo`, `paris verify-merge`."""
 
 from __future__ import annotations
 
@@ -10,19 +10,21 @@ from pathlib import Path
 
 import httpx
 import typer
+from web3 import Web3
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
 from paris_node.content.sealing import SealingError
 from paris_node.content.store import IpfsStore, StoreError
-from paris_node.market.chain import Chain, ChainError
+from paris_node.market.chain import Chain, ChainError, MarketParams
 from paris_node.market.index import MarketIndexError
 from paris_node.net.p2p import P2PError
 from paris_node.roles.aggregator import AggregatorError, verify_merge
 from paris_node.runtime.config import ConfigError
 from paris_node.runtime.devnet import DEVNET_MARKET, Devnet, DevnetError, DevnetInfo, down, supervise, up_detached
-from paris_node.runtime.keys import SigningKeyError
+from paris_node.runtime.deployment import deploy_market
+from paris_node.runtime.keys import KEY_ENV, PASSWORD_ENV, SigningKeyError, load_account
 from paris_sdk.client import Client, JobError, JobRequest, Merged
 from paris_sdk.demo import DemoSettings, run_demo
 
@@ -40,6 +42,8 @@ app.add_typer(devnet_app, name="devnet")
 job_app = typer.Typer(help="Request training on your clips, watch it, sample from it, reclaim what is left.",
                       no_args_is_help=True)
 app.add_typer(job_app, name="job")
+market_app = typer.Typer(help="Stand up a market on any EVM chain for others to join.", no_args_is_help=True)
+app.add_typer(market_app, name="market")
 
 DirOption = typer.Option(DEFAULT_DEVNET_DIR, "--dir", help="Where the devnet keeps its state and logs.")
 RoleOption = typer.Option("requester", "--as", help="The devnet account to act as.")
@@ -103,6 +107,25 @@ def devnet_status(directory: Path = DirOption) -> None:
         table.add_row("IPFS status", f"[red]{exc}[/red]")
     console.print(table)
     raise typer.Exit(0 if healthy else 1)
+
+
+@market_app.command("deploy")
+def market_deploy(rpc: str = typer.Option(..., "--rpc", help="JSON-RPC URL of the chain the participants share."),
+                  keystore: Path | None = typer.Option(None, "--keystore", help="The deployer's encrypted keystore "
+                                                       f"(password in {PASSWORD_ENV}); else {KEY_ENV}."),
+                  out: Path = typer.Option(Path("paris.toml"), "--out", help="The deployment file to write."),
+                  bootstrap: list[str] = typer.Option([], "--bootstrap", help="A libp2p multiaddr participants "
+                                                      "dial first (repeatable)."),
+                  min_stake_eth: float = typer.Option(1.0, "--min-stake-eth"),
+                  unbonding_s: int = typer.Option(MarketParams.unbonding_delay_s, "--unbonding-s"),
+                  challenge_delay_blocks: int = typer.Option(MarketParams.challenge_delay_blocks,
+                                                             "--challenge-delay-blocks"),
+                  vote_window_s: int = typer.Option(MarketParams.vote_window_s, "--vote-window-s")) -> None:
+    """Deploy the market and write the deployment file every participant joins with (`--config`)."""
+    params = MarketParams(Web3.to_wei(min_stake_eth, "ether"), unbonding_s, challenge_delay_blocks, vote_window_s)
+    settings = deploy_market(rpc, load_account(keystore), params, out, bootstrap)
+    console.print(f"market {settings['contract']} on chain {settings['chain_id']} (block {settings['deploy_block']}); "
+                  f"join with --config {out}")
 
 
 @app.command("demo")

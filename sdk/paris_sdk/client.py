@@ -41,6 +41,7 @@ from paris_node.model.pipeline import Pipeline
 from paris_node.model.router import router_from_bytes, router_to_bytes, train_router
 from paris_node.runtime.cli import connect, endpoints, settings
 from paris_node.runtime.config import load as load_config
+from paris_node.runtime.deployment import check_deployment
 from paris_node.runtime.keys import load_account
 
 log = logging.getLogger(__name__)
@@ -275,6 +276,8 @@ class Client:
         """Join any deployment: URLs, contract, deploy block and keystore from a TOML file and PARIS_* variables
         (see `paris_node.runtime.config`); the key from that keystore (password in PARIS_KEYSTORE_PASSWORD) or from
         PARIS_PRIVATE_KEY."""
+        if path is not None:
+            check_deployment(path)
         config = load_config(path)
         chain, store = endpoints(config, load_account(config.keystore))
         return cls(chain, store, config.deploy_block)

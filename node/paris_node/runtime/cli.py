@@ -24,6 +24,7 @@ from paris_node.net.status_api import StatusApiError, StatusServer, build_app
 from paris_node.roles.daemon import Daemon
 from paris_node.runtime.config import ENV_PREFIX, Config, ConfigError
 from paris_node.runtime.config import load as load_config
+from paris_node.runtime.deployment import check_deployment
 from paris_node.runtime.devnet import DEVNET_FILE, DEVNET_PASSWORD, DevnetError, DevnetInfo
 from paris_node.runtime.keys import PASSWORD_ENV, SigningKeyError, load_account
 
@@ -45,6 +46,8 @@ P2POption = typer.Option(None, "--p2p", help="libp2p listen multiaddr (empty: no
 def settings(config_file: Path | None, devnet: Path, **flags: Any) -> Config:
     """defaults < devnet.json < TOML < PARIS_* env < command-line flags (those given)."""
     devnet_file = devnet / DEVNET_FILE
+    if config_file is not None:
+        check_deployment(config_file)
     config = load_config(config_file, devnet_file if devnet_file.exists() else None)
     given: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in flags.items() if v not in (None, [])}
     return dataclasses.replace(config, **given)
