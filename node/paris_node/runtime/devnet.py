@@ -57,7 +57,7 @@ STOP_TIMEOUT_S = 10.0
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 _API_LINE = re.compile(r"(?:HTTP|RPC) API (?:server )?listening on /ip4/([\d.]+)/tcp/(\d+)")
-_ANVIL_LINE = re.compile(r"Listening on ([\d.]+):(\d+)")
+ANVIL_LINE = re.compile(r"Listening on ([\d.]+):(\d+)")
 
 
 class DevnetError(RuntimeError):
@@ -203,7 +203,32 @@ def ipfs_launcher(repo: Path, address: str = "127.0.0.1", api_port: int = 0,
     return "js-ipfs", [jsipfs, "daemon", *mode, "--enable-preload=false"], init_js
 
 
-def _tick(rpc_url: str, stopped: threading.Event) -> None:
+def anvil_argv(host: str, port: int) -> list[str]:
+    """anvil on `host:port` with the devnet's chain id and funded development accounts."""
+    return [tool("anvil"), "--host", host, "--port", str(port), "--chain-id", str(CHAIN_ID), "--mnemonic", MNEMONIC,
+            "--accounts", str(len(ROLES)), "--balance", str(BALANCE_ETH)]
+
+
+def mine_first_block(rpc_url: str) -> None:
+    """anvil's genesis block has no prevrandao, which the market refuses to be deployed without: mine one."""
+    httpx.post(rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "anvil_mine", "params": [1]},
+               timeout=START_TIMEOUT_S).raise_for_status()
+
+
+def write_role_keystores(directory: Path) -> list[dict[str, str]]:
+    """An encrypted keystore per devnet role in `directory` (password from the env, else the devnet's)."""
+    password = os.environ.get(PASSWORD_ENV, DEVNET_PASSWORD)
+    accounts = []
+    for index, role in enumerate(ROLES):
+        account = devnet_account(index)
+        path = directory / f"{role}.json"
+        write_keystore(path, account.key, password, scrypt_n=2**14)
+        accounts.append({"role": role, "address": account.address, "keystore": str(path)})
+    return accounts
+
+
+def tick(rpc_url: str, stopped: threading.Event) -> None:
+    """Mine an empty block every BLOCK_INTERVAL_S until `stopped` is set."""
     with httpx.Client(timeout=5.0) as http:
         while not stopped.wait(BLOCK_INTERVAL_S):
             with contextlib.suppress(httpx.HTTPError):  # anvil is stopping or crashed; check() reports it with its log
@@ -241,9 +266,7 @@ class Devnet:
             raise
 
     def _start(self, started: float) -> DevnetInfo:
-        anvil = self._spawn("anvil", [tool("anvil"), "--host", "127.0.0.1", "--port", "0",
-                                      "--chain-id", str(CHAIN_ID), "--mnemonic", MNEMONIC,
-                                      "--accounts", str(len(ROLES)), "--balance", str(BALANCE_ETH)])
+        anvil = self._spawn("anvil", anvil_argv("127.0.0.1", 0))
         repo = self.directory / "ipfs-repo"
         shutil.rmtree(repo, ignore_errors=True)
         kind, argv, init = ipfs_launcher(repo)
@@ -253,20 +276,12 @@ class Devnet:
             raise DevnetError(f"{kind} init failed: {exc.stderr.decode(errors='replace')[-2000:]}") from exc
         ipfs = self._spawn("ipfs", argv, env={**os.environ, "IPFS_PATH": str(repo)})
 
-        host, port = anvil.wait_for_line(_ANVIL_LINE, START_TIMEOUT_S).groups()
+        host, port = anvil.wait_for_line(ANVIL_LINE, START_TIMEOUT_S).groups()
         rpc_url = f"http://{host}:{port}"
-        # anvil's genesis block has no prevrandao, which the market refuses to be deployed without: mine one.
-        httpx.post(rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "anvil_mine", "params": [1]},
-                   timeout=START_TIMEOUT_S).raise_for_status()
+        mine_first_block(rpc_url)
         contract, deploy_block = deploy(rpc_url, devnet_account(0), self.market)
 
-        password = os.environ.get(PASSWORD_ENV, DEVNET_PASSWORD)
-        accounts = []
-        for index, role in enumerate(ROLES):
-            account = devnet_account(index)
-            path = self.directory / "keys" / f"{role}.json"
-            write_keystore(path, account.key, password, scrypt_n=2**14)
-            accounts.append({"role": role, "address": account.address, "keystore": str(path)})
+        accounts = write_role_keystores(self.directory / "keys")
 
         host, port = ipfs.wait_for_line(_API_LINE, START_TIMEOUT_S).groups()
         ipfs.wait_for_line(re.compile("Daemon is ready"), START_TIMEOUT_S)
@@ -279,7 +294,7 @@ class Devnet:
             supervisor_pid=os.getpid(), pids={c.name: c.proc.pid for c in self.children}, accounts=accounts,
             startup_s=round(time.monotonic() - started, 2), bootstrap=list(self._bootstrap.addrs))
         self._ticking.clear()
-        threading.Thread(target=_tick, args=(rpc_url, self._ticking), name="devnet-blocks", daemon=True).start()
+        threading.Thread(target=tick, args=(rpc_url, self._ticking), name="devnet-blocks", daemon=True).start()
         tmp = self.directory / f"{DEVNET_FILE}.tmp"
         tmp.write_text(json.dumps(asdict(self.info), indent=2))
         tmp.replace(self.directory / DEVNET_FILE)

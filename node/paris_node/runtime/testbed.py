@@ -51,6 +51,16 @@ def _ip(*args: str) -> None:
         raise TestbedError(f"`ip {' '.join(args)}` failed: {result.stderr.strip()}")
 
 
+def _delete(namespace: str) -> None:
+    """Kill what still runs in `namespace`, then delete it (and the veth ends inside it)."""
+    for pid in subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True,
+                              check=False).stdout.split():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid), signal.SIGKILL)
+    with contextlib.suppress(TestbedError):
+        _ip("netns", "del", namespace)
+
+
 @dataclass(frozen=True)
 class Host:
     """One machine of the testbed: a namespace, its address and its link rate (Mbit/s each way)."""
@@ -191,17 +201,24 @@ class Testbed:
         child.wait_for_line(_READY, READY_TIMEOUT_S)
         return IpfsNode(where, f"http://{where.address}:{IPFS_API_PORT}", peer_id)
 
+    def remove(self, host: str) -> None:
+        """Pull `host` off the network at once, as a machine that loses power: everything on it is killed
+        and its namespace and link are gone."""
+        gone = self.hosts.pop(host)
+        prefix = f"{host}/"
+        for child in [c for c in self.children if c.name.startswith(prefix)]:
+            child.proc.kill()
+            child.proc.wait()
+            self.children.remove(child)
+        _delete(gone.namespace)
+        self._namespaces.remove(gone.namespace)
+
     def stop(self) -> None:
         for child in reversed(self.children):
             child.stop()
         self.children.clear()
         for namespace in reversed(self._namespaces):
-            for pid in subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True,
-                                      check=False).stdout.split():
-                with contextlib.suppress(ProcessLookupError, ValueError):
-                    os.kill(int(pid), signal.SIGKILL)
-            with contextlib.suppress(TestbedError):
-                _ip("netns", "del", namespace)
+            _delete(namespace)
         self._namespaces.clear()
         if self._operator_link:
             with contextlib.suppress(TestbedError):

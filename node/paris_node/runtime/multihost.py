@@ -1,0 +1,104 @@
+"""The devnet spread over hosts: a `Testbed` whose `chain` host runs anvil, the market deployed on it through
+`deploy_market` (the path any deployment takes, writing `deployment.toml`), and an online IPFS node on every
+other host, peered with each other by the harness (there is no DHT: a node fetches from the peers it is
+connected to). Daemons run on their host with `--config deployment.toml`, their host's IPFS node and a
+keystore (`daemon_env`). Blocks are mined every second, as on the one-machine devnet.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from paris_node.content.store import IpfsStore
+from paris_node.market.chain import MarketParams
+from paris_node.runtime.deployment import deploy_market
+from paris_node.runtime.devnet import (ANVIL_LINE, CHAIN_ID, DEVNET_MARKET, DEVNET_PASSWORD, START_TIMEOUT_S, Child,
+                                       DevnetInfo, anvil_argv, devnet_account, mine_first_block, tick,
+                                       write_role_keystores)
+from paris_node.runtime.keys import PASSWORD_ENV
+from paris_node.runtime.testbed import IpfsNode, Testbed
+
+CHAIN_HOST = "chain"
+RPC_PORT = 8545
+DEPLOYMENT_FILE = "deployment.toml"
+
+
+@dataclass
+class MultiHost:
+    """`rates`: the hosts besides the chain's (name -> Mbit/s each way); started by `start()` or `with`."""
+
+    directory: Path
+    rates: dict[str, float]
+    chain_rate_mbit: float = 100.0
+    market: MarketParams = DEVNET_MARKET
+    bed: Testbed | None = None
+    nodes: dict[str, IpfsNode] = field(default_factory=dict)
+    accounts: list[dict[str, str]] = field(default_factory=list)
+    rpc_url: str = ""
+    _ticking: threading.Event = field(default_factory=threading.Event)
+
+    def __enter__(self) -> MultiHost:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    @property
+    def deployment(self) -> Path:
+        return self.directory / DEPLOYMENT_FILE
+
+    def start(self) -> MultiHost:
+        self.bed = Testbed({CHAIN_HOST: self.chain_rate_mbit, **self.rates}, self.directory).start()
+        try:
+            chain = self.bed.hosts[CHAIN_HOST]
+            anvil = self.bed.spawn(CHAIN_HOST, "anvil", anvil_argv(chain.address, RPC_PORT))
+            anvil.wait_for_line(ANVIL_LINE, START_TIMEOUT_S)
+            self.rpc_url = f"http://{chain.address}:{RPC_PORT}"
+            mine_first_block(self.rpc_url)
+            self.accounts = write_role_keystores(self.directory / "keys")
+            deploy_market(self.rpc_url, devnet_account(0), self.market, self.deployment)
+            for host in self.rates:
+                self.nodes[host] = node = self.bed.start_ipfs(host)
+                with IpfsStore(node.api) as store:
+                    for other in self.nodes.values():
+                        if other is not node:
+                            store.connect(other.multiaddr)
+            self._ticking.clear()
+            threading.Thread(target=tick, args=(self.rpc_url, self._ticking), name="multihost-blocks",
+                             daemon=True).start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def info(self, host: str) -> DevnetInfo:
+        """The network as a DevnetInfo, seen from `host` (its IPFS node)."""
+        settings = tomllib.loads(self.deployment.read_text())["paris"]
+        return DevnetInfo(chain_id=CHAIN_ID, rpc_url=self.rpc_url, ipfs_api=self.nodes[host].api,
+                          ipfs_daemon="js-ipfs", contract=settings["contract"], abi="",
+                          deploy_block=settings["deploy_block"], supervisor_pid=0, pids={}, accounts=self.accounts)
+
+    def daemon_env(self, host: str, role: str) -> dict[str, str]:
+        """What a daemon on `host` acting as the devnet account `role` needs besides `--config`."""
+        keystore = next(a["keystore"] for a in self.accounts if a["role"] == role)
+        address = self.nodes[host].host.address
+        return {"PARIS_IPFS_API": self.nodes[host].api, "PARIS_KEYSTORE": keystore,
+                PASSWORD_ENV: os.environ.get(PASSWORD_ENV, DEVNET_PASSWORD),
+                "PARIS_P2P_LISTEN": f"/ip4/{address}/tcp/0", "PARIS_STATUS_API": f"{address}:0"}
+
+    def run(self, host: str, name: str, argv: list[str], role: str) -> Child:
+        """Start a daemon on `host` as `role`, joined through the deployment file."""
+        assert self.bed is not None
+        return self.bed.spawn(host, name, [*argv, "--config", str(self.deployment)],
+                              env={**os.environ, **self.daemon_env(host, role)})
+
+    def stop(self) -> None:
+        self._ticking.set()
+        if self.bed is not None:
+            self.bed.stop()
+            self.bed = None
+        self.nodes.clear()
