@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv/bin
 
-.PHONY: setup demo test lint test-unit test-contracts invariants-deep clean
+.PHONY: setup demo test lint test-unit test-long test-contracts invariants-deep clean
 
 setup:
 	@scripts/setup.sh
@@ -11,7 +11,7 @@ demo: setup
 	$(VENV)/paris demo
 
 test: setup lint test-contracts
-	$(VENV)/python -m pytest -q --durations=15
+	$(VENV)/python -m pytest -q --durations=15 -m "not long"
 
 # ruff and mypy, configured in pyproject.toml.
 lint: setup
@@ -21,6 +21,10 @@ lint: setup
 # The fast half: every test that needs no devnet.
 test-unit: setup
 	$(VENV)/python -m pytest -q -m "not devnet"
+
+# Multi-round runs of real daemons that do not fit the test command's 20 minutes (about 2 minutes each).
+test-long: setup
+	$(VENV)/python -m pytest -q -m long
 
 test-contracts:
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" forge test

@@ -20,16 +20,15 @@ from paris_node.content.store import IpfsStore
 from paris_node.market.chain import Chain, EventCursor
 from paris_node.market.index import MarketIndex
 from paris_node.roles.aggregator import verify_merge
-from paris_node.runtime.devnet import DEVNET_PASSWORD, Devnet, DevnetInfo, devnet_account
+from paris_node.runtime.devnet import Devnet, DevnetInfo, devnet_account
 
 from helpers.chain import TEST_MARKET
 from helpers.jobs import open_job, tiny_spec
+from helpers.processes import VALIDATOR, spawn
 from helpers.wait import wait_for
 
 pytestmark = pytest.mark.devnet  # starts devnets of its own
 
-MINER = [sys.executable, "-c", "from paris_node.runtime.miner_cli import main; main()"]
-VALIDATOR = [sys.executable, "-c", "from paris_validator.cli import main; main()"]
 
 
 @pytest.fixture
@@ -39,12 +38,6 @@ def net(tmp_path: Path) -> Iterator[tuple[DevnetInfo, Path]]:
         yield devnet.start(), tmp_path
     finally:
         devnet.stop()
-
-
-def _spawn(tmp: Path, name: str, *args: str, devnet: str = "devnet", command: list[str] = MINER) -> subprocess.Popen:
-    log = (tmp / f"{name}.log").open("ab")
-    return subprocess.Popen([*command, *args, "--devnet", str(tmp / devnet), "--poll", "0.5"], stdout=log,
-                            stderr=subprocess.STDOUT, env={**os.environ, "PARIS_KEYSTORE_PASSWORD": DEVNET_PASSWORD})
 
 
 def _config_file(info: DevnetInfo, tmp: Path, role: str, job_id: int) -> Path:
@@ -69,18 +62,18 @@ def test_miners_and_aggregator_finish_a_round_and_a_killed_miner_resumes(net) ->
     job_id = open_job(info, store, spec)
     requester = Chain(info.rpc_url, info.contract, devnet_account(1))
     work = {"miner-1": tmp / "miner-1", "miner-2": tmp / "miner-2" / "miner"}
-    processes = [_spawn(tmp, "aggregator", "aggregate", "--role", "aggregator", "--round-timeout", "120",
+    processes = [spawn(tmp, "aggregator", "aggregate", "--role", "aggregator", "--round-timeout", "120",
                          "--min-wait", "20", "--work-dir", str(tmp / "aggregator"))]
     try:
-        victim = _spawn(tmp, "miner-1", "mine", "--role", "miner-1", "--work-dir", str(work["miner-1"]))
+        victim = spawn(tmp, "miner-1", "mine", "--role", "miner-1", "--work-dir", str(work["miner-1"]))
         wait_for(lambda: _stage(work["miner-1"]) == "submitted", 120, "miner-1 to submit", poll_s=0.2)
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait()
-        processes.append(_spawn(tmp, "miner-1b", "mine", "--role", "miner-1", "--work-dir", str(work["miner-1"])))
-        processes.append(_spawn(tmp, "miner-2", "mine", "--config", str(_config_file(info, tmp, "miner-2", job_id)),
+        processes.append(spawn(tmp, "miner-1b", "mine", "--role", "miner-1", "--work-dir", str(work["miner-1"])))
+        processes.append(spawn(tmp, "miner-2", "mine", "--config", str(_config_file(info, tmp, "miner-2", job_id)),
                                 devnet="no-devnet-here"))
 
-        processes.append(_spawn(tmp, "validator", "validate", "--role", "validator-1", "--work-dir",
+        processes.append(spawn(tmp, "validator", "validate", "--role", "validator-1", "--work-dir",
                                 str(tmp / "validator"), command=VALIDATOR))
         wait_for(lambda: requester.version_of(job_id, 0) == 1, 180, "both deltas validated and merged", poll_s=0.2)
         wait_for(lambda: all(_stage(w) == "done" for w in work.values()), 120, "both miners to be paid", poll_s=0.2)

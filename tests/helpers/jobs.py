@@ -3,6 +3,7 @@ any job trained, checked and merged by daemons stepped in-process."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -23,22 +24,26 @@ from paris_validator.daemon import ValidatorDaemon
 from helpers.chain import ETH, funded_chain
 
 
-def tiny_spec(store: IpfsStore, name: str, clips: int, job_seed: int, **fields: object) -> tuple[JobSpec, Checkpoint]:
-    """A one-expert job spec (H=4 in 2 segments, batch 4) with its shard and version-0 checkpoint on IPFS."""
+def tiny_spec(store: IpfsStore, name: str, clips: int, job_seed: int, experts: int = 1,
+              **fields: object) -> tuple[JobSpec, Checkpoint]:
+    """A job spec of `experts` experts (H=4 in 2 segments, batch 4) with their shards and version-0
+    checkpoints (the same weights for every expert) on IPFS; returns expert 0's checkpoint."""
     torch.manual_seed(0)
     model = VideoDiT(named_config("tiny"))
     base = Checkpoint(model.config, 0, 0, 0, dict(model.state_dict()), {})
-    spec = JobSpec(name=name, model=model.config, shards=(str(store.add(synthetic_set(clips, 4).to_bytes())),),
-                   initial=(str(store.add(base.to_bytes())),), job_seed=job_seed, local_steps=4, segment_steps=2,
-                   batch=4, **fields)  # type: ignore[arg-type]
+    shards = tuple(str(store.add(synthetic_set(clips, 4 + e, start=e * clips).to_bytes())) for e in range(experts))
+    initial = tuple(str(store.add(dataclasses.replace(base, expert=e).to_bytes())) for e in range(experts))
+    spec = JobSpec(name=name, model=model.config, shards=shards, initial=initial, job_seed=job_seed, local_steps=4,
+                   segment_steps=2, batch=4, **fields)  # type: ignore[arg-type]
     return spec, base
 
 
 def open_job(devnet: DevnetInfo, store: IpfsStore, spec: JobSpec, rounds: int = 1, **terms: object) -> int:
-    """Escrow `rounds` x 1 ETH for `spec` as the devnet's requester, the devnet's aggregator merging."""
+    """Escrow `rounds` x 1 ETH for `spec` (all its experts) as the devnet's requester, the devnet's aggregator
+    merging."""
     requester = Chain(devnet.rpc_url, devnet.contract, devnet_account(1))
     now = requester.timestamp()
-    return requester.create_job(JobTerms(spec=store.add(spec.to_bytes()), experts=1, rounds=rounds,
+    return requester.create_job(JobTerms(spec=store.add(spec.to_bytes()), experts=spec.experts, rounds=rounds,
                                          reward_per_round_wei=ETH, deadline=now + 3600,
                                          aggregator=devnet.address("aggregator"), quorum=1, challenges=1,
                                          **terms), escrow_wei=rounds * ETH)  # type: ignore[arg-type]

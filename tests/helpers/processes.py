@@ -1,4 +1,4 @@
-"""Processes as a test drives them: the `paris` CLI, a frozen daemon, a port that answers."""
+"""Processes as a test drives them: the `paris` CLI, daemons on a devnet, a frozen daemon, a port that answers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlparse
+
+from paris_node.runtime.devnet import DEVNET_PASSWORD
+
+MINER = [sys.executable, "-c", "from paris_node.runtime.miner_cli import main; main()"]
+VALIDATOR = [sys.executable, "-c", "from paris_validator.cli import main; main()"]
 
 
 def port_open(url: str) -> bool:
@@ -36,3 +42,11 @@ def paris(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
                           capture_output=True, text=True, timeout=180, env={**os.environ, **(env or {})})
     done.stdout = " ".join(done.stdout.split())
     return done
+
+
+def spawn(tmp: Path, name: str, *args: str, devnet: str = "devnet", command: list[str] = MINER) -> subprocess.Popen:
+    """A daemon (`paris-miner` unless `command` says otherwise) on the devnet in `tmp/devnet`, its log in
+    `tmp/<name>.log`."""
+    log = (tmp / f"{name}.log").open("ab")
+    return subprocess.Popen([*command, *args, "--devnet", str(tmp / devnet), "--poll", "0.5"], stdout=log,
+                            stderr=subprocess.STDOUT, env={**os.environ, "PARIS_KEYSTORE_PASSWORD": DEVNET_PASSWORD})

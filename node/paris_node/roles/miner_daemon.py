@@ -33,6 +33,7 @@ from paris_node.net.status_api import DeltaReport, Status
 from paris_node.roles.daemon import Daemon
 from paris_node.roles.journal import Journal, RoundRecord
 from paris_node.roles.miner import RoundWork, kept_reveal, train_round
+from paris_node.roles.routing import dealt
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +102,11 @@ class MinerDaemon(Daemon):
     # --------------------------------------------------------------- one pass
 
     def work(self) -> None:
+        live = {p.address for p in self.presence.peers() if p.role == "miner" and p.alive}
         for job_id, spec in sorted(self.specs.items()):
+            mine = self.experts if self.experts is not None else dealt(job_id, spec.experts, self.address, live)
             for expert in range(spec.experts):
-                if not self.slashed and (self.experts is None or expert in self.experts):
+                if not self.slashed and expert in mine:
                     self.guard(f"job {job_id} expert {expert}", self._advance_training, job_id, spec, expert)
         for record in self.journal.open_rounds():
             self.guard(f"delta of job {record.job_id} expert {record.expert}", self._advance_delta, record)

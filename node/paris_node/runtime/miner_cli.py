@@ -22,7 +22,8 @@ app = typer.Typer(help="Paris miner: train experts for escrowed rewards; or aggr
 def mine(config_file: Path | None = ConfigOption, devnet: Path = DevnetOption, role: str | None = RoleOption,
          keystore: Path | None = KeystoreOption, rpc: str | None = RpcOption, ipfs: str | None = IpfsOption,
          job: list[int] | None = JobOption,
-         expert: list[int] | None = typer.Option(None, "--expert", help="Only these experts (repeatable)."),
+         expert: list[int] | None = typer.Option(None, "--expert", help="Only these experts (repeatable); default: "
+                                                                    "those dealt to this miner among the live ones."),
          device: str | None = typer.Option(None, "--device", help="Training device: cpu (default), cuda, cuda:N."),
          work_dir: Path | None = typer.Option(None, "--work-dir",
                                               help="Journal, states and caches (default: <data_dir>/miner)."),
