@@ -4,6 +4,7 @@ schedule, and each junk job is reported once, not fetched again on every pass.""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
@@ -74,3 +75,19 @@ def test_junk_jobs_and_a_junk_delta_leave_a_real_job_training_validated_and_merg
         said = [r for r in caplog.records if r.getMessage().startswith(f"job {job}: its spec")]
         assert {r.name for r in said} == {"paris_node.roles.miner_daemon", "paris_node.roles.aggregator_daemon"}
         assert all(sum(r.name == name for r in said) <= times for name in {r.name for r in said})
+
+
+def test_a_job_whose_initial_checkpoint_names_another_expert_is_skipped_not_trained(
+        devnet: DevnetInfo, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A delta on such a checkpoint would carry the wrong expert in its header and fail: a honeypot."""
+    store = IpfsStore(devnet.ipfs_api)
+    spec, base = tiny_spec(store, "wrong-expert", 16, 11)
+    lying = dataclasses.replace(spec, initial=(str(store.add(dataclasses.replace(base, expert=3).to_bytes())),))
+    job_id = open_job(devnet, store, lying)
+    miner = MinerDaemon(funded_chain(devnet), store, tmp_path / "miner", devnet.deploy_block, {job_id})
+    with caplog.at_level(logging.WARNING, logger="paris_node.roles.miner_daemon"):
+        miner.step()
+        miner.step()
+    assert "says it is expert 3 v0" in miner.skipped[job_id] and job_id not in miner.specs
+    assert sum("says it is expert 3" in r.getMessage() for r in caplog.records) == 1  # said once
+    assert miner.journal.open_rounds() == [] and not miner.chain.stake_of(miner.address).slashed

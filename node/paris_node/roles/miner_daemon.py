@@ -130,6 +130,13 @@ class MinerDaemon(Daemon):
             self.refused.add(job_id)
             return
         self.refused.discard(job_id)
+        if (base.expert, base.version) != (expert, version):  # a delta on it would fail its header check: slashed
+            why = (f"checkpoint {base_cid} of expert {expert} v{version} says it is expert {base.expert} "
+                   f"v{base.version}")
+            self.skipped[job_id] = why
+            self.specs.pop(job_id, None)
+            log.warning("skipping job %d: %s", job_id, why)
+            return
         error_path = self._error_path(job_id, expert)
         error = load_file(str(error_path)) if error_path.exists() else None
         round_dir = self.journal.round_dir(job_id, expert, version)
