@@ -15,6 +15,7 @@ import json
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import tomli_w
 from eth_account.signers.local import LocalAccount
@@ -30,7 +31,7 @@ def _abi_bytes() -> bytes:
 
 
 def deploy_market(rpc_url: str, account: LocalAccount, params: MarketParams, out: Path,
-                  bootstrap: Sequence[str] = (), timeout_s: float = 10.0) -> dict[str, object]:
+                  bootstrap: Sequence[str] = (), timeout_s: float = 10.0) -> dict[str, Any]:
     """Deploy the market to the chain at `rpc_url`; write the deployment file `out` (and `out`'s ABI beside
     it); returns the `[paris]` settings written."""
     try:
@@ -41,7 +42,7 @@ def deploy_market(rpc_url: str, account: LocalAccount, params: MarketParams, out
     abi = _abi_bytes()
     abi_path = out.with_suffix(".abi.json")
     write_atomic(abi_path, abi)
-    settings: dict[str, object] = {"rpc_url": rpc_url, "chain_id": chain_id, "contract": contract,
+    settings: dict[str, Any] = {"rpc_url": rpc_url, "chain_id": chain_id, "contract": contract,
                                    "deploy_block": block, "p2p_bootstrap": list(bootstrap)}
     record = {"deployer": account.address, "abi": abi_path.name, "abi_sha256": hashlib.sha256(abi).hexdigest(),
               **dataclasses.asdict(params)}

@@ -58,6 +58,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 _API_LINE = re.compile(r"(?:HTTP|RPC) API (?:server )?listening on /ip4/([\d.]+)/tcp/(\d+)")
 ANVIL_LINE = re.compile(r"Listening on ([\d.]+):(\d+)")
+IPFS_READY_LINE = re.compile("Daemon is ready")
 
 
 class DevnetError(RuntimeError):
@@ -93,6 +94,14 @@ class Child:
     name: str
     proc: subprocess.Popen[bytes]
     log_path: Path
+
+    @classmethod
+    def start(cls, name: str, argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> Child:
+        """Run `argv` with its output in `log_path`, dying with this process (see `die_with_parent`)."""
+        with log_path.open("wb") as out:
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    env=env, preexec_fn=die_with_parent)
+        return cls(name, proc, log_path)
 
     def tail(self, lines: int = 20) -> str:
         try:
@@ -187,7 +196,7 @@ def ipfs_launcher(repo: Path, address: str = "127.0.0.1", api_port: int = 0,
                                ("Addresses.Swarm", json.dumps([swarm])), ("Bootstrap", "[]"),
                                ("Discovery.MDNS.Enabled", "false"), ("Routing.Type", '"none"')):
                 subprocess.run([kubo, "config", "--json", key, value], env=env, check=True, capture_output=True)
-        return "kubo", [kubo, "daemon", *mode], init_kubo
+        return "kubo", [kubo, "daemon", *mode], _reporting("kubo", init_kubo)
 
     jsipfs = tool("jsipfs")
 
@@ -200,7 +209,17 @@ def ipfs_launcher(repo: Path, address: str = "127.0.0.1", api_port: int = 0,
         config["Discovery"] = {"MDNS": {"Enabled": False}, "webRTCStar": {"Enabled": False}}
         config["Routing"] = {"Type": "none"}
         config_path.write_text(json.dumps(config, indent=2))
-    return "js-ipfs", [jsipfs, "daemon", *mode, "--enable-preload=false"], init_js
+    return "js-ipfs", [jsipfs, "daemon", *mode, "--enable-preload=false"], _reporting("js-ipfs", init_js)
+
+
+def _reporting(kind: str, init: Callable[[], None]) -> Callable[[], None]:
+    """`init`, its failure raised as a DevnetError with the tool's own message."""
+    def run() -> None:
+        try:
+            init()
+        except subprocess.CalledProcessError as exc:
+            raise DevnetError(f"{kind} init failed: {exc.stderr.decode(errors='replace')[-2000:]}") from exc
+    return run
 
 
 def anvil_argv(host: str, port: int) -> list[str]:
@@ -247,11 +266,7 @@ class Devnet:
     _bootstrap: P2PHost | None = None
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Child:
-        log_path = self.directory / f"{name}.log"
-        with log_path.open("wb") as out:
-            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=env, preexec_fn=die_with_parent)
-        child = Child(name, proc, log_path)
+        child = Child.start(name, argv, self.directory / f"{name}.log", env)
         self.children.append(child)
         return child
 
@@ -270,10 +285,7 @@ class Devnet:
         repo = self.directory / "ipfs-repo"
         shutil.rmtree(repo, ignore_errors=True)
         kind, argv, init = ipfs_launcher(repo)
-        try:
-            init()
-        except subprocess.CalledProcessError as exc:
-            raise DevnetError(f"{kind} init failed: {exc.stderr.decode(errors='replace')[-2000:]}") from exc
+        init()
         ipfs = self._spawn("ipfs", argv, env={**os.environ, "IPFS_PATH": str(repo)})
 
         host, port = anvil.wait_for_line(ANVIL_LINE, START_TIMEOUT_S).groups()
@@ -284,7 +296,7 @@ class Devnet:
         accounts = write_role_keystores(self.directory / "keys")
 
         host, port = ipfs.wait_for_line(_API_LINE, START_TIMEOUT_S).groups()
-        ipfs.wait_for_line(re.compile("Daemon is ready"), START_TIMEOUT_S)
+        ipfs.wait_for_line(IPFS_READY_LINE, START_TIMEOUT_S)
         # The bootstrap peer relays heartbeats, from which nodes learn each other's addresses.
         self._bootstrap = P2PHost(self.directory / "bootstrap.key").start()
         self._bootstrap.subscribe(HEARTBEAT_TOPIC, lambda message: None)

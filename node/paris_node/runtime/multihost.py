@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import threading
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from paris_node.content.store import IpfsStore
 from paris_node.market.chain import MarketParams
@@ -39,6 +39,7 @@ class MultiHost:
     nodes: dict[str, IpfsNode] = field(default_factory=dict)
     accounts: list[dict[str, str]] = field(default_factory=list)
     rpc_url: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)  # the deployment file's [paris] table
     _ticking: threading.Event = field(default_factory=threading.Event)
 
     def __enter__(self) -> MultiHost:
@@ -60,7 +61,7 @@ class MultiHost:
             self.rpc_url = f"http://{chain.address}:{RPC_PORT}"
             mine_first_block(self.rpc_url)
             self.accounts = write_role_keystores(self.directory / "keys")
-            deploy_market(self.rpc_url, devnet_account(0), self.market, self.deployment)
+            self.settings = deploy_market(self.rpc_url, devnet_account(0), self.market, self.deployment)
             for host in self.rates:
                 self.nodes[host] = node = self.bed.start_ipfs(host)
                 with IpfsStore(node.api) as store:
@@ -77,10 +78,9 @@ class MultiHost:
 
     def info(self, host: str) -> DevnetInfo:
         """The network as a DevnetInfo, seen from `host` (its IPFS node)."""
-        settings = tomllib.loads(self.deployment.read_text())["paris"]
         return DevnetInfo(chain_id=CHAIN_ID, rpc_url=self.rpc_url, ipfs_api=self.nodes[host].api,
-                          ipfs_daemon="js-ipfs", contract=settings["contract"], abi="",
-                          deploy_block=settings["deploy_block"], supervisor_pid=0, pids={}, accounts=self.accounts)
+                          ipfs_daemon="js-ipfs", contract=self.settings["contract"], abi="",
+                          deploy_block=self.settings["deploy_block"], supervisor_pid=0, pids={}, accounts=self.accounts)
 
     def daemon_env(self, host: str, role: str) -> dict[str, str]:
         """What a daemon on `host` acting as the devnet account `role` needs besides `--config`."""

@@ -18,17 +18,16 @@ import contextlib
 import json
 import logging
 import os
-import re
 import secrets
 import shutil
 import signal
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
 from pathlib import Path
+from typing import ClassVar
 
-from paris_node.runtime.devnet import Child, DevnetError, die_with_parent, ipfs_launcher
+from paris_node.runtime.devnet import IPFS_READY_LINE, Child, ipfs_launcher
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +35,6 @@ OPERATOR = 1  # the last octet of the operator's own port on the bridge; hosts a
 IPFS_API_PORT, IPFS_SWARM_PORT = 5001, 4001
 TBF_LATENCY_MS = 200  # how long a packet may wait in a shaped queue before it is dropped
 READY_TIMEOUT_S = 120.0
-_READY = re.compile("Daemon is ready")
 
 
 class TestbedError(RuntimeError):
@@ -176,11 +174,7 @@ class Testbed:
 
     def spawn(self, host: str, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> Child:
         """Start `argv` on `host`, its output in `directory/<host>-<name>.log`; stopped with the testbed."""
-        log_path = self.directory / f"{host}-{name}.log"
-        with log_path.open("wb") as out:
-            proc = subprocess.Popen(self.hosts[host].wrap(argv), stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, env=env, preexec_fn=die_with_parent)
-        child = Child(f"{host}/{name}", proc, log_path)
+        child = Child.start(f"{host}/{name}", self.hosts[host].wrap(argv), self.directory / f"{host}-{name}.log", env)
         self.children.append(child)
         return child
 
@@ -190,15 +184,11 @@ class Testbed:
         where = self.hosts[host]
         repo = self.directory / f"{host}-ipfs"
         shutil.rmtree(repo, ignore_errors=True)
-        kind, argv, init = ipfs_launcher(repo, where.address, IPFS_API_PORT, IPFS_SWARM_PORT)
-        try:
-            init()
-        except subprocess.CalledProcessError as exc:
-            raise DevnetError(f"{kind} init on {host} failed: {exc.stderr.decode(errors='replace')[-2000:]}") \
-                from exc
+        _, argv, init = ipfs_launcher(repo, where.address, IPFS_API_PORT, IPFS_SWARM_PORT)
+        init()
         peer_id = json.loads((repo / "config").read_text())["Identity"]["PeerID"]
         child = self.spawn(host, "ipfs", argv, env={**os.environ, "IPFS_PATH": str(repo)})
-        child.wait_for_line(_READY, READY_TIMEOUT_S)
+        child.wait_for_line(IPFS_READY_LINE, READY_TIMEOUT_S)
         return IpfsNode(where, f"http://{where.address}:{IPFS_API_PORT}", peer_id)
 
     def remove(self, host: str) -> None:
