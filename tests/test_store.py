@@ -26,6 +26,24 @@ def test_multi_block_file_round_trips(devnet: DevnetInfo) -> None:
         assert store.get(cid.encode("base32")) == data  # any multibase spelling names the same content
 
 
+def test_unpinning_releases_content_and_a_cid_not_pinned_is_not_an_error(devnet: DevnetInfo) -> None:
+    with IpfsStore(devnet.ipfs_api) as store:
+        cid = store.add(os.urandom(100))
+
+        def pinned() -> bool:
+            answer = httpx.post(f"{devnet.ipfs_api}/api/v0/pin/ls", params={"type": "recursive"}, timeout=10).json()
+            return any(CID.decode(k) == cid for k in answer["Keys"])
+
+        assert pinned()
+        store.unpin(cid)
+        assert not pinned()
+        store.unpin(cid)
+        store.pin(cid)
+        assert pinned()
+        _, addrs = store.identity()
+        assert addrs and all("/p2p/" in a for a in addrs)
+
+
 def test_unknown_cid_times_out_with_a_clear_error(devnet: DevnetInfo) -> None:
     started = time.monotonic()
     with IpfsStore(devnet.ipfs_api, timeout_s=2) as store, pytest.raises(StoreTimeout) as caught:

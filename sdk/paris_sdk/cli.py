@@ -1,11 +1,13 @@
 """The `paris` command line: `paris devnet up|down|status`, `paris job submit|watch|sample|admit|remove|cancel`,
-`paris market deploy`, `paris demo`, `paris verify-merge`."""
+`paris market deploy|bootstrap`, `paris demo`, `paris verify-merge`."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import httpx
@@ -19,6 +21,7 @@ from paris_node.content.sealing import SealingError
 from paris_node.content.store import IpfsStore, StoreError
 from paris_node.market.chain import Chain, ChainError, MarketParams
 from paris_node.market.index import MarketIndexError
+from paris_node.net.network import bootstrap_peer
 from paris_node.net.p2p import P2PError
 from paris_node.roles.aggregator import AggregatorError, verify_merge
 from paris_node.runtime.config import ConfigError
@@ -126,6 +129,25 @@ def market_deploy(rpc: str = typer.Option(..., "--rpc", help="JSON-RPC URL of th
     settings = deploy_market(rpc, load_account(keystore), params, out, bootstrap)
     console.print(f"market {settings['contract']} on chain {settings['chain_id']} (block {settings['deploy_block']}); "
                   f"join with --config {out}")
+
+
+@market_app.command("bootstrap")
+def market_bootstrap(identity: Path = typer.Option(Path("bootstrap.key"), "--identity",
+                                                   help="The peer's ed25519 identity (made on first use)."),
+                     listen: str = typer.Option("/ip4/0.0.0.0/tcp/4002", "--listen",
+                                                help="The libp2p multiaddr to listen on.")) -> None:
+    """Run a bootstrap peer until Ctrl-C or SIGTERM: pass its address to `market deploy --bootstrap`."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    host = bootstrap_peer(identity, listen)
+    try:
+        for addr in host.addrs:
+            console.print(f"bootstrap peer {addr}/p2p/{host.peer_id}", soft_wrap=True)
+        while not stop.wait(1.0):
+            pass
+    finally:
+        host.stop()
 
 
 @app.command("demo")

@@ -153,6 +153,12 @@ class IpfsStore:
         """Dial a peer's node (`/ip4/.../tcp/.../p2p/<peer id>`), so blocks can move between the two."""
         self._post("/swarm/connect", f"connecting to {multiaddr}", params={"arg": multiaddr})
 
+    def identity(self) -> tuple[str, list[str]]:
+        """This node's peer id and the multiaddrs it listens on, each ending in `/p2p/<peer id>`."""
+        answer = self._post("/id", "identity").json()
+        peer = answer["ID"]
+        return peer, [a if "/p2p/" in a else f"{a}/p2p/{peer}" for a in answer.get("Addresses") or []]
+
     def peers(self) -> list[str]:
         """The peer ids this node is connected to."""
         answer = self._post("/swarm/peers", "listing peers").json()
@@ -161,6 +167,15 @@ class IpfsStore:
     def pin(self, cid: str | CID) -> None:
         cid = parse_cid(cid)
         self._post("/pin/add", str(cid), params={"arg": str(cid)})
+
+    def unpin(self, cid: str | CID) -> None:
+        """Let the node drop `cid` (a CID that is not pinned is not an error)."""
+        cid = parse_cid(cid)
+        try:
+            self._post("/pin/rm", str(cid), params={"arg": str(cid)})
+        except StoreError as exc:
+            if "not pinned" not in str(exc):
+                raise
 
     def get(self, cid: str | CID, max_bytes: int | None = None) -> bytes:
         """Fetch a file by CID, checking every block against its CID and stopping past `max_bytes`."""

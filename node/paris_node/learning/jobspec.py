@@ -66,6 +66,11 @@ class JobSpec:
         return bool(self.keyring)
 
     @property
+    def inputs(self) -> tuple[str, ...]:
+        """The CID of everything the requester published for the job besides the spec itself."""
+        return tuple(c for c in (*self.shards, *self.initial, *self.evals, self.router, self.keyring) if c)
+
+    @property
     def segments(self) -> int:
         return self.local_steps // self.segment_steps
 

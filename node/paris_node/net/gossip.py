@@ -66,11 +66,13 @@ class DeltaSubmitted(_Body):
 
 
 class Heartbeat(_Body):
-    """I am alive: my role, where to dial me (peer exchange), and the (job, expert, version) I am training."""
+    """I am alive: my role, where to dial me (peer exchange), where to dial my IPFS node (`ipfs`, so that
+    content moves between nodes that only met through gossip) and the (job, expert, version) I am training."""
 
     kind: Literal["heartbeat"] = "heartbeat"
     role: Role
     addrs: list[str] = Field(max_length=8)
+    ipfs: list[str] = Field(default_factory=list, max_length=4)
     working: list[tuple[int, int, int]] = Field(default_factory=list, max_length=32)
 
 

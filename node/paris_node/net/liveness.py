@@ -19,6 +19,7 @@ class PeerState:
     peer_id: str
     role: str
     addrs: tuple[str, ...]
+    ipfs: tuple[str, ...]  # the multiaddrs of its IPFS node
     working: tuple[tuple[int, int, int], ...]  # (job, expert, version) being trained
     last_seen: float  # time.monotonic() of the last heartbeat
     alive: bool
@@ -48,8 +49,8 @@ class Liveness:
         for address, (env, seen) in sorted(last.items()):
             body = env.body
             assert isinstance(body, Heartbeat)
-            states.append(PeerState(address, env.peer, body.role, tuple(body.addrs), tuple(body.working), seen,
-                                    now - seen <= self.dead_after_s))
+            states.append(PeerState(address, env.peer, body.role, tuple(body.addrs), tuple(body.ipfs),
+                                    tuple(body.working), seen, now - seen <= self.dead_after_s))
         return states
 
     def alive(self, address: str, now: float | None = None) -> bool:

@@ -77,6 +77,14 @@ class Members:
                 self._known[address] = (stake.amount >= self._min_stake and not stake.slashed, time.monotonic())
 
 
+def bootstrap_peer(identity: Path, listen: str = "/ip4/127.0.0.1/tcp/0") -> P2PHost:
+    """A started host that only relays the heartbeat topic: nodes started from its address learn each
+    other's from the heartbeats it relays, and dial each other from then on."""
+    host = P2PHost(identity, listen).start()
+    host.subscribe(HEARTBEAT_TOPIC, lambda message: None)
+    return host
+
+
 class Network:
     def __init__(self, account: LocalAccount, identity: Path, role: Role, members: Members,
                  listen: str = "/ip4/127.0.0.1/tcp/0", bootstrap: Iterable[str] = (), heartbeat_s: float = 2.0,
@@ -88,6 +96,7 @@ class Network:
         self.bootstrap = tuple(bootstrap)
         self.heartbeat_s = heartbeat_s
         self.working: set[tuple[int, int, int]] = set()  # (job, expert, version) this node is training
+        self.ipfs_addrs: list[str] = []  # where peers dial this node's IPFS node (announced in heartbeats)
         self.wake = threading.Event()
         self.listeners: list[Callable[[Envelope], None]] = []  # called (on the p2p thread) with each job message
         self._jobs: set[int] = set()
@@ -161,7 +170,7 @@ class Network:
     def _beat(self) -> None:
         while not self._stop.is_set():
             self.members.refresh()
-            body = Heartbeat(role=self.role, addrs=self.host.addrs, working=sorted(self.working))
+            body = Heartbeat(role=self.role, addrs=self.host.addrs, ipfs=self.ipfs_addrs, working=sorted(self.working))
             try:
                 self.host.publish(HEARTBEAT_TOPIC, envelope(self.account, self.peer_id, 0, body))
             except P2PError as exc:

@@ -76,6 +76,11 @@ def load_identity(path: Path) -> KeyPair:
     return create_new_key_pair(seed)
 
 
+def peer_id_of(identity: Path) -> str:
+    """The base58 peer id a host started with `identity` has (the identity is made on first use)."""
+    return ID.from_pubkey(load_identity(identity).public_key).to_base58()
+
+
 def asyncio_handler(queue: asyncio.Queue[GossipMessage], loop: asyncio.AbstractEventLoop) -> Handler:
     """A handler that hands each message to an asyncio queue owned by `loop`."""
     def hand_over(message: GossipMessage) -> None:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 from paris_node.content.store import IpfsStore
+from paris_node.net.content_peers import ContentPeers
 from paris_node.net.gossip import Body
 from paris_node.net.metrics import Metrics
 from paris_node.net.network import Network
@@ -19,6 +20,7 @@ class Presence:
         self.network = network
         self.metrics = Metrics()
         self.running = False
+        self.content: ContentPeers | None = None
         if network is not None:
             self.metrics.read("paris_gossip_messages", "Gossip messages received, by verdict", "result",
                               lambda: dict(network.checks.counts))
@@ -26,6 +28,14 @@ class Presence:
     def watch_store(self, store: IpfsStore) -> None:
         self.metrics.read("paris_ipfs_bytes", "Bytes added to and fetched from IPFS", "direction",
                           lambda: {"up": store.bytes_up, "down": store.bytes_down})
+        if self.network is not None:
+            self.content = ContentPeers(store)
+
+    def share_content(self) -> None:
+        """Announce this daemon's IPFS node in its heartbeats and connect it to the ones live peers announce."""
+        if self.network is not None and self.content is not None:
+            self.network.ipfs_addrs = self.content.own()
+            self.content.meet(self.network.liveness.peers())
 
     @property
     def peer_id(self) -> str | None:

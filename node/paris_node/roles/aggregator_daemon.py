@@ -5,6 +5,11 @@ delta based on this version is undecided and no live miner (heartbeats, see `liv
 is training this version; or once `round_timeout_s` passed since the first passing delta was seen,
 regardless. A dead or far-behind miner's delta stays out; if it passes later it is merged next round with its
 staleness weight (or dropped beyond the bound). Each merge is announced on the job's gossip topic.
+
+The aggregator keeps a job's content alive: it pins the spec and every input the requester published
+(shards, initial checkpoints, evaluation sets, router, keyring) on its own node as soon as it follows the
+job, so the job goes on when the requester's machine goes away, and its merged checkpoints are pinned
+where it writes them. Miners pin the checkpoint they train on (README, "Who keeps what").
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class AggregatorDaemon(Daemon):
         self.specs: dict[int, JobSpec] = {}
         self.first_pass_seen: dict[tuple[int, int, int], float] = {}
         self.last_merge: tuple[int, int, int] | None = None  # (job, expert, new version)
+        self.pinned: set[int] = set()  # jobs whose spec and inputs are pinned on this node
 
     def discover(self) -> None:
         for entry in self.index.jobs:
@@ -54,7 +60,16 @@ class AggregatorDaemon(Daemon):
 
     def work(self) -> None:
         for job_id, spec in sorted(self.specs.items()):
+            if job_id not in self.pinned:
+                self.guard(f"pinning job {job_id}'s inputs", self._pin_inputs, job_id, spec)
             self.guard(f"aggregating job {job_id}", self._advance_job, job_id, spec)
+
+    def _pin_inputs(self, job_id: int, spec: JobSpec) -> None:
+        """Pin the job's spec and inputs here (fetching what this node lacks); retried until all are pinned."""
+        for cid in (self.index.job(job_id).spec, *spec.inputs):
+            self.store.pin(cid)
+        self.pinned.add(job_id)
+        log.info("job %d: spec and %d inputs pinned on this node", job_id, len(spec.inputs))
 
     def _advance_job(self, job_id: int, spec: JobSpec) -> None:
         job = self.chain.job(job_id)

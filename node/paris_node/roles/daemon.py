@@ -53,8 +53,9 @@ class Daemon:
         self.log = logging.getLogger(type(self).__module__)  # logs name the role's module, not this one
 
     def step(self) -> None:
-        """One pass: the shared upkeep, then this role's work."""
+        """One pass: the shared upkeep (IPFS peering, keyring, stake, chain events, jobs), then this role's work."""
         try:
+            self.presence.share_content()
             self.keyrings.register()
             self.ensure_stake()
             self.on_events(self.index.sync())

@@ -137,6 +137,7 @@ class MinerDaemon(Daemon):
             self.specs.pop(job_id, None)
             log.warning("skipping job %d: %s", job_id, why)
             return
+        self._keep(job_id, expert, version, str(base_cid))
         error_path = self._error_path(job_id, expert)
         error = load_file(str(error_path)) if error_path.exists() else None
         round_dir = self.journal.round_dir(job_id, expert, version)
@@ -157,6 +158,14 @@ class MinerDaemon(Daemon):
                                      base_cid=str(base_cid)))
         log.info("job %d expert %d v%d: trained %d steps in %.1fs, final loss %.4f", job_id, expert, version,
                  len(work.losses), work.train_seconds, work.losses[-1])
+
+    def _keep(self, job_id: int, expert: int, version: int, base_cid: str) -> None:
+        """Pin the checkpoint this round trains on, a replica beside the aggregator's, and unpin the one of the
+        round before, which the merge of this version superseded."""
+        self.store.pin(base_cid)
+        before = self.journal.get(job_id, expert, version - 1) if version else None
+        if before is not None and before.base_cid and before.base_cid != base_cid:
+            self.store.unpin(before.base_cid)
 
     def _advance_delta(self, record: RoundRecord) -> None:
         round_dir = self.journal.round_dir(record.job_id, record.expert, record.base_version)

@@ -31,7 +31,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from paris_node.market.chain import MarketParams, artifact_path, deploy
-from paris_node.net.gossip import HEARTBEAT_TOPIC
+from paris_node.net.network import bootstrap_peer
 from paris_node.net.p2p import P2PHost
 from paris_node.runtime.keys import PASSWORD_ENV, write_keystore
 
@@ -297,9 +297,7 @@ class Devnet:
 
         host, port = ipfs.wait_for_line(_API_LINE, START_TIMEOUT_S).groups()
         ipfs.wait_for_line(IPFS_READY_LINE, START_TIMEOUT_S)
-        # The bootstrap peer relays heartbeats, from which nodes learn each other's addresses.
-        self._bootstrap = P2PHost(self.directory / "bootstrap.key").start()
-        self._bootstrap.subscribe(HEARTBEAT_TOPIC, lambda message: None)
+        self._bootstrap = bootstrap_peer(self.directory / "bootstrap.key")
         self.info = DevnetInfo(
             chain_id=CHAIN_ID, rpc_url=rpc_url, ipfs_api=f"http://{host}:{port}", ipfs_daemon=kind,
             contract=contract, abi=str(artifact_path()), deploy_block=deploy_block,

@@ -1,20 +1,23 @@
-"""The devnet spread over hosts: a `Testbed` whose `chain` host runs anvil, the market deployed on it through
-`deploy_market` (the path any deployment takes, writing `deployment.toml`), and an online IPFS node on every
-other host, peered with each other by the harness (there is no DHT: a node fetches from the peers it is
-connected to). Daemons run on their host with `--config deployment.toml`, their host's IPFS node and a
-keystore (`daemon_env`). Blocks are mined every second, as on the one-machine devnet.
+"""The devnet spread over hosts: a `Testbed` whose `chain` host runs anvil and a bootstrap peer (`paris market
+bootstrap`), the market deployed on it through `deploy_market` (the path any deployment takes, writing
+`deployment.toml` with the bootstrap peer in it), and an online IPFS node on every other host. The harness
+peers nothing: daemons find each other from the bootstrap peer and connect their IPFS nodes to the ones
+their peers announce (`content_peers`). Daemons run on their host with `--config deployment.toml`, their
+host's IPFS node and a keystore (`daemon_env`). Blocks are mined every second, as on the one-machine devnet.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from paris_node.content.store import IpfsStore
 from paris_node.market.chain import MarketParams
+from paris_node.net.p2p import peer_id_of
 from paris_node.runtime.deployment import deploy_market
 from paris_node.runtime.devnet import (ANVIL_LINE, CHAIN_ID, DEVNET_MARKET, DEVNET_PASSWORD, START_TIMEOUT_S, Child,
                                        DevnetInfo, anvil_argv, devnet_account, mine_first_block, tick,
@@ -24,6 +27,8 @@ from paris_node.runtime.testbed import IpfsNode, Testbed
 
 CHAIN_HOST = "chain"
 RPC_PORT = 8545
+BOOTSTRAP_PORT = 4002
+BOOTSTRAP_LINE = re.compile(r"bootstrap peer (\S+)")
 DEPLOYMENT_FILE = "deployment.toml"
 
 
@@ -61,13 +66,10 @@ class MultiHost:
             self.rpc_url = f"http://{chain.address}:{RPC_PORT}"
             mine_first_block(self.rpc_url)
             self.accounts = write_role_keystores(self.directory / "keys")
-            self.settings = deploy_market(self.rpc_url, devnet_account(0), self.market, self.deployment)
+            self.settings = deploy_market(self.rpc_url, devnet_account(0), self.market, self.deployment,
+                                          [self._start_bootstrap(chain.address)])
             for host in self.rates:
-                self.nodes[host] = node = self.bed.start_ipfs(host)
-                with IpfsStore(node.api) as store:
-                    for other in self.nodes.values():
-                        if other is not node:
-                            store.connect(other.multiaddr)
+                self.nodes[host] = self.bed.start_ipfs(host)
             self._ticking.clear()
             threading.Thread(target=tick, args=(self.rpc_url, self._ticking), name="multihost-blocks",
                              daemon=True).start()
@@ -75,6 +77,17 @@ class MultiHost:
             self.stop()
             raise
         return self
+
+    def _start_bootstrap(self, address: str) -> str:
+        """Run the bootstrap peer on the chain host; its multiaddr."""
+        assert self.bed is not None
+        identity = self.directory / "bootstrap.key"
+        listen = f"/ip4/{address}/tcp/{BOOTSTRAP_PORT}"
+        peer = self.bed.spawn(CHAIN_HOST, "bootstrap", [sys.executable, "-c", "from paris_sdk.cli import main; main()",
+                                                        "market", "bootstrap", "--identity", str(identity),
+                                                        "--listen", listen])
+        peer.wait_for_line(BOOTSTRAP_LINE, START_TIMEOUT_S)
+        return f"{listen}/p2p/{peer_id_of(identity)}"
 
     def info(self, host: str) -> DevnetInfo:
         """The network as a DevnetInfo, seen from `host` (its IPFS node)."""
