@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 from multiformats import CID
 
 from paris_node.content.cache import CidCache
-from paris_node.content.store import IpfsStore
+from paris_node.content.store import IpfsStore, StoreError
 
 
 def test_the_cache_keeps_its_byte_budget_and_evicts_the_least_recently_used(tmp_path: Path) -> None:
@@ -38,3 +40,27 @@ def test_the_cache_keeps_its_byte_budget_and_evicts_the_least_recently_used(tmp_
         assert fetched == [a, b, c, b]  # fetched again once evicted
         assert sum(p.stat().st_size for p in (tmp_path / "cache").iterdir()) <= 100
         assert CidCache(store, tmp_path / "cache", max_bytes=100)._held == 80  # a restart counts what is there
+
+
+def test_a_prefetch_is_fetched_once_in_the_background_and_a_failed_one_is_retried_by_get(tmp_path: Path) -> None:
+    data = b"next checkpoint" * 10
+    cid = str(CID("base32", 1, "raw", ("sha2-256", hashlib.sha256(data).digest())))
+    release, fetched, failing = threading.Event(), [], [True]
+
+    def serve(request: httpx.Request) -> httpx.Response:  # a slow node, failing while `failing`
+        fetched.append(request.url.params["arg"])
+        release.wait(10)
+        return httpx.Response(500, json={"Message": "no route"}) if failing[0] else httpx.Response(200, content=data)
+
+    with IpfsStore("http://ipfs.invalid", transport=httpx.MockTransport(serve)) as store:
+        cache = CidCache(store, tmp_path / "cache")
+        cache.prefetch(cid)
+        cache.prefetch(cid)  # on its way already
+        release.set()
+        with pytest.raises(StoreError, match="no route"):
+            cache.get(cid)  # waited for the failed prefetch, then fetched again, failing again
+        assert fetched == [cid, cid]
+        failing[0] = False
+        cache.prefetch(cid)
+        assert cache.get(cid) == data and cache.get(cid) == data
+        assert fetched == [cid, cid, cid]

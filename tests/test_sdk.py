@@ -3,6 +3,7 @@ followed as typed events, downloaded as a pipeline and sampled to a video; and i
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from paris_node.content.store import IpfsStore
 from paris_node.data.video import read_video
+from paris_node.learning.merge import OuterParams
 from paris_node.market.chain import Chain, EventCursor
 from paris_node.runtime.devnet import DEVNET_PASSWORD, DevnetInfo, devnet_account
 from paris_sdk import Client, Decided, Finished, JobError, JobRequest, Merged, Scored, Submitted
@@ -37,7 +39,16 @@ def test_a_job_is_created_trained_followed_downloaded_and_sampled(client: Client
     spec = client.spec(job_id)
     assert spec.experts == 2 and spec.router and len(set(spec.shards)) == 2
 
-    merge_one_round(devnet, client, job_id, tmp_path)
+    miner = merge_one_round(devnet, client.chain, job_id, tmp_path)
+    # that miner rebuilds merged checkpoint v1 from v0 and the merged deltas, kept only under the merged CID
+    miner.index.sync()
+    merged = miner.index.checkpoint_cid(spec, job_id, 0, 1)
+    assert miner.cache.has(spec.initial[0]) and not miner.cache.has(merged)  # trained on v0, never fetched v1
+    miner._rebuild(job_id, dataclasses.replace(spec, outer=OuterParams(lr=0.5)), 0, 1, merged)  # another merge
+    assert not miner.cache.has(merged)
+    miner._rebuild(job_id, spec, 0, 1, merged)
+    with IpfsStore(devnet.ipfs_api) as store:
+        assert miner.cache.has(merged) and miner.cache.get(merged) == store.get(merged)
 
     events = list(client.follow(job_id, poll_s=0.2, timeout_s=30))
     kinds = [type(e) for e in events]

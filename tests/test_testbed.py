@@ -4,6 +4,7 @@ host moving content between hosts by bitswap, CID-verified, and nothing left beh
 from __future__ import annotations
 
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -42,9 +43,12 @@ def test_hosts_reach_only_each_other_at_their_link_rates_and_vanish_on_failure(t
         for host in bed.hosts.values():
             routes = host.run(["ip", "-4", "route"]).stdout.split("\n")
             assert [r.split()[0] for r in routes if r] == [f"{bed.subnet}.0/24"]  # no default route out
+        before = bed.traffic("slow")
         fast = transfer_mbit(bed, "a", "b", 3_000_000)
         slow = transfer_mbit(bed, "a", "slow", 1_000_000)
         assert 8.0 < fast <= 1.2 * 40 and slow <= 1.2 * 8 and fast > 2 * slow
+        received, sent = (after - earlier for after, earlier in zip(bed.traffic("slow"), before, strict=True))
+        assert 1_000_000 <= received < 1_200_000 and sent < received  # the link's counters
         sleeper = bed.spawn("b", "sleep", ["sleep", "600"])
         assert f"paris-{bed.tag}-b" in namespaces()
         raise RuntimeError("a test failing inside the testbed")
@@ -62,3 +66,26 @@ def test_content_moves_between_the_ipfs_nodes_of_two_hosts_by_cid(tmp_path: Path
             here.connect(requester.multiaddr)
             assert requester.peer_id in here.peers()
             assert here.get(cid) == data and here.bytes_down >= len(data)
+
+
+def test_paris_devnet_hosts_starts_the_network_says_how_to_join_each_host_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    argv = [sys.executable, "-c", "from paris_sdk.cli import main; main()", "devnet", "hosts", "--dir", str(tmp_path),
+            "--host", "studio=20", "--host", "miner-a=10"]
+    before = namespaces()
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as network:
+        assert network.stdout is not None
+        lines: list[str] = []
+        while not lines or lines[-1] != "Ctrl-C stops it.":
+            line = network.stdout.readline()
+            assert line, "the network ended before it was up:\n" + "".join(lines)
+            lines.append(line.strip())
+        join = next(line for line in lines if line.startswith("miner-a:"))
+        assert "ip netns exec paris-" in join and f"--config {tmp_path / 'deployment.toml'}" in join
+        assert "PARIS_KEYSTORE=" in join and "PASSWORD" not in join and (tmp_path / "deployment.toml").exists()
+        api = next(word for line in lines if "miner-a" in line and "http" in line
+                   for word in line.split() if word.startswith("http"))
+        with IpfsStore(api) as store:
+            assert store.version()
+        network.send_signal(signal.SIGINT)
+        assert network.wait(60) == 0
+    assert namespaces() == before

@@ -1,4 +1,4 @@
-"""The `paris` command line: `paris devnet up|down|status`, `paris job submit|watch|sample|admit|remove|cancel`,
+"""The `paris` command line: `paris devnet up|hosts|down|status`, `paris job submit|watch|sample|admit|remove|cancel`,
 `paris market deploy|bootstrap`, `paris demo`, `paris verify-merge`."""
 
 from __future__ import annotations
@@ -25,7 +25,10 @@ from paris_node.net.network import bootstrap_peer
 from paris_node.net.p2p import P2PError
 from paris_node.roles.aggregator import AggregatorError, verify_merge
 from paris_node.runtime.config import ConfigError
-from paris_node.runtime.devnet import DEVNET_MARKET, Devnet, DevnetError, DevnetInfo, down, supervise, up_detached
+from paris_node.runtime.devnet import (DEVNET_MARKET, DEVNET_PASSWORD, Devnet, DevnetError, DevnetInfo, down, supervise,
+                                       up_detached)
+from paris_node.runtime.multihost import MultiHost
+from paris_node.runtime.testbed import TestbedError
 from paris_node.runtime.deployment import deploy_market
 from paris_node.runtime.keys import KEY_ENV, PASSWORD_ENV, SigningKeyError, load_account
 from paris_sdk.client import Client, JobError, JobRequest, Merged
@@ -33,8 +36,7 @@ from paris_sdk.demo import DemoSettings, run_demo
 
 DEFAULT_DEVNET_DIR = Path(".paris/devnet")
 USER_ERRORS = (DevnetError, ChainError, StoreError, ConfigError, SigningKeyError, P2PError, AggregatorError,
-               MarketIndexError,
-               JobError, SealingError, TimeoutError)
+               MarketIndexError, TestbedError, JobError, SealingError, TimeoutError)
 
 console = Console()
 app = typer.Typer(help="Paris: train video diffusion experts on a decentralized market.", no_args_is_help=True,
@@ -81,6 +83,55 @@ def devnet_up(directory: Path = DirOption,
         console.print(_describe(info, f"devnet up, state in {directory}/devnet.json; Ctrl-C stops it"))
 
     raise typer.Exit(supervise(directory, on_ready=ready))
+
+
+HOST_ROLES = ("aggregator", "validator-1", "miner-1", "miner-2", "miner-3", "miner-4", "miner-5")
+
+
+def _host_rate(spec: str) -> tuple[str, float]:
+    name, _, rate = spec.partition("=")
+    try:
+        mbit = float(rate)
+    except ValueError:
+        raise typer.BadParameter(f"{spec!r} is not NAME=MBIT (a host name and its link rate in Mbit/s)") from None
+    if not name or not mbit > 0:
+        raise typer.BadParameter(f"{spec!r}: a host needs a name and a link rate above 0 Mbit/s")
+    return name, mbit
+
+
+@devnet_app.command("hosts")
+def devnet_hosts(directory: Path = typer.Option(Path(".paris/hosts"), "--dir", help="Where the network keeps its "
+                                                "state and logs."),
+                 hosts: list[str] = typer.Option(["studio=40", "validator=40", "miner-a=40", "miner-b=8"], "--host",
+                                                 help="NAME=MBIT: a host and its link rate (repeatable)."),
+                 vote_window_s: int = typer.Option(30, "--vote-window-s")) -> None:
+    """Start the devnet over network namespaces, one host each with its own IPFS node (needs root); it runs
+    until Ctrl-C, printing how to start a daemon on each host."""
+    rates = dict(_host_rate(h) for h in hosts)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    market = dataclasses.replace(DEVNET_MARKET, vote_window_s=vote_window_s)
+    with MultiHost(directory, rates, market=market) as net:
+        assert net.bed is not None
+        table = Table(title=f"devnet over hosts, deployment file {net.deployment}")
+        for column in ("host", "address", "Mbit/s", "IPFS API"):
+            table.add_column(column)
+        table.add_row("chain", net.rpc_url, f"{net.chain_rate_mbit:g}", "- (anvil, bootstrap peer)")
+        for name, node in net.nodes.items():
+            table.add_row(name, node.host.address, f"{node.host.rate_mbit:g}", node.api)
+        console.print(table)
+        bin_dir = Path(sys.executable).parent
+        print(f"A daemon on each host (keystores in {directory}/keys, password from {PASSWORD_ENV}, else "
+              f"{DEVNET_PASSWORD!r}):")
+        for index, name in enumerate(net.nodes):
+            role = HOST_ROLES[min(index, len(HOST_ROLES) - 1)]
+            argv = [str(bin_dir / "paris-validator"), "validate"] if role.startswith("validator") else \
+                [str(bin_dir / "paris-miner"), "aggregate" if role == "aggregator" else "mine"]
+            print(f"  {name}: {net.command(name, argv, role)}")
+        print("Ctrl-C stops it.", flush=True)
+        while not stop.wait(1.0):
+            pass
 
 
 @devnet_app.command("down")

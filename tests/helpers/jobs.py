@@ -18,7 +18,6 @@ from paris_node.model.dit import VideoDiT, named_config
 from paris_node.roles.aggregator_daemon import AggregatorDaemon
 from paris_node.roles.miner_daemon import MinerDaemon
 from paris_node.runtime.devnet import DevnetInfo, devnet_account
-from paris_sdk import Client
 from paris_validator.daemon import ValidatorDaemon
 
 from helpers.chain import ETH, funded_chain
@@ -49,19 +48,23 @@ def open_job(devnet: DevnetInfo, store: IpfsStore, spec: JobSpec, rounds: int = 
                                          **terms), escrow_wei=rounds * ETH)  # type: ignore[arg-type]
 
 
-def merge_one_round(devnet: DevnetInfo, client: Client, job_id: int, work_dir: Path, timeout_s: float = 240) -> None:
+def merge_one_round(devnet: DevnetInfo, chain: Chain, job_id: int, work_dir: Path,
+                    timeout_s: float = 240) -> MinerDaemon:
     """Run a miner, a validator and the aggregator in this process, pass after pass, until every expert of the
-    job reached version 1 (trained, checked, merged)."""
+    job reached version 1 (trained, checked, merged); the miner."""
     store = IpfsStore(devnet.ipfs_api)
     daemons = [MinerDaemon(funded_chain(devnet), store, work_dir / "miner", devnet.deploy_block, {job_id}),
                ValidatorDaemon(Chain(devnet.rpc_url, devnet.contract, devnet_account(4)), store,
                                work_dir / "validator", devnet.deploy_block, {job_id}),
                AggregatorDaemon(Chain(devnet.rpc_url, devnet.contract, devnet_account(2)), store,
                                 work_dir / "aggregator", devnet.deploy_block, {job_id})]
-    experts = client.chain.job(job_id).experts
+    experts = chain.job(job_id).experts
     deadline = time.monotonic() + timeout_s
-    while not all(client.chain.version_of(job_id, e) == 1 for e in range(experts)):
+    while not all(chain.version_of(job_id, e) == 1 for e in range(experts)):
         assert time.monotonic() < deadline, "the job never finished its round"
         for daemon in daemons:
             daemon.step()
         time.sleep(0.2)
+    miner = daemons[0]
+    assert isinstance(miner, MinerDaemon)
+    return miner

@@ -44,6 +44,12 @@ class CodecParams:
         if not 0 < self.decay <= 1:
             raise ValueError(f"error-feedback decay {self.decay} is outside (0, 1]")
 
+    @property
+    def compact(self) -> bool:
+        """Whether a delta is far smaller than its checkpoint (at most 1 value in 8 kept): a few deltas then
+        cost less to fetch than the checkpoint they merge into."""
+        return self.k * 8 <= self.chunk
+
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> CodecParams:
         """From a job spec's `codec` object; fields it lacks take the meaning they had before they existed."""

@@ -5,6 +5,12 @@ stage before starting the next (see `journal`). Failures of one job (an unreacha
 job that closed while training) are logged and retried on the next pass; other work continues. A job is
 followed only if its terms suit this miner (`Terms`: a reward worth the work, a reveal window it can meet);
 the others are skipped, saying why once.
+
+A miner keeps busy while its deltas are checked: it trains its other experts, and it has an expert's next
+checkpoint at hand when the merge lands. With a compact codec it rebuilds the checkpoint itself from the one
+it trained on and the merged deltas (kilobytes instead of the whole model; kept only if adding it to its own
+IPFS node gives the CID on chain), else it downloads it in the background as soon as the job's aggregator
+announces the merge. The shard of an expert newly dealt to it is fetched in the background too.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from multiformats import CID
 from safetensors.torch import load_file, save_file
 
 from paris_node.content.atomic import write_atomic
@@ -22,17 +29,19 @@ from paris_node.content.sealing import NotAdmitted
 from paris_node.content.store import IpfsStore, parse_cid
 from paris_node.data.clips import ClipSet
 from paris_node.learning.checkpoint import Checkpoint
+from paris_node.learning.delta import DeltaError
 from paris_node.learning.jobspec import JobSpec
 from paris_node.learning.trace import merkle_root
 from paris_node.market.chain import ROLE_MINER, Chain, ContractRevert, Delta, DeltaState, Job
 from paris_node.market.errors import Revert
 from paris_node.market.keyring import Content
-from paris_node.net.gossip import DeltaSubmitted
+from paris_node.net.gossip import CheckpointPublished, DeltaSubmitted, Envelope
 from paris_node.net.presence import Presence
 from paris_node.net.status_api import DeltaReport, Status
-from paris_node.roles.daemon import Daemon
+from paris_node.roles.daemon import RECOVERABLE, Daemon
 from paris_node.roles.journal import Journal, RoundRecord
 from paris_node.roles.miner import RoundWork, kept_reveal, train_round
+from paris_node.roles.aggregator import AggregatorError, rebuild
 from paris_node.roles.routing import dealt
 
 log = logging.getLogger(__name__)
@@ -40,6 +49,7 @@ log = logging.getLogger(__name__)
 Trainer = Callable[..., tuple[RoundWork, dict[str, torch.Tensor]]]  # the signature of miner.train_round
 CLOSING_REVERTS = (Revert.TOO_STALE, Revert.DEADLINE_PASSED, Revert.JOB_CLOSED, Revert.ALL_ROUNDS_DONE,
                    Revert.IS_SLASHED)  # a submission refused for good: the round closes unsubmitted
+REBUILD_ERRORS = (*RECOVERABLE, DeltaError, AggregatorError)  # a rebuild that fails: the checkpoint is fetched
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,57 @@ class MinerDaemon(Daemon):
         self.device, self.trainer = device, trainer
         self.training: tuple[int, int, int] | None = None  # (job, expert, version) being trained now
         self.last: RoundRecord | None = None  # the latest round that has a delta on chain
+        self.mine: dict[int, set[int]] = {}  # job -> the experts this miner trains now
+        self.aggregators: dict[int, str] = {}  # job -> its aggregator when followed (read on the p2p thread)
+        if self.presence.network is not None:
+            self.presence.network.listeners.append(self._on_gossip)
+
+    def _on_gossip(self, env: Envelope) -> None:
+        """A merge announced by the job's aggregator for an expert this miner trains: fetch the checkpoint
+        now (on the p2p thread only queued; the chain still decides which checkpoint a round trains on)."""
+        body = env.body
+        spec = self.specs.get(env.job)
+        if isinstance(body, CheckpointPublished) and body.expert in self.mine.get(env.job, ()) \
+                and self.aggregators.get(env.job) == env.sender and spec is not None and not self._rebuilds(spec):
+            self.cache.prefetch(body.cid)
+
+    @staticmethod
+    def _rebuilds(spec: JobSpec) -> bool:
+        """Whether merged checkpoints of this job are rebuilt here rather than fetched (public, compact codec)."""
+        return spec.codec.compact and not spec.private
+
+    def _prefetch(self, job_id: int, spec: JobSpec, expert: int) -> None:
+        """Start fetching the shard and current checkpoint of an expert dealt to this miner, unless the
+        checkpoint can be rebuilt here."""
+        self.cache.prefetch(spec.shards[expert])
+        version = self.chain.version_of(job_id, expert)
+        if version >= self.chain.job(job_id).rounds:
+            return
+        if version and self._rebuilds(spec) and self.cache.has(self.index.checkpoint_cid(spec, job_id, expert,
+                                                                                           version - 1)):
+            return
+        self.cache.prefetch(self.index.checkpoint_cid(spec, job_id, expert, version))
+
+    def _rebuild(self, job_id: int, spec: JobSpec, expert: int, version: int, cid: CID) -> None:
+        """Put checkpoint `version` (`cid` on chain) in the cache by redoing its merge, when the checkpoint it
+        was merged from is here already; any failure or a CID that differs leaves it to be fetched."""
+        if version == 0 or not self._rebuilds(spec) or self.cache.has(cid) \
+                or not self.cache.has(self.index.checkpoint_cid(spec, job_id, expert, version - 1)):
+            return
+        try:
+            checkpoint, _ = rebuild(self.index, self._content(job_id), spec, job_id, expert, version)
+            data = checkpoint.to_bytes()
+            rebuilt = self.store.add(data, name=f"job{job_id}-expert{expert}-v{version}.safetensors")
+        except REBUILD_ERRORS as exc:
+            log.info("job %d expert %d v%d: fetching the checkpoint, not rebuilding it: %s", job_id, expert,
+                     version, exc)
+            return
+        if rebuilt != cid:
+            log.warning("job %d expert %d v%d: the rebuilt checkpoint is %s, not %s as merged; fetching it",
+                        job_id, expert, version, rebuilt.encode("base32"), cid.encode("base32"))
+            self.store.unpin(rebuilt)
+            return
+        self.cache.put(cid, data)
 
     # --------------------------------------------------------------- discovery and data
 
@@ -90,6 +151,7 @@ class MinerDaemon(Daemon):
                 log.warning("skipping job %d: %s", entry.job_id, why)
             elif (spec := self.job_spec(entry.job_id)) is not None:
                 self.specs[entry.job_id] = spec
+                self.aggregators[entry.job_id] = entry.aggregator
                 self.presence.follow(entry.job_id, entry.aggregator)
                 log.info("following job %d (%s, %d experts)", entry.job_id, spec.name, spec.experts)
 
@@ -105,6 +167,9 @@ class MinerDaemon(Daemon):
         live = {p.address for p in self.presence.peers() if p.role == "miner" and p.alive}
         for job_id, spec in sorted(self.specs.items()):
             mine = self.experts if self.experts is not None else dealt(job_id, spec.experts, self.address, live)
+            self.mine[job_id] = mine
+            for expert in sorted(mine & set(range(spec.experts))):
+                self.guard(f"prefetching job {job_id} expert {expert}", self._prefetch, job_id, spec, expert)
             for expert in range(spec.experts):
                 if not self.slashed and expert in mine:
                     self.guard(f"job {job_id} expert {expert}", self._advance_training, job_id, spec, expert)
@@ -121,6 +186,7 @@ class MinerDaemon(Daemon):
             return  # its error feedback is not settled yet: validators expect this expert's deltas in order
         content = self._content(job_id)
         base_cid = self.index.checkpoint_cid(spec, job_id, expert, version)
+        self._rebuild(job_id, spec, expert, version, base_cid)
         try:
             base = Checkpoint.from_bytes(content.get(base_cid))
             shard = ClipSet.from_bytes(content.get(spec.shards[expert]), source=spec.shards[expert])

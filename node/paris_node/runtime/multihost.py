@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -102,6 +103,15 @@ class MultiHost:
         return {"PARIS_IPFS_API": self.nodes[host].api, "PARIS_KEYSTORE": keystore,
                 PASSWORD_ENV: os.environ.get(PASSWORD_ENV, DEVNET_PASSWORD),
                 "PARIS_P2P_LISTEN": f"/ip4/{address}/tcp/0", "PARIS_STATUS_API": f"{address}:0"}
+
+    def command(self, host: str, argv: list[str], role: str) -> str:
+        """The shell line that runs `argv` on `host` as `role` (the keystore password left to the caller's
+        environment)."""
+        assert self.bed is not None
+        env = {k: v for k, v in self.daemon_env(host, role).items() if k != PASSWORD_ENV}
+        line = self.bed.hosts[host].wrap(["env", *(f"{k}={v}" for k, v in env.items()), *argv,
+                                          "--config", str(self.deployment)])
+        return shlex.join(line)
 
     def run(self, host: str, name: str, argv: list[str], role: str) -> Child:
         """Start a daemon on `host` as `role`, joined through the deployment file."""

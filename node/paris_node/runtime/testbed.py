@@ -191,6 +191,15 @@ class Testbed:
         child.wait_for_line(IPFS_READY_LINE, READY_TIMEOUT_S)
         return IpfsNode(where, f"http://{where.address}:{IPFS_API_PORT}", peer_id)
 
+    def traffic(self, host: str) -> tuple[int, int]:
+        """Bytes `host` has received and sent over its link so far."""
+        result = subprocess.run(["ip", "-n", self.hosts[host].namespace, "-s", "-j", "link", "show"],
+                                capture_output=True, text=True, check=False)
+        if result.returncode:
+            raise TestbedError(f"cannot read {host}'s link counters: {result.stderr.strip()}")
+        links = [link["stats64"] for link in json.loads(result.stdout) if link["ifname"] != "lo"]
+        return sum(s["rx"]["bytes"] for s in links), sum(s["tx"]["bytes"] for s in links)
+
     def remove(self, host: str) -> None:
         """Pull `host` off the network at once, as a machine that loses power: everything on it is killed
         and its namespace and link are gone."""
