@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import signal
 import sys
 import threading
 from pathlib import Path
@@ -24,6 +23,7 @@ from paris_node.market.index import MarketIndexError
 from paris_node.net.network import bootstrap_peer
 from paris_node.net.p2p import P2PError
 from paris_node.roles.aggregator import AggregatorError, verify_merge
+from paris_node.runtime.cli import stop_on_signal
 from paris_node.runtime.config import ConfigError
 from paris_node.runtime.devnet import (DEVNET_MARKET, DEVNET_PASSWORD, Devnet, DevnetError, DevnetInfo, down, supervise,
                                        up_detached)
@@ -85,6 +85,11 @@ def devnet_up(directory: Path = DirOption,
     raise typer.Exit(supervise(directory, on_ready=ready))
 
 
+def _wait(stop: threading.Event) -> None:
+    while not stop.wait(1.0):  # a bounded wait, so the signal handler runs promptly
+        pass
+
+
 HOST_ROLES = ("aggregator", "validator-1", "miner-1", "miner-2", "miner-3", "miner-4", "miner-5")
 
 
@@ -108,9 +113,7 @@ def devnet_hosts(directory: Path = typer.Option(Path(".paris/hosts"), "--dir", h
     """Start the devnet over network namespaces, one host each with its own IPFS node (needs root); it runs
     until Ctrl-C, printing how to start a daemon on each host."""
     rates = dict(_host_rate(h) for h in hosts)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signal()
     market = dataclasses.replace(DEVNET_MARKET, vote_window_s=vote_window_s)
     with MultiHost(directory, rates, market=market) as net:
         assert net.bed is not None
@@ -130,8 +133,7 @@ def devnet_hosts(directory: Path = typer.Option(Path(".paris/hosts"), "--dir", h
                 [str(bin_dir / "paris-miner"), "aggregate" if role == "aggregator" else "mine"]
             print(f"  {name}: {net.command(name, argv, role)}")
         print("Ctrl-C stops it.", flush=True)
-        while not stop.wait(1.0):
-            pass
+        _wait(stop)
 
 
 @devnet_app.command("down")
@@ -188,15 +190,12 @@ def market_bootstrap(identity: Path = typer.Option(Path("bootstrap.key"), "--ide
                      listen: str = typer.Option("/ip4/0.0.0.0/tcp/4002", "--listen",
                                                 help="The libp2p multiaddr to listen on.")) -> None:
     """Run a bootstrap peer until Ctrl-C or SIGTERM: pass its address to `market deploy --bootstrap`."""
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signal()
     host = bootstrap_peer(identity, listen)
     try:
         for addr in host.addrs:
             console.print(f"bootstrap peer {addr}/p2p/{host.peer_id}", soft_wrap=True)
-        while not stop.wait(1.0):
-            pass
+        _wait(stop)
     finally:
         host.stop()
 

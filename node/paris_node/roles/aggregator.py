@@ -24,7 +24,7 @@ from paris_node.learning.jobspec import JobSpec
 from paris_node.learning.merge import MergeInput, ema_step, outer_step
 from paris_node.market.chain import ROLE_AGGREGATOR, Chain, ContractRevert, DeltaState, Event
 from paris_node.market.errors import Revert
-from paris_node.market.index import MarketIndex
+from paris_node.market.index import MarketIndex, MergeEntry
 from paris_node.market.keyring import Content
 
 log = logging.getLogger(__name__)
@@ -141,21 +141,22 @@ def merge_round(index: MarketIndex, content: Content, spec: JobSpec, job_id: int
 
 
 def rebuild(index: MarketIndex, content: Content, spec: JobSpec, job_id: int, expert: int,
-            version: int) -> tuple[Checkpoint, list[int]]:
-    """Checkpoint `version` as its merge made it, from the previous checkpoint and the deltas the merge read
-    (and their ids), without fetching the recorded checkpoint."""
+            version: int) -> tuple[Checkpoint, MergeEntry]:
+    """Checkpoint `version` as its merge (returned beside it) made it, from the previous checkpoint and the
+    deltas the merge read, without fetching the recorded checkpoint."""
     if version < 1:
         raise AggregatorError(f"version {version} was not produced by a merge")
     merge = index.merge(job_id, expert, version)
     base = load_checkpoint(content, index.checkpoint_cid(spec, job_id, expert, version - 1))
     cids = index.delta_cids(job_id, expert)
     inputs = [_input(index.chain, content, spec, base, delta_id, cids[delta_id]) for delta_id in merge.read]
-    return next_checkpoint(base, inputs, spec), list(merge.read)
+    return next_checkpoint(base, inputs, spec), merge
 
 
 def verify_merge(index: MarketIndex, content: Content, spec: JobSpec, job_id: int, expert: int,
                  version: int) -> MergeCheck:
     """Rebuild checkpoint `version` from public data and compare it with the one recorded on chain."""
-    rebuilt, read = rebuild(index, content, spec, job_id, expert, version)
-    recorded = parse_cid(index.merge(job_id, expert, version).checkpoint)
-    return MergeCheck(job_id, expert, version, recorded, rebuilt.to_bytes() == content.get(recorded), read)
+    rebuilt, merge = rebuild(index, content, spec, job_id, expert, version)
+    recorded = parse_cid(merge.checkpoint)
+    return MergeCheck(job_id, expert, version, recorded, rebuilt.to_bytes() == content.get(recorded),
+                      list(merge.read))

@@ -107,6 +107,12 @@ class MinerDaemon(Daemon):
         """Whether merged checkpoints of this job are rebuilt here rather than fetched (public, compact codec)."""
         return spec.codec.compact and not spec.private
 
+    def _rebuildable(self, job_id: int, spec: JobSpec, expert: int, version: int) -> bool:
+        """Whether checkpoint `version` can be rebuilt here: a merged one of such a job, whose previous
+        checkpoint is in the cache."""
+        return version > 0 and self._rebuilds(spec) \
+            and self.cache.has(self.index.checkpoint_cid(spec, job_id, expert, version - 1))
+
     def _prefetch(self, job_id: int, spec: JobSpec, expert: int) -> None:
         """Start fetching the shard and current checkpoint of an expert dealt to this miner, unless the
         checkpoint can be rebuilt here."""
@@ -114,16 +120,13 @@ class MinerDaemon(Daemon):
         version = self.chain.version_of(job_id, expert)
         if version >= self.chain.job(job_id).rounds:
             return
-        if version and self._rebuilds(spec) and self.cache.has(self.index.checkpoint_cid(spec, job_id, expert,
-                                                                                           version - 1)):
-            return
-        self.cache.prefetch(self.index.checkpoint_cid(spec, job_id, expert, version))
+        if not self._rebuildable(job_id, spec, expert, version):
+            self.cache.prefetch(self.index.checkpoint_cid(spec, job_id, expert, version))
 
     def _rebuild(self, job_id: int, spec: JobSpec, expert: int, version: int, cid: CID) -> None:
         """Put checkpoint `version` (`cid` on chain) in the cache by redoing its merge, when the checkpoint it
         was merged from is here already; any failure or a CID that differs leaves it to be fetched."""
-        if version == 0 or not self._rebuilds(spec) or self.cache.has(cid) \
-                or not self.cache.has(self.index.checkpoint_cid(spec, job_id, expert, version - 1)):
+        if self.cache.has(cid) or not self._rebuildable(job_id, spec, expert, version):
             return
         try:
             checkpoint, _ = rebuild(self.index, self._content(job_id), spec, job_id, expert, version)

@@ -92,11 +92,17 @@ def serve(config: Config, devnet: Path, role: str | None, work_dir: Path | None,
     run_until_signalled(daemon, config, work_dir)
 
 
-def run_until_signalled(daemon: Daemon, config: Config, work_dir: Path) -> None:
-    """Start the daemon's network and status API, run it until SIGTERM or SIGINT, then stop them."""
+def stop_on_signal() -> threading.Event:
+    """An event that SIGTERM or SIGINT (Ctrl-C) sets, so a foreground process can stop in its own time."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def run_until_signalled(daemon: Daemon, config: Config, work_dir: Path) -> None:
+    """Start the daemon's network and status API, run it until SIGTERM or SIGINT, then stop them."""
+    stop = stop_on_signal()
     network, server = daemon.presence.network, None
     if network is not None:
         network.start()
