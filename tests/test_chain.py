@@ -26,15 +26,22 @@ def _terms(chain: Chain, experts: int = 3) -> JobTerms:
 def test_duplicate_delta_names_every_argument(devnet: DevnetInfo) -> None:
     chain = funded_chain(devnet)  # an account of its own: its unsettled deltas are nobody else's
     miner = chain.account
-    chain.stake(ROLE_MINER, wei=10**18)
+    chain.stake(ROLE_MINER, wei=2 * 10**18)  # the market's minimum for each of the two deltas below
     requester = Chain(devnet.rpc_url, devnet.contract, devnet_account(1))
     job = requester.create_job(_terms(requester), escrow_wei=10**15)
     chain.submit_delta(job, 2, 0, SPEC, b"\x01" * 32, segments=4)
     with pytest.raises(ContractRevert) as caught:
         chain.submit_delta(job, 2, 0, SPEC, b"\x01" * 32, segments=4)
     assert caught.value.error == "DuplicateDelta"
-    assert caught.value.arguments == {"jobId": job, "expert": 2, "baseVersion": 0, "miner": miner.address.lower()}
-    assert "wait for the next version" in str(caught.value)
+    assert caught.value.arguments == {"jobId": job, "expert": 2, "baseVersion": 0, "lane": 0,
+                                      "miner": miner.address.lower()}
+    assert "use the next lane or version" in str(caught.value)
+    second = chain.submit_delta(job, 2, 0, SPEC, b"\x02" * 32, segments=4, lane=1)  # its own delta, its own id
+    assert second == chain.delta_id_of(job, 2, 0, miner.address, lane=1) != chain.delta_id_of(job, 2, 0, miner.address)
+    assert chain.delta(second).lane == 1
+    with pytest.raises(ContractRevert) as caught:  # rounds=1 jobs keep the default staleness bound of 1
+        chain.submit_delta(job, 2, 0, SPEC, b"\x03" * 32, segments=4, lane=2)
+    assert caught.value.error == "LaneOutOfRange" and caught.value.arguments == {"lane": 2, "bound": 1}
 
 
 def test_wrong_rpc_url_fails_fast() -> None:

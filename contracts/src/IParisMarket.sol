@@ -89,6 +89,7 @@ interface IParisMarketTypes {
         uint96 failWeight;
         Verdict verdict;
         bool trapped; // its requester proved it a trap: a delta planted to fail, which a pass vote never should
+        uint8 lane; // which of its miner's deltas on this base it is (0 first); see `submitDelta`
     }
 
     struct Stake {
@@ -149,8 +150,10 @@ interface IParisMarketTypes {
     error FutureVersion(uint32 baseVersion, uint32 current);
     /// @notice the base checkpoint is too old: fetch the expert's current checkpoint and train again
     error TooStale(uint32 baseVersion, uint32 current, uint16 bound);
-    /// @notice this miner already submitted for this expert and version; wait for the next version
-    error DuplicateDelta(uint256 jobId, uint16 expert, uint32 baseVersion, address miner);
+    /// @notice this miner already submitted for this expert, version and lane; use the next lane or version
+    error DuplicateDelta(uint256 jobId, uint16 expert, uint32 baseVersion, uint8 lane, address miner);
+    /// @notice a miner's lanes on one version run from 0 to the job's staleness bound
+    error LaneOutOfRange(uint8 lane, uint16 bound);
     /// @notice a trace has at least one segment
     error InvalidSegments(uint16 segments);
     /// @notice no delta has this id
@@ -277,6 +280,7 @@ interface IParisMarketTypes {
         address indexed miner,
         uint16 expert,
         uint32 baseVersion,
+        uint8 lane,
         bytes32 deltaDigest,
         uint32 deltaCodec,
         bytes32 traceRoot,
@@ -409,28 +413,36 @@ interface IParisMarket is IParisMarketTypes {
     /// @param deltaId the delta
     function release(uint256 deltaId) external;
 
-    /// @notice Submit a delta trained from `expert`'s checkpoint `baseVersion`; one per miner and version. The
-    ///         miner's stake must cover MIN_STAKE for this and every other unsettled delta.
+    /// @notice Submit a delta trained from `expert`'s checkpoint `baseVersion`; one per miner, version and lane.
+    ///         A miner that trains again from the same checkpoint while its first delta is being checked (on
+    ///         other data: the lane is part of every data draw) submits it in the next lane; lanes run up to
+    ///         the job's staleness bound, the most merges a delta may wait. The miner's stake must cover
+    ///         MIN_STAKE for this and every other unsettled delta.
     /// @param jobId the job trained
     /// @param expert index of the expert
     /// @param baseVersion checkpoint version the delta was computed from
+    /// @param lane 0 for the miner's first delta on this version, then 1, 2, ... up to the staleness bound
     /// @param deltaDigest sha2-256 digest of the delta's CID
     /// @param deltaCodec multicodec of the delta's CID
     /// @param traceRoot Merkle root over the hashes of the segment-boundary states
     /// @param segments number of trace segments (leaves); challenges pick among them
-    /// @return deltaId keccak256(jobId, expert, baseVersion, miner) as a uint256
+    /// @return deltaId keccak256(jobId, expert, baseVersion, lane, miner) as a uint256
     function submitDelta(
         uint256 jobId,
         uint16 expert,
         uint32 baseVersion,
+        uint8 lane,
         bytes32 deltaDigest,
         uint32 deltaCodec,
         bytes32 traceRoot,
         uint16 segments
     ) external returns (uint256 deltaId);
 
-    /// @notice The id a delta of `miner` for (job, expert, base version) has or would have.
-    function deltaIdOf(uint256 jobId, uint16 expert, uint32 baseVersion, address miner) external pure returns (uint256);
+    /// @notice The id a delta of `miner` for (job, expert, base version, lane) has or would have.
+    function deltaIdOf(uint256 jobId, uint16 expert, uint32 baseVersion, uint8 lane, address miner)
+        external
+        pure
+        returns (uint256);
 
     /// @notice The challenge seed of a delta, once `fixChallenge` has recorded it.
     /// @param deltaId the delta

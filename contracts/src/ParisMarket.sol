@@ -189,11 +189,26 @@ contract ParisMarket is MarketState, IParisMarket {
         uint256 jobId,
         uint16 expert,
         uint32 baseVersion,
+        uint8 lane,
         bytes32 deltaDigest,
         uint32 deltaCodec,
         bytes32 traceRoot,
         uint16 segments
     ) external returns (uint256 deltaId) {
+        if (segments == 0) revert InvalidSegments(segments);
+        deltaId = _admitDelta(jobId, expert, baseVersion, lane);
+        Delta storage d = deltas[deltaId];
+        d.segments = segments;
+        emit DeltaSubmitted(
+            jobId, deltaId, msg.sender, expert, baseVersion, lane, deltaDigest, deltaCodec, traceRoot, segments
+        );
+    }
+
+    /// @dev Check that the caller may submit this delta, and record it (all but its segments).
+    function _admitDelta(uint256 jobId, uint16 expert, uint32 baseVersion, uint8 lane)
+        private
+        returns (uint256 deltaId)
+    {
         Job storage job = _openJob(jobId);
         if (block.timestamp > job.deadline) revert DeadlinePassed(jobId, job.deadline);
         Stake storage s = _requireActive(msg.sender, ROLE_MINER);
@@ -202,10 +217,10 @@ contract ParisMarket is MarketState, IParisMarket {
         if (baseVersion > current) revert FutureVersion(baseVersion, current);
         if (baseVersion == current) _requireMergeSettled(jobId, expert); // trained on a checkpoint that stays
         if (current - baseVersion > job.stalenessBound) revert TooStale(baseVersion, current, job.stalenessBound);
-        if (segments == 0) revert InvalidSegments(segments);
-        deltaId = deltaIdOf(jobId, expert, baseVersion, msg.sender);
+        if (lane > job.stalenessBound) revert LaneOutOfRange(lane, job.stalenessBound);
+        deltaId = deltaIdOf(jobId, expert, baseVersion, lane, msg.sender);
         Delta storage d = deltas[deltaId];
-        if (d.state != DeltaState.None) revert DuplicateDelta(jobId, expert, baseVersion, msg.sender);
+        if (d.state != DeltaState.None) revert DuplicateDelta(jobId, expert, baseVersion, lane, msg.sender);
         uint256 needed = uint256(MIN_STAKE) * (uint256(s.open) + 1);
         if (s.amount < needed) revert StakeTooSmall(s.amount, needed);
         d.miner = msg.sender;
@@ -215,14 +230,17 @@ contract ParisMarket is MarketState, IParisMarket {
         d.submittedAt = uint40(block.timestamp);
         d.jobId = uint48(jobId);
         d.submittedBlock = uint40(block.number);
-        d.segments = segments;
+        d.lane = lane;
         s.open += 1;
-        emit DeltaSubmitted(jobId, deltaId, msg.sender, expert, baseVersion, deltaDigest, deltaCodec, traceRoot, segments);
     }
 
     /// @inheritdoc IParisMarket
-    function deltaIdOf(uint256 jobId, uint16 expert, uint32 baseVersion, address miner) public pure returns (uint256) {
-        return uint256(keccak256(abi.encode(jobId, expert, baseVersion, miner)));
+    function deltaIdOf(uint256 jobId, uint16 expert, uint32 baseVersion, uint8 lane, address miner)
+        public
+        pure
+        returns (uint256)
+    {
+        return uint256(keccak256(abi.encode(jobId, expert, baseVersion, lane, miner)));
     }
 
     /// @inheritdoc IParisMarket

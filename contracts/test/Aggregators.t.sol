@@ -137,7 +137,7 @@ contract AggregatorsTest is JobFixture {
         market.claim(ids); // no payout leaves a refuted merge
         vm.prank(MINER2);
         vm.expectRevert(unsettled); // nor a delta trained on its checkpoint, which the rollback would orphan
-        market.submitDelta(jobId, 0, 1, bytes32(0), RAW, bytes32(0), 8);
+        market.submitDelta(jobId, 0, 1, 0, bytes32(0), RAW, bytes32(0), 8);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotReleasable.selector, disputeId,
             IParisMarketTypes.DeltaState.Failed));
         market.release(disputeId);
@@ -146,7 +146,7 @@ contract AggregatorsTest is JobFixture {
         vm.assertEq(uint256(market.versionOf(jobId, 0)), 0);
         vm.prank(MINER2);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.FutureVersion.selector, 1, 0));
-        market.submitDelta(jobId, 0, 1, bytes32(0), RAW, bytes32(0), 8);
+        market.submitDelta(jobId, 0, 1, 0, bytes32(0), RAW, bytes32(0), 8);
         vm.assertTrue(_state(id) == IParisMarketTypes.DeltaState.Passed); // to be merged again, by someone else
         (uint256 amount, bool slashed) = _stakeOf(AGGREGATOR);
         vm.assertTrue(slashed && amount == 0);
@@ -181,7 +181,7 @@ contract AggregatorsTest is JobFixture {
         court.decide(disputeId);
         vm.prank(MINER2);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.MergeNotSettled.selector, jobId, 0, settlesAt));
-        market.submitDelta(jobId, 0, 1, bytes32(0), RAW, bytes32(0), 8); // upheld, but not yet resolved
+        market.submitDelta(jobId, 0, 1, 0, bytes32(0), RAW, bytes32(0), 8); // upheld, but not yet resolved
         court.resolveDispute(disputeId, CKPT, RAW, ids);
         vm.assertEq(market.owed(AGGREGATOR), 1 ether); // the bond pays the aggregator for the delay
         vm.assertEq(uint256(market.versionOf(jobId, 0)), 1);

@@ -145,7 +145,7 @@ contract IncentivesTest is JobFixture {
         vm.deal(trapMiner, 1 ether);
         vm.prank(trapMiner);
         market.stake{value: 1 ether}(1);
-        uint256[] memory traps = _ids(market.deltaIdOf(jobId, 0, 0, trapMiner));
+        uint256[] memory traps = _ids(market.deltaIdOf(jobId, 0, 0, 0, trapMiner));
         vm.roll(block.number + 1);
         vm.prank(REQUESTER);
         court.commitTraps(jobId, keccak256(abi.encode(jobId, traps, SALT)));
@@ -194,7 +194,7 @@ contract IncentivesTest is JobFixture {
     }
 
     function test_aRequesterCannotFrameAnotherMinersFutureDeltaAsATrap() public {
-        uint256[] memory framed = _ids(market.deltaIdOf(jobId, 0, 0, MINER1)); // predictable before it exists
+        uint256[] memory framed = _ids(market.deltaIdOf(jobId, 0, 0, 0, MINER1)); // predictable before it exists
         vm.prank(REQUESTER);
         court.commitTraps(jobId, keccak256(abi.encode(jobId, framed, SALT)));
         vm.roll(block.number + 1);
@@ -288,7 +288,7 @@ contract IncentivesTest is JobFixture {
         uint256 other = market.createJob{value: 10 ether}(terms);
         vm.prank(MINER1);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.StakeTooSmall.selector, 2 ether, 3 ether));
-        market.submitDelta(other, 0, 0, bytes32(0), RAW, bytes32(0), 8);
+        market.submitDelta(other, 0, 0, 0, bytes32(0), RAW, bytes32(0), 8);
         _stake(MINER1, market.ROLE_MINER()); // bonding more backs more
         _submit(MINER1, other, 0, 0);
         vm.assertEq(uint256(market.getStake(MINER1).open), 3);

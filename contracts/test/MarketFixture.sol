@@ -74,7 +74,7 @@ abstract contract MarketFixture is Headers {
 
     function _submit(address miner, uint256 jobId, uint16 expert, uint32 baseVersion) internal returns (uint256) {
         vm.prank(miner);
-        return market.submitDelta(jobId, expert, baseVersion, keccak256(abi.encode(miner, baseVersion)), RAW,
+        return market.submitDelta(jobId, expert, baseVersion, 0, keccak256(abi.encode(miner, baseVersion)), RAW,
             keccak256("trace"), 8);
     }
 

@@ -130,7 +130,7 @@ contract MarketHandler is Headers {
         uint32 current = market.versionOf(id, expert);
         uint32 lag = base % 3; // mostly current or one behind; sometimes too stale
         vm.prank(miner);
-        try market.submitDelta(id, expert, lag > current ? 0 : current - lag, bytes32(0), 0x55, bytes32(0), 4)
+        try market.submitDelta(id, expert, lag > current ? 0 : current - lag, 0, bytes32(0), 0x55, bytes32(0), 4)
         returns (uint256 deltaId) {
             deltaIds.push(deltaId);
             if (miner == actors[0]) _reveal(deltaId); // the honest miner reveals at once
@@ -240,13 +240,13 @@ contract MarketHandler is Headers {
         (bytes32 committed,) = market.trapsOf(jobId);
         uint32 version = market.versionOf(jobId, 0);
         if (committed == bytes32(0)) {
-            trapLists[jobId].push(market.deltaIdOf(jobId, 0, version, TRAPPER));
+            trapLists[jobId].push(market.deltaIdOf(jobId, 0, version, 0, TRAPPER));
             vm.prank(job.requester);
             try court.commitTraps(jobId, keccak256(abi.encode(jobId, trapLists[jobId], SALT))) {} catch {}
             vm.roll(block.number + 1);
         }
         vm.prank(TRAPPER);
-        try market.submitDelta(jobId, 0, version, bytes32(0), 0x55, bytes32(0), 4) returns (uint256 deltaId) {
+        try market.submitDelta(jobId, 0, version, 0, bytes32(0), 0x55, bytes32(0), 4) returns (uint256 deltaId) {
             deltaIds.push(deltaId);
         } catch {}
     }

@@ -232,17 +232,17 @@ contract StakesTest is MarketFixture {
         market.requestUnbond();
         vm.prank(MINER1);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.Unbonding.selector, MINER1));
-        market.submitDelta(id, 0, 0, bytes32(0), RAW, bytes32(0), 8);
+        market.submitDelta(id, 0, 0, 0, bytes32(0), RAW, bytes32(0), 8);
     }
 }
 
 contract DeltasTest is JobFixture {
     function test_submitDelta_storesAndEmits() public {
-        uint256 expected = market.deltaIdOf(jobId, 1, 0, MINER1);
+        uint256 expected = market.deltaIdOf(jobId, 1, 0, 0, MINER1);
         vm.expectEmit(true, true, true, true);
-        emit IParisMarketTypes.DeltaSubmitted(jobId, expected, MINER1, 1, 0, keccak256("d"), RAW, keccak256("t"), 8);
+        emit IParisMarketTypes.DeltaSubmitted(jobId, expected, MINER1, 1, 0, 0, keccak256("d"), RAW, keccak256("t"), 8);
         vm.prank(MINER1);
-        uint256 id = market.submitDelta(jobId, 1, 0, keccak256("d"), RAW, keccak256("t"), 8);
+        uint256 id = market.submitDelta(jobId, 1, 0, 0, keccak256("d"), RAW, keccak256("t"), 8);
         vm.assertEq(id, expected);
         IParisMarketTypes.Delta memory d = market.getDelta(id);
         vm.assertEq(d.miner, MINER1);
@@ -252,33 +252,47 @@ contract DeltasTest is JobFixture {
         vm.assertEq(uint256(d.jobId), jobId);
         vm.assertEq(uint256(d.submittedBlock), block.number);
         vm.assertEq(uint256(d.segments), 8);
+        vm.assertEq(uint256(d.lane), 0);
+    }
+
+    function test_submitDelta_secondLaneOnTheSameVersion_isItsOwnDelta() public {
+        uint256 first = _submit(MINER1, jobId, 0, 0);
+        vm.prank(MINER1);
+        uint256 second = market.submitDelta(jobId, 0, 0, 1, keccak256("d2"), RAW, keccak256("t2"), 8);
+        vm.assertEq(second, market.deltaIdOf(jobId, 0, 0, 1, MINER1));
+        vm.assertTrue(second != first);
+        vm.assertEq(uint256(market.getDelta(second).lane), 1);
+        vm.assertEq(uint256(market.getStake(MINER1).open), 2); // each lane is backed by its own MIN_STAKE
     }
 
     function test_submitDelta_reverts() public {
         vm.prank(MINER1);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.UnknownJob.selector, 77));
-        market.submitDelta(77, 0, 0, bytes32(0), RAW, bytes32(0), 8);
+        market.submitDelta(77, 0, 0, 0, bytes32(0), RAW, bytes32(0), 8);
         vm.prank(VALIDATOR1);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.NotStaked.selector, VALIDATOR1, 1));
-        market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), 8);
+        market.submitDelta(jobId, 0, 0, 0, bytes32(0), RAW, bytes32(0), 8);
         vm.prank(MINER1);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.ExpertOutOfRange.selector, jobId, 2, 2));
-        market.submitDelta(jobId, 2, 0, bytes32(0), RAW, bytes32(0), 8);
+        market.submitDelta(jobId, 2, 0, 0, bytes32(0), RAW, bytes32(0), 8);
         vm.prank(MINER1);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.FutureVersion.selector, 1, 0));
-        market.submitDelta(jobId, 0, 1, bytes32(0), RAW, bytes32(0), 8);
+        market.submitDelta(jobId, 0, 1, 0, bytes32(0), RAW, bytes32(0), 8);
         vm.prank(MINER1);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.InvalidSegments.selector, 0));
-        market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), 0);
+        market.submitDelta(jobId, 0, 0, 0, bytes32(0), RAW, bytes32(0), 0);
         _submit(MINER1, jobId, 0, 0);
         vm.prank(MINER1);
-        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.DuplicateDelta.selector, jobId, 0, 0, MINER1));
-        market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), 8);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.DuplicateDelta.selector, jobId, 0, 0, 0, MINER1));
+        market.submitDelta(jobId, 0, 0, 0, bytes32(0), RAW, bytes32(0), 8);
+        vm.prank(MINER1);
+        vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.LaneOutOfRange.selector, 2, 1));
+        market.submitDelta(jobId, 0, 0, 2, bytes32(0), RAW, bytes32(0), 8);
         vm.warp(block.timestamp + 31 days);
         uint40 deadline = market.getJob(jobId).deadline;
         vm.prank(MINER2);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.DeadlinePassed.selector, jobId, deadline));
-        market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), 8);
+        market.submitDelta(jobId, 0, 0, 0, bytes32(0), RAW, bytes32(0), 8);
     }
 
     function test_submitDelta_revertsWhenTooStale() public {
@@ -290,7 +304,7 @@ contract DeltasTest is JobFixture {
         }
         vm.prank(MINER2);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.TooStale.selector, 0, 2, 1));
-        market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), 8);
+        market.submitDelta(jobId, 0, 0, 0, bytes32(0), RAW, bytes32(0), 8);
         _submit(MINER2, jobId, 0, 1); // one version behind is within the bound
     }
 
@@ -594,7 +608,7 @@ contract SlashingTest is JobFixture {
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.IsSlashed.selector, MINER1));
         market.withdrawStake();
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.IsSlashed.selector, MINER1));
-        market.submitDelta(jobId, 1, 0, bytes32(0), RAW, bytes32(0), 8);
+        market.submitDelta(jobId, 1, 0, 0, bytes32(0), RAW, bytes32(0), 8);
         vm.expectRevert(abi.encodeWithSelector(IParisMarketTypes.IsSlashed.selector, MINER1));
         market.stake{value: 5 ether}(1);
         vm.stopPrank();
@@ -710,7 +724,7 @@ contract FuzzTest is MarketFixture {
         vm.prank(REQUESTER);
         uint256 jobId = market.createJob{value: 10 ether}(terms);
         vm.prank(MINER1);
-        uint256 id = market.submitDelta(jobId, 0, 0, bytes32(0), RAW, bytes32(0), segments);
+        uint256 id = market.submitDelta(jobId, 0, 0, 0, bytes32(0), RAW, bytes32(0), segments);
         vm.roll(block.number + DELAY + 1 + _bound(mined, 0, 200));
         _fix(id);
         uint16[] memory picked = market.challengedSegments(id);

@@ -50,6 +50,7 @@ class Submission:
     delta_cid: str
     trace_root: bytes
     segments: int
+    lane: int = 0  # which of the miner's deltas on this base it is (its data draws depend on it)
 
 
 def expected_header(sub: Submission, spec: JobSpec) -> DeltaHeader:
@@ -102,7 +103,7 @@ def replay(spec: JobSpec, shard: ClipSet, reveal: Reveal, sub: Submission, chall
     for segment in challenged:
         start, claimed = reveal.states[segment], reveal.states[segment + 1]
         result = run_segment(spec.model, start, shard, segment_spec(spec, sub.miner, sub.expert, sub.base_version,
-                                                                    segment))
+                                                                    segment, sub.lane))
         if identical(result.state, claimed):
             continue
         drift = state_drift(start, result.state, claimed)

@@ -88,6 +88,7 @@ class DeltaRecord:
     trace_root: str
     segments: int
     order: tuple[int, int]  # (block, log index) of the submission
+    lane: int = 0
     reveal_cid: str = ""
     seed: str = ""
     stage: str = "pending"  # pending -> decided -> committed -> opened -> done
@@ -107,7 +108,7 @@ class DeltaRecord:
     @property
     def submission(self) -> Submission:
         return Submission(self.delta_id, self.job_id, self.expert, self.base_version, self.miner, self.delta_cid,
-                          bytes.fromhex(self.trace_root), self.segments)
+                          bytes.fromhex(self.trace_root), self.segments, self.lane)
 
     def note(self, text: str) -> None:
         if not self.notes or self.notes[-1] != text:
@@ -221,7 +222,7 @@ class ValidatorDaemon(Daemon):
         record = self.records.get(entry.delta_id)
         if record is None:
             record = DeltaRecord(entry.delta_id, entry.job_id, entry.expert, entry.base_version, entry.miner,
-                                 entry.cid, entry.trace_root, entry.segments, entry.order)
+                                 entry.cid, entry.trace_root, entry.segments, entry.order, entry.lane)
             self.records[record.delta_id] = record
             self._save(record)
         reveal = self.index.reveal(entry.delta_id)
@@ -444,7 +445,8 @@ class ValidatorDaemon(Daemon):
             job = self.chain.job(record.job_id)
             challenged = tuple(challenged_segments(bytes.fromhex(record.seed), record.segments, job.challenges))
         return Evidence(record.delta_id, record.job_id, record.expert, record.base_version, record.miner,
-                        self.address, record.check, record.detail, record.delta_cid, record.reveal_cid, challenged)
+                        self.address, record.check, record.detail, record.delta_cid, record.reveal_cid, challenged,
+                        record.lane)
 
     # --------------------------------------------------------------- the checks
 

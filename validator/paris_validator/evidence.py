@@ -22,6 +22,7 @@ class Evidence:
     delta_cid: str
     reveal_cid: str = ""
     challenged: tuple[int, ...] = ()
+    lane: int = 0
 
     def to_bytes(self) -> bytes:
         return json.dumps({"format": FORMAT, **asdict(self), "delta_id": hex(self.delta_id)}, sort_keys=True).encode()

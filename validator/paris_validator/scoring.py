@@ -24,7 +24,7 @@ from paris_node.data.assignment import assigned_indices
 from paris_node.data.clips import ClipSet
 from paris_node.learning.checkpoint import Checkpoint
 from paris_node.learning.evaluate import clip_losses
-from paris_node.learning.jobspec import JobSpec
+from paris_node.learning.jobspec import JobSpec, lane_steps
 from paris_validator.checks import CheckFailed, Submission
 
 MAX_SCORE = 10_000
@@ -62,7 +62,7 @@ def held_out_clips(spec: JobSpec, shard: ClipSet, sub: Submission, seed: bytes,
         pool, candidates = evals, list(range(len(evals)))
     else:
         seen: set[int] = set()
-        for step in range(spec.local_steps):
+        for step in lane_steps(spec, sub.lane):
             seen.update(assigned_indices(spec.job_seed, sub.miner, sub.expert, sub.base_version, step,
                                          len(shard), spec.batch).tolist())
         pool = shard

@@ -98,8 +98,15 @@ class JobSpec:
             raise JobSpecError(f"{source}: {exc}") from exc
 
 
-def segment_spec(spec: JobSpec, miner: str, expert: int, base_version: int, segment: int) -> SegmentSpec:
+def lane_steps(spec: JobSpec, lane: int) -> range:
+    """The step numbers of a miner's delta in `lane` on one base: lane 0 draws its data and noise for steps
+    0..H-1, lane 1 for H..2H-1, and so on, so two deltas from the same checkpoint never train on the same draws."""
+    return range(lane * spec.local_steps, (lane + 1) * spec.local_steps)
+
+
+def segment_spec(spec: JobSpec, miner: str, expert: int, base_version: int, segment: int,
+                 lane: int = 0) -> SegmentSpec:
     """The SegmentSpec of one trace segment: shared by the miner that runs it and the validator that replays it."""
     return SegmentSpec(job_seed=spec.job_seed, miner=miner, expert=expert, base_version=base_version,
-                       start_step=segment * spec.segment_steps, steps=spec.segment_steps, batch=spec.batch,
-                       lr=spec.lr)
+                       start_step=lane_steps(spec, lane).start + segment * spec.segment_steps,
+                       steps=spec.segment_steps, batch=spec.batch, lr=spec.lr)

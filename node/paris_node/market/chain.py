@@ -192,6 +192,7 @@ class Delta:
     fail_weight: int
     verdict: Verdict
     trapped: bool
+    lane: int  # which of its miner's deltas on this base version it is
 
 
 @dataclass(frozen=True)
@@ -380,10 +381,10 @@ class Chain:
         return self._receipt_event("withdrawStake", event="StakeWithdrawn").args["amount"]
 
     def submit_delta(self, job_id: int, expert: int, base_version: int, delta: CID, trace_root: bytes,
-                     segments: int) -> int:
+                     segments: int, lane: int = 0) -> int:
         digest, codec = cid_to_chain(delta)
-        return self._receipt_event("submitDelta", job_id, expert, base_version, digest, codec, trace_root, segments,
-                                   event="DeltaSubmitted").args["deltaId"]
+        return self._receipt_event("submitDelta", job_id, expert, base_version, lane, digest, codec, trace_root,
+                                   segments, event="DeltaSubmitted").args["deltaId"]
 
     def fix_challenge(self, delta_id: int) -> bytes:
         """Fix the challenge of a delta (or a dispute's committee) from its challenge block's prevrandao, proven
@@ -521,8 +522,8 @@ class Chain:
     def merge_record(self, job_id: int, expert: int, version: int) -> bytes:
         return self.call("mergeRecord", job_id, expert, version)
 
-    def delta_id_of(self, job_id: int, expert: int, base_version: int, miner: str) -> int:
-        return self.call("deltaIdOf", job_id, expert, base_version, miner)
+    def delta_id_of(self, job_id: int, expert: int, base_version: int, miner: str, lane: int = 0) -> int:
+        return self.call("deltaIdOf", job_id, expert, base_version, lane, miner)
 
     @cached_property
     def min_stake(self) -> int:

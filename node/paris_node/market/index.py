@@ -86,6 +86,7 @@ class DeltaEntry:
     segments: int
     block: int
     log_index: int
+    lane: int = 0
 
     @property
     def order(self) -> tuple[int, int]:
@@ -192,7 +193,7 @@ class MarketIndex:
         if event.name == "DeltaSubmitted":
             return DeltaEntry(a["deltaId"], a["jobId"], a["expert"], a["baseVersion"], a["miner"],
                               _cid_text(a["deltaDigest"], a["deltaCodec"]), a["traceRoot"].hex(),
-                              a["segments"], event.block, event.log_index)
+                              a["segments"], event.block, event.log_index, a["lane"])
         if event.name == "ExpertFinalized":
             return MergeEntry(a["jobId"], a["expert"], a["version"],
                               _cid_text(a["checkpointDigest"], a["checkpointCodec"]), tuple(a["mergedDeltaIds"]),

@@ -1,4 +1,4 @@
-"""A miner's restart-safe record of its rounds: one directory per (job, expert, base version).
+"""A miner's restart-safe record of its rounds: one directory per (job, expert, base version, lane).
 
 Each stage is written before the next one starts and every file is replaced atomically, so a miner killed
 at any point (even with kill -9) resumes from the last completed stage: it never trains twice what it
@@ -31,6 +31,7 @@ class RoundRecord:
     delta_id: int = 0
     reveal_cid: str = ""
     outcome: str = ""  # how the round ended: paid, failed, slashed, ...
+    lane: int = 0  # 0 for the first delta on this base, 1 for one trained while lane 0 was checked, ...
 
     def at_least(self, stage: str) -> bool:
         return STAGES.index(self.stage) >= STAGES.index(stage)
@@ -41,21 +42,21 @@ class Journal:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
 
-    def round_dir(self, job_id: int, expert: int, base_version: int) -> Path:
-        return self.directory / f"job{job_id}-expert{expert}-v{base_version}"
+    def round_dir(self, job_id: int, expert: int, base_version: int, lane: int = 0) -> Path:
+        return self.directory / (f"job{job_id}-expert{expert}-v{base_version}" + (f"-lane{lane}" if lane else ""))
 
-    def get(self, job_id: int, expert: int, base_version: int) -> RoundRecord | None:
-        path = self.round_dir(job_id, expert, base_version) / "round.json"
+    def get(self, job_id: int, expert: int, base_version: int, lane: int = 0) -> RoundRecord | None:
+        path = self.round_dir(job_id, expert, base_version, lane) / "round.json"
         return RoundRecord(**json.loads(path.read_text())) if path.exists() else None
 
     def put(self, record: RoundRecord) -> None:
-        directory = self.round_dir(record.job_id, record.expert, record.base_version)
+        directory = self.round_dir(record.job_id, record.expert, record.base_version, record.lane)
         directory.mkdir(parents=True, exist_ok=True)
         write_atomic(directory / "round.json", json.dumps(dataclasses.asdict(record), indent=2).encode())
 
     def discard(self, record: RoundRecord) -> None:
         """Forget a round never submitted (its base checkpoint was rolled back), so that it is trained again."""
-        shutil.rmtree(self.round_dir(record.job_id, record.expert, record.base_version))
+        shutil.rmtree(self.round_dir(record.job_id, record.expert, record.base_version, record.lane))
 
     def open_rounds(self) -> list[RoundRecord]:
         records = [RoundRecord(**json.loads(p.read_text())) for p in sorted(self.directory.glob("*/round.json"))]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,7 @@ class RoundWork:
     digests: list[bytes]  # state hash at each segment boundary, start and final included
     losses: list[float]
     train_seconds: float
+    lane: int = 0
 
     @property
     def trace_root(self) -> bytes:
@@ -61,24 +63,28 @@ def kept_reveal(states_dir: Path, digests: list[bytes], challenged: list[int]) -
 
 
 def train_round(spec: JobSpec, shard: ClipSet, base: Checkpoint, job_id: int, miner: str,
-                error: dict[str, torch.Tensor] | None, states_dir: Path,
-                device: str = "cpu") -> tuple[RoundWork, dict[str, torch.Tensor]]:
-    """Run H steps from `base`; returns the round's work and the error feedback to carry to the next round."""
+                error: dict[str, torch.Tensor] | None, states_dir: Path, device: str = "cpu", lane: int = 0,
+                between: Callable[[], None] | None = None) -> tuple[RoundWork, dict[str, torch.Tensor]]:
+    """Run H steps from `base` (on the data draws of `lane`), calling `between` after each segment but the last
+    (the daemon answers challenges there); returns the round's work and the error feedback to carry on."""
     states_dir.mkdir(parents=True, exist_ok=True)
     state = TrainState({n: t.clone() for n, t in base.weights.items()})
     digests, losses = [state_hash(state)], []
     save_file(state.tensors(), str(state_file(states_dir, 0)))
-    started = time.perf_counter()
+    train_seconds = 0.0  # the segments' own time, not what `between` spends
     for segment in range(spec.segments):
-        result = run_segment(spec.model, state, shard, segment_spec(spec, miner, base.expert, base.version, segment),
-                             device)
+        started = time.perf_counter()
+        result = run_segment(spec.model, state, shard, segment_spec(spec, miner, base.expert, base.version, segment,
+                                                                  lane), device)
         state = result.state
         losses += result.losses
         digests.append(state_hash(state))
         save_file(state.tensors(), str(state_file(states_dir, segment + 1)))
-        log.info("job %d expert %d v%d: segment %d/%d, loss %.4f", job_id, base.expert, base.version,
-                 segment + 1, spec.segments, sum(result.losses) / len(result.losses))
-    train_seconds = time.perf_counter() - started
+        train_seconds += time.perf_counter() - started
+        log.info("job %d expert %d v%d lane %d: segment %d/%d, loss %.4f", job_id, base.expert, base.version,
+                 lane, segment + 1, spec.segments, sum(result.losses) / len(result.losses))
+        if between is not None and segment + 1 < spec.segments:
+            between()
     header = DeltaHeader(job_id, base.expert, base.version, miner, spec.codec.chunk, spec.codec.k)
     delta, carried = encode(pseudo_gradient(base.weights, state.weights), header, spec.codec, error)
-    return RoundWork(job_id, base.expert, base.version, delta, digests, losses, train_seconds), carried
+    return RoundWork(job_id, base.expert, base.version, delta, digests, losses, train_seconds, lane), carried

@@ -6,9 +6,12 @@ job that closed while training) are logged and retried on the next pass; other w
 followed only if its terms suit this miner (`Terms`: a reward worth the work, a reveal window it can meet);
 the others are skipped, saying why once.
 
-A miner keeps busy while its deltas are checked: it trains its other experts, and it has an expert's next
-checkpoint at hand when the merge lands. With a compact codec it rebuilds the checkpoint itself from the one
-it trained on and the merged deltas (kilobytes instead of the whole model; kept only if adding it to its own
+A miner keeps busy while its deltas are checked. It trains its other experts first; with nothing else to do
+it trains the same checkpoint again in the next lane (other data draws; lanes run up to the job's staleness
+bound, and the delta lands in a later merge, weighted down as a stale one). Between training segments it
+answers challenges and submits what is ready, so a reveal never waits for a whole round of training. It has
+an expert's next checkpoint at hand when the merge lands: with a compact codec it rebuilds it from the one it
+trained on and the merged deltas (kilobytes instead of the whole model; kept only if adding it to its own
 IPFS node gives the CID on chain), else it downloads it in the background as soon as the job's aggregator
 announces the merge. The shard of an expert newly dealt to it is fetched in the background too.
 """
@@ -77,9 +80,11 @@ class MinerDaemon(Daemon):
     def __init__(self, chain: Chain, store: IpfsStore, work_dir: Path, from_block: int,
                  jobs: set[int] | None = None, experts: set[int] | None = None, stake_wei: int = 0,
                  device: str = "cpu", presence: Presence | None = None, trainer: Trainer = train_round,
-                 terms: Terms = Terms()) -> None:
+                 terms: Terms = Terms(), lanes: int = 2) -> None:
         super().__init__(chain, store, work_dir, from_block, jobs, stake_wei, presence)
-        self.terms = terms
+        if lanes < 1:
+            raise ValueError(f"a miner trains at least one delta per checkpoint, not {lanes}")
+        self.terms, self.lanes = terms, lanes
         self.skipped: dict[int, str] = {}  # jobs whose terms this miner refuses, and why
         self.journal = Journal(work_dir / "rounds")
         self.refused: set[int] = set()  # private jobs this miner was not admitted to
@@ -173,16 +178,32 @@ class MinerDaemon(Daemon):
             self.mine[job_id] = mine
             for expert in sorted(mine & set(range(spec.experts))):
                 self.guard(f"prefetching job {job_id} expert {expert}", self._prefetch, job_id, spec, expert)
-            for expert in range(spec.experts):
-                if not self.slashed and expert in mine:
-                    self.guard(f"job {job_id} expert {expert}", self._advance_training, job_id, spec, expert)
+        for pipelined in (False, True):  # a new checkpoint of any expert before another lane on an old one
+            for job_id, spec in sorted(self.specs.items()):
+                for expert in sorted(self.mine[job_id] & set(range(spec.experts))):
+                    if not self.slashed:
+                        self.guard(f"job {job_id} expert {expert}", self._advance_training, job_id, spec, expert,
+                                   pipelined)
+        self._advance_deltas()
+
+    def _advance_deltas(self) -> None:
         for record in self.journal.open_rounds():
             self.guard(f"delta of job {record.job_id} expert {record.expert}", self._advance_delta, record)
 
-    def _advance_training(self, job_id: int, spec: JobSpec, expert: int) -> None:
+    def _lane(self, job_id: int, job: Job, expert: int, version: int) -> int | None:
+        """The lane of this miner's next delta on `version`, or None when it has no useful one left: at most
+        `lanes` of them, lanes run up to the staleness bound, and a lane n delta lands n merges late at best, so
+        within the job's rounds."""
+        lane = 0
+        while self.journal.get(job_id, expert, version, lane) is not None:
+            lane += 1
+        return lane if lane < self.lanes and lane <= job.staleness_bound and version + lane < job.rounds else None
+
+    def _advance_training(self, job_id: int, spec: JobSpec, expert: int, pipelined: bool) -> None:
         job = self.chain.job(job_id)
         version = self.chain.version_of(job_id, expert)
-        if job.closed or version >= job.rounds or self.journal.get(job_id, expert, version) is not None:
+        lane = self._lane(job_id, job, expert, version)
+        if job.closed or version >= job.rounds or lane is None or (lane > 0 and not pipelined):
             return
         if any(r.job_id == job_id and r.expert == expert and not r.at_least("submitted")
                for r in self.journal.open_rounds()):
@@ -209,12 +230,12 @@ class MinerDaemon(Daemon):
         self._keep(job_id, expert, version, str(base_cid))
         error_path = self._error_path(job_id, expert)
         error = load_file(str(error_path)) if error_path.exists() else None
-        round_dir = self.journal.round_dir(job_id, expert, version)
+        round_dir = self.journal.round_dir(job_id, expert, version, lane)
         self.training = (job_id, expert, version)
         self.presence.set_working(self._unsubmitted())
         try:
             work, carried = self.trainer(spec, shard, base, job_id, self.address, error, round_dir / "states",
-                                         self.device)
+                                         self.device, lane, self._advance_deltas)
         finally:
             self.training = None
         metrics = self.presence.metrics
@@ -224,9 +245,9 @@ class MinerDaemon(Daemon):
         write_atomic(round_dir / "delta.bin", work.delta)
         save_file(carried, str(round_dir / "carried-error.safetensors"))
         self.journal.put(RoundRecord(job_id, expert, version, "trained", [d.hex() for d in work.digests],
-                                     base_cid=str(base_cid)))
-        log.info("job %d expert %d v%d: trained %d steps in %.1fs, final loss %.4f", job_id, expert, version,
-                 len(work.losses), work.train_seconds, work.losses[-1])
+                                     base_cid=str(base_cid), lane=lane))
+        log.info("job %d expert %d v%d: trained %d steps in %.1fs (lane %d), final loss %.4f", job_id, expert,
+                 version, len(work.losses), work.train_seconds, lane, work.losses[-1])
 
     def _keep(self, job_id: int, expert: int, version: int, base_cid: str) -> None:
         """Pin the checkpoint this round trains on, a replica beside the aggregator's, and unpin the one of the
@@ -237,7 +258,7 @@ class MinerDaemon(Daemon):
             self.store.unpin(before.base_cid)
 
     def _advance_delta(self, record: RoundRecord) -> None:
-        round_dir = self.journal.round_dir(record.job_id, record.expert, record.base_version)
+        round_dir = self.journal.round_dir(record.job_id, record.expert, record.base_version, record.lane)
         if record.stage == "trained":
             delta = (round_dir / "delta.bin").read_bytes()
             try:
@@ -254,7 +275,8 @@ class MinerDaemon(Daemon):
             self._settle(record)
 
     def _submit(self, record: RoundRecord, round_dir: Path) -> None:
-        delta_id = self.chain.delta_id_of(record.job_id, record.expert, record.base_version, self.address)
+        delta_id = self.chain.delta_id_of(record.job_id, record.expert, record.base_version, self.address,
+                                          record.lane)
         if self.chain.delta(delta_id).state == DeltaState.NONE:  # not sent before a crash
             spec = self.specs[record.job_id]
             if not self._base_stands(record, spec):
@@ -266,7 +288,8 @@ class MinerDaemon(Daemon):
             self._back_one_more_delta()
             try:
                 self.chain.submit_delta(record.job_id, record.expert, record.base_version,
-                                        parse_cid(record.delta_cid), merkle_root(digests), len(digests) - 1)
+                                        parse_cid(record.delta_cid), merkle_root(digests), len(digests) - 1,
+                                        record.lane)
             except ContractRevert as exc:
                 if exc.error in CLOSING_REVERTS:
                     self._close(record, f"not submitted: {exc.error}")

@@ -31,6 +31,9 @@ def mine(config_file: Path | None = ConfigOption, devnet: Path = DevnetOption, r
                                           help="Skip jobs paying less ETH than this per expert and round."),
          min_reveal_window: int = typer.Option(120, "--min-reveal-window",
                                                help="Skip jobs giving fewer seconds than this to answer a challenge."),
+         lanes: int = typer.Option(2, "--lanes", min=1,
+                                   help="Deltas to train from one checkpoint: with 2, a second one on other data "
+                                        "while the first is checked (up to the job's staleness bound + 1)."),
          poll: float | None = PollOption, status: str | None = StatusOption, p2p: str | None = P2POption) -> None:
     """Follow jobs, train rounds, submit deltas, answer challenges and withdraw earnings until stopped."""
     from paris_node.roles.miner_daemon import MinerDaemon, Terms
@@ -39,7 +42,8 @@ def mine(config_file: Path | None = ConfigOption, devnet: Path = DevnetOption, r
                        experts=expert, device=device, poll_s=poll, status_api=status, p2p_listen=p2p)
     serve(config, devnet, role, work_dir, "miner", lambda chain, store, work, presence: MinerDaemon(
         chain, store, work, config.deploy_block, set(config.jobs) or None, set(config.experts) or None,
-        device=config.device, presence=presence, terms=Terms(int(min_reward * 10**18), min_reveal_window)))
+        device=config.device, presence=presence, terms=Terms(int(min_reward * 10**18), min_reveal_window),
+        lanes=lanes))
 
 
 @app.command()
