@@ -21,8 +21,8 @@ from paris_node.learning.jobspec import JobSpec
 from paris_node.learning.merge import OuterParams
 from paris_node.learning.reveal import Reveal
 from paris_node.learning.trace import verify_proof
-from paris_node.market.chain import (ROLE_MINER, ROLE_VALIDATOR, Chain, ContractRevert, DeltaState, JobTerms,
-                                     cid_from_chain)
+from paris_node.market.chain import (ROLE_MINER, ROLE_VALIDATOR, Chain, ContractRevert, DeltaState, EventCursor,
+                                     JobTerms, cid_from_chain)
 from paris_node.market.index import MarketIndex
 from paris_node.model.dit import VideoDiT, named_config
 from paris_node.roles.aggregator import bond_as_aggregator, merge_round, verify_merge
@@ -32,7 +32,7 @@ from paris_node.roles.miner_daemon import MinerDaemon
 from paris_node.runtime.devnet import DevnetInfo, devnet_account
 
 from helpers.chain import ETH, SALT, funded_chain, vote, warp, warp_to
-from helpers.jobs import open_job, tiny_spec
+from helpers.jobs import merge_one_round, open_job, tiny_spec
 from helpers.wait import wait_for
 
 
@@ -197,6 +197,26 @@ def test_the_aggregator_daemon_decides_what_validators_left_undecided_and_merges
     daemon = AggregatorDaemon(aggregator, store, tmp_path / "aggregator", devnet.deploy_block, {job_id})
     wait_for(lambda: daemon.step() or requester.version_of(job_id, 0) == 1, 60, "the merge", poll_s=0.2)
     assert requester.delta(delta_id).state == DeltaState.MERGED
+    store.close()
+
+
+def test_a_miner_trains_a_second_lane_while_its_delta_is_checked_and_both_are_merged(devnet: DevnetInfo,
+                                                                                    tmp_path: Path) -> None:
+    store = IpfsStore(devnet.ipfs_api)
+    spec, _ = tiny_spec(store, "lanes", 16, 31)
+    job_id = open_job(devnet, store, spec, rounds=2)
+    requester = Chain(devnet.rpc_url, devnet.contract, devnet_account(1))
+    miner = merge_one_round(devnet, requester, job_id, tmp_path, timeout_s=300, version=2)
+    cursor = EventCursor(devnet.deploy_block)
+    submitted = {(e.args["baseVersion"], e.args["lane"]): e.args for e in requester.events(cursor, {"DeltaSubmitted"})
+                 if e.args["jobId"] == job_id and e.args["miner"] == miner.address}
+    # A second delta on v0 while the first was checked; none on v1, the last version, which no later merge takes.
+    assert set(submitted) == {(0, 0), (0, 1), (1, 0)}
+    assert len({a["traceRoot"] for a in submitted.values()}) == 3  # lane 1 trained on other data draws
+    merged = [d for e in requester.events(EventCursor(devnet.deploy_block), {"ExpertFinalized"})
+              if e.args["jobId"] == job_id for d in e.args["mergedDeltaIds"]]
+    assert sorted(merged) == sorted(a["deltaId"] for a in submitted.values())  # each merged once, lane 1 too
+    assert requester.delta(submitted[(0, 1)]["deltaId"]).lane == 1
     store.close()
 
 

@@ -49,9 +49,9 @@ def open_job(devnet: DevnetInfo, store: IpfsStore, spec: JobSpec, rounds: int = 
 
 
 def merge_one_round(devnet: DevnetInfo, chain: Chain, job_id: int, work_dir: Path,
-                    timeout_s: float = 240) -> MinerDaemon:
+                    timeout_s: float = 240, version: int = 1) -> MinerDaemon:
     """Run a miner, a validator and the aggregator in this process, pass after pass, until every expert of the
-    job reached version 1 (trained, checked, merged); the miner."""
+    job reached `version` (trained, checked, merged); the miner."""
     store = IpfsStore(devnet.ipfs_api)
     daemons = [MinerDaemon(funded_chain(devnet), store, work_dir / "miner", devnet.deploy_block, {job_id}),
                ValidatorDaemon(Chain(devnet.rpc_url, devnet.contract, devnet_account(4)), store,
@@ -60,8 +60,8 @@ def merge_one_round(devnet: DevnetInfo, chain: Chain, job_id: int, work_dir: Pat
                                 work_dir / "aggregator", devnet.deploy_block, {job_id})]
     experts = chain.job(job_id).experts
     deadline = time.monotonic() + timeout_s
-    while not all(chain.version_of(job_id, e) == 1 for e in range(experts)):
-        assert time.monotonic() < deadline, "the job never finished its round"
+    while not all(chain.version_of(job_id, e) == version for e in range(experts)):
+        assert time.monotonic() < deadline, f"the job never reached version {version}"
         for daemon in daemons:
             daemon.step()
         time.sleep(0.2)

@@ -199,7 +199,7 @@ class MinerDaemon(Daemon):
             lane += 1
         return lane if lane < self.lanes and lane <= job.staleness_bound and version + lane < job.rounds else None
 
-    def _advance_training(self, job_id: int, spec: JobSpec, expert: int, pipelined: bool) -> None:
+    def _advance_training(self, job_id: int, spec: JobSpec, expert: int, pipelined: bool = False) -> None:
         job = self.chain.job(job_id)
         version = self.chain.version_of(job_id, expert)
         lane = self._lane(job_id, job, expert, version)
