@@ -55,9 +55,9 @@ def verify(spec: JobSpec, shard, evals, base: Checkpoint, data: bytes, reveal: R
     """Every check a validator runs on one delta; returns its score, the carried error and the update."""
     update = check_delta_file(data, sub, spec, base)
     check_reveal(reveal, sub, challenged, base)
-    replay(spec, shard, reveal, sub, challenged)
-    check_step_envelope(spec, base, reveal.states[sub.segments])
-    carried = check_delta_matches(data, sub, spec, base, reveal.states[sub.segments], error)
+    _, final = replay(spec, shard, reveal, sub, challenged, base)
+    check_step_envelope(spec, base, final)
+    carried = check_delta_matches(data, sub, spec, base, final, error)
     return useful_work(spec, shard, base, update, sub, seed, evals=evals, base_losses=losses).score, carried, update
 
 
@@ -151,7 +151,7 @@ def detection(spec: JobSpec, shard, base: Checkpoint, challenges: int,  # type: 
                 challenged = challenged_segments(secrets.token_bytes(32), n, challenges)
                 reveal = build_reveal(dict(enumerate(states)), digests, challenged)
                 try:
-                    replay(spec, shard, reveal, sub, challenged)
+                    replay(spec, shard, reveal, sub, challenged, base)
                 except CheckFailed:
                     caught += 1
             measured[fraction] = caught / trials

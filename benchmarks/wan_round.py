@@ -3,14 +3,17 @@ dense deltas, per-host traffic, each miner's utilization, a late joiner, a kille
 Goal: miner utilization >= 95 % with the compressed codec; a late joiner productive within one round.
 
 Link rates follow a reference: a 1B-parameter model's dense fp32 delta (4 GB) takes 320 s on a 100 Mbit/s
-office uplink, REF_RATIO = 320 / 300 of its round (H = 500 inner steps at 0.6 s). This machine first times a
-round of the test model (`--local-steps` steps: T s), then gives each miner a link of dense bits /
-(REF_RATIO x T), so that a dense delta of the test model takes the same share of its round; the late
-joiner's host gets half that, the studio (requester and aggregator) and the validator four times that. Each
-run is a fresh network (six hosts, every daemon a process on its host, found through the bootstrap peer):
+office uplink, which is 320 / `--ref-round-s` of its round (default 300 s: H = 500 inner steps at 0.6 s). This
+machine first times a round of the test model (`--local-steps` steps: T s), then gives each miner a link of
+dense bits / (320 / ref-round-s x T), so that a dense delta of the test model takes the same share of its
+round; the late joiner's host gets half that, the studio (requester and aggregator) and the validator four
+times that. Each run is a fresh network (six hosts, every daemon a process on its host, found through the
+bootstrap peer):
 
-- compressed: the job's codec is the default (v2, 1.1 % of values);
-- dense: codec v1 keeping every value (24 bits a value, the densest the protocol sends);
+- compressed: the job's codec is the default (v2, 1.1 % of values), miners train `--lanes` deltas per
+  checkpoint (the next while the last is checked; the job's staleness bound is `--staleness-bound`);
+- one-lane: compressed, but each miner trains one delta per checkpoint and waits for its merge;
+- dense: codec v1 keeping every value (24 bits a value, the densest the protocol sends), `--lanes` lanes;
 - churn: compressed, a third miner joining once every expert merged once, and miner-b's host pulled as soon as
   the newcomer's first delta is on chain (the round is open: miner-b's delta in it is not checked yet).
 
@@ -58,7 +61,6 @@ from paris_node.runtime.testbed import Child
 
 from arguments import benchmark_parser
 
-REF_RATIO = 320 / 300
 CLIPS = 8  # per expert
 MINER_HOSTS = {"miner-1": "miner-a", "miner-2": "miner-b", "miner-3": "late"}
 DAEMON = [sys.executable, "-c"]
@@ -78,6 +80,7 @@ class Run:
     utilization: dict[str, tuple[float, float]] = field(default_factory=dict)  # miner -> (share, first step after s)
     idle_cpu: dict[str, float] = field(default_factory=dict)  # daemon -> % of a core
     late_productive_s: float | None = None
+    deltas: tuple[int, int, int] = (0, 0, 0)  # submitted, merged, merged from lanes >= 1
     after_kill_s: float | None = None  # until every unfinished expert merged again after the kill
 
 
@@ -145,7 +148,7 @@ def round_seconds(steps: int, scratch: Path) -> float:
 
 
 def run(label: str, scratch: Path, rates: dict[str, float], codec: CodecParams, args: argparse.Namespace,
-        churn: bool = False) -> Run:
+        lanes: int, churn: bool = False) -> Run:
     experts, rounds, steps = args.experts, args.rounds, args.local_steps
     market = dataclasses.replace(DEVNET_MARKET, vote_window_s=args.vote_window)
     result = Run(label)
@@ -153,6 +156,7 @@ def run(label: str, scratch: Path, rates: dict[str, float], codec: CodecParams, 
         assert net.bed is not None
         studio = net.info("studio")
         flags = ["--devnet", str(scratch / "none"), "--poll", "1"]
+        mining = ["--lanes", str(lanes), *flags]
         work = {role: scratch / label / "work" / role for role in MINER_HOSTS}
         daemons: dict[str, Child] = {
             "aggregator": net.run("studio", "aggregator", [*MINER, "aggregate", "--round-timeout", "120", "--min-wait",
@@ -164,7 +168,7 @@ def run(label: str, scratch: Path, rates: dict[str, float], codec: CodecParams, 
         started = joined = time.time()
         for role in ("miner-1", "miner-2"):
             daemons[role] = net.run(MINER_HOSTS[role], "miner", [*MINER, "mine", "--work-dir", str(work[role]),
-                                                                 *flags], role)
+                                                                 *mining], role)
         _hear_each_other([work["miner-1"], work["miner-2"]])
         requester = Chain(studio.rpc_url, studio.contract, devnet_account(1))
         with IpfsStore(studio.ipfs_api) as store:
@@ -172,7 +176,8 @@ def run(label: str, scratch: Path, rates: dict[str, float], codec: CodecParams, 
             now = requester.timestamp()
             job_id = requester.create_job(JobTerms(spec=store.add(spec.to_bytes()), experts=experts, rounds=rounds,
                                                    reward_per_round_wei=10**18, deadline=now + 7200,
-                                                   aggregator=studio.address("aggregator"), quorum=1, challenges=1),
+                                                   aggregator=studio.address("aggregator"), quorum=1, challenges=1,
+                                                   staleness_bound=args.staleness_bound),
                                           escrow_wei=rounds * 10**18)
         created, opened = time.monotonic(), requester.timestamp()
 
@@ -190,7 +195,7 @@ def run(label: str, scratch: Path, rates: dict[str, float], codec: CodecParams, 
             wait(lambda: min(versions()) >= 1, 900, "every expert merged once")
             joined = time.time()
             daemons["miner-3"] = net.run("late", "miner", [*MINER, "mine", "--work-dir", str(work["miner-3"]),
-                                                           *flags], "miner-3")
+                                                           *mining], "miner-3")
             late_log = scratch / label / "late-miner.log"
             wait(lambda: late_log.exists() and SUBMITTED.search(late_log.read_text()), 600, "the late miner submitting")
             first = SUBMITTED.search(late_log.read_text())
@@ -212,6 +217,12 @@ def run(label: str, scratch: Path, rates: dict[str, float], codec: CodecParams, 
                 stamp = requester.w3.eth.get_block(event.block)["timestamp"]
                 merges.setdefault(event.args["expert"], [float(opened)]).append(float(stamp))
         result.rounds_s = [b - a for times in merges.values() for a, b in itertools.pairwise(times)]
+        cursor = EventCursor(studio.deploy_block)
+        lane_of = {e.args["deltaId"]: e.args["lane"] for e in requester.events(cursor, {"DeltaSubmitted"})
+                   if e.args["jobId"] == job_id}
+        merged = [d for e in requester.events(EventCursor(studio.deploy_block), {"ExpertFinalized"})
+                  if e.args["jobId"] == job_id for d in e.args["mergedDeltaIds"]]
+        result.deltas = (len(lane_of), len(merged), sum(lane_of.get(d, 0) > 0 for d in merged))
         for role, host in MINER_HOSTS.items():
             log = scratch / label / f"{host}-miner.log"
             if log.exists():
@@ -227,7 +238,8 @@ def run(label: str, scratch: Path, rates: dict[str, float], codec: CodecParams, 
 
 def report(runs: list[Run], rates: dict[str, float], seconds: float, args: argparse.Namespace) -> None:
     print(f"tiny model, {args.experts} experts, {args.rounds} rounds, H={args.local_steps} "
-          f"(T = {seconds:.1f}s a round here), vote windows {args.vote_window}s")
+          f"(T = {seconds:.1f}s a round here), vote windows {args.vote_window}s, reference round "
+          f"{args.ref_round_s:.0f}s, {args.lanes} lanes (staleness bound {args.staleness_bound})")
     print("links (Mbit/s each way): " + ", ".join(f"{h} {r:.2f}" for h, r in rates.items()))
     names = [r.label for r in runs]
     print(f"\n{'':34}" + "".join(f"{n:>16}" for n in names))
@@ -238,6 +250,8 @@ def report(runs: list[Run], rates: dict[str, float], seconds: float, args: argpa
     row("job wall time (s)", [f"{r.job_s:.0f}" for r in runs])
     row("round wall time, median (s)", [f"{statistics.median(r.rounds_s):.0f}" for r in runs])
     row("round wall time, max (s)", [f"{max(r.rounds_s):.0f}" for r in runs])
+    row("deltas submitted / merged", [f"{r.deltas[0]}/{r.deltas[1]}" for r in runs])
+    row("  merged from lanes >= 1", [f"{r.deltas[2]}" for r in runs])
     for role in MINER_HOSTS:
         row(f"{role} utilization", [f"{100 * r.utilization[role][0]:.1f}%" if role in r.utilization else "-"
                                     for r in runs])
@@ -271,9 +285,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--local-steps", type=int, default=20)
     parser.add_argument("--vote-window", type=int, default=150, help="seconds; a validator must fetch each reveal "
-                        "(four training states, 12 dense deltas' worth) from the miners and replay it within one")
+                        "(the challenged segments' start states, 3 dense deltas' worth each) from the miners and "
+                        "replay it within one")
+    parser.add_argument("--ref-round-s", type=float, default=300.0,
+                        help="the reference 1B round in seconds, which its 320 s dense delta is a share of")
+    parser.add_argument("--lanes", type=int, default=2, help="deltas a miner trains per checkpoint")
+    parser.add_argument("--staleness-bound", type=int, default=1)
     parser.add_argument("--idle-s", type=float, default=20.0)
-    parser.add_argument("--runs", default="compressed,dense,churn")
+    parser.add_argument("--runs", default="compressed,one-lane,dense,churn")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # through the testbed's teardown, as Ctrl-C is
     os.environ["OMP_NUM_THREADS"] = "1"  # every daemon trains on one thread: two miners share two cores
@@ -282,13 +301,15 @@ def main() -> None:
     print(f"logs in {scratch}", flush=True)
     seconds = round_seconds(args.local_steps, scratch)
     dense_bits = 32 * sum(p.numel() for p in VideoDiT(named_config("tiny")).parameters())
-    ref = dense_bits / (REF_RATIO * seconds) / 1e6
+    ref = dense_bits / (320 / args.ref_round_s * seconds) / 1e6
     rates = {"studio": 4 * ref, "validator": 4 * ref, "miner-a": ref, "miner-b": ref, "late": ref / 2}
-    codecs = {"compressed": CodecParams(), "dense": CodecParams(version=1, chunk=4096, k=4096), "churn": CodecParams()}
+    dense = CodecParams(version=1, chunk=4096, k=4096)
+    codecs = {"compressed": CodecParams(), "one-lane": CodecParams(), "dense": dense, "churn": CodecParams()}
     runs = []
     for name in args.runs.split(","):
         try:
-            runs.append(run(name, scratch, rates, codecs[name], args, churn=name == "churn"))
+            runs.append(run(name, scratch, rates, codecs[name], args, 1 if name == "one-lane" else args.lanes,
+                            churn=name == "churn"))
         except TimeoutError as exc:
             print(f"{name}: {exc}", flush=True)
     if runs:

@@ -5,7 +5,8 @@ and what it found; none touches the chain or IPFS, so the daemon, the tests and 
 2. `check_reveal`: the revealed states and digests are in the committed trace (Merkle proofs), each state
    hashes to its digest, and leaf 0 is the base checkpoint the delta claims.
 3. `replay`: each challenged segment (the last one always), rerun with `run_segment` on this miner's
-   assigned data, ends in the committed state.
+   assigned data, ends in the committed state: one that hashes to the committed digest, or, when the miner
+   revealed the end, within the job's tolerance of it. It gives the final state the next checks use.
 4. `check_step_envelope`: no weight of the revealed final state lies further from the base than H AdamW
    steps can move it (`step_envelope`), which bounds what a forged middle segment can inject.
 5. `check_delta_matches`: re-encoding (base - revealed final state) with the miner's carried error feedback
@@ -23,7 +24,7 @@ from paris_node.data.clips import ClipSet
 from paris_node.learning.checkpoint import Checkpoint
 from paris_node.learning.delta import DeltaError, DeltaHeader, decode, encode, pseudo_gradient, read_header
 from paris_node.learning.jobspec import JobSpec, segment_spec
-from paris_node.learning.reveal import Reveal, shown_leaves
+from paris_node.learning.reveal import Reveal, proved_leaves
 from paris_node.learning.trace import verify_proof
 from paris_node.learning.train import SegmentSpec, TrainState, identical, run_segment, state_drift, state_hash
 
@@ -78,32 +79,45 @@ def check_reveal(reveal: Reveal, sub: Submission, challenged: list[int], base: C
     final = sub.segments
     if reveal.leaves != final + 1:
         raise CheckFailed("reveal", f"reveal is for a {reveal.leaves}-leaf trace, the submission has {final + 1}")
-    needed_states = set(shown_leaves(challenged, final))
-    needed_digests = {0, *needed_states}
-    if missing := sorted(needed_states - reveal.states.keys()):
+    needed_digests = set(proved_leaves(challenged, final))
+    if missing := sorted({i for i in challenged if i > 0} - reveal.states.keys()):
         raise CheckFailed("reveal", f"states of leaves {missing} not revealed")
+    if extra := sorted(reveal.states.keys() - needed_digests):
+        raise CheckFailed("reveal", f"states of leaves {extra} revealed, which no challenged segment starts or ends")
     if missing := sorted(needed_digests - reveal.digests.keys() | needed_digests - reveal.proofs.keys()):
         raise CheckFailed("reveal", f"digests or proofs of leaves {missing} not revealed")
     for leaf in sorted(needed_digests):
         if not verify_proof(sub.trace_root, reveal.digests[leaf], leaf, reveal.leaves, reveal.proofs[leaf]):
             raise CheckFailed("merkle-proof", f"leaf {leaf} is not in the committed trace")
-    for leaf in sorted(needed_states):
+    for leaf in sorted(reveal.states):
         if state_hash(reveal.states[leaf]) != reveal.digests[leaf]:
             raise CheckFailed("state-hash", f"the revealed state of leaf {leaf} does not hash to its digest")
     if reveal.digests[0] != state_hash(TrainState(dict(base.weights))):
         raise CheckFailed("base", f"leaf 0 of the trace is not checkpoint v{base.version} (stale or foreign base)")
 
 
-def replay(spec: JobSpec, shard: ClipSet, reveal: Reveal, sub: Submission, challenged: list[int]) -> float:
-    """Rerun each challenged segment on CPU from its revealed start; its revealed end must be what the replay
-    gives: bit for bit, or within the job's replay tolerance (a miner on other hardware). Returns the
-    largest drift seen (0.0 when every replay was bit-exact). Compares with the revealed states, which
-    `check_reveal` has tied to the trace's digests."""
-    worst = 0.0
+def replay(spec: JobSpec, shard: ClipSet, reveal: Reveal, sub: Submission, challenged: list[int],
+           base: Checkpoint) -> tuple[float, TrainState]:
+    """Rerun each challenged segment on CPU from its revealed start (leaf 0: the base with fresh moments). The
+    replay must hash to the committed end, or, where the miner revealed the end (other hardware), lie within
+    the job's replay tolerance of it. Returns the largest drift seen (0.0 when every replay was bit-exact)
+    and the final state (the revealed one where given). Relies on `check_reveal` having tied the revealed
+    states and digests to the trace."""
+    worst, final = 0.0, None
     for segment in challenged:
-        start, claimed = reveal.states[segment], reveal.states[segment + 1]
+        start = reveal.states[segment] if segment else TrainState(dict(base.weights))
         result = run_segment(spec.model, start, shard, segment_spec(spec, sub.miner, sub.expert, sub.base_version,
                                                                     segment, sub.lane))
+        claimed = reveal.states.get(segment + 1)
+        end = result.state if claimed is None else claimed
+        if segment + 1 == sub.segments:
+            final = end
+        if claimed is None:
+            if state_hash(result.state) != reveal.digests[segment + 1]:
+                raise CheckFailed("replay", f"segment {segment} replayed from its revealed start does not end in the "
+                                            f"committed state, and its end was not revealed to compare within the "
+                                            f"tolerance: steps skipped, other data, or forged states")
+            continue
         if identical(result.state, claimed):
             continue
         drift = state_drift(start, result.state, claimed)
@@ -112,7 +126,9 @@ def replay(spec: JobSpec, shard: ClipSet, reveal: Reveal, sub: Submission, chall
                                         f"from the committed state (tolerance {spec.replay_tolerance:.0e}): steps "
                                         f"skipped, other data, lower precision, or forged states")
         worst = max(worst, drift)
-    return worst
+    if final is None:
+        raise CheckFailed("reveal", f"the last segment ({sub.segments - 1}) was not among those replayed")
+    return worst, final
 
 
 def step_envelope(lr: float, steps: int, betas: tuple[float, float] = SegmentSpec.betas) -> float:

@@ -506,7 +506,7 @@ class ValidatorDaemon(Daemon):
             raise Pending("waiting for the reveal")
         if not record.reveal_cid:
             raise Pending("reveal event not read yet")
-        state_bytes = 12 * sum(t.numel() for t in base.weights.values()) + (1 << 20)
+        state_bytes = 12 * sum(t.numel() for t in base.weights.values()) + (1 << 20)  # weights + 2 moments
         try:  # the file's bytes are dropped once parsed: a reveal is held in memory once
             reveal = Reveal.from_bytes(self._fetch(record, spec, record.reveal_cid, "reveal",
                                                    (2 * job.challenges + 3) * state_bytes, content_deadline))
@@ -516,10 +516,11 @@ class ValidatorDaemon(Daemon):
         challenged = challenged_segments(seed, sub.segments, job.challenges)
         check_reveal(reveal, sub, challenged, base)
         shard = self._clips(record.job_id, spec, spec.shards[record.expert])
-        if drift := replay(spec, shard, reveal, sub, challenged):
+        drift, final = replay(spec, shard, reveal, sub, challenged, base)
+        if drift:
             record.note(f"replay not bit-exact (other hardware?): drift {drift:.2e} within {spec.replay_tolerance:.0e}")
-        check_step_envelope(spec, base, reveal.states[sub.segments])
-        carried = check_delta_matches(data, sub, spec, base, reveal.states[sub.segments], self._error_before(record))
+        check_step_envelope(spec, base, final)
+        carried = check_delta_matches(data, sub, spec, base, final, self._error_before(record))
         self._feedback_path(record.delta_id).parent.mkdir(parents=True, exist_ok=True)
         save_file(carried, str(self._feedback_path(record.delta_id)))
         evals = self._clips(record.job_id, spec, spec.evals[record.expert]) if spec.evals else None

@@ -1,5 +1,12 @@
-"""What a miner reveals when challenged: the states at the start and end of each challenged segment and the
-final state, with Merkle proofs tying each state (and each segment's end) to the trace root on chain."""
+"""What a miner reveals when challenged: the state at the start of each challenged segment (and, unless its
+replays are bit-exact, at each one's end and the final one), with Merkle proofs tying each state and each
+segment's end to the trace root on chain.
+
+A state is the weights and both AdamW moments, three dense deltas' worth, so what a reveal leaves out is what
+a validator waits for over the miner's uplink. Leaf 0 is never sent (it is the base checkpoint with fresh
+moments, which the validator has). A miner whose replays are bit-exact (on CPU) sends only the starts: the
+validator's replay must then hash to each committed end. One on other hardware sends the ends too, so that a
+replay can be compared with them within the job's tolerance."""
 
 from __future__ import annotations
 
@@ -21,7 +28,7 @@ class RevealError(ValueError):
 @dataclass(frozen=True)
 class Reveal:
     leaves: int  # segments + 1
-    states: dict[int, TrainState]  # leaf index -> state (challenged starts and the final leaf)
+    states: dict[int, TrainState]  # leaf index -> state (see `shown_leaves`)
     digests: dict[int, bytes]  # leaf index -> claimed state hash (starts, their ends, the final leaf)
     proofs: dict[int, list[bytes]]  # leaf index -> Merkle proof
 
@@ -48,17 +55,24 @@ class Reveal:
             raise RevealError(f"not a Paris reveal: {exc}") from exc
 
 
-def shown_leaves(challenged: list[int], segments: int) -> list[int]:
-    """Leaves whose full states a reveal carries: each challenged segment's start and end, and the final."""
-    return sorted({*challenged, *(i + 1 for i in challenged), segments})
+def shown_leaves(challenged: list[int], segments: int, exact: bool = False) -> list[int]:
+    """Leaves whose full states a reveal carries: each challenged segment's start but leaf 0; unless `exact`
+    (the miner's replays are bit-exact), each one's end and the final too."""
+    starts = {i for i in challenged if i > 0}
+    return sorted(starts if exact else {*starts, *(i + 1 for i in challenged), segments} - {0})
 
 
-def build_reveal(states: dict[int, TrainState], digests: list[bytes], challenged: list[int]) -> Reveal:
-    """The reveal for `challenged` segments, from a miner's kept boundary states and trace digests.
+def proved_leaves(challenged: list[int], segments: int) -> list[int]:
+    """Leaves whose digests a reveal proves: leaf 0 (compared with the base), each challenged segment's start
+    and end, and the final."""
+    return sorted({0, *challenged, *(i + 1 for i in challenged), segments})
 
-    States: `shown_leaves` (a replay starts from a segment's start and is compared with its end, within the
-    job's replay tolerance). Proved digests: those and leaf 0 (which a validator compares with the base)."""
-    shown = shown_leaves(challenged, len(digests) - 1)
-    proved = sorted({0, *shown})
+
+def build_reveal(states: dict[int, TrainState], digests: list[bytes], challenged: list[int],
+                 exact: bool = False) -> Reveal:
+    """The reveal for `challenged` segments, from a miner's kept boundary states and trace digests (see
+    `shown_leaves` for which states go in)."""
+    shown = shown_leaves(challenged, len(digests) - 1, exact)
+    proved = proved_leaves(challenged, len(digests) - 1)
     return Reveal(len(digests), {i: states[i] for i in shown}, {i: digests[i] for i in proved},
                   {i: merkle_proof(digests, i) for i in proved})

@@ -56,10 +56,11 @@ def load_state(states_dir: Path, leaf: int) -> TrainState:
     return TrainState.from_tensors(load_file(str(state_file(states_dir, leaf))))
 
 
-def kept_reveal(states_dir: Path, digests: list[bytes], challenged: list[int]) -> Reveal:
-    """The reveal for `challenged` segments, built from the boundary states kept in `states_dir`."""
-    states = {leaf: load_state(states_dir, leaf) for leaf in shown_leaves(challenged, len(digests) - 1)}
-    return build_reveal(states, digests, challenged)
+def kept_reveal(states_dir: Path, digests: list[bytes], challenged: list[int], exact: bool = False) -> Reveal:
+    """The reveal for `challenged` segments, built from the boundary states kept in `states_dir`; `exact` when
+    a validator's CPU replay gives this miner's states bit for bit (it trained on CPU)."""
+    states = {leaf: load_state(states_dir, leaf) for leaf in shown_leaves(challenged, len(digests) - 1, exact)}
+    return build_reveal(states, digests, challenged, exact)
 
 
 def train_round(spec: JobSpec, shard: ClipSet, base: Checkpoint, job_id: int, miner: str,

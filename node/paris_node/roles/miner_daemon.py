@@ -348,7 +348,7 @@ class MinerDaemon(Daemon):
                 return  # the seed block is not mined yet
             raise
         digests = [bytes.fromhex(d) for d in record.digests]
-        reveal = kept_reveal(round_dir / "states", digests, challenged)
+        reveal = kept_reveal(round_dir / "states", digests, challenged, exact=self.device == "cpu")
         content = self.keyrings.content(record.job_id, self.specs[record.job_id], self.cache,  # the key it held
                                         as_of_block=delta.submitted_block)
         reveal_cid = content.add(reveal.to_bytes(), name="reveal.bin")
