@@ -42,7 +42,7 @@ def test_miner_rides_out_ipfs_and_rpc_outages(devnet: DevnetInfo, tmp_path: Path
     assert "no answer from IPFS /block/get within 2.0s" in caplog.text
 
     daemon.discover()  # the spec, shard and checkpoint are cached from here on
-    daemon._advance_training(job_id, daemon.specs[job_id], 0)
+    daemon._advance_training(job_id, daemon.specs[job_id], daemon.chain.job(job_id), 0, 0)
     assert _stage(daemon, job_id) == "trained"
     delta_file = daemon.journal.round_dir(job_id, 0, 0) / "delta.bin"
     trained = delta_file.read_bytes()

@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from paris_node.content.cache import CidCache
 from paris_node.content.store import IpfsStore, StoreError
@@ -24,6 +24,8 @@ from paris_node.market.index import JobRefused, MarketIndex, MarketIndexError
 from paris_node.market.keyring import Keyrings
 from paris_node.net.presence import Presence
 from paris_node.net.status_api import Status
+
+T = TypeVar("T")
 
 RECOVERABLE = (ChainError, StoreError, MarketIndexError, OSError, ValueError)
 INDEX_FILE = "market-index.jsonl"
@@ -103,12 +105,13 @@ class Daemon:
         except StoreError:
             return False
 
-    def guard(self, what: str, fn: Callable[..., object], *args: object) -> None:
-        """Run `fn(*args)`; a recoverable failure is logged as `what` failing and retried on the next pass."""
+    def guard(self, what: str, fn: Callable[..., T], *args: object) -> T | None:
+        """`fn(*args)`; a recoverable failure is logged as `what` failing, retried on the next pass, and None."""
         try:
-            fn(*args)
+            return fn(*args)
         except self.recoverable as exc:
             self.log.warning("%s: %s (will retry)", what, exc)
+            return None
 
     def ensure_stake(self) -> None:
         """Bond the market's minimum stake for this role when the account has none; stop work once slashed."""

@@ -178,17 +178,24 @@ class MinerDaemon(Daemon):
             self.mine[job_id] = mine
             for expert in sorted(mine & set(range(spec.experts))):
                 self.guard(f"prefetching job {job_id} expert {expert}", self._prefetch, job_id, spec, expert)
+        due = [state for job_id, spec in sorted(self.specs.items())
+               for state in self.guard(f"reading job {job_id}", self._training_states, job_id, spec) or ()]
         for pipelined in (False, True):  # a new checkpoint of any expert before another lane on an old one
-            for job_id, spec in sorted(self.specs.items()):
-                for expert in sorted(self.mine[job_id] & set(range(spec.experts))):
-                    if not self.slashed:
-                        self.guard(f"job {job_id} expert {expert}", self._advance_training, job_id, spec, expert,
-                                   pipelined)
+            if any(self.guard(f"job {job_id} expert {expert}", self._advance_training, job_id, spec, job, expert,
+                              version, pipelined)
+                   for job_id, spec, job, expert, version in due if not self.slashed and job_id in self.specs):
+                break  # one delta a pass: the versions read for it may be old now
         self._advance_deltas()
 
     def _advance_deltas(self) -> None:
         for record in self.journal.open_rounds():
             self.guard(f"delta of job {record.job_id} expert {record.expert}", self._advance_delta, record)
+
+    def _training_states(self, job_id: int, spec: JobSpec) -> list[tuple[int, JobSpec, Job, int, int]]:
+        """The job, and each expert this miner works on with its current version, read once for a pass."""
+        job = self.chain.job(job_id)
+        return [(job_id, spec, job, expert, self.chain.version_of(job_id, expert))
+                for expert in sorted(self.mine[job_id] & set(range(spec.experts)))]
 
     def _lane(self, job_id: int, job: Job, expert: int, version: int) -> int | None:
         """The lane of this miner's next delta on `version`, or None when it has no useful one left: at most
@@ -199,15 +206,16 @@ class MinerDaemon(Daemon):
             lane += 1
         return lane if lane < self.lanes and lane <= job.staleness_bound and version + lane < job.rounds else None
 
-    def _advance_training(self, job_id: int, spec: JobSpec, expert: int, pipelined: bool = False) -> None:
-        job = self.chain.job(job_id)
-        version = self.chain.version_of(job_id, expert)
+    def _advance_training(self, job_id: int, spec: JobSpec, job: Job, expert: int, version: int,
+                          pipelined: bool = False) -> bool:
+        """Train this miner's next delta on `version` of an expert when it has one due (a lane above 0 only when
+        `pipelined`); whether it trained."""
         lane = self._lane(job_id, job, expert, version)
-        if job.closed or version >= job.rounds or lane is None or (lane > 0 and not pipelined):
-            return
+        if job.closed or lane is None or (lane > 0 and not pipelined):
+            return False
         if any(r.job_id == job_id and r.expert == expert and not r.at_least("submitted")
                for r in self.journal.open_rounds()):
-            return  # its error feedback is not settled yet: validators expect this expert's deltas in order
+            return False  # its error feedback is not settled yet: validators expect this expert's deltas in order
         content = self._content(job_id)
         base_cid = self.index.checkpoint_cid(spec, job_id, expert, version)
         self._rebuild(job_id, spec, expert, version, base_cid)
@@ -218,7 +226,7 @@ class MinerDaemon(Daemon):
             if job_id not in self.refused:
                 log.warning("job %d: %s; skipping it until the requester admits this node", job_id, exc)
             self.refused.add(job_id)
-            return
+            return False
         self.refused.discard(job_id)
         if (base.expert, base.version) != (expert, version):  # a delta on it would fail its header check: slashed
             why = (f"checkpoint {base_cid} of expert {expert} v{version} says it is expert {base.expert} "
@@ -226,7 +234,7 @@ class MinerDaemon(Daemon):
             self.skipped[job_id] = why
             self.specs.pop(job_id, None)
             log.warning("skipping job %d: %s", job_id, why)
-            return
+            return False
         self._keep(job_id, expert, version, str(base_cid))
         error_path = self._error_path(job_id, expert)
         error = load_file(str(error_path)) if error_path.exists() else None
@@ -248,6 +256,7 @@ class MinerDaemon(Daemon):
                                      base_cid=str(base_cid), lane=lane))
         log.info("job %d expert %d v%d: trained %d steps in %.1fs (lane %d), final loss %.4f", job_id, expert,
                  version, len(work.losses), work.train_seconds, lane, work.losses[-1])
+        return True
 
     def _keep(self, job_id: int, expert: int, version: int, base_cid: str) -> None:
         """Pin the checkpoint this round trains on, a replica beside the aggregator's, and unpin the one of the
