@@ -209,7 +209,8 @@ def run(label: str, scratch: Path, rates: dict[str, float], codec: CodecParams, 
             wait(lambda: all(v > killed[e] for e, v in enumerate(versions()) if e in left), 900,
                  "every unfinished expert merged after the kill")
             result.after_kill_s = time.monotonic() - at
-        wait(lambda: min(versions()) >= rounds, rounds * 4 * market.vote_window_s + 300, "the job finished")
+        wait(lambda: min(versions()) >= rounds, rounds * (4 * market.vote_window_s + lanes * steps) + 300,
+             "the job finished")  # a step takes well under a second here
         result.job_s = time.monotonic() - created
         merges: dict[int, list[float]] = {}
         for event in requester.events(EventCursor(studio.deploy_block), {"ExpertFinalized"}):

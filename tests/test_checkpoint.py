@@ -56,5 +56,5 @@ def test_the_ema_is_warmed_up_capped_and_reproducible() -> None:
                                                                                     params)["w"], ema["w"])
     assert ema_step({}, weights, 1, params)["w"].tolist() == [3.0, 5.0]  # starts from the first weights
     assert ema_step(previous, weights, 1, OuterParams()) == {}  # a job that keeps none
-    with pytest.raises(ValueError, match=r"ema_decay 1\.0 is outside"):
+    with pytest.raises(ValueError, match=r"ema_decay 1\.0: must be below 1"):
         OuterParams(ema_decay=1.0)

@@ -1,11 +1,12 @@
 """Junk on the market stops nobody: beside a real job, a job whose spec was never published, one whose spec is
-malformed and a delta whose content never appears; the real job still trains, is checked and merges on
-schedule, and each junk job is reported once, not fetched again on every pass."""
+malformed, one whose spec sets no local steps, and a delta whose content never appears; the real job still
+trains, is checked and merges on schedule, and each junk job is reported once, not fetched again on every pass."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 import time
 from pathlib import Path
@@ -43,6 +44,8 @@ def test_junk_jobs_and_a_junk_delta_leave_a_real_job_training_validated_and_merg
     missing = junk_job(_never_published("a spec nobody published"))
     malformed = junk_job(store.add(b"[1, 2, 3]"))
     spec, _ = tiny_spec(store, "beside the junk", 8, 15)
+    raw = json.loads(spec.to_bytes())
+    no_steps = junk_job(store.add(json.dumps({**raw, "local_steps": 0}).encode()))  # well-formed, no work to do
     real = open_job(devnet, store, spec)
     liar = funded_chain(devnet)
     liar.stake(ROLE_MINER, wei=ETH)
@@ -67,11 +70,12 @@ def test_junk_jobs_and_a_junk_delta_leave_a_real_job_training_validated_and_merg
     merge = next(e for e in requester.events(EventCursor(start), {"ExpertFinalized"}) if e.args["jobId"] == real)
     assert merge.args["mergedDeltaIds"] == [honest] and requester.delta(honest).state == DeltaState.MERGED
     assert requester.delta(junk_delta).state == DeltaState.SUBMITTED  # never revealed: slashable once its window ends
-    assert real in miner.specs and missing not in miner.specs and malformed not in miner.specs
+    assert real in miner.specs and not {missing, malformed, no_steps} & set(miner.specs)
     assert real in aggregator.specs and missing not in aggregator.specs
     record = validator.records[junk_delta]
     assert record.stage == "pending" and "not retrievable yet" in record.notes[-1]
-    for job, times in ((missing, 2), (malformed, 1)):  # the missing spec: the first try and at most one retry
+    assert any("local_steps 0: must be at least 1" in r.getMessage() for r in caplog.records)
+    for job, times in ((missing, 2), (malformed, 1), (no_steps, 1)):  # missing: the first try and at most a retry
         said = [r for r in caplog.records if r.getMessage().startswith(f"job {job}: its spec")]
         assert {r.name for r in said} == {"paris_node.roles.miner_daemon", "paris_node.roles.aggregator_daemon"}
         assert all(sum(r.name == name for r in said) <= times for name in {r.name for r in said})

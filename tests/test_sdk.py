@@ -97,7 +97,16 @@ def test_the_job_commands_read_like_sentences_and_fail_with_a_reason(devnet: Dev
                        "--segment-steps", "2", *where)
     assert submitted.returncode == 0, submitted.stdout + submitted.stderr
     job_id = re.search(r"job (\d+) is open", submitted.stdout).group(1)  # type: ignore[union-attr]
-    assert f"paris job watch {job_id}" in submitted.stdout
+    assert f"paris job watch {job_id}" in submitted.stdout and "escrowed until 20" in submitted.stdout
+    assert f"paris-miner mine --dir {devnet_dir} --as miner-1 --job {job_id}" in submitted.stdout  # what to run
+    assert "uploading" in submitted.stdout and "escrow transaction" in submitted.stdout  # each step's progress
+    listed = paris("job", "list", *where)
+    assert listed.returncode == 0 and f"│ {job_id} │ 2 x 1 │ 0 0 │" in listed.stdout, listed.stdout
+    status = paris("job", "status", job_id, *where)
+    assert status.returncode == 0 and f"job {job_id}: open; 2 experts x 1 rounds" in status.stdout, status.stdout
+    assert re.search(r"deadline \d{4}-\d\d-\d\d \d\d:\d\d UTC \(in 23h \d\dm\)", status.stdout)
+    assert re.search(r"│ 0 │ 0/1 │ \d\.\d{4} -> \d\.\d{4} │", status.stdout), status.stdout  # held-out loss
+    assert paris("--version").stdout.startswith("paris 0.")
 
     sampled = paris("job", "sample", job_id, "--out", str(tmp_path / "first.gif"), "--steps", "2", *where)
     assert sampled.returncode == 0 and (tmp_path / "first.gif").exists(), sampled.stdout + sampled.stderr
@@ -119,7 +128,8 @@ def test_the_job_commands_read_like_sentences_and_fail_with_a_reason(devnet: Dev
                          (("job", "cancel", job_id, *where), "deadline"),
                          (("job", "submit", str(tmp_path), *where), "1 clips are too few"),  # first.gif
                          (("job", "submit", str(tmp_path / "none"), *where), "not a folder of clips"),
-                         (("job", "submit", "--local-steps", "4", "--segment-steps", "3", *where), "multiple"),
+                         (("job", "submit", "--local-steps", "4", "--segment-steps", "3", *where),
+                          "--segment-steps 3: must divide local_steps (4)"),
                          (("job", "watch", job_id, "--timeout", "1", *where), "not finished"),
                          (("job", "watch", "1", "--dir", str(tmp_path / "nowhere")), "devnet")]:
         failed = paris(*args)

@@ -4,6 +4,7 @@
 the video diffusion core; `learning` is what the protocol computes and anyone can recompute (a training
 segment, the delta codec, the trace, the merge); `market` is the contract seen from Python, with the index
 every role reads shared state through; `net` is the p2p layer; `roles` are the miner's and aggregator's work
-on one daemon skeleton; `runtime` starts things (configuration, keys, the devnet, command lines). Imports
-point one way, in that order; nothing here imports `paris_validator` or `paris_sdk`.
+on one daemon skeleton; `runtime` starts things (configuration, keys, the devnet, command lines); `settings`
+is the one check of a job setting that all of them share. Imports point one way, in that order (`settings`
+imports nothing of Paris); nothing here imports `paris_validator` or `paris_sdk`.
 """

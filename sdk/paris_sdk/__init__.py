@@ -6,8 +6,9 @@ typed progress events (`Submitted`, `Scored`, `Collected`, `Decided`, `Merged`, 
 command, `dashboard` a job's web page and `demo` the whole market on a local devnet.
 """
 
-from paris_sdk.client import (Client, Collected, Decided, Finished, JobError, JobFeed, JobRequest, Merged, Paid,
-                              Progress, SampleQuality, Scored, Slashed, Submitted, ValidatorSlashed)
+from paris_node.settings import SettingError
+from paris_sdk.client import (Client, Collected, Decided, DeltaId, Finished, JobError, JobFeed, JobRequest, Merged,
+                              Paid, Progress, SampleQuality, Scored, Slashed, Submitted, ValidatorSlashed)
 
-__all__ = ["Client", "Collected", "Decided", "Finished", "JobError", "JobFeed", "JobRequest", "Merged", "Paid",
-           "Progress", "SampleQuality", "Scored", "Slashed", "Submitted", "ValidatorSlashed"]
+__all__ = ["Client", "Collected", "Decided", "DeltaId", "Finished", "JobError", "JobFeed", "JobRequest", "Merged",
+           "Paid", "Progress", "SampleQuality", "Scored", "SettingError", "Slashed", "Submitted", "ValidatorSlashed"]

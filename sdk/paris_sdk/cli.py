@@ -1,19 +1,24 @@
-"""The `paris` command line: `paris devnet up|hosts|down|status`, `paris job submit|watch|sample|admit|remove|cancel`,
+"""The `paris` command line: `paris devnet up|hosts|down|status`, `paris job
+submit|list|status|dashboard|watch|sample|admit|remove|cancel`,
 `paris market deploy|bootstrap`, `paris demo`, `paris verify-merge`."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import typer
 from web3 import Web3
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn
+from rich import filesize
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn, TimeElapsedColumn
+from rich.text import Text
 from rich.table import Table
 
 from paris_node.content.sealing import SealingError
@@ -23,7 +28,7 @@ from paris_node.market.index import MarketIndexError
 from paris_node.net.network import bootstrap_peer
 from paris_node.net.p2p import P2PError
 from paris_node.roles.aggregator import AggregatorError, verify_merge
-from paris_node.runtime.cli import stop_on_signal
+from paris_node.runtime.cli import settings, stop_on_signal, with_version
 from paris_node.runtime.config import ConfigError
 from paris_node.runtime.devnet import (DEVNET_MARKET, DEVNET_PASSWORD, Devnet, DevnetError, DevnetInfo, down, supervise,
                                        up_detached)
@@ -31,14 +36,16 @@ from paris_node.runtime.multihost import MultiHost
 from paris_node.runtime.testbed import TestbedError
 from paris_node.runtime.deployment import deploy_market
 from paris_node.runtime.keys import KEY_ENV, PASSWORD_ENV, SigningKeyError, load_account
-from paris_sdk.client import Client, JobError, JobRequest, Merged
+from paris_node.settings import SettingError
+from paris_sdk.client import UPLOADING, Client, JobError, JobRequest, JobSummary, Merged
+from paris_sdk.dashboard import serve_dashboard
 from paris_sdk.demo import DemoSettings, run_demo
 
 DEFAULT_DEVNET_DIR = Path(".paris/devnet")
 USER_ERRORS = (DevnetError, ChainError, StoreError, ConfigError, SigningKeyError, P2PError, AggregatorError,
                MarketIndexError, TestbedError, JobError, SealingError, TimeoutError)
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 200)  # piped: tables and lines unwrapped
 app = typer.Typer(help="Paris: train video diffusion experts on a decentralized market.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 devnet_app = typer.Typer(help="Run a local devnet: anvil, an IPFS daemon and the market contract.",
@@ -50,8 +57,8 @@ app.add_typer(job_app, name="job")
 market_app = typer.Typer(help="Stand up a market on any EVM chain for others to join.", no_args_is_help=True)
 app.add_typer(market_app, name="market")
 
-DirOption = typer.Option(DEFAULT_DEVNET_DIR, "--dir", help="Where the devnet keeps its state and logs.")
-RoleOption = typer.Option("requester", "--as", help="The devnet account to act as.")
+DirOption = typer.Option(DEFAULT_DEVNET_DIR, "--dir", "--devnet", help="Where the devnet keeps its state and logs.")
+RoleOption = typer.Option("requester", "--as", "--role", help="The devnet account to act as.")
 ConfigOption = typer.Option(None, "--config", help="Join the deployment a TOML config names instead of the devnet "
                                                    "(key: its keystore, or PARIS_PRIVATE_KEY).")
 
@@ -257,6 +264,25 @@ def verify_merge_command(job: int, expert: int, version: int, directory: Path = 
     raise typer.Exit(1)
 
 
+DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
+FLAGS = {"reward_eth": "--reward", "deadline_s": "--deadline", "reveal_window_s": "--reveal-window",
+         "synthetic_clips": "--clips"}  # a JobRequest setting -> the `job submit` option that sets it
+
+
+def _flag(setting: str) -> str:
+    """The command-line option of a job setting ("model.dim" is set by --model)."""
+    name = setting.split(".")[0]
+    return FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
+def _seconds(setting: str, text: str) -> int:
+    """A duration such as 90s, 30m, 24h or 7d (plain numbers are seconds)."""
+    match = DURATION.fullmatch(text.strip())
+    if match is None:
+        raise SettingError(setting, text, "is not a duration such as 3600s, 30m, 24h or 7d")
+    return round(float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)])
+
+
 @job_app.command("submit")
 def job_submit(clips: Path | None = typer.Argument(None, help="Folder of video clips (default: the synthetic set)."),
                experts: int = typer.Option(2, "--experts", help="Experts (one per cluster of clips)."),
@@ -265,6 +291,13 @@ def job_submit(clips: Path | None = typer.Argument(None, help="Folder of video c
                model: str = typer.Option("tiny", "--model", help="Model size: tiny, small or base."),
                local_steps: int = typer.Option(20, "--local-steps", help="Steps each miner trains per round."),
                segment_steps: int = typer.Option(5, "--segment-steps", help="Steps per trace segment (divides it)."),
+               deadline: str = typer.Option("24h", "--deadline", help="How long the job takes deltas (30m, 24h, "
+                                                                      "7d); the escrow is locked until then."),
+               reveal_window: str = typer.Option("1h", "--reveal-window", help="How long a miner has to reveal "
+                                                                               "challenged states."),
+               quorum: int = typer.Option(1, "--quorum", help="Validator votes each delta's decision needs."),
+               challenges: int = typer.Option(1, "--challenges", help="Random segments replayed per delta "
+                                                                      "(besides the last)."),
                private: bool = typer.Option(False, "--private",
                                             help="Encrypt everything; only admitted nodes read it."),
                admit: list[str] = typer.Option([], "--admit", help="Node (address or devnet role) a private job "
@@ -273,16 +306,69 @@ def job_submit(clips: Path | None = typer.Argument(None, help="Folder of video c
                                                                                   "job's aggregator."),
                directory: Path = DirOption, role: str = RoleOption, config_file: Path | None = ConfigOption) -> None:
     """Cluster the clips, upload them, and escrow the reward for a new job."""
-    with console.status("clustering clips, training the router, uploading..."):
-        client = _client(directory, role, config_file)
-        job_id = client.create_job(JobRequest(clips, experts=experts, rounds=rounds, reward_eth=reward, model=model,
-                                              local_steps=local_steps, segment_steps=segment_steps,
-                                              aggregator=_account(directory, aggregator), private=private,
-                                              admit=[_account(directory, who) for who in admit]))
-    spec = client.spec(job_id)
-    readers = f"; private, readable by {', '.join(sorted(client.members(job_id)))}" if private else ""
-    console.print(f"job {job_id} is open: {spec.experts} experts x {rounds} rounds, {rounds * reward:g} ETH escrowed"
-                  f"{readers}; follow it with `paris job watch {job_id}`", soft_wrap=True)
+    request = JobRequest(clips, experts=experts, rounds=rounds, reward_eth=reward, model=model,
+                         local_steps=local_steps, segment_steps=segment_steps,
+                         deadline_s=_seconds("deadline_s", deadline),
+                         reveal_window_s=_seconds("reveal_window_s", reveal_window), quorum=quorum,
+                         challenges=challenges, private=private)
+    client = _client(directory, role, config_file)
+    bars = Progress(TextColumn("{task.description:<20}"), BarColumn(), _Amount(), TimeElapsedColumn(), console=console)
+    tasks: dict[str, TaskID] = {}
+
+    def show(stage: str, done: int, total: int) -> None:
+        if not tasks:
+            bars.start()  # at the first step: a setting refused before it prints its one line alone
+        if stage not in tasks:
+            tasks[stage] = bars.add_task(stage, total=total, bytes=stage == UPLOADING)
+        bars.update(tasks[stage], completed=done, total=total)
+
+    try:
+        job_id = client.create_job(dataclasses.replace(request, aggregator=_account(directory, aggregator),
+                                                       admit=[_account(directory, who) for who in admit]), show)
+    finally:
+        if tasks:
+            bars.stop()
+    _opened(client, job_id, directory, config_file)
+
+
+class _Amount(ProgressColumn):
+    """done/total, in bytes for the uploads."""
+
+    def render(self, task: Task) -> Text:
+        if task.fields.get("bytes"):
+            return Text(f"{filesize.decimal(int(task.completed))}/{filesize.decimal(int(task.total or 0))}")
+        return Text(f"{task.completed:.0f}/{task.total:.0f}")
+
+
+def _opened(client: Client, job_id: int, directory: Path, config_file: Path | None) -> None:
+    """What a requester needs once a job is open: its terms, what each role runs for it to move, where to watch."""
+    job, spec = client.chain.job(job_id), client.spec(job_id)
+    join = f"--config {config_file}" if config_file is not None else f"--dir {directory}"
+    readers = f"; private, readable by {', '.join(sorted(client.members(job_id)))}" if spec.private else ""
+    console.print(f"job {job_id} is open: {spec.experts} experts x {job.rounds} rounds, "
+                  f"{job.rounds * job.reward_per_round / 10**18:g} ETH escrowed until "
+                  f"{_when(job.deadline, client.chain.timestamp())}"
+                  f"{readers}", soft_wrap=True)
+    console.print("For it to move, run each of these (its own terminal or host):", soft_wrap=True)
+    for who, command in (("miners", f"paris-miner mine {join} --as miner-1 --job {job_id}"),
+                         ("validators", f"paris-validator validate {join} --as validator-1"),
+                         (f"its aggregator {job.aggregator}", f"paris-miner aggregate {join} --as aggregator "
+                                                               f"--job {job_id}")):
+        console.print(f"  {who}: {command}", soft_wrap=True, highlight=False)
+    console.print(f"Watch it: paris job watch {job_id}, paris job status {job_id} or paris job dashboard {job_id} "
+                  f"({join})", soft_wrap=True, highlight=False)
+
+
+def _when(stamp: int, now: int) -> str:
+    """A chain time as a UTC date, and how long from `now` (chain time too)."""
+    left = stamp - now
+    span = f"in {_span(left)}" if left >= 0 else f"{_span(-left)} ago"
+    return f"{datetime.fromtimestamp(stamp, UTC):%Y-%m-%d %H:%M} UTC ({span})"
+
+
+def _span(seconds: float) -> str:
+    days, rest = divmod(int(seconds), 86400)
+    return f"{days}d {rest // 3600}h" if days else f"{rest // 3600}h {rest % 3600 // 60:02d}m"
 
 
 def _account(directory: Path, who: str) -> str:
@@ -334,6 +420,82 @@ def job_sample(job: int, out: Path = typer.Option(Path("sample.gif"), "--out", h
     console.print(f"wrote {path}")
 
 
+@job_app.command("list")
+def job_list(directory: Path = DirOption, role: str = RoleOption, config_file: Path | None = ConfigOption) -> None:
+    """Every job on the market: its size, progress, escrow and deadline."""
+    client = _client(directory, role, config_file)
+    client.index.sync()
+    now = client.chain.timestamp()
+    table = Table(title=f"jobs on market {client.chain.address}")
+    for column in ("job", "experts x rounds", "versions", "escrow ETH", "deadline", "state"):
+        table.add_column(column, no_wrap=True)
+    for entry in client.index.jobs:
+        summary = client.summary(entry.job_id)
+        job = summary.job
+        table.add_row(str(entry.job_id), f"{job.experts} x {job.rounds}", " ".join(map(str, summary.versions)),
+                      f"{job.escrow / 10**18:.4f}", _when(job.deadline, now), _state(summary))
+    if not client.index.jobs:
+        console.print(f"no jobs on market {client.chain.address} yet: open one with `paris job submit`",
+                      soft_wrap=True)
+        return
+    console.print(table)
+
+
+def _state(summary: JobSummary) -> str:
+    return "closed" if summary.job.closed else "finished" if summary.finished else \
+        "deadline passed" if summary.now > summary.job.deadline else "open"
+
+
+@job_app.command("status")
+def job_status(job: int, directory: Path = DirOption, role: str = RoleOption,
+               config_file: Path | None = ConfigOption,
+               active_s: int = typer.Option(3600, "--active-s", help="A miner whose latest delta is this recent "
+                                                                   "counts as active.")) -> None:
+    """One job: escrow, deadline, each expert's version and held-out loss, deltas, and its active miners."""
+    client = _client(directory, role, config_file)
+    summary = client.summary(job)
+    terms = summary.job
+    console.print(f"job {job}: {_state(summary)}; {terms.experts} experts x {terms.rounds} rounds; escrow "
+                  f"{terms.escrow / 10**18:.4f} ETH left of {terms.rounds * terms.reward_per_round / 10**18:g}; "
+                  f"deadline {_when(terms.deadline, summary.now)}", soft_wrap=True, highlight=False)
+    console.print(f"requester {terms.requester}, aggregator {terms.aggregator}; deltas: {summary.deltas} "
+                  f"submitted, {summary.passed} passed, {summary.failed} failed", soft_wrap=True, highlight=False)
+    table = Table(title="experts")
+    for column in ("expert", "version", "held-out loss (v0 -> now)"):
+        table.add_column(column)
+    for expert, version in enumerate(summary.versions):
+        first, now = client.held_out_loss(job, expert, 0), client.held_out_loss(job, expert, version)
+        table.add_row(str(expert), f"{version}/{terms.rounds}", f"{first:.4f} -> {now:.4f}")
+    console.print(table)
+    active = {m: t for m, t in summary.miners.items() if summary.now - t <= active_s}
+    if not active:
+        console.print(f"no miner sent a delta in the last {_span(active_s)}: start one with `paris-miner mine "
+                      f"--job {job}`", soft_wrap=True)
+    for miner, at in sorted(active.items(), key=lambda item: -item[1]):
+        console.print(f"  miner {miner}: latest delta {_span(summary.now - at)} ago", soft_wrap=True,
+                      highlight=False)
+
+
+@job_app.command("dashboard")
+def job_dashboard(job: int, port: int = typer.Option(8700, "--port", help="Port to serve on (0: any free port)."),
+                  host: str = typer.Option("127.0.0.1", "--host", help="Address to serve on."),
+                  work_dir: Path = typer.Option(Path(".paris/dashboard"), "--work-dir",
+                                                help="The observer's p2p identity and the latest sample."),
+                  directory: Path = DirOption, role: str = RoleOption,
+                  config_file: Path | None = ConfigOption) -> None:
+    """Serve the job's live dashboard until Ctrl-C: experts and their loss, deltas, payouts, every participant's
+    liveness and the latest sample."""
+    client = _client(directory, role, config_file)
+    client.spec(job)  # a job that does not exist is refused before anything is served
+    stop = stop_on_signal()
+    served = serve_dashboard(client, job, work_dir, settings(config_file, directory).p2p_bootstrap, port, host)
+    try:
+        console.print(f"dashboard of job {job}: {served.url} (Ctrl-C stops it)", soft_wrap=True)
+        _wait(stop)
+    finally:
+        served.stop()
+
+
 @job_app.command("cancel")
 def job_cancel(job: int, directory: Path = DirOption, role: str = RoleOption,
                config_file: Path | None = ConfigOption) -> None:
@@ -347,10 +509,15 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("libp2p").setLevel(logging.CRITICAL)  # redials of daemons that just stopped
+    with_version(app, "paris")
     try:
         app()
+    except SettingError as exc:
+        console.print(f"[red]error:[/red] {_flag(exc.setting)} {exc.value}: {exc.problem}", soft_wrap=True,
+                      markup=True, highlight=False)
+        sys.exit(1)
     except USER_ERRORS as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
         sys.exit(1)
     except httpx.HTTPError as exc:
         console.print(f"[red]error:[/red] network request failed: {exc}")

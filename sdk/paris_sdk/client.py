@@ -12,11 +12,13 @@ key is sealed to the requester, the aggregator and the nodes named in `admit` (s
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,18 +33,20 @@ from paris_node.data.synthetic import synthetic_set
 from paris_node.data.video import VideoError, write_strip, write_video
 from paris_node.learning.checkpoint import Checkpoint
 from paris_node.learning.coherence import coherence
-from paris_node.learning.jobspec import JobSpec, JobSpecError
+from paris_node.learning.evaluate import held_out_loss
+from paris_node.learning.jobspec import JobSpec
 from paris_node.learning.merge import OuterParams
-from paris_node.market.chain import Chain, Event, EventCursor, JobTerms, cid_from_chain
+from paris_node.market.chain import Chain, DeltaState, Event, EventCursor, Job, JobTerms, cid_from_chain
 from paris_node.market.index import MarketIndex
 from paris_node.market.keyring import Content, JobKeys, Keyring, Keyrings, SealedContent
-from paris_node.model.dit import VideoDiT, named_config
+from paris_node.model.dit import DiTConfig, VideoDiT, named_config
 from paris_node.model.pipeline import Pipeline
 from paris_node.model.router import router_from_bytes, router_to_bytes, train_router
 from paris_node.runtime.cli import connect, endpoints, settings
 from paris_node.runtime.config import load as load_config
 from paris_node.runtime.deployment import check_deployment
 from paris_node.runtime.keys import load_account
+from paris_node.settings import UINT96, check
 
 log = logging.getLogger(__name__)
 ETH = 10**18
@@ -53,7 +57,21 @@ class JobError(ValueError):
     """A job request that cannot be carried out; the message says what to change."""
 
 
+READING, CLUSTERING, ROUTER, UPLOADING, ESCROW = STAGES = (
+    "reading clips", "clustering clips", "training the router", "uploading", "escrow transaction")
+StepProgress = Callable[[str, int, int], None]  # (one of STAGES, done, total); uploads count bytes
+
+
 # ----------------------------------------------------------------------------- progress events
+
+
+class DeltaId(int):
+    """A delta id, shown in hex as the CLI and the daemons show it."""
+
+    def __repr__(self) -> str:
+        return f"{self:#x}"
+
+    __str__ = __repr__
 
 
 def _short(delta_id: int) -> str:
@@ -189,12 +207,13 @@ class JobFeed:
         return [p for event in self.chain.events(self.cursor) if (p := self._progress(event)) is not None]
 
     def _progress(self, event: Event) -> Progress | None:
-        a, name = event.args, event.name
+        name = event.name
+        a: dict[str, Any] = {k: DeltaId(v) if k == "deltaId" else v for k, v in event.args.items()}
         if name == "DeltaSubmitted" and a["jobId"] == self.job_id:
             self.ours.add(a["deltaId"])
             return Submitted(event.block, a["deltaId"], a["miner"], a["expert"], a["baseVersion"])
         if name == "ExpertFinalized" and a["jobId"] == self.job_id:
-            return Merged(event.block, a["expert"], a["version"], tuple(a["mergedDeltaIds"]),
+            return Merged(event.block, a["expert"], a["version"], tuple(map(DeltaId, a["mergedDeltaIds"])),
                           str(cid_from_chain(a["checkpointDigest"], a["checkpointCodec"])))
         if a.get("deltaId") not in self.ours:
             return None
@@ -216,7 +235,8 @@ class JobFeed:
 
 @dataclass(frozen=True)
 class JobRequest:
-    """What a requester chooses for a new job. `Client.create_job` checks it (settings, clips, balance) before
+    """What a requester chooses for a new job. Making one checks every setting (a `SettingError` names the one
+    out of bounds); `Client.create_job` then checks the market's own bounds, the clips and the balance before
     anything is uploaded or escrowed.
 
     `reward_eth` is paid per round (split between the experts' merges); the escrow is rounds x reward. A
@@ -243,6 +263,44 @@ class JobRequest:
     admit: Sequence[str] = ()
     ema_decay: float = 0.99  # the EMA of each expert's checkpoints that samples come from (0: none)
 
+    def __post_init__(self) -> None:
+        """Refuse a setting out of bounds, naming it (`SettingError`); the spec's own settings through `shape`."""
+        for name, low, high in (("experts", 1, 2**16 - 1), ("rounds", 1, 100_000), ("synthetic_clips", 2, 100_000),
+                                ("deadline_s", 60, 10 * 365 * 86400), ("reveal_window_s", 1, 2**24 - 1),
+                                ("quorum", 1, 255), ("challenges", 1, 255), ("seed", 0, 2**63 - 1)):
+            check(name, getattr(self, name), low, high)
+        check("reward_eth", self.reward_eth, 0, UINT96 / ETH / self.rounds, integer=False, above=True)
+        self.shape()
+
+    def shape(self) -> JobSpec:
+        """The job's spec before anything is uploaded: its model and training settings, placeholder CIDs."""
+        return JobSpec(name=self.name, model=replace(named_config(self.model), num_labels=0),
+                       shards=("-",) * self.experts, initial=("-",) * self.experts, job_seed=self.seed,
+                       local_steps=self.local_steps, segment_steps=self.segment_steps, batch=self.batch,
+                       outer=OuterParams(ema_decay=self.ema_decay))
+
+
+PASSED_STATES = (DeltaState.PASSED, DeltaState.MERGED, DeltaState.PAID)
+FAILED_STATES = (DeltaState.FAILED, DeltaState.SLASHED)
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """Where a job stands (`Client.summary`): chain times are unix seconds, `now` the chain's."""
+
+    job_id: int
+    job: Job
+    versions: tuple[int, ...]  # each expert's checkpoint version
+    deltas: int  # submitted
+    passed: int
+    failed: int
+    miners: dict[str, int]  # miner -> chain time of its latest delta
+    now: int
+
+    @property
+    def finished(self) -> bool:
+        return self.job.closed or all(v >= self.job.rounds for v in self.versions)
+
 
 @dataclass(frozen=True)
 class SampleQuality:
@@ -262,6 +320,7 @@ class Client:
         self.chain, self.store, self.from_block = chain, store, from_block
         self.index = MarketIndex(chain, from_block)
         self.keyrings = Keyrings(chain, store.get, chain.account) if chain.account is not None else None
+        self._clips_of: dict[str, ClipSet] = {}  # evaluation clips by CID
 
     @classmethod
     def from_devnet(cls, directory: Path, role: str = "requester") -> Client:
@@ -285,68 +344,74 @@ class Client:
     # ------------------------------------------------------------------------- jobs
 
     def _check_terms(self, r: JobRequest) -> None:
-        """The bounds the market refuses terms outside of, checked before anything is uploaded or escrowed."""
-        for name, value, low, high in (("quorum", r.quorum, 1, self.chain.call("MAX_QUORUM")),
-                                       ("challenges", r.challenges, 1, self.chain.call("MAX_CHALLENGES")),
-                                       ("reveal window (s)", r.reveal_window_s, self.chain.call("MIN_REVEAL_WINDOW"),
-                                        2**24 - 1)):
-            if not low <= value <= high:
-                raise JobError(f"{name} {value} is outside what the market accepts ({low}..{high})")
+        """The bounds this market's contract sets on top of the terms' own, checked before anything is uploaded."""
+        check("quorum", r.quorum, 1, self.chain.call("MAX_QUORUM"))
+        check("challenges", r.challenges, 1, self.chain.call("MAX_CHALLENGES"))
+        check("reveal_window_s", r.reveal_window_s, self.chain.call("MIN_REVEAL_WINDOW"))
 
-    def create_job(self, request: JobRequest) -> int:
+    def create_job(self, request: JobRequest, progress: StepProgress = lambda stage, done, total: None) -> int:
         """Open the job `request` describes; returns its id. Nothing is uploaded or escrowed unless every check
-        passes (see `JobRequest`)."""
+        passes (see `JobRequest`). `progress(stage, done, total)` follows each long step (`STAGES`; the uploads
+        count bytes)."""
         r = request
         if self.chain.account is None or self.keyrings is None:
             raise JobError("creating a job needs a signing account")
         aggregator = r.aggregator or self.chain.account.address
-        if r.experts < 1 or r.rounds < 1 or r.reward_eth <= 0:
-            raise JobError(f"experts ({r.experts}), rounds ({r.rounds}) and reward ({r.reward_eth}) must be positive")
         self._check_terms(r)
         reward_wei = int(r.reward_eth * ETH)
         balance = self.chain.w3.eth.get_balance(self.chain.account.address)
         if balance < r.rounds * reward_wei + GAS_RESERVE_WEI:
             raise JobError(f"{self.chain.account.address} holds {balance / ETH:.4f} ETH; {r.rounds} rounds x "
                            f"{r.reward_eth} ETH plus gas needs {(r.rounds * reward_wei + GAS_RESERVE_WEI) / ETH:.4f}")
-        try:
-            config = replace(named_config(r.model), num_labels=0)
-            shape = JobSpec(name=r.name, model=config, shards=("-",) * r.experts, initial=("-",) * r.experts,
-                            job_seed=r.seed, local_steps=r.local_steps, segment_steps=r.segment_steps, batch=r.batch,
-                            outer=OuterParams(ema_decay=r.ema_decay))
-        except (KeyError, ValueError, JobSpecError) as exc:  # checked before any work or upload
-            raise JobError(f"bad job settings: {exc}") from exc
+        shape = r.shape()
+        config = shape.model
         keyring: Keyring | None = None
         if r.private:
             readers = {self.chain.account.address, self._address(aggregator), *map(self._address, r.admit)}
             keyring, data_key = Keyring.first({a: self._public_key(a) for a in readers})
-        clip_set = self._clips(r.clips, config.frames, config.size, r.synthetic_clips, r.seed)
+        clip_set = self._clips(r.clips, config.frames, config.size, r.synthetic_clips, r.seed, progress)
         if len(clip_set) < 2 * r.experts:
             raise JobError(f"{len(clip_set)} clips are too few for {r.experts} experts (at least 2 per expert)")
+        progress(CLUSTERING, 0, 1)
         _, shard_of = fit_shards(clip_set, r.experts, r.seed)
         shards, evals = hold_out(split_shards(clip_set, shard_of, r.experts))
+        progress(CLUSTERING, 1, 1)
         log.info("%d clips clustered into shards of %s clips", len(clip_set), [len(s) for s in shards])
+        progress(ROUTER, 0, 1)
         router = train_router(clip_set, shard_of, r.experts, seed=r.seed) if r.experts > 1 else None
+        progress(ROUTER, 1, 1)
         upload: Content = self.store if keyring is None else SealedContent(self.store,
                                                                             lambda _: JobKeys(0, (data_key,)))
-        initial = []
-        for expert in range(r.experts):
-            torch.manual_seed(r.seed * 1000 + expert)
-            model_weights = dict(VideoDiT(config).state_dict())
-            initial.append(str(upload.add(Checkpoint(config, 0, expert, 0, model_weights, {}).to_bytes(),
-                                          name=f"expert-{expert}-v0.ckpt")))
+        data = {f"shard-{k}.clips": s.to_bytes() for k, s in enumerate(shards)}
+        data |= {f"eval-{k}.clips": e.to_bytes() for k, e in enumerate(evals)}
+        data |= {"router": router_to_bytes(router)} if router is not None else {}
+        checkpoints = (self._initial(config, r.seed, expert) for expert in range(r.experts))
+        first = next(checkpoints)  # every expert's is the same size
+        sent, total = 0, sum(map(len, data.values())) + r.experts * len(first)
+
+        def put(name: str, content: bytes) -> str:
+            nonlocal sent
+            cid = str(upload.add(content, name=name))
+            sent += len(content)
+            progress(UPLOADING, sent, total)
+            return cid
+
+        progress(UPLOADING, 0, total)
+        initial = tuple(put(f"expert-{e}-v0.ckpt", c) for e, c in enumerate(itertools.chain([first], checkpoints)))
+        cids = {name: put(name, content) for name, content in data.items()}
         spec = replace(shape, name=r.name or f"job of {len(clip_set)} clips",
-                       shards=tuple(str(upload.add(s.to_bytes(), name=f"shard-{k}.clips"))
-                                    for k, s in enumerate(shards)),
-                       evals=tuple(str(upload.add(e.to_bytes(), name=f"eval-{k}.clips")) for k, e in enumerate(evals)),
-                       initial=tuple(initial), router=str(upload.add(router_to_bytes(router), name="router"))
-                       if router is not None else "",
+                       shards=tuple(cids[f"shard-{k}.clips"] for k in range(r.experts)),
+                       evals=tuple(cids[f"eval-{k}.clips"] for k in range(len(evals))), initial=initial,
+                       router=cids.get("router", ""),
                        keyring=str(self.store.add(keyring.to_bytes(), name="keyring.json")) if keyring else "")
         spec_cid = self.store.add(spec.to_bytes(), name="job.json")
         terms = JobTerms(spec=spec_cid, experts=r.experts, rounds=r.rounds, reward_per_round_wei=reward_wei,
                          deadline=self.chain.timestamp() + r.deadline_s, aggregator=aggregator,
                          reveal_window_s=r.reveal_window_s, quorum=r.quorum,
                          challenges=r.challenges)
+        progress(ESCROW, 0, 1)
         job_id = self.chain.create_job(terms, escrow_wei=r.rounds * reward_wei)
+        progress(ESCROW, 1, 1)
         log.info("job %d created: spec %s, %d experts x %d rounds, escrow %.3f ETH", job_id, spec_cid, r.experts,
                  r.rounds, r.rounds * reward_wei / ETH)
         return job_id
@@ -424,11 +489,21 @@ class Client:
         return self.keyrings.content(job_id, spec, self.store)
 
     @staticmethod
-    def _clips(folder: Path | None, frames: int, size: int, count: int, seed: int) -> ClipSet:
+    def _initial(config: DiTConfig, seed: int, expert: int) -> bytes:
+        """An expert's version-0 checkpoint file: fresh weights seeded by the job's seed and the expert."""
+        torch.manual_seed(seed * 1000 + expert)
+        return Checkpoint(config, 0, expert, 0, dict(VideoDiT(config).state_dict()), {}).to_bytes()
+
+    @staticmethod
+    def _clips(folder: Path | None, frames: int, size: int, count: int, seed: int,
+               progress: StepProgress) -> ClipSet:
         if folder is None:
-            return synthetic_set(count, seed, frames, size)
+            progress(READING, 0, 1)
+            clips = synthetic_set(count, seed, frames, size)
+            progress(READING, 1, 1)
+            return clips
         try:
-            return ingest_folder(folder, frames, size)
+            return ingest_folder(folder, frames, size, lambda done, total: progress(READING, done, total))
         except (ClipSetError, VideoError) as exc:
             raise JobError(str(exc)) from exc
 
@@ -477,6 +552,31 @@ class Client:
         except SealingError as exc:
             raise JobError(f"job {job_id}: {exc}") from exc
         return Pipeline(experts, router)
+
+    def held_out_loss(self, job_id: int, expert: int, version: int, clips: int = 8) -> float:
+        """Flow-matching loss of one checkpoint version on clips it never trained on (the job's evaluation set;
+        the first clips of its shard for a job that has none)."""
+        spec = self.spec(job_id)
+        content = self.content(job_id, spec)
+        source = (spec.evals or spec.shards)[expert]
+        if source not in self._clips_of:
+            self._clips_of[source] = ClipSet.from_bytes(content.get(source), source=source)
+        cid = self.index.checkpoint_cid(spec, job_id, expert, version)
+        checkpoint = Checkpoint.from_bytes(content.get(cid), source=str(cid))
+        return held_out_loss(spec.model, checkpoint.weights, self._clips_of[source].videos[:clips], seed=0)
+
+    def summary(self, job_id: int) -> JobSummary:
+        """Where a job stands: its terms, each expert's version, its deltas and the miners who sent them."""
+        self._require_job(job_id)
+        self.index.sync()
+        deltas = self.index.deltas(job_id)
+        states = {d.delta_id: self.chain.delta(d.delta_id).state for d in deltas}
+        job = self.chain.job(job_id)
+        return JobSummary(job_id, job, tuple(self.chain.version_of(job_id, e) for e in range(job.experts)),
+                          len(deltas), sum(s in PASSED_STATES for s in states.values()),
+                          sum(s in FAILED_STATES for s in states.values()),
+                          {miner: self.chain.w3.eth.get_block(block)["timestamp"]
+                           for miner, block in {d.miner: d.block for d in deltas}.items()}, self.chain.timestamp())
 
     def sample(self, job_id: int, out: Path, seed: int = 0, steps: int = 20, frames: int | None = None) -> Path:
         """Sample one clip from the job's current experts and write it (GIF or MP4 by suffix)."""

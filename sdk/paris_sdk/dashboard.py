@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -19,12 +21,9 @@ from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel
 
 from paris_node.content.store import StoreError
-from paris_node.data.clips import ClipSet
-from paris_node.learning.checkpoint import Checkpoint
-from paris_node.learning.evaluate import held_out_loss
-from paris_node.market.chain import ChainError
-from paris_node.net.network import Network
-from paris_node.net.status_api import PeerReport
+from paris_node.market.chain import Chain, ChainError
+from paris_node.net.network import Members, Network
+from paris_node.net.status_api import PeerReport, StatusServer
 from paris_sdk.client import Client, Decided, JobFeed, Merged, Paid, Progress, Slashed, Submitted
 
 log = logging.getLogger(__name__)
@@ -77,7 +76,6 @@ class JobBoard:
         self._payouts: list[Transfer] = []
         self._slashes: list[Transfer] = []
         self._losses: dict[int, list[float]] = {e: [] for e in range(self.spec.experts)}
-        self._eval: dict[int, ClipSet] = {}
         self._samples = 0
         self._lock = threading.Lock()
 
@@ -89,7 +87,8 @@ class JobBoard:
         for expert in range(self.spec.experts):
             version = self.client.chain.version_of(self.job_id, expert)
             while len(self._losses[expert]) <= version:
-                self._losses[expert].append(self._loss(expert, len(self._losses[expert])))
+                self._losses[expert].append(self.client.held_out_loss(self.job_id, expert, len(self._losses[expert]),
+                                                                            EVAL_CLIPS))
         if merged or not self.sample_path.exists():
             drawing = self.sample_path.with_name("drawing.gif")  # never serve a half-written file
             self.client.sample(self.job_id, drawing, steps=8).replace(self.sample_path)
@@ -122,16 +121,6 @@ class JobBoard:
         if view is not None:
             self._deltas[delta_id] = view.model_copy(update={"state": state,
                                                              "score": score if score is not None else view.score})
-
-    def _loss(self, expert: int, version: int) -> float:
-        """Held-out flow-matching loss of one checkpoint version on the first clips of its shard."""
-        content = self.client.content(self.job_id, self.spec)
-        if expert not in self._eval:
-            shard = self.spec.shards[expert]
-            self._eval[expert] = ClipSet.from_bytes(content.get(shard), source=shard)
-        cid = self.client.index.checkpoint_cid(self.spec, self.job_id, expert, version)
-        checkpoint = Checkpoint.from_bytes(content.get(cid), source=str(cid))
-        return held_out_loss(self.spec.model, checkpoint.weights, self._eval[expert].videos[:EVAL_CLIPS], seed=0)
 
     def state(self) -> BoardState:
         job = self.client.chain.job(self.job_id)
@@ -176,3 +165,32 @@ def build_dashboard(board: JobBoard) -> FastAPI:
         return FileResponse(board.sample_path, media_type="image/gif", headers={"Cache-Control": "no-store"})
 
     return app
+
+
+@dataclass
+class ServedDashboard:
+    """A job's dashboard being served: its URL, and `stop` to end it."""
+
+    url: str
+    server: StatusServer
+    watcher: Network
+    halt: threading.Event
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.server.stop()
+        self.watcher.stop()
+
+
+def serve_dashboard(client: Client, job_id: int, work_dir: Path, bootstrap: Sequence[str] = (), port: int = 0,
+                    host: str = "127.0.0.1") -> ServedDashboard:
+    """Serve job `job_id`'s dashboard on host:port (0: any free port): the board follows the chain, and an
+    observer on the p2p network (its identity in `work_dir`) hears every participant's heartbeats."""
+    assert client.chain.account is not None, "an observer gossips under an account"
+    watcher = Network(client.chain.account, work_dir / "p2p.key", "observer",
+                      Members(Chain(client.chain.rpc_url, client.chain.address)), bootstrap=bootstrap).start()
+    board = JobBoard(client, job_id, work_dir, watcher)
+    server = StatusServer(build_dashboard(board), host, port).start()
+    halt = threading.Event()
+    threading.Thread(target=board.run, args=(halt, 1.0), name="dashboard", daemon=True).start()
+    return ServedDashboard(f"http://{host}:{server.port}/", server, watcher, halt)

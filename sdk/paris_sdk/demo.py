@@ -16,20 +16,17 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from paris_node.market.chain import Chain, EventCursor, SlashReason
-from paris_node.net.network import Members, Network
-from paris_node.net.status_api import StatusServer
 from paris_node.runtime.devnet import DEVNET_PASSWORD, DevnetInfo, die_with_parent
 from paris_node.runtime.keys import PASSWORD_ENV
 from paris_sdk.client import (Client, Collected, Decided, JobError, JobFeed, JobRequest, Merged, Paid, Progress,
                               Slashed, Submitted, ValidatorSlashed)
-from paris_sdk.dashboard import JobBoard, build_dashboard
+from paris_sdk.dashboard import serve_dashboard
 
 MINER = [sys.executable, "-c", "from paris_node.runtime.miner_cli import main; main()"]
 VALIDATOR = [sys.executable, "-c", "from paris_validator.cli import main; main()"]
@@ -118,13 +115,8 @@ def run_demo(devnet_dir: Path, work: Path, settings: DemoSettings, say: Callable
                                         env=env, preexec_fn=die_with_parent) for name, argv in commands.items()}
     say(f"started the aggregator, validator-1, a lazy validator (validator-2), {len(honest)} honest miners and a "
         f"cheating miner ({cheater}); logs in {logs}")
-    watcher = Network(client.chain.account, work / "dashboard" / "p2p.key", "observer",  # type: ignore[arg-type]
-                      Members(Chain(info.rpc_url, info.contract)), bootstrap=info.bootstrap).start()
-    board = JobBoard(client, job_id, work / "dashboard", watcher)
-    server = StatusServer(build_dashboard(board), port=settings.dashboard_port).start()
-    stop = threading.Event()
-    threading.Thread(target=board.run, args=(stop, 1.0), name="dashboard", daemon=True).start()
-    say(f"dashboard: http://127.0.0.1:{server.port}/")
+    dashboard = serve_dashboard(client, job_id, work / "dashboard", info.bootstrap, settings.dashboard_port)
+    say(f"dashboard: {dashboard.url}")
     try:
         versions: tuple[int, ...] = ()
         for event in client.follow(job_id, poll_s=1.0, timeout_s=settings.timeout_s):
@@ -139,9 +131,7 @@ def run_demo(devnet_dir: Path, work: Path, settings: DemoSettings, say: Callable
         sample = client.sample(job_id, work / "sample.gif")
         say(str(client.sample_quality(job_id, work / "real-vs-generated.png")))
     finally:
-        stop.set()
-        server.stop()
-        watcher.stop()
+        dashboard.stop()
         for process in processes.values():
             process.send_signal(signal.SIGTERM)
         for process in processes.values():

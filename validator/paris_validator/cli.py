@@ -41,7 +41,14 @@ def status(work_dir: Path = typer.Argument(Path(".paris/validator"), help="The v
     """Print what this validator decided about each delta, and what it could not check yet."""
     from paris_validator.daemon import load_records
 
-    for record in load_records(work_dir):
+    if not work_dir.is_dir():
+        typer.echo(f"error: {work_dir} is not a validator's work directory (paris-validator validate --work-dir)",
+                   err=True)
+        raise typer.Exit(1)
+    records = load_records(work_dir)
+    if not records:
+        typer.echo(f"{work_dir}: no deltas checked yet")
+    for record in records:
         verdict = "pass" if record.passed else f"FAIL {record.check}" if record.stage != "pending" else "pending"
         typer.echo(f"{record.delta_id:#x}  job {record.job_id} expert {record.expert} v{record.base_version}  "
                    f"{record.miner}  {verdict}  score {record.score}  {record.outcome}")

@@ -162,30 +162,46 @@ class ValidatorDaemon(Daemon):
                 if record.stage != "done":
                     self._done(record, "not finished: this validator was slashed")
             return self.guard("withdrawing what is owed", self._withdraw)
-        for record in sorted(self.records.values(), key=lambda r: r.order):
-            if record.stage == "done" or self.retry_at.get(record.delta_id, (0.0,))[0] > time.monotonic():
-                continue
-            if self.job_spec(record.job_id) is None:  # its job's spec is refused or cannot be read now
-                why = self.unfollowed.get(record.job_id, f"job {record.job_id} is not followed now")
-                if record.notes[-1:] != [why]:
-                    record.note(why)
-                    self._save(record)
-                continue
-            try:
-                self._advance(record)
-            except self.recoverable as exc:
-                if isinstance(exc, ContractRevert) and exc.error in UNABLE:  # retrying would never help
-                    log.error("delta %#x: %s", record.delta_id, exc)
-                    self._done(record, f"not finished: this validator may not act any more ({exc.error})")
-                    continue
-                record.note(f"{type(exc).__name__}: {exc}")
-                self._save(record)
-                log.warning("delta %#x: %s (will retry)", record.delta_id, exc)
+        due = [r for r in sorted(self.records.values(), key=lambda r: r.order) if self._due(r)]
+        for record in due:  # votes to seal, open or settle first: cheap, and each due by a deadline
+            if record.stage != "pending":
+                self._attempt(record)
+        for record in due:  # then checks, oldest first, one a pass: what comes due meanwhile is not missed
+            if record.stage == "pending":
+                self._attempt(record)
+                if record.stage != "pending":
+                    self._attempt(record)  # seal its vote now
+                    break
         for audit in self.auditor.open():
             if (spec := self.job_spec(audit.job_id)) is not None:
                 self.guard(f"auditing the merge of {audit.name}", self.auditor.audit, self.chain, self.index,
                            self._content(audit.job_id, spec), spec, audit)
         self.guard("withdrawing fees and slashing rewards", self._withdraw)
+
+    def _due(self, record: DeltaRecord) -> bool:
+        """Whether a record has work now: not done, not waiting to retry, and its job's spec readable."""
+        if record.stage == "done" or self.retry_at.get(record.delta_id, (0.0,))[0] > time.monotonic():
+            return False
+        if self.job_spec(record.job_id) is None:  # its job's spec is refused or cannot be read now
+            why = self.unfollowed.get(record.job_id, f"job {record.job_id} is not followed now")
+            if record.notes[-1:] != [why]:
+                record.note(why)
+                self._save(record)
+            return False
+        return True
+
+    def _attempt(self, record: DeltaRecord) -> None:
+        """Advance a record as far as it goes now; a failure is noted on it and retried on a later pass."""
+        try:
+            self._advance(record)
+        except self.recoverable as exc:
+            if isinstance(exc, ContractRevert) and exc.error in UNABLE:  # retrying would never help
+                log.error("delta %#x: %s", record.delta_id, exc)
+                self._done(record, f"not finished: this validator may not act any more ({exc.error})")
+                return
+            record.note(f"{type(exc).__name__}: {exc}")
+            self._save(record)
+            log.warning("delta %#x: %s (will retry)", record.delta_id, exc)
 
     def _withdraw(self) -> None:
         if self.chain.owed(self.address) > 0:
@@ -249,6 +265,13 @@ class ValidatorDaemon(Daemon):
         if record.stage == "pending" and (record.reveal_cid or record.is_dispute) and record.miner != self.address \
                 and not self.chain.on_committee(record.delta_id, self.address):
             return self._done(record, "not drawn for its committee: not checked")
+        if record.stage == "pending" and record.reveal_cid and not record.is_dispute and record.miner != self.address:
+            closed = self.chain.delta(record.delta_id).revealed_at + self.chain.vote_window
+            if self.chain.timestamp() > closed:  # a check now could not be voted: leave the time to the others
+                log.warning("delta %#x: its commit phase closed at %d before this validator checked it; not voted "
+                            "(too many deltas for this validator, or too short a vote window)", record.delta_id,
+                            closed)
+                return self._done(record, "its commit phase closed before it was checked: not voted")
         if record.stage == "pending":
             self._decide(record)
         if record.stage == "decided":

@@ -9,6 +9,7 @@ and resized (antialiased) so mixed sources can be combined.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +31,10 @@ def _to_square(video: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(cropped, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
 
 
-def ingest_folder(folder: Path, frames: int = 8, size: int | None = None) -> ClipSet:
-    """Every video file in `folder` (sorted by name), cut into clips; errors name the offending file."""
+def ingest_folder(folder: Path, frames: int = 8, size: int | None = None,
+                  on_file: Callable[[int, int], None] | None = None) -> ClipSet:
+    """Every video file in `folder` (sorted by name), cut into clips; errors name the offending file.
+    `on_file(done, total)` is told as each file is read."""
     if not folder.is_dir():
         raise ClipSetError(f"{folder}: not a folder of clips")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
@@ -40,7 +43,9 @@ def ingest_folder(folder: Path, frames: int = 8, size: int | None = None) -> Cli
     clips: list[torch.Tensor] = []
     names: list[str] = []
     shape: tuple[int, int] | None = None
-    for path in files:
+    for done, path in enumerate(files):
+        if on_file is not None:
+            on_file(done, len(files))
         count = 0
         for video in read_clips(path, frames):  # raises VideoError naming the file
             clip = torch.from_numpy(video).permute(0, 3, 1, 2).float() / 127.5 - 1.0
@@ -57,6 +62,8 @@ def ingest_folder(folder: Path, frames: int = 8, size: int | None = None) -> Cli
         if count == 0:
             raise ClipSetError(f"{path}: has {len(read_video(path))} frames, a clip needs {frames}")
         log.debug("%s: %d clips of %d frames", path.name, count, frames)
+    if on_file is not None:
+        on_file(len(files), len(files))
     return ClipSet(torch.stack(clips), None, names)
 
 

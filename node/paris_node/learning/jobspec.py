@@ -13,6 +13,7 @@ from typing import Any
 
 from paris_node.learning.codec import CodecParams
 from paris_node.learning.merge import OuterParams
+from paris_node.settings import SettingError, check
 from paris_node.learning.train import SegmentSpec
 from paris_node.model.dit import DiTConfig
 
@@ -49,12 +50,15 @@ class JobSpec:
             raise JobSpecError(f"{len(self.shards)} shards but {len(self.initial)} initial checkpoints")
         if self.evals and len(self.evals) != len(self.shards):
             raise JobSpecError(f"{len(self.shards)} shards but {len(self.evals)} evaluation sets")
-        if self.segment_steps < 1 or self.local_steps % self.segment_steps:
-            raise JobSpecError(f"local_steps ({self.local_steps}) must be a multiple of segment_steps "
-                               f"({self.segment_steps})")
-        if not 0 <= self.replay_tolerance <= MAX_REPLAY_TOLERANCE:
-            raise JobSpecError(f"replay_tolerance {self.replay_tolerance} is outside [0, {MAX_REPLAY_TOLERANCE}] "
-                               f"(larger values would pass a segment with a step skipped)")
+        check("local_steps", self.local_steps, 1, 1_000_000)
+        check("segment_steps", self.segment_steps, 1, self.local_steps)
+        if self.local_steps % self.segment_steps:
+            raise SettingError("segment_steps", self.segment_steps, f"must divide local_steps ({self.local_steps})")
+        check("batch", self.batch, 1, 4096)
+        check("lr", self.lr, 0, 1, integer=False, above=True)
+        check("max_delta_bytes", self.max_delta_bytes, 1, 2**40)
+        check("max_delta_norm", self.max_delta_norm, 0, None, integer=False, above=True)
+        check("replay_tolerance", self.replay_tolerance, 0, MAX_REPLAY_TOLERANCE, integer=False)
 
     @property
     def experts(self) -> int:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from paris_node.learning.train import deterministic
+from paris_node.settings import check
 
 
 class MergeError(ValueError):
@@ -34,8 +35,11 @@ class OuterParams:
     ema_decay: float = 0.0  # 0: the job keeps no EMA of its checkpoints; else the EMA's decay, warmed up
 
     def __post_init__(self) -> None:
-        if not 0 <= self.ema_decay < 1:
-            raise ValueError(f"ema_decay {self.ema_decay} is outside [0, 1)")
+        check("outer.lr", self.lr, 0, None, integer=False, above=True)
+        check("outer.momentum", self.momentum, 0, 1, integer=False, below=True)
+        check("outer.staleness_decay", self.staleness_decay, 0, 1, integer=False)
+        check("outer.staleness_bound", self.staleness_bound, 0, 2**16 - 1)
+        check("ema_decay", self.ema_decay, 0, 1, integer=False, below=True)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from paris_node.settings import SettingError, check, check_choice
+
 
 @dataclass(frozen=True)
 class DiTConfig:
@@ -31,6 +33,16 @@ class DiTConfig:
     num_labels: int = 0  # 0: unconditional; else labels 0..n-1, and n is the null label for guidance
     causal_time: bool = False  # temporal attention sees only past frames
 
+    def __post_init__(self) -> None:
+        for name, low, high in (("frames", 1, 1024), ("size", 1, 4096), ("channels", 1, 16), ("patch", 1, self.size),
+                                ("dim", 1, 65536), ("depth", 1, 1024), ("heads", 1, self.dim), ("num_labels", 0, None)):
+            check(f"model.{name}", getattr(self, name), low, high)
+        check("model.mlp_ratio", self.mlp_ratio, 0, 64, integer=False, above=True)
+        if self.size % self.patch:
+            raise SettingError("model.patch", self.patch, f"must divide model.size ({self.size})")
+        if self.dim % self.heads:
+            raise SettingError("model.heads", self.heads, f"must divide model.dim ({self.dim})")
+
     @property
     def tokens_per_frame(self) -> int:
         return (self.size // self.patch) ** 2
@@ -44,8 +56,7 @@ SIZES: dict[str, DiTConfig] = {
 
 
 def named_config(name: str, **overrides: Any) -> DiTConfig:
-    if name not in SIZES:
-        raise ValueError(f"unknown model size {name!r}; choose one of {', '.join(SIZES)}")
+    check_choice("model", name, SIZES)
     return replace(SIZES[name], **overrides)
 
 

@@ -58,13 +58,13 @@ class Presence:
     def peers(self) -> list[PeerReport]:
         return self.network.peer_reports() if self.network else []
 
-    def run(self, step: Callable[[], None], stop: threading.Event, poll_s: float) -> None:
-        """Call `step` until `stop`, pausing `poll_s` between passes or less when gossip brings news."""
+    def run(self, step: Callable[[], None], stop: threading.Event, pause_s: Callable[[], float]) -> None:
+        """Call `step` until `stop`, pausing `pause_s()` seconds between passes, or less when gossip brings news."""
         self.running = True
         try:
             while not stop.is_set():
                 step()
-                self._idle(stop, poll_s)
+                self._idle(stop, pause_s())
         finally:
             self.running = False
 

@@ -28,6 +28,8 @@ from paris_node.net.status_api import Status
 T = TypeVar("T")
 
 RECOVERABLE = (ChainError, StoreError, MarketIndexError, OSError, ValueError)
+UPKEEP = "cannot stake or read new jobs and events"
+MAX_BACKOFF_S = 30.0
 INDEX_FILE = "market-index.jsonl"
 
 
@@ -53,6 +55,8 @@ class Daemon:
         self.presence = presence or Presence()
         self.presence.watch_store(store)
         self.log = logging.getLogger(type(self).__module__)  # logs name the role's module, not this one
+        self.failing: dict[str, str] = {}  # what fails now -> why, said once (see `guard`)
+        self.failed_passes = 0  # passes in a row whose upkeep failed: the next pause backs off
 
     def step(self) -> None:
         """One pass: the shared upkeep (IPFS peering, keyring, stake, chain events, jobs), then this role's work."""
@@ -62,8 +66,11 @@ class Daemon:
             self.ensure_stake()
             self.on_events(self.index.sync())
             self.discover()
+            self.failed_passes = 0
+            self._recovered(UPKEEP)
         except self.recoverable as exc:
-            self.log.warning("cannot stake or read new jobs and events: %s", exc)
+            self.failed_passes += 1
+            self._failed(UPKEEP, exc)
         self.work()
 
     def on_events(self, events: list[Event]) -> None:
@@ -108,10 +115,27 @@ class Daemon:
     def guard(self, what: str, fn: Callable[..., T], *args: object) -> T | None:
         """`fn(*args)`; a recoverable failure is logged as `what` failing, retried on the next pass, and None."""
         try:
-            return fn(*args)
+            result = fn(*args)
         except self.recoverable as exc:
-            self.log.warning("%s: %s (will retry)", what, exc)
+            self._failed(what, exc)
             return None
+        self._recovered(what)
+        return result
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        """Say that `what` fails, once for as long as it fails the same way."""
+        if self.failing.get(what) != str(exc):
+            self.log.warning("%s: %s (will retry)", what, exc)
+            self.failing[what] = str(exc)
+
+    def _recovered(self, what: str) -> None:
+        if self.failing.pop(what, None) is not None:
+            self.log.info("%s: works again", what)
+
+    def pause_s(self, poll_s: float) -> float:
+        """Seconds to the next pass: `poll_s`, doubled for each pass in a row that could not reach the chain or
+        IPFS, up to MAX_BACKOFF_S."""
+        return min(poll_s * 2 ** min(self.failed_passes, 16), max(poll_s, MAX_BACKOFF_S))
 
     def ensure_stake(self) -> None:
         """Bond the market's minimum stake for this role when the account has none; stop work once slashed."""
@@ -131,4 +155,4 @@ class Daemon:
         self.log.info("staked %d wei as a %s", amount, self.role)
 
     def run(self, stop: threading.Event, poll_s: float = 1.0) -> None:
-        self.presence.run(self.step, stop, poll_s)
+        self.presence.run(self.step, stop, lambda: self.pause_s(poll_s))

@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,10 @@ from paris_node.runtime.keys import PASSWORD_ENV, SigningKeyError, load_account
 
 ConfigOption = typer.Option(None, "--config",
                             help="TOML config file (a paris table, or top level; see paris_node.runtime.config).")
-DevnetOption = typer.Option(Path(".paris/devnet"), "--devnet",
+DevnetOption = typer.Option(Path(".paris/devnet"), "--dir", "--devnet",
                             help="Directory of a devnet.json to join (used when the file exists).")
-RoleOption = typer.Option(None, "--role", help="Use the devnet's keystore for this role (e.g. miner-1).")
+RoleOption = typer.Option(None, "--as", "--role", help="Use the devnet's keystore of this account (miner-1..5, "
+                                                       "validator-1..2, aggregator, requester).")
 KeystoreOption = typer.Option(None, "--keystore", help=f"Encrypted keystore; its password in {PASSWORD_ENV}.")
 RpcOption = typer.Option(None, "--rpc", help="Ethereum JSON-RPC URL (overrides config and devnet).")
 IpfsOption = typer.Option(None, "--ipfs", help="IPFS (Kubo RPC API) URL (overrides config and devnet).")
@@ -92,17 +94,25 @@ def serve(config: Config, devnet: Path, role: str | None, work_dir: Path | None,
     run_until_signalled(daemon, config, work_dir)
 
 
-def stop_on_signal() -> threading.Event:
-    """An event that SIGTERM or SIGINT (Ctrl-C) sets, so a foreground process can stop in its own time."""
+def stop_on_signal(log: logging.Logger | None = None) -> threading.Event:
+    """An event that SIGTERM or SIGINT (Ctrl-C) sets, so a foreground process can stop in its own time; `log`
+    says so once."""
     stop = threading.Event()
+
+    def stopping(signum: int, _frame: object) -> None:
+        if log is not None and not stop.is_set():
+            log.info("%s: stopping once the current stage is done", signal.Signals(signum).name)
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, stopping)
     return stop
 
 
 def run_until_signalled(daemon: Daemon, config: Config, work_dir: Path) -> None:
     """Start the daemon's network and status API, run it until SIGTERM or SIGINT, then stop them."""
-    stop = stop_on_signal()
+    log = logging.getLogger(type(daemon).__module__)
+    stop = stop_on_signal(log)
     network, server = daemon.presence.network, None
     if network is not None:
         network.start()
@@ -119,12 +129,28 @@ def run_until_signalled(daemon: Daemon, config: Config, work_dir: Path) -> None:
             server.stop()
         if network is not None:
             network.stop()
+    log.info("stopped")
+
+
+def with_version(app: typer.Typer, name: str) -> None:
+    """Give `app` a --version option: the program's name and the installed paris-network version."""
+
+    def show(value: bool) -> None:
+        if value:
+            typer.echo(f"{name} {metadata.version('paris-network')}")
+            raise typer.Exit()
+
+    @app.callback()
+    def root(version: bool = typer.Option(False, "--version", callback=show, is_eager=True,
+                                          help="Print the version and exit.")) -> None:
+        del version
 
 
 def main(app: typer.Typer, name: str) -> None:
     """Run a daemon's Typer app; configuration and connection errors end it with one clear line."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    with_version(app, name)
     try:
         app()
     except (ConfigError, DevnetError, ChainError, StoreError, SigningKeyError, P2PError, StatusApiError) as exc:
