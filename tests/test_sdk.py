@@ -110,6 +110,8 @@ def test_the_job_commands_read_like_sentences_and_fail_with_a_reason(devnet: Dev
 
     sampled = paris("job", "sample", job_id, "--out", str(tmp_path / "first.gif"), "--steps", "2", *where)
     assert sampled.returncode == 0 and (tmp_path / "first.gif").exists(), sampled.stdout + sampled.stderr
+    assert re.search(r"sampled from expert 0 v0 \(0 steps a miner, held-out loss \d\.\d{4}\), expert 1 v0",
+                     sampled.stdout), sampled.stdout  # what it was sampled from
 
     # Any deployment, not only the devnet: endpoints and keystore from a config file, the password from the env.
     info = devnet

@@ -415,9 +415,15 @@ def job_sample(job: int, out: Path = typer.Option(Path("sample.gif"), "--out", h
                seed: int = typer.Option(0, "--seed"), steps: int = typer.Option(20, "--steps", help="Sampler steps."),
                directory: Path = DirOption, role: str = RoleOption, config_file: Path | None = ConfigOption) -> None:
     """Sample a clip from the job's current experts."""
+    client = _client(directory, role, config_file)
     with console.status("downloading the experts and sampling..."):
-        path = _client(directory, role, config_file).sample(job, out, seed=seed, steps=steps)
-    console.print(f"wrote {path}")
+        path = client.sample(job, out, seed=seed, steps=steps)
+        summary, spec = client.summary(job), client.spec(job)
+        losses = [client.held_out_loss(job, e, v) for e, v in enumerate(summary.versions)]
+    trained = ", ".join(f"expert {e} v{v} ({v * spec.local_steps} steps a miner, held-out loss {loss:.4f})"
+                        for e, (v, loss) in enumerate(zip(summary.versions, losses, strict=True)))
+    console.print(f"wrote {path}: sampled from {trained}; {summary.passed} deltas passed of {summary.deltas}",
+                  soft_wrap=True, highlight=False)
 
 
 @job_app.command("list")

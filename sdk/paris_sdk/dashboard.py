@@ -1,5 +1,6 @@
-"""A live web dashboard of one job: experts and rounds, deltas and scores, miners and their liveness, the
-held-out loss of every checkpoint version, payouts, slashes and the latest sample video.
+"""A live web dashboard of one job: experts and rounds, the held-out loss of every checkpoint version, every
+participant (aggregator, miners, validators) with its liveness, deltas and scores, payouts, slashes, the deadline
+and the latest sample video.
 
 `JobBoard` keeps the state current from the chain (and heartbeats, when it has a p2p network); the
 FastAPI app serves it as JSON (`/api/state`), the page (`/`) that renders it every second, and the latest
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -24,7 +26,7 @@ from paris_node.content.store import StoreError
 from paris_node.market.chain import Chain, ChainError
 from paris_node.net.network import Members, Network
 from paris_node.net.status_api import PeerReport, StatusServer
-from paris_sdk.client import Client, Decided, JobFeed, Merged, Paid, Progress, Slashed, Submitted
+from paris_sdk.client import Client, Decided, JobFeed, Merged, Paid, Progress, Scored, Slashed, Submitted
 
 log = logging.getLogger(__name__)
 EVAL_CLIPS = 8
@@ -53,10 +55,19 @@ class Transfer(BaseModel):
     delta_id: str
 
 
+class ParticipantView(BaseModel):
+    role: str  # miner, validator, aggregator
+    address: str
+    work: str  # what it did for this job
+
+
 class BoardState(BaseModel):
     job: int
     name: str
     escrow_eth: float
+    deadline: int  # chain time
+    now: int  # chain time when read
+    participants: list[ParticipantView]
     experts: list[ExpertView]
     deltas: list[DeltaView]
     payouts: list[Transfer]
@@ -71,10 +82,14 @@ class JobBoard:
         self.client, self.job_id, self.network = client, job_id, network
         self.sample_path = sample_dir / "latest.gif"
         self.spec = client.spec(job_id)
+        if network is not None:  # heard before it bonds its stake at its first merge
+            network.members.vouch(client.chain.job(job_id).aggregator)
         self._feed = JobFeed(client.chain, job_id, client.from_block)
         self._deltas: dict[int, DeltaView] = {}
         self._payouts: list[Transfer] = []
         self._slashes: list[Transfer] = []
+        self._votes: Counter[str] = Counter()  # validator -> votes opened on this job's deltas
+        self._merges = 0
         self._losses: dict[int, list[float]] = {e: [] for e in range(self.spec.experts)}
         self._samples = 0
         self._lock = threading.Lock()
@@ -104,7 +119,10 @@ class JobBoard:
             elif isinstance(event, Merged):
                 for delta_id in event.deltas:
                     self._set(delta_id, "merged")
+                self._merges += 1
                 return True
+            elif isinstance(event, Scored):
+                self._votes[event.validator] += 1
             elif isinstance(event, Decided):
                 self._set(event.delta_id, "passed" if event.passed else "failed",
                           event.score if event.passed else None)
@@ -124,15 +142,26 @@ class JobBoard:
 
     def state(self) -> BoardState:
         job = self.client.chain.job(self.job_id)
+        now = self.client.chain.timestamp()
+        peers = self.network.peer_reports() if self.network else []
         with self._lock:
-            return BoardState(job=self.job_id, name=self.spec.name, escrow_eth=job.escrow / ETH,
+            return BoardState(job=self.job_id, name=self.spec.name, escrow_eth=job.escrow / ETH, deadline=job.deadline,
+                              now=now, participants=self._participants(job.aggregator, peers),
                               experts=[ExpertView(expert=e, version=len(losses) - 1, rounds=job.rounds,
                                                   losses=[round(x, 5) for x in losses])
                                        for e, losses in self._losses.items()],
                               deltas=list(self._deltas.values()), payouts=list(self._payouts),
-                              slashes=list(self._slashes),
-                              peers=self.network.peer_reports() if self.network else [], samples=self._samples,
-                              updated=time.time())
+                              slashes=list(self._slashes), peers=peers, samples=self._samples, updated=time.time())
+
+    def _participants(self, aggregator: str, peers: list[PeerReport]) -> list[ParticipantView]:
+        """The aggregator, every miner and validator that worked on the job, and the ones heard that did not yet."""
+        deltas = Counter(d.miner for d in self._deltas.values())
+        views = [ParticipantView(role="aggregator", address=aggregator, work=f"{self._merges} merges"),
+                 *(ParticipantView(role="miner", address=m, work=f"{n} deltas") for m, n in deltas.items()),
+                 *(ParticipantView(role="validator", address=v, work=f"{n} votes") for v, n in self._votes.items())]
+        known = {v.address for v in views}
+        return views + [ParticipantView(role=p.role, address=p.address, work="heard; nothing for this job yet")
+                        for p in peers if p.address not in known and p.role in ("miner", "validator", "aggregator")]
 
     def run(self, stop: threading.Event, poll_s: float = 1.0) -> None:
         while not stop.is_set():

@@ -53,13 +53,14 @@ class InvalidCid(StoreError, ValueError):
 
 
 def parse_cid(value: str | bytes | CID) -> CID:
-    """Decode a CID from text (any multibase) or bytes; CIDs are compared decoded, never as strings."""
-    if isinstance(value, CID):
-        return value
+    """Decode a CID from text (any multibase) or bytes; CIDs are compared decoded, never as strings. A CIDv1 is
+    written in base32 from here on, as the chain's CIDs are (`cid_from_chain`), so logs, the CLI and cache files
+    all spell one CID the same way."""
     try:
-        return CID.decode(value)
+        cid = value if isinstance(value, CID) else CID.decode(value)
     except Exception as exc:  # multiformats raises several error types for malformed input
         raise InvalidCid(f"{value!r} is not a valid CID: {exc}") from exc
+    return cid.set(base="base32") if cid.version == 1 else cid
 
 
 def verify_block(cid: CID, block: bytes) -> None:
