@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -93,6 +94,14 @@ def test_miners_and_aggregator_finish_a_round_and_a_killed_miner_resumes(net) ->
             process.send_signal(signal.SIGTERM)
         for process in processes:
             process.wait(timeout=30)
+    for process, name in zip(processes, ("aggregator", "miner-1b", "miner-2", "validator"), strict=True):
+        said = (tmp / f"{name}.log").read_text()  # one line on SIGTERM, the stage finished, exit 0
+        assert process.returncode == 0 and said.count("SIGTERM: stopping once the current stage is done") == 1, name
+        assert ": stopped\n" in said, name
+    for program in ("paris_node.runtime.miner_cli", "paris_validator.cli"):
+        version = subprocess.run([sys.executable, "-c", f"from {program} import main; main()", "--version"],
+                                 capture_output=True, text=True, timeout=60)
+        assert version.returncode == 0 and re.fullmatch(r"paris-(miner|validator) \d+\.\d+\.\d+\n", version.stdout)
 
     decided = {e.args["deltaId"]: e.args["passed"] for e in requester.events(EventCursor(info.deploy_block),
                                                                               {"DeltaDecided"})}

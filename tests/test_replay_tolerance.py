@@ -10,11 +10,12 @@ import torch
 
 from paris_node.data.synthetic import synthetic_set
 from paris_node.learning.checkpoint import Checkpoint
-from paris_node.learning.jobspec import JobSpec, JobSpecError, segment_spec
+from paris_node.learning.jobspec import JobSpec, segment_spec
 from paris_node.learning.reveal import Reveal
 from paris_node.learning.train import TrainState, identical, run_segment, state_drift, state_hash
 from paris_node.model.dit import VideoDiT, named_config
 from paris_node.roles.miner import kept_reveal, train_round
+from paris_node.settings import SettingError
 from paris_validator.checks import CheckFailed, Submission, check_reveal, replay
 
 MINER = "0x" + "22" * 20
@@ -120,6 +121,6 @@ def test_a_lean_reveal_carries_only_the_challenged_starts_and_checks_the_same(tm
 
 @pytest.mark.parametrize("tolerance", [-1e-6, 0.05, float("nan")])
 def test_a_job_spec_refuses_a_tolerance_a_lazy_miner_would_pass(tolerance: float) -> None:
-    with pytest.raises(JobSpecError, match="replay_tolerance"):
+    with pytest.raises(SettingError, match="replay_tolerance"):
         JobSpec(name="t", model=named_config("tiny"), shards=("-",), initial=("-",), job_seed=0,
                 replay_tolerance=tolerance)

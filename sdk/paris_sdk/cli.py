@@ -350,9 +350,13 @@ def _opened(client: Client, job_id: int, directory: Path, config_file: Path | No
                   f"{_when(job.deadline, client.chain.timestamp())}"
                   f"{readers}", soft_wrap=True)
     console.print("For it to move, run each of these (its own terminal or host):", soft_wrap=True)
-    for who, command in (("miners", f"paris-miner mine {join} --as miner-1 --job {job_id}"),
-                         ("validators", f"paris-validator validate {join} --as validator-1"),
-                         (f"its aggregator {job.aggregator}", f"paris-miner aggregate {join} --as aggregator "
+
+    def key(role: str) -> str:  # a devnet account by its role; elsewhere each participant's own keystore
+        return f"--as {role}" if config_file is None else "--keystore KEYSTORE.json"
+
+    for who, command in (("miners", f"paris-miner mine {join} {key('miner-1')} --job {job_id}"),
+                         ("validators", f"paris-validator validate {join} {key('validator-1')}"),
+                         (f"its aggregator {job.aggregator}", f"paris-miner aggregate {join} {key('aggregator')} "
                                                                f"--job {job_id}")):
         console.print(f"  {who}: {command}", soft_wrap=True, highlight=False)
     console.print(f"Watch it: paris job watch {job_id}, paris job status {job_id} or paris job dashboard {job_id} "

@@ -180,11 +180,15 @@ class MinerDaemon(Daemon):
                 self.guard(f"prefetching job {job_id} expert {expert}", self._prefetch, job_id, spec, expert)
         due = [state for job_id, spec in sorted(self.specs.items())
                for state in self.guard(f"reading job {job_id}", self._training_states, job_id, spec) or ()]
-        for pipelined in (False, True):  # a new checkpoint of any expert before another lane on an old one
-            if any(self.guard(f"job {job_id} expert {expert}", self._advance_training, job_id, spec, job, expert,
-                              version, pipelined)
-                   for job_id, spec, job, expert, version in due if not self.slashed and job_id in self.specs):
-                break  # one delta a pass: the versions read for it may be old now
+        trained = False
+        for job_id, spec, job, expert, version in due:  # a new checkpoint of any expert before another lane
+            if not self.slashed and job_id in self.specs:  # (a version read before a training here is read again)
+                trained |= bool(self.guard(f"job {job_id} expert {expert}", self._advance_training, job_id, spec, job,
+                                           expert, None if trained else version))
+        if not trained:  # then one more lane on an old checkpoint, on the versions just read
+            any(self.guard(f"job {job_id} expert {expert}", self._advance_training, job_id, spec, job, expert, version,
+                           True)
+                for job_id, spec, job, expert, version in due if not self.slashed and job_id in self.specs)
         self._advance_deltas()
 
     def _advance_deltas(self) -> None:
@@ -206,10 +210,12 @@ class MinerDaemon(Daemon):
             lane += 1
         return lane if lane < self.lanes and lane <= job.staleness_bound and version + lane < job.rounds else None
 
-    def _advance_training(self, job_id: int, spec: JobSpec, job: Job, expert: int, version: int,
+    def _advance_training(self, job_id: int, spec: JobSpec, job: Job, expert: int, version: int | None,
                           pipelined: bool = False) -> bool:
-        """Train this miner's next delta on `version` of an expert when it has one due (a lane above 0 only when
-        `pipelined`); whether it trained."""
+        """Train this miner's next delta on `version` of an expert (None: read it now) when it has one due (a lane
+        above 0 only when `pipelined`); whether it trained."""
+        if version is None:
+            version = self.chain.version_of(job_id, expert)
         lane = self._lane(job_id, job, expert, version)
         if job.closed or lane is None or (lane > 0 and not pipelined):
             return False
