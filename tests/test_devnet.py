@@ -52,7 +52,7 @@ def test_blob_recorded_on_chain_is_fetched_and_verified_by_a_fresh_client(tmp_pa
         assert events[0].args["jobId"] == job_id
         recorded = cid_from_chain(events[0].args["specDigest"], events[0].args["specCodec"])
         assert events[0].args["escrow"] == 10**17
-        assert recorded == cid and str(recorded) != str(cid)  # equal decoded, spelled differently
+        assert recorded == cid and str(recorded) == str(cid)  # one spelling: base32, as the chain's CIDs
         with IpfsStore(reread.ipfs_api) as fresh:
             assert fresh.get(recorded) == blob
     finally:
