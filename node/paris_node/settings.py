@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 from collections.abc import Collection
 
-UINT96 = 2**96 - 1
+# the largest value of each unsigned type the contract's fields use
+UINT8, UINT16, UINT24, UINT32, UINT40, UINT64, UINT96 = (2**bits - 1 for bits in (8, 16, 24, 32, 40, 64, 96))
 
 
 class SettingError(ValueError):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from contextlib import contextmanager
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -46,7 +47,7 @@ from paris_node.runtime.cli import connect, endpoints, settings
 from paris_node.runtime.config import load as load_config
 from paris_node.runtime.deployment import check_deployment
 from paris_node.runtime.keys import load_account
-from paris_node.settings import UINT96, check
+from paris_node.settings import UINT8, UINT16, UINT24, UINT96, check
 
 log = logging.getLogger(__name__)
 ETH = 10**18
@@ -60,6 +61,14 @@ class JobError(ValueError):
 READING, CLUSTERING, ROUTER, UPLOADING, ESCROW = STAGES = (
     "reading clips", "clustering clips", "training the router", "uploading", "escrow transaction")
 StepProgress = Callable[[str, int, int], None]  # (one of STAGES, done, total); uploads count bytes
+
+
+@contextmanager
+def _step(progress: StepProgress, stage: str) -> Iterator[None]:
+    """A step with no parts to count: told to `progress` as 0 of 1 when it starts and 1 of 1 when it is done."""
+    progress(stage, 0, 1)
+    yield
+    progress(stage, 1, 1)
 
 
 # ----------------------------------------------------------------------------- progress events
@@ -265,9 +274,9 @@ class JobRequest:
 
     def __post_init__(self) -> None:
         """Refuse a setting out of bounds, naming it (`SettingError`); the spec's own settings through `shape`."""
-        for name, low, high in (("experts", 1, 2**16 - 1), ("rounds", 1, 100_000), ("synthetic_clips", 2, 100_000),
-                                ("deadline_s", 60, 10 * 365 * 86400), ("reveal_window_s", 1, 2**24 - 1),
-                                ("quorum", 1, 255), ("challenges", 1, 255), ("seed", 0, 2**63 - 1)):
+        for name, low, high in (("experts", 1, UINT16), ("rounds", 1, 100_000), ("synthetic_clips", 2, 100_000),
+                                ("deadline_s", 60, 10 * 365 * 86400), ("reveal_window_s", 1, UINT24),
+                                ("quorum", 1, UINT8), ("challenges", 1, UINT8), ("seed", 0, 2**63 - 1)):
             check(name, getattr(self, name), low, high)
         check("reward_eth", self.reward_eth, 0, UINT96 / ETH / self.rounds, integer=False, above=True)
         self.shape()
@@ -372,14 +381,12 @@ class Client:
         clip_set = self._clips(r.clips, config.frames, config.size, r.synthetic_clips, r.seed, progress)
         if len(clip_set) < 2 * r.experts:
             raise JobError(f"{len(clip_set)} clips are too few for {r.experts} experts (at least 2 per expert)")
-        progress(CLUSTERING, 0, 1)
-        _, shard_of = fit_shards(clip_set, r.experts, r.seed)
-        shards, evals = hold_out(split_shards(clip_set, shard_of, r.experts))
-        progress(CLUSTERING, 1, 1)
+        with _step(progress, CLUSTERING):
+            _, shard_of = fit_shards(clip_set, r.experts, r.seed)
+            shards, evals = hold_out(split_shards(clip_set, shard_of, r.experts))
         log.info("%d clips clustered into shards of %s clips", len(clip_set), [len(s) for s in shards])
-        progress(ROUTER, 0, 1)
-        router = train_router(clip_set, shard_of, r.experts, seed=r.seed) if r.experts > 1 else None
-        progress(ROUTER, 1, 1)
+        with _step(progress, ROUTER):
+            router = train_router(clip_set, shard_of, r.experts, seed=r.seed) if r.experts > 1 else None
         upload: Content = self.store if keyring is None else SealedContent(self.store,
                                                                             lambda _: JobKeys(0, (data_key,)))
         data = {f"shard-{k}.clips": s.to_bytes() for k, s in enumerate(shards)}
@@ -409,9 +416,8 @@ class Client:
                          deadline=self.chain.timestamp() + r.deadline_s, aggregator=aggregator,
                          reveal_window_s=r.reveal_window_s, quorum=r.quorum,
                          challenges=r.challenges)
-        progress(ESCROW, 0, 1)
-        job_id = self.chain.create_job(terms, escrow_wei=r.rounds * reward_wei)
-        progress(ESCROW, 1, 1)
+        with _step(progress, ESCROW):
+            job_id = self.chain.create_job(terms, escrow_wei=r.rounds * reward_wei)
         log.info("job %d created: spec %s, %d experts x %d rounds, escrow %.3f ETH", job_id, spec_cid, r.experts,
                  r.rounds, r.rounds * reward_wei / ETH)
         return job_id
@@ -498,10 +504,8 @@ class Client:
     def _clips(folder: Path | None, frames: int, size: int, count: int, seed: int,
                progress: StepProgress) -> ClipSet:
         if folder is None:
-            progress(READING, 0, 1)
-            clips = synthetic_set(count, seed, frames, size)
-            progress(READING, 1, 1)
-            return clips
+            with _step(progress, READING):
+                return synthetic_set(count, seed, frames, size)
         try:
             return ingest_folder(folder, frames, size, lambda done, total: progress(READING, done, total))
         except (ClipSetError, VideoError) as exc:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from paris_node.learning.train import deterministic
-from paris_node.settings import check
+from paris_node.settings import UINT16, check
 
 
 class MergeError(ValueError):
@@ -38,7 +38,7 @@ class OuterParams:
         check("outer.lr", self.lr, 0, None, integer=False, above=True)
         check("outer.momentum", self.momentum, 0, 1, integer=False, below=True)
         check("outer.staleness_decay", self.staleness_decay, 0, 1, integer=False)
-        check("outer.staleness_bound", self.staleness_bound, 0, 2**16 - 1)
+        check("outer.staleness_bound", self.staleness_bound, 0, UINT16)
         check("ema_decay", self.ema_decay, 0, 1, integer=False, below=True)
 
 

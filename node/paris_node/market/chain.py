@@ -32,7 +32,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCErro
 
 from paris_node.market.errors import ChainError, ChainUnreachable, ContractRevert, revert_hints
 from paris_node.market.headers import header_rlp
-from paris_node.settings import UINT96, check
+from paris_node.settings import UINT8, UINT16, UINT24, UINT32, UINT40, UINT64, UINT96, check
 
 log = logging.getLogger(__name__)
 
@@ -142,10 +142,10 @@ class JobTerms:
 
     def __post_init__(self) -> None:
         """The contract's field types bound every term (its own rules, such as MAX_QUORUM, come on top)."""
-        for name, low, high in (("experts", 1, 2**16 - 1), ("rounds", 1, 2**32 - 1),
-                                ("reward_per_round_wei", 0, UINT96), ("validator_fee_wei", 0, 2**64 - 1),
-                                ("deadline", 1, 2**40 - 1), ("reveal_window_s", 1, 2**24 - 1),
-                                ("staleness_bound", 0, 2**16 - 1), ("quorum", 1, 255), ("challenges", 1, 255)):
+        for name, low, high in (("experts", 1, UINT16), ("rounds", 1, UINT32), ("reward_per_round_wei", 0, UINT96),
+                                ("validator_fee_wei", 0, UINT64), ("deadline", 1, UINT40),
+                                ("reveal_window_s", 1, UINT24), ("staleness_bound", 0, UINT16), ("quorum", 1, UINT8),
+                                ("challenges", 1, UINT8)):
             check(name, getattr(self, name), low, high)
 
     def as_tuple(self) -> tuple[Any, ...]:
