@@ -265,13 +265,6 @@ class ValidatorDaemon(Daemon):
         if record.stage == "pending" and (record.reveal_cid or record.is_dispute) and record.miner != self.address \
                 and not self.chain.on_committee(record.delta_id, self.address):
             return self._done(record, "not drawn for its committee: not checked")
-        if record.stage == "pending" and record.reveal_cid and not record.is_dispute and record.miner != self.address:
-            closed = self.chain.delta(record.delta_id).revealed_at + self.chain.vote_window
-            if self.chain.timestamp() > closed:  # a check now could not be voted: leave the time to the others
-                log.warning("delta %#x: its commit phase closed at %d before this validator checked it; not voted "
-                            "(too many deltas for this validator, or too short a vote window)", record.delta_id,
-                            closed)
-                return self._done(record, "its commit phase closed before it was checked: not voted")
         if record.stage == "pending":
             self._decide(record)
         if record.stage == "decided":
