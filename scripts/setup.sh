@@ -29,7 +29,7 @@ if ! stamp_ok node_modules/.paris-stamp "$npm_hash"; then
   say "npm install from the lockfile (anvil, forge, solc-js, OpenZeppelin, js-ipfs)"
   # Not `npm ci`: js-ipfs lists optional WebRTC packages whose own optional dependency is a git tarball,
   # which `npm ci` rejects as out of sync although it is never installed.
-  npm install --no-save --no-audit --no-fund --loglevel=error
+  npm install --no-save --no-audit --no-fund --prefer-offline --loglevel=error
   echo "$npm_hash" > node_modules/.paris-stamp
 fi
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,11 +15,9 @@ from paris_node.runtime.devnet import (ChildCrashed, Devnet, DevnetError, Devnet
                                        up_detached)
 from paris_node.runtime.keys import load_account
 
-from helpers.processes import port_open
+from helpers.processes import paris, port_open
 
 pytestmark = pytest.mark.devnet  # starts devnets of its own
-
-PARIS = [sys.executable, "-c", "from paris_sdk.cli import main; main()"]
 
 
 def _wait_gone(pids: list[int], timeout_s: float = 20.0) -> bool:
@@ -93,25 +89,20 @@ def test_children_die_with_a_killed_supervisor(tmp_path: Path) -> None:
 
 def test_cli_up_status_down(tmp_path: Path) -> None:
     directory = str(tmp_path / "net")
-    up = subprocess.run([*PARIS, "devnet", "up", "--detach", "--dir", directory], capture_output=True, text=True,
-                        timeout=200)
+    up = paris("devnet", "up", "--detach", "--dir", directory)
     assert up.returncode == 0, up.stdout + up.stderr
     assert "market contract" in up.stdout
     info = DevnetInfo.read(Path(directory))
-    status = subprocess.run([*PARIS, "devnet", "status", "--dir", directory], capture_output=True, text=True,
-                            timeout=60)
+    status = paris("devnet", "status", "--dir", directory)
     assert status.returncode == 0, status.stdout
     assert "js-ipfs" in status.stdout or "kubo" in status.stdout
-    again = subprocess.run([*PARIS, "devnet", "up", "--detach", "--dir", directory], capture_output=True,
-                           text=True, timeout=60)
+    again = paris("devnet", "up", "--detach", "--dir", directory)
     assert again.returncode == 1 and "already running" in again.stdout
-    stopped = subprocess.run([*PARIS, "devnet", "down", "--dir", directory], capture_output=True, text=True,
-                             timeout=60)
+    stopped = paris("devnet", "down", "--dir", directory)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert _wait_gone([info.supervisor_pid, *info.pids.values()], timeout_s=1)
     assert not port_open(info.rpc_url) and not port_open(info.ipfs_api)
-    after = subprocess.run([*PARIS, "devnet", "status", "--dir", directory], capture_output=True, text=True,
-                           timeout=60)
+    after = paris("devnet", "status", "--dir", directory)
     assert after.returncode == 1 and "no devnet running" in after.stdout
 
 

@@ -8,8 +8,6 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,10 +20,12 @@ from paris_node.market.chain import Chain, EventCursor
 from paris_node.market.index import MarketIndex
 from paris_node.roles.aggregator import verify_merge
 from paris_node.runtime.devnet import Devnet, DevnetInfo, devnet_account
+from paris_node.runtime.miner_cli import main as miner_main
+from paris_validator.cli import main as validator_main
 
 from helpers.chain import TEST_MARKET
 from helpers.jobs import open_job, tiny_spec
-from helpers.processes import VALIDATOR, spawn
+from helpers.processes import VALIDATOR, command, paris, spawn
 from helpers.wait import wait_for
 
 pytestmark = pytest.mark.devnet  # starts devnets of its own
@@ -98,9 +98,8 @@ def test_miners_and_aggregator_finish_a_round_and_a_killed_miner_resumes(net) ->
         said = (tmp / f"{name}.log").read_text()  # one line on SIGTERM, the stage finished, exit 0
         assert process.returncode == 0 and said.count("SIGTERM: stopping once the current stage is done") == 1, name
         assert ": stopped\n" in said, name
-    for program in ("paris_node.runtime.miner_cli", "paris_validator.cli"):
-        version = subprocess.run([sys.executable, "-c", f"from {program} import main; main()", "--version"],
-                                 capture_output=True, text=True, timeout=60)
+    for entry in (miner_main, validator_main):
+        version = command(entry, "--version")
         assert version.returncode == 0 and re.fullmatch(r"paris-(miner|validator) \d+\.\d+\.\d+\n", version.stdout)
 
     decided = {e.args["deltaId"]: e.args["passed"] for e in requester.events(EventCursor(info.deploy_block),
@@ -112,12 +111,9 @@ def test_miners_and_aggregator_finish_a_round_and_a_killed_miner_resumes(net) ->
         record = json.loads(next(work[role].glob("rounds/*/round.json")).read_text())
         assert record["outcome"] == "paid", role
     assert verify_merge(MarketIndex(requester, info.deploy_block), store, spec, job_id, 0, 1).matches
-    cli = subprocess.run([sys.executable, "-c", "from paris_sdk.cli import main; main()", "verify-merge", str(job_id),
-                          "0", "1", "--dir", str(tmp / "devnet")], capture_output=True, text=True, timeout=120)
+    cli = paris("verify-merge", str(job_id), "0", "1", "--dir", str(tmp / "devnet"))
     assert cli.returncode == 0 and "verified" in cli.stdout, cli.stdout + cli.stderr
-    wrong = subprocess.run([sys.executable, "-c", "from paris_sdk.cli import main; main()", "verify-merge",
-                            str(job_id), "0", "2", "--dir", str(tmp / "devnet")], capture_output=True, text=True,
-                           timeout=120)
+    wrong = paris("verify-merge", str(job_id), "0", "2", "--dir", str(tmp / "devnet"))
     assert wrong.returncode == 1 and "no ExpertFinalized event for version 2" in wrong.stdout
     withdrawn = [e.args["account"] for e in requester.events(EventCursor(info.deploy_block), {"Withdrawn"})]
     assert set(withdrawn) >= {devnet_account(5).address, devnet_account(6).address}

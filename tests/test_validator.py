@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,11 +14,12 @@ from paris_node.content.store import IpfsStore
 from paris_node.learning.trace import challenged_segments
 from paris_node.market.chain import Chain, ContractRevert, DeltaState, EventCursor
 from paris_node.runtime.devnet import DevnetInfo, devnet_account
+from paris_validator.cli import main as validator_main
 from paris_validator.daemon import ValidatorDaemon
 
 from helpers.chain import warp
 from helpers.miners import Honest, Market, open_market
-from helpers.processes import frozen
+from helpers.processes import command, frozen
 
 
 @pytest.fixture
@@ -114,8 +113,7 @@ def test_a_validator_killed_mid_check_and_after_voting_finishes_once(market: Mar
     assert _scores(third.chain, delta_id) == [True]  # one vote, not two
     assert third.chain.delta(delta_id).state == DeltaState.PASSED
 
-    status = subprocess.run([sys.executable, "-c", "from paris_validator.cli import main; main()", "status",
-                             str(work_dir)], capture_output=True, text=True, timeout=60)
+    status = command(validator_main, "status", str(work_dir))
     assert f"{delta_id:#x}" in status.stdout and "pass" in status.stdout, status.stdout + status.stderr
 
 
