@@ -155,7 +155,7 @@ def run(label: str, scratch: Path, rates: dict[str, float], codec: CodecParams, 
     with MultiHost(scratch / label, rates, market=market) as net:
         assert net.bed is not None
         studio = net.info("studio")
-        flags = ["--devnet", str(scratch / "none"), "--poll", "1"]
+        flags = ["--dir", str(scratch / "none"), "--poll", "1"]
         mining = ["--lanes", str(lanes), *flags]
         work = {role: scratch / label / "work" / role for role in MINER_HOSTS}
         daemons: dict[str, Child] = {

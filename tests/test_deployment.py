@@ -26,7 +26,7 @@ def test_a_market_deployed_by_the_cli_is_joined_through_its_deployment_file(
     monkeypatch.setenv(PASSWORD_ENV, DEVNET_PASSWORD)
     result = CliRunner().invoke(app, ["market", "deploy", "--rpc", devnet.rpc_url, "--out", str(out),
                                       "--keystore", str(DevnetInfo.read(devnet_dir).keystore("miner-5")),
-                                      "--bootstrap", devnet.bootstrap[0], "--vote-window-s", "45"])
+                                      "--bootstrap", devnet.bootstrap[0], "--vote-window", "45s"])
     assert result.exit_code == 0, result.output
     text = out.read_text()
     written = tomllib.loads(text)

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from multiformats import CID
 
 from paris_node.content.store import IpfsStore
@@ -17,7 +20,10 @@ from paris_node.market.chain import Chain, EventCursor, JobTerms
 from paris_node.runtime.devnet import DevnetInfo, devnet_account
 from paris_node.settings import SettingError, check
 from paris_sdk import JobRequest
+from paris_node.runtime.miner_cli import app as miner_app
+from paris_sdk.cli import app as paris_app
 from paris_sdk.cli import main
+from paris_validator.cli import app as validator_app
 
 from helpers.jobs import tiny_spec
 
@@ -75,3 +81,23 @@ def test_the_sdk_the_spec_and_the_terms_refuse_through_the_same_check(devnet: De
                  aggregator=devnet_account(2).address)
     with pytest.raises(SettingError, match="must be above 0"):
         check("lr", 0.0, 0, None, integer=False, above=True)
+
+
+def _options(command: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """Every option of a click `command` (typer's own copy of click) and its subcommands, with the command line
+    that reaches it."""
+    for param in command.params:
+        if param.param_type_name == "option":
+            yield path, param
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _options(sub, f"{path} {name}")
+
+
+def test_every_option_is_spelled_one_way_across_the_commands() -> None:
+    names: dict[str, set[str]] = {}  # the thing an option sets -> its spellings
+    for program, app in (("paris", paris_app), ("paris-miner", miner_app), ("paris-validator", validator_app)):
+        for path, option in _options(typer.main.get_command(app), program):
+            assert len(option.opts) == 1, (path, option.opts)  # no alias such as --devnet beside --dir
+            names.setdefault(option.opts[0].removesuffix("-s").removesuffix("-eth"), set()).add(option.opts[0])
+    assert {n: s for n, s in names.items() if len(s) > 1} == {}  # e.g. --vote-window and --vote-window-s
+    assert {"--dir", "--as", "--config", "--vote-window", "--deadline"} <= set().union(*names.values())

@@ -63,18 +63,18 @@ def test_miners_and_aggregator_finish_a_round_and_a_killed_miner_resumes(net) ->
     job_id = open_job(info, store, spec)
     requester = Chain(info.rpc_url, info.contract, devnet_account(1))
     work = {"miner-1": tmp / "miner-1", "miner-2": tmp / "miner-2" / "miner"}
-    processes = [spawn(tmp, "aggregator", "aggregate", "--role", "aggregator", "--round-timeout", "120",
+    processes = [spawn(tmp, "aggregator", "aggregate", "--as", "aggregator", "--round-timeout", "120",
                          "--min-wait", "20", "--work-dir", str(tmp / "aggregator"))]
     try:
-        victim = spawn(tmp, "miner-1", "mine", "--role", "miner-1", "--work-dir", str(work["miner-1"]))
+        victim = spawn(tmp, "miner-1", "mine", "--as", "miner-1", "--work-dir", str(work["miner-1"]))
         wait_for(lambda: _stage(work["miner-1"]) == "submitted", 120, "miner-1 to submit", poll_s=0.2)
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait()
-        processes.append(spawn(tmp, "miner-1b", "mine", "--role", "miner-1", "--work-dir", str(work["miner-1"])))
+        processes.append(spawn(tmp, "miner-1b", "mine", "--as", "miner-1", "--work-dir", str(work["miner-1"])))
         processes.append(spawn(tmp, "miner-2", "mine", "--config", str(_config_file(info, tmp, "miner-2", job_id)),
                                 devnet="no-devnet-here"))
 
-        processes.append(spawn(tmp, "validator", "validate", "--role", "validator-1", "--work-dir",
+        processes.append(spawn(tmp, "validator", "validate", "--as", "validator-1", "--work-dir",
                                 str(tmp / "validator"), command=VALIDATOR))
         wait_for(lambda: requester.version_of(job_id, 0) == 1, 180, "both deltas validated and merged", poll_s=0.2)
         wait_for(lambda: all(_stage(w) == "done" for w in work.values()), 120, "both miners to be paid", poll_s=0.2)

@@ -85,9 +85,9 @@ def test_assignment_is_pure_and_depends_on_every_input() -> None:
         assert not np.array_equal(assigned_indices(*args), assigned_indices(*changed))
 
 
-def test_loss_falls_over_a_few_hundred_tiny_steps(clips) -> None:
+def test_loss_falls_over_a_hundred_tiny_steps(clips) -> None:
     state = TrainState.fresh(VideoDiT(TINY))
-    losses = run_segment(TINY, state, clips, _spec(steps=240, batch=8, lr=2e-3)).losses
+    losses = run_segment(TINY, state, clips, _spec(steps=120, batch=8, lr=2e-3)).losses  # to about 0.3 here
     assert np.mean(losses[-30:]) < 0.6 * np.mean(losses[:30])
 
 

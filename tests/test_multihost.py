@@ -74,7 +74,7 @@ def test_a_job_routes_itself_across_hosts_and_survives_a_miner_host_pulled_mid_r
         hosts = dict(zip([r for r in MINERS if r != lone] + [lone], ("miner-a", "miner-b", "miner-c"), strict=True))
         work = {role: tmp_path / "work" / role for role in MINERS}
 
-        flags = ["--devnet", str(tmp_path / "no-devnet-here"), "--poll", "0.5"]
+        flags = ["--dir", str(tmp_path / "no-devnet-here"), "--poll", "0.5"]
         net.run("studio", "aggregator", [*MINER, "aggregate", "--round-timeout", "90", "--min-wait", "10",
                                          "--work-dir", str(tmp_path / "work" / "aggregator"), *flags], "aggregator")
         net.run("validator", "validator", [*VALIDATOR, "validate", "--work-dir", str(tmp_path / "work" / "validator"),

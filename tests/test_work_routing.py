@@ -49,11 +49,11 @@ def test_three_miners_spread_over_two_experts_and_cover_a_stopped_ones(net: Devn
     def merged(version: int) -> bool:
         return all(chain.version_of(job_id, e) >= version for e in range(2))
 
-    processes = [spawn(tmp_path, "aggregator", "aggregate", "--role", "aggregator", "--round-timeout", "60",
+    processes = [spawn(tmp_path, "aggregator", "aggregate", "--as", "aggregator", "--round-timeout", "60",
                        "--min-wait", "8", "--work-dir", str(tmp_path / "aggregator")),
-                 spawn(tmp_path, "validator", "validate", "--role", "validator-1", "--work-dir",
+                 spawn(tmp_path, "validator", "validate", "--as", "validator-1", "--work-dir",
                        str(tmp_path / "validator"), command=VALIDATOR)]
-    miners = {role: spawn(tmp_path, role, "mine", "--role", role, "--work-dir", str(tmp_path / role))
+    miners = {role: spawn(tmp_path, role, "mine", "--as", role, "--work-dir", str(tmp_path / role))
               for role in ("miner-1", "miner-2", "miner-3")}
     processes += miners.values()
     try:

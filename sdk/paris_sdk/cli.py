@@ -57,8 +57,8 @@ app.add_typer(job_app, name="job")
 market_app = typer.Typer(help="Stand up a market on any EVM chain for others to join.", no_args_is_help=True)
 app.add_typer(market_app, name="market")
 
-DirOption = typer.Option(DEFAULT_DEVNET_DIR, "--dir", "--devnet", help="Where the devnet keeps its state and logs.")
-RoleOption = typer.Option("requester", "--as", "--role", help="The devnet account to act as.")
+DirOption = typer.Option(DEFAULT_DEVNET_DIR, "--dir", help="Where the devnet keeps its state and logs.")
+RoleOption = typer.Option("requester", "--as", help="The devnet account to act as.")
 ConfigOption = typer.Option(None, "--config", help="Join the deployment a TOML config names instead of the devnet "
                                                    "(key: its keystore, or PARIS_PRIVATE_KEY).")
 
@@ -79,17 +79,20 @@ def _describe(info: DevnetInfo, title: str) -> Table:
 
 @devnet_app.command("up")
 def devnet_up(directory: Path = DirOption,
-              detach: bool = typer.Option(False, "--detach", help="Run in the background; stop with `down`.")) -> None:
+              detach: bool = typer.Option(False, "--detach", help="Run in the background; stop with `down`."),
+              vote_window: str = typer.Option(f"{DEVNET_MARKET.vote_window_s}s", "--vote-window",
+                                              help="Each vote phase (commit, then reveal) of the market.")) -> None:
     """Start the devnet; in the foreground it runs until Ctrl-C."""
+    market = dataclasses.replace(DEVNET_MARKET, vote_window_s=_seconds("vote_window_s", vote_window))
     if detach:
-        info = up_detached(directory)
+        info = up_detached(directory, market=market)
         console.print(_describe(info, f"devnet up (background), state in {directory}/devnet.json"))
         return
 
     def ready(info: DevnetInfo) -> None:
         console.print(_describe(info, f"devnet up, state in {directory}/devnet.json; Ctrl-C stops it"))
 
-    raise typer.Exit(supervise(directory, on_ready=ready))
+    raise typer.Exit(supervise(directory, on_ready=ready, market=market))
 
 
 def _wait(stop: threading.Event) -> None:
@@ -116,12 +119,12 @@ def devnet_hosts(directory: Path = typer.Option(Path(".paris/hosts"), "--dir", h
                                                 "state and logs."),
                  hosts: list[str] = typer.Option(["studio=40", "validator=40", "miner-a=40", "miner-b=8"], "--host",
                                                  help="NAME=MBIT: a host and its link rate (repeatable)."),
-                 vote_window_s: int = typer.Option(30, "--vote-window-s")) -> None:
+                 vote_window: str = typer.Option("30s", "--vote-window", help="Each vote phase (30s, 2m).")) -> None:
     """Start the devnet over network namespaces, one host each with its own IPFS node (needs root); it runs
     until Ctrl-C, printing how to start a daemon on each host."""
     rates = dict(_host_rate(h) for h in hosts)
     stop = stop_on_signal()
-    market = dataclasses.replace(DEVNET_MARKET, vote_window_s=vote_window_s)
+    market = dataclasses.replace(DEVNET_MARKET, vote_window_s=_seconds("vote_window_s", vote_window))
     with MultiHost(directory, rates, market=market) as net:
         assert net.bed is not None
         table = Table(title=f"devnet over hosts, deployment file {net.deployment}")
@@ -180,12 +183,15 @@ def market_deploy(rpc: str = typer.Option(..., "--rpc", help="JSON-RPC URL of th
                   bootstrap: list[str] = typer.Option([], "--bootstrap", help="A libp2p multiaddr participants "
                                                       "dial first (repeatable)."),
                   min_stake_eth: float = typer.Option(1.0, "--min-stake-eth"),
-                  unbonding_s: int = typer.Option(MarketParams.unbonding_delay_s, "--unbonding-s"),
+                  unbonding: str = typer.Option(f"{MarketParams.unbonding_delay_s}s", "--unbonding",
+                                                help="How long a stake stays bonded after unstaking."),
                   challenge_delay_blocks: int = typer.Option(MarketParams.challenge_delay_blocks,
                                                              "--challenge-delay-blocks"),
-                  vote_window_s: int = typer.Option(MarketParams.vote_window_s, "--vote-window-s")) -> None:
+                  vote_window: str = typer.Option(f"{MarketParams.vote_window_s}s", "--vote-window",
+                                                  help="Each vote phase (commit, then reveal).")) -> None:
     """Deploy the market and write the deployment file every participant joins with (`--config`)."""
-    params = MarketParams(Web3.to_wei(min_stake_eth, "ether"), unbonding_s, challenge_delay_blocks, vote_window_s)
+    params = MarketParams(Web3.to_wei(min_stake_eth, "ether"), _seconds("unbonding_delay_s", unbonding),
+                          challenge_delay_blocks, _seconds("vote_window_s", vote_window))
     settings = deploy_market(rpc, load_account(keystore), params, out, bootstrap)
     console.print(f"market {settings['contract']} on chain {settings['chain_id']} (block {settings['deploy_block']}); "
                   f"join with --config {out}")
@@ -265,8 +271,9 @@ def verify_merge_command(job: int, expert: int, version: int, directory: Path = 
 
 
 DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
+# a setting -> the option that sets it, where the names differ
 FLAGS = {"reward_eth": "--reward", "deadline_s": "--deadline", "reveal_window_s": "--reveal-window",
-         "synthetic_clips": "--clips"}  # a JobRequest setting -> the `job submit` option that sets it
+         "synthetic_clips": "--clips", "vote_window_s": "--vote-window", "unbonding_delay_s": "--unbonding"}
 
 
 def _flag(setting: str) -> str:

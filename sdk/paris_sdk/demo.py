@@ -99,16 +99,16 @@ def run_demo(devnet_dir: Path, work: Path, settings: DemoSettings, say: Callable
     for stale in (logs, work / "dashboard", work / "aggregator", *(work / r for r in nodes)):  # an earlier chain's
         shutil.rmtree(stale, ignore_errors=True)
     logs.mkdir(parents=True)
-    common = ["--devnet", str(devnet_dir), "--poll", "0.5"]
-    commands = {"aggregator": [*MINER, "aggregate", "--role", "aggregator", "--job", str(job_id), "--min-wait", "5",
+    common = ["--dir", str(devnet_dir), "--poll", "0.5"]
+    commands = {"aggregator": [*MINER, "aggregate", "--as", "aggregator", "--job", str(job_id), "--min-wait", "5",
                                "--round-timeout", "90", "--work-dir", str(work / "aggregator"), *common],
-                "validator-1": [*VALIDATOR, "validate", "--role", "validator-1", "--job", str(job_id), "--stake", "2",
+                "validator-1": [*VALIDATOR, "validate", "--as", "validator-1", "--job", str(job_id), "--stake", "2",
                                 "--work-dir", str(work / "validator-1"), *common],
-                "validator-2": [*LAZY, "--role", "validator-2", "--work-dir", str(work / "validator-2"),
-                                "--devnet", str(devnet_dir)],
-                **{role: [*MINER, "mine", "--role", role, "--job", str(job_id), "--work-dir", str(work / role),
+                "validator-2": [*LAZY, "--as", "validator-2", "--work-dir", str(work / "validator-2"),
+                                "--dir", str(devnet_dir)],
+                **{role: [*MINER, "mine", "--as", role, "--job", str(job_id), "--work-dir", str(work / role),
                           *common] for role in honest},
-                cheater: [*CHEATER, "--role", cheater, "--work-dir", str(work / cheater), "--devnet", str(devnet_dir)]}
+                cheater: [*CHEATER, "--as", cheater, "--work-dir", str(work / cheater), "--dir", str(devnet_dir)]}
     # Several daemons share this machine's cores: idle OpenMP threads must sleep, not spin.
     env = {**os.environ, PASSWORD_ENV: os.environ.get(PASSWORD_ENV, DEVNET_PASSWORD), "OMP_WAIT_POLICY": "PASSIVE"}
     processes = {name: subprocess.Popen(argv, stdout=(logs / f"{name}.log").open("wb"), stderr=subprocess.STDOUT,

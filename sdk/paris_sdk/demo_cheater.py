@@ -3,7 +3,7 @@
 It is a separate program so that the demo can show the market catching it: the validator's replay of any
 challenged segment ends elsewhere than the committed state, the delta fails, and the cheater is slashed.
 
-    python -m paris_sdk.demo_cheater --role miner-4 --devnet .paris/demo/devnet --work-dir .paris/demo/cheater
+    python -m paris_sdk.demo_cheater --as miner-4 --dir .paris/demo/devnet --work-dir .paris/demo/cheater
 """
 
 from __future__ import annotations

@@ -17,10 +17,10 @@ Build = Callable[[Chain, IpfsStore, Path, Presence, int], Daemon]  # the last ar
 
 
 def serve_demo_daemon(description: str, kind: Role, build: Build) -> None:
-    """Read --role, --devnet, --work-dir and --poll, then serve what `build` makes until SIGTERM or SIGINT."""
+    """Read --as, --dir, --work-dir and --poll, then serve what `build` makes until SIGTERM or SIGINT."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--role", required=True)
-    parser.add_argument("--devnet", type=Path, required=True)
+    parser.add_argument("--as", dest="role", required=True)
+    parser.add_argument("--dir", dest="devnet", type=Path, required=True)
     parser.add_argument("--work-dir", type=Path, required=True)
     parser.add_argument("--poll", type=float, default=0.5)
     args = parser.parse_args()

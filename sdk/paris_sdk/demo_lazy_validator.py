@@ -5,7 +5,7 @@ It is a separate program so that the demo can show the market catching it: its s
 miner's delta loses to the honest validator's fail (which has more stake behind it), and once the vote
 settles the honest validator slashes it.
 
-    python -m paris_sdk.demo_lazy_validator --role validator-2 --devnet .paris/demo/devnet --work-dir .paris/demo/lazy
+    python -m paris_sdk.demo_lazy_validator --as validator-2 --dir .paris/demo/devnet --work-dir .paris/demo/lazy
 """
 
 from __future__ import annotations

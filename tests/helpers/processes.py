@@ -71,5 +71,5 @@ def spawn(tmp: Path, name: str, *args: str, devnet: str = "devnet", command: lis
     """A daemon (`paris-miner` unless `command` says otherwise) on the devnet in `tmp/devnet`, its log in
     `tmp/<name>.log`."""
     log = (tmp / f"{name}.log").open("ab")
-    return subprocess.Popen([*command, *args, "--devnet", str(tmp / devnet), "--poll", "0.5"], stdout=log,
+    return subprocess.Popen([*command, *args, "--dir", str(tmp / devnet), "--poll", "0.5"], stdout=log,
                             stderr=subprocess.STDOUT, env={**os.environ, "PARIS_KEYSTORE_PASSWORD": DEVNET_PASSWORD})

@@ -31,9 +31,9 @@ from paris_node.runtime.keys import PASSWORD_ENV, SigningKeyError, load_account
 
 ConfigOption = typer.Option(None, "--config",
                             help="TOML config file (a paris table, or top level; see paris_node.runtime.config).")
-DevnetOption = typer.Option(Path(".paris/devnet"), "--dir", "--devnet",
+DevnetOption = typer.Option(Path(".paris/devnet"), "--dir",
                             help="Directory of a devnet.json to join (used when the file exists).")
-RoleOption = typer.Option(None, "--as", "--role", help="Use the devnet's keystore of this account (miner-1..5, "
+RoleOption = typer.Option(None, "--as", help="Use the devnet's keystore of this account (miner-1..5, "
                                                        "validator-1..2, aggregator, requester).")
 KeystoreOption = typer.Option(None, "--keystore", help=f"Encrypted keystore; its password in {PASSWORD_ENV}.")
 RpcOption = typer.Option(None, "--rpc", help="Ethereum JSON-RPC URL (overrides config and devnet).")

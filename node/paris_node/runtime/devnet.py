@@ -10,6 +10,7 @@ detached supervisor behind `paris devnet up --detach`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ctypes
 import json
 import logging
@@ -335,8 +336,9 @@ class Devnet:
         self.stop()
 
 
-def supervise(directory: Path, on_ready: Callable[[DevnetInfo], None] = lambda info: None) -> int:
-    """Run a devnet until SIGINT/SIGTERM or a child crash; returns the process exit code."""
+def supervise(directory: Path, on_ready: Callable[[DevnetInfo], None] = lambda info: None,
+              market: MarketParams = DEVNET_MARKET) -> int:
+    """Run a devnet of `market` until SIGINT/SIGTERM or a child crash; returns the process exit code."""
     stopping = False
 
     def request_stop(*_: object) -> None:
@@ -345,7 +347,7 @@ def supervise(directory: Path, on_ready: Callable[[DevnetInfo], None] = lambda i
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    devnet = Devnet(directory)
+    devnet = Devnet(directory, market)
     try:
         on_ready(devnet.start())
         while not stopping:
@@ -368,8 +370,9 @@ def pid_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def up_detached(directory: Path, timeout_s: float = START_TIMEOUT_S * 2) -> DevnetInfo:
-    """Start a supervisor in the background and return once its devnet.json is written."""
+def up_detached(directory: Path, timeout_s: float = START_TIMEOUT_S * 2,
+                market: MarketParams = DEVNET_MARKET) -> DevnetInfo:
+    """Start a supervisor of a devnet of `market` in the background and return once its devnet.json is written."""
     directory.mkdir(parents=True, exist_ok=True)
     if (directory / DEVNET_FILE).exists():
         info = DevnetInfo.read(directory)
@@ -378,7 +381,8 @@ def up_detached(directory: Path, timeout_s: float = START_TIMEOUT_S * 2) -> Devn
         (directory / DEVNET_FILE).unlink()
     log_path = directory / "supervisor.log"
     with log_path.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "paris_node.runtime.devnet", str(directory)], stdout=out,
+        proc = subprocess.Popen([sys.executable, "-m", "paris_node.runtime.devnet", str(directory),
+                                 str(market.vote_window_s)], stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -410,4 +414,4 @@ def down(directory: Path) -> DevnetInfo:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    sys.exit(supervise(Path(sys.argv[1])))
+    sys.exit(supervise(Path(sys.argv[1]), market=dataclasses.replace(DEVNET_MARKET, vote_window_s=int(sys.argv[2]))))
