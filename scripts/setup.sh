@@ -37,7 +37,7 @@ py_hash=$(hash_of pyproject.toml constraints.txt)
 if ! stamp_ok .venv/.paris-stamp "$py_hash"; then
   say "python venv (.venv) with torch==2.13.0 (CPU) and the project in editable mode"
   [ -x .venv/bin/python ] || python3 -m venv .venv
-  .venv/bin/python -m pip install -q --no-compile --disable-pip-version-check -c constraints.txt -e ".[test]"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]"
   echo "$py_hash" > .venv/.paris-stamp
 fi
 

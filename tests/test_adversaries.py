@@ -214,7 +214,7 @@ CATALOGUE = {  # cheat -> the check that must catch it
 }
 
 
-REVEALS_PER_PASS = 2  # each checked within the 8 s commit phase, with room to spare on a loaded machine
+BACKLOG = 2  # reveals waiting for a check: the validator checks one a pass, each within its 8 s commit phase
 
 
 def _run_until(validator: ValidatorDaemon, miners: list[Honest], version: int, ids: set[int], timeout_s: float,
@@ -227,8 +227,9 @@ def _run_until(validator: ValidatorDaemon, miners: list[Honest], version: int, i
     warped = not late
     while time.monotonic() < deadline:
         seen = {i for i, r in validator.records.items() if r.reveal_cid}  # reveals the validator has read
+        waiting = sum(validator.records[i].stage == "pending" for i in seen)
         revealing = [m for m in miners if version in m.rounds and m.rounds[version][0] not in seen]
-        for miner in revealing[:REVEALS_PER_PASS]:  # a few at a time: each vote is sealed within its window
+        for miner in revealing[:max(0, BACKLOG - waiting)]:  # as fast as they are checked: none misses its window
             miner.reveal(version)
         validator.step()
         records = validator.records

@@ -56,6 +56,7 @@ def _stage(work_dir: Path) -> str:
     return json.loads(records[0].read_text())["stage"] if records else ""
 
 
+@pytest.mark.timeout(480)  # its own waits (120 + 180 + 120 s) name what did not happen first
 def test_miners_and_aggregator_finish_a_round_and_a_killed_miner_resumes(net) -> None:
     info, tmp = net
     store = IpfsStore(info.ipfs_api)
