@@ -96,7 +96,8 @@ def _utilization(log: Path, started: float) -> tuple[float, float]:
     return sum(s for _, s in trained) / (trained[-1][0] - first), first - started
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user and system) the process `pid` has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -230,9 +231,9 @@ def run(label: str, scratch: Path, rates: dict[str, float], codec: CodecParams, 
                 result.utilization[role] = _utilization(log, joined if role == "miner-3" else started)
         result.traffic = {host: net.bed.traffic(host) for host in net.bed.hosts}
         time.sleep(5)
-        before = {name: _cpu_seconds(d.proc.pid) for name, d in daemons.items()}
+        before = {name: cpu_seconds(d.proc.pid) for name, d in daemons.items()}
         time.sleep(args.idle_s)
-        result.idle_cpu = {name: 100 * (_cpu_seconds(d.proc.pid) - before[name]) / args.idle_s
+        result.idle_cpu = {name: 100 * (cpu_seconds(d.proc.pid) - before[name]) / args.idle_s
                            for name, d in daemons.items()}
     return result
 

@@ -32,7 +32,7 @@ class Dialing:
 
 
 def peer(name: str, *ipfs: str, alive: bool = True) -> PeerState:
-    return PeerState(f"0x{name}", f"p2p-{name}", "miner", (), ipfs, (), 0.0, alive)
+    return PeerState(f"0x{name}", f"p2p-{name}", "miner", (), ipfs, (), 0.0, alive, 2.0)
 
 
 def peers_of(store: Dialing) -> ContentPeers:

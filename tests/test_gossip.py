@@ -18,6 +18,7 @@ from eth_account import Account
 from paris_node.market.chain import ROLE_MINER, Chain
 from paris_node.net.gossip import (MAX_MESSAGE_BYTES, DeltaSubmitted, Dropped, Envelope, GossipChecks, Heartbeat,
                                    envelope, job_topic)
+from paris_node.net import network
 from paris_node.net.network import Members, Network
 from paris_node.net.p2p import P2PHost
 from paris_node.runtime.devnet import DevnetInfo
@@ -139,6 +140,35 @@ def test_a_stopped_peer_is_marked_dead_within_the_window(devnet: DevnetInfo, tmp
         assert first.liveness.training(1, 0, 4) == set()
     finally:
         first.stop()
+
+
+def test_a_resting_peer_beats_slower_stays_alive_and_beats_at_once_when_back_at_work(
+        devnet: DevnetInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(network, "RESTING_HEARTBEAT_S", 4 * HEARTBEAT_S)
+    first, second = [Network(staked(devnet).account, tmp_path / f"{i}.key", "miner",
+                             Members(Chain(devnet.rpc_url, devnet.contract)), heartbeat_s=HEARTBEAT_S, missed=3)
+                     for i in range(2)]
+    first.start()
+    second.bootstrap = tuple(first.host.addrs)
+    second.rest(True)
+    second.start()
+
+    def announced() -> float | None:
+        return next((p.every_s for p in first.liveness.peers() if p.address == second.account.address), None)
+
+    try:
+        wait_for(lambda: announced() == 4 * HEARTBEAT_S, what="a resting heartbeat")
+        until = time.monotonic() + 2 * first.liveness.dead_after_s  # longer than a busy peer may stay silent
+        while time.monotonic() < until:
+            assert first.liveness.alive(second.account.address), "a resting peer was taken for dead"
+            time.sleep(0.05)
+        woken = time.monotonic()
+        second.rest(False)
+        wait_for(lambda: announced() == HEARTBEAT_S, timeout_s=2, what="a heartbeat at work")
+        assert time.monotonic() - woken < 2 * HEARTBEAT_S  # at once, not at the end of the resting interval
+    finally:
+        for node in (first, second):
+            node.stop()
 
 
 def test_checks_name_each_reason_without_a_network() -> None:

@@ -178,6 +178,10 @@ class ValidatorDaemon(Daemon):
                            self._content(audit.job_id, spec), spec, audit)
         self.guard("withdrawing fees and slashing rewards", self._withdraw)
 
+    def at_rest(self) -> bool:
+        return all(r.stage == "done" for r in self.records.values()) and not self.auditor.open() \
+            and super().at_rest()
+
     def _due(self, record: DeltaRecord) -> bool:
         """Whether a record has work now: not done, not waiting to retry, and its job's spec readable."""
         if record.stage == "done" or self.retry_at.get(record.delta_id, (0.0,))[0] > time.monotonic():

@@ -27,6 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 FORMAT = "paris-gossip/v1"
 MAX_MESSAGE_BYTES = 4096
 MAX_SKEW_S = 30.0
+HEARTBEAT_S = 2.0  # between heartbeats of a node at work
+MAX_HEARTBEAT_S = 30.0  # the longest interval a heartbeat may announce: a dead peer is known within 3 of them
 HEARTBEAT_TOPIC = "paris/heartbeat"  # one global topic: liveness and peer exchange before jobs are known
 DROP_REASONS = ("malformed", "oversized", "bad-signature", "peer-mismatch", "unknown-sender", "stale", "replayed")
 
@@ -67,13 +69,16 @@ class DeltaSubmitted(_Body):
 
 class Heartbeat(_Body):
     """I am alive: my role, where to dial me (peer exchange), where to dial my IPFS node (`ipfs`, so that
-    content moves between nodes that only met through gossip) and the (job, expert, version) I am training."""
+    content moves between nodes that only met through gossip), the (job, expert, version) I am training, and
+    `every_s`, the seconds to my next heartbeat (longer while I have nothing in flight): I am dead after
+    missing a few of those."""
 
     kind: Literal["heartbeat"] = "heartbeat"
     role: Role
     addrs: list[str] = Field(max_length=8)
     ipfs: list[str] = Field(default_factory=list, max_length=4)
     working: list[tuple[int, int, int]] = Field(default_factory=list, max_length=32)
+    every_s: float = Field(default=HEARTBEAT_S, gt=0, le=MAX_HEARTBEAT_S)
 
 
 Body = RoundOpened | CheckpointPublished | DeltaSubmitted | Heartbeat

@@ -1,7 +1,7 @@
 """Who is alive: the last heartbeat of each staked peer, and whom to stop waiting for.
 
-A peer that has sent no heartbeat for `missed` heartbeat intervals is dead. The aggregator asks which live
-miners are training a given checkpoint version and does not wait for anyone else.
+A peer that has sent no heartbeat for `missed` of the intervals its last heartbeat announced is dead. The
+aggregator asks which live miners are training a given checkpoint version and does not wait for anyone else.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ class PeerState:
     working: tuple[tuple[int, int, int], ...]  # (job, expert, version) being trained
     last_seen: float  # time.monotonic() of the last heartbeat
     alive: bool
+    every_s: float  # the interval its last heartbeat announced
 
 
 class Liveness:
@@ -33,6 +34,7 @@ class Liveness:
 
     @property
     def dead_after_s(self) -> float:
+        """How long a peer beating at this node's own interval stays alive unheard."""
         return self.interval_s * self.missed
 
     def heard(self, env: Envelope, now: float | None = None) -> None:
@@ -50,7 +52,7 @@ class Liveness:
             body = env.body
             assert isinstance(body, Heartbeat)
             states.append(PeerState(address, env.peer, body.role, tuple(body.addrs), tuple(body.ipfs),
-                                    tuple(body.working), seen, now - seen <= self.dead_after_s))
+                                    tuple(body.working), seen, now - seen <= body.every_s * self.missed, body.every_s))
         return states
 
     def alive(self, address: str, now: float | None = None) -> bool:

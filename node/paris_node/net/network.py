@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 
 NOT_MEMBER_TTL_S = 5.0
+RESTING_HEARTBEAT_S = 10.0  # between heartbeats of a node with nothing in flight
 
 
 class Members:
@@ -95,6 +96,8 @@ class Network:
         self.liveness = Liveness(heartbeat_s, missed)
         self.bootstrap = tuple(bootstrap)
         self.heartbeat_s = heartbeat_s
+        self._resting = False  # nothing in flight: heartbeats every RESTING_HEARTBEAT_S (see `rest`)
+        self._rouse = threading.Event()  # the next heartbeat is due now
         self.working: set[tuple[int, int, int]] = set()  # (job, expert, version) this node is training
         self.ipfs_addrs: list[str] = []  # where peers dial this node's IPFS node (announced in heartbeats)
         self.wake = threading.Event()
@@ -139,8 +142,16 @@ class Network:
                            seconds_since_heartbeat=round(now - p.last_seen, 3), working=list(p.working))
                 for p in self.liveness.peers(now)]
 
+    def rest(self, resting: bool) -> None:
+        """Beat every RESTING_HEARTBEAT_S while this node has nothing in flight, at once and every `heartbeat_s`
+        again as soon as it has: peers judge each heartbeat by the interval it announces."""
+        if self._resting and not resting:
+            self._rouse.set()
+        self._resting = resting
+
     def stop(self) -> None:
         self._stop.set()
+        self._rouse.set()
         self._thread.join(5.0)
         self._dialer.join(5.0)
         self.host.stop()
@@ -170,12 +181,15 @@ class Network:
     def _beat(self) -> None:
         while not self._stop.is_set():
             self.members.refresh()
-            body = Heartbeat(role=self.role, addrs=self.host.addrs, ipfs=self.ipfs_addrs, working=sorted(self.working))
+            every_s = max(self.heartbeat_s, RESTING_HEARTBEAT_S) if self._resting else self.heartbeat_s
+            body = Heartbeat(role=self.role, addrs=self.host.addrs, ipfs=self.ipfs_addrs, working=sorted(self.working),
+                             every_s=every_s)
             try:
                 self.host.publish(HEARTBEAT_TOPIC, envelope(self.account, self.peer_id, 0, body))
             except P2PError as exc:
                 log.warning("heartbeat failed: %s", exc)
-            self._stop.wait(self.heartbeat_s)
+            self._rouse.wait(every_s)
+            self._rouse.clear()
 
     # --------------------------------------------------------------- dialer thread
 

@@ -15,6 +15,9 @@ from paris_node.net.network import Network
 from paris_node.net.status_api import PeerReport
 
 
+STOP_CHECK_S = 0.5  # how often an idle pause looks at the stop flag (gossip ends it at once)
+
+
 class Presence:
     def __init__(self, network: Network | None = None) -> None:
         self.network = network
@@ -51,6 +54,11 @@ class Presence:
         if self.network:
             self.network.publish(job_id, body)
 
+    def rest(self, resting: bool) -> None:
+        """Whether the daemon has nothing in flight (its heartbeats slow down meanwhile)."""
+        if self.network:
+            self.network.rest(resting)
+
     def set_working(self, work: set[tuple[int, int, int]]) -> None:
         if self.network:
             self.network.working = set(work)
@@ -74,5 +82,5 @@ class Presence:
             return
         wake, deadline = self.network.wake, time.monotonic() + seconds
         while not stop.is_set() and not wake.is_set() and time.monotonic() < deadline:
-            wake.wait(min(0.1, seconds))
+            wake.wait(min(STOP_CHECK_S, seconds))
         wake.clear()

@@ -6,6 +6,7 @@ Prometheus counters. A status that cannot be built answers 503 with the reason; 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -85,11 +86,21 @@ def build_app(status: Callable[[], Status], metrics: Metrics, running: Callable[
     return app
 
 
+class _Server(uvicorn.Server):
+    """uvicorn, looking at its exit flag (and refreshing its Date header) once a second instead of ten times."""
+
+    async def main_loop(self) -> None:
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 10) % 864000  # on_tick refreshes the headers when counter % 10 == 0
+            await asyncio.sleep(1.0)
+
+
 class StatusServer:
     """uvicorn serving `app` on host:port in a daemon thread; port 0 picks a free one (see `.port`)."""
 
     def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+        self._server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                                      lifespan="off"))
         self._thread = threading.Thread(target=self._server.run, name="paris-status", daemon=True)
         self.host, self.port = host, port

@@ -30,6 +30,7 @@ T = TypeVar("T")
 RECOVERABLE = (ChainError, StoreError, MarketIndexError, OSError, ValueError)
 UPKEEP = "cannot stake or read new jobs and events"
 MAX_BACKOFF_S = 30.0
+IDLE_POLL_S = 4.0  # the longest pause of a daemon with nothing in flight; gossip still wakes it at once
 INDEX_FILE = "market-index.jsonl"
 
 
@@ -57,14 +58,19 @@ class Daemon:
         self.log = logging.getLogger(type(self).__module__)  # logs name the role's module, not this one
         self.failing: dict[str, str] = {}  # what fails now -> why, said once (see `guard`)
         self.failed_passes = 0  # passes in a row whose upkeep failed: the next pause backs off
+        self.quiet_passes = 0  # passes in a row with no new event and nothing in flight: the next pause stretches
+        self.over: set[int] = set()  # jobs with nothing left to do (see `finished`)
 
     def step(self) -> None:
         """One pass: the shared upkeep (IPFS peering, keyring, stake, chain events, jobs), then this role's work."""
+        events: list[Event] = []
         try:
             self.presence.share_content()
             self.keyrings.register()
             self.ensure_stake()
-            self.on_events(self.index.sync())
+            events = self.index.sync()
+            self.over -= {e.args["jobId"] for e in events if e.name == "MergeDisputed"}  # a merge may roll back
+            self.on_events(events)
             self.discover()
             self.failed_passes = 0
             self._recovered(UPKEEP)
@@ -72,6 +78,9 @@ class Daemon:
             self.failed_passes += 1
             self._failed(UPKEEP, exc)
         self.work()
+        resting = not events and not self.failed_passes and self.guard("reading which jobs are over", self.at_rest)
+        self.quiet_passes = self.quiet_passes + 1 if resting else 0
+        self.presence.rest(self.quiet_passes > 0)
 
     def on_events(self, events: list[Event]) -> None:
         """React to the chain events the last sync read (already in `index`)."""
@@ -81,6 +90,21 @@ class Daemon:
 
     def work(self) -> None:
         raise NotImplementedError
+
+    def at_rest(self) -> bool:
+        """Whether nothing is in flight: every job followed is over (roles add their own open work). Only then
+        does the daemon poll less often (see `pause_s`)."""
+        return all(self.finished(job.job_id) for job in self.index.jobs if job.job_id not in self.unfollowed)
+
+    def finished(self, job_id: int) -> bool:
+        """Whether the job is over: closed, every expert merged to its last round, or past the time its escrow
+        may be reclaimed. It stays so (unless its last merge is disputed), so the chain is asked until then."""
+        if job_id not in self.over:
+            job = self.chain.job(job_id)
+            if job.closed or self.chain.timestamp() > job.reclaimable_at \
+                    or all(self.chain.version_of(job_id, e) >= job.rounds for e in range(job.experts)):
+                self.over.add(job_id)
+        return job_id in self.over
 
     def status(self) -> Status:
         """What the status API serves: role, address, jobs, the latest delta, peers."""
@@ -134,8 +158,10 @@ class Daemon:
 
     def pause_s(self, poll_s: float) -> float:
         """Seconds to the next pass: `poll_s`, doubled for each pass in a row that could not reach the chain or
-        IPFS, up to MAX_BACKOFF_S."""
-        return min(poll_s * 2 ** min(self.failed_passes, 16), max(poll_s, MAX_BACKOFF_S))
+        IPFS, up to MAX_BACKOFF_S, or that found nothing new and nothing in flight, up to IDLE_POLL_S."""
+        if self.failed_passes:
+            return min(poll_s * 2 ** min(self.failed_passes, 16), max(poll_s, MAX_BACKOFF_S))
+        return min(poll_s * 2 ** min(self.quiet_passes, 16), max(poll_s, IDLE_POLL_S))
 
     def ensure_stake(self) -> None:
         """Bond the market's minimum stake for this role when the account has none; stop work once slashed."""

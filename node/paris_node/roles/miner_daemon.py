@@ -191,6 +191,9 @@ class MinerDaemon(Daemon):
                 for job_id, spec, job, expert, version in due if not self.slashed and job_id in self.specs)
         self._advance_deltas()
 
+    def at_rest(self) -> bool:
+        return not self.journal.open_rounds() and super().at_rest()
+
     def _advance_deltas(self) -> None:
         for record in self.journal.open_rounds():
             self.guard(f"delta of job {record.job_id} expert {record.expert}", self._advance_delta, record)
