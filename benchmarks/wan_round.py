@@ -11,9 +11,11 @@ times that. Each run is a fresh network (six hosts, every daemon a process on it
 bootstrap peer):
 
 - compressed: the job's codec is the default (v2, 1.1 % of values), miners train `--lanes` deltas per
-  checkpoint (the next while the last is checked; the job's staleness bound is `--staleness-bound`);
-- one-lane: compressed, but each miner trains one delta per checkpoint and waits for its merge;
-- dense: codec v1 keeping every value (24 bits a value, the densest the protocol sends), `--lanes` lanes;
+  checkpoint (the next while the last is checked; the job's staleness bound is `--staleness-bound`) and
+  assist (`--assist`: with no lane left on their own experts, a delta of an expert dealt to the other miner);
+- one-lane: compressed, but each miner trains one delta per checkpoint, does not assist, and waits for its merge;
+- dense: codec v1 keeping every value (24 bits a value, the densest the protocol sends), `--lanes` lanes,
+  assisting;
 - churn: compressed, a third miner joining once every expert merged once, and miner-b's host pulled as soon as
   the newcomer's first delta is on chain (the round is open: miner-b's delta in it is not checked yet).
 
@@ -157,7 +159,7 @@ def run(label: str, scratch: Path, rates: dict[str, float], codec: CodecParams, 
         assert net.bed is not None
         studio = net.info("studio")
         flags = ["--dir", str(scratch / "none"), "--poll", "1"]
-        mining = ["--lanes", str(lanes), *flags]
+        mining = ["--lanes", str(lanes), *(["--assist"] if lanes > 1 else []), *flags]  # one lane: it waits
         work = {role: scratch / label / "work" / role for role in MINER_HOSTS}
         daemons: dict[str, Child] = {
             "aggregator": net.run("studio", "aggregator", [*MINER, "aggregate", "--round-timeout", "120", "--min-wait",

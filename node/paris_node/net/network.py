@@ -18,8 +18,8 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 
 from paris_node.market.chain import Chain, ChainError
-from paris_node.net.gossip import (HEARTBEAT_TOPIC, Body, Dropped, Envelope, GossipChecks, Heartbeat, Role, envelope,
-                                   job_topic, parse)
+from paris_node.net.gossip import (HEARTBEAT_S, HEARTBEAT_TOPIC, Body, Dropped, Envelope, GossipChecks, Heartbeat, Role,
+                                   envelope, job_topic, parse)
 from paris_node.net.liveness import Liveness
 from paris_node.net.p2p import GossipMessage, P2PError, P2PHost
 from paris_node.net.status_api import PeerReport
@@ -88,7 +88,7 @@ def bootstrap_peer(identity: Path, listen: str = "/ip4/127.0.0.1/tcp/0") -> P2PH
 
 class Network:
     def __init__(self, account: LocalAccount, identity: Path, role: Role, members: Members,
-                 listen: str = "/ip4/127.0.0.1/tcp/0", bootstrap: Iterable[str] = (), heartbeat_s: float = 2.0,
+                 listen: str = "/ip4/127.0.0.1/tcp/0", bootstrap: Iterable[str] = (), heartbeat_s: float = HEARTBEAT_S,
                  missed: int = 3) -> None:
         self.account, self.role, self.members = account, role, members
         self.host = P2PHost(identity, listen)

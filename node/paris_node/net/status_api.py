@@ -100,8 +100,7 @@ class StatusServer:
     """uvicorn serving `app` on host:port in a daemon thread; port 0 picks a free one (see `.port`)."""
 
     def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                                     lifespan="off"))
+        self._server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
         self._thread = threading.Thread(target=self._server.run, name="paris-status", daemon=True)
         self.host, self.port = host, port
 

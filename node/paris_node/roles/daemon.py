@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar, TypeVar
@@ -60,6 +61,7 @@ class Daemon:
         self.failed_passes = 0  # passes in a row whose upkeep failed: the next pause backs off
         self.quiet_passes = 0  # passes in a row with no new event and nothing in flight: the next pause stretches
         self.over: set[int] = set()  # jobs with nothing left to do (see `finished`)
+        self.asked_at: dict[int, float] = {}  # job -> when `finished` last asked the chain about it
 
     def step(self) -> None:
         """One pass: the shared upkeep (IPFS peering, keyring, stake, chain events, jobs), then this role's work."""
@@ -99,10 +101,11 @@ class Daemon:
     def finished(self, job_id: int) -> bool:
         """Whether the job is over: closed, every expert merged to its last round, or past the time its escrow
         may be reclaimed. It stays so (unless its last merge is disputed), so the chain is asked until then."""
-        if job_id not in self.over:
+        if job_id not in self.over and time.monotonic() >= self.asked_at.get(job_id, 0.0) + IDLE_POLL_S:
+            self.asked_at[job_id] = time.monotonic()  # an open job is asked again once a rest's pause at most
             job = self.chain.job(job_id)
-            if job.closed or self.chain.timestamp() > job.reclaimable_at \
-                    or all(self.chain.version_of(job_id, e) >= job.rounds for e in range(job.experts)):
+            if job.closed or all(self.chain.version_of(job_id, e) >= job.rounds for e in range(job.experts)) \
+                    or self.chain.timestamp() > job.reclaimable_at:
                 self.over.add(job_id)
         return job_id in self.over
 

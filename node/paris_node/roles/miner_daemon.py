@@ -8,7 +8,9 @@ the others are skipped, saying why once.
 
 A miner keeps busy while its deltas are checked. It trains its other experts first; with nothing else to do
 it trains the same checkpoint again in the next lane (other data draws; lanes run up to the job's staleness
-bound, and the delta lands in a later merge, weighted down as a stale one). Between training segments it
+bound, and the delta lands in a later merge, weighted down as a stale one). With no lane left either, an
+assisting miner (`assist`) trains a delta of an expert dealt to others, the one fewest live miners announce
+they are training first, rather than wait for its own experts' merges. Between training segments it
 answers challenges and submits what is ready, so a reveal never waits for a whole round of training. It has
 an expert's next checkpoint at hand when the merge lands: with a compact codec it rebuilds it from the one it
 trained on and the merged deltas (kilobytes instead of the whole model; kept only if adding it to its own
@@ -80,11 +82,11 @@ class MinerDaemon(Daemon):
     def __init__(self, chain: Chain, store: IpfsStore, work_dir: Path, from_block: int,
                  jobs: set[int] | None = None, experts: set[int] | None = None, stake_wei: int = 0,
                  device: str = "cpu", presence: Presence | None = None, trainer: Trainer = train_round,
-                 terms: Terms = Terms(), lanes: int = 2) -> None:
+                 terms: Terms = Terms(), lanes: int = 2, assist: bool = False) -> None:
         super().__init__(chain, store, work_dir, from_block, jobs, stake_wei, presence)
         if lanes < 1:
             raise ValueError(f"a miner trains at least one delta per checkpoint, not {lanes}")
-        self.terms, self.lanes = terms, lanes
+        self.terms, self.lanes, self.assist = terms, lanes, assist
         self.skipped: dict[int, str] = {}  # jobs whose terms this miner refuses, and why
         self.journal = Journal(work_dir / "rounds")
         self.refused: set[int] = set()  # private jobs this miner was not admitted to
@@ -179,17 +181,35 @@ class MinerDaemon(Daemon):
             for expert in sorted(mine & set(range(spec.experts))):
                 self.guard(f"prefetching job {job_id} expert {expert}", self._prefetch, job_id, spec, expert)
         due = [state for job_id, spec in sorted(self.specs.items())
-               for state in self.guard(f"reading job {job_id}", self._training_states, job_id, spec) or ()]
+               for state in self.guard(f"reading job {job_id}", self._training_states, job_id, spec,
+                                       self.mine[job_id]) or ()]
         trained = False
         for job_id, spec, job, expert, version in due:  # a new checkpoint of any expert before another lane
             if not self.slashed and job_id in self.specs:  # (a version read before a training here is read again)
                 trained |= bool(self.guard(f"job {job_id} expert {expert}", self._advance_training, job_id, spec, job,
                                            expert, None if trained else version))
         if not trained:  # then one more lane on an old checkpoint, on the versions just read
-            any(self.guard(f"job {job_id} expert {expert}", self._advance_training, job_id, spec, job, expert, version,
-                           True)
-                for job_id, spec, job, expert, version in due if not self.slashed and job_id in self.specs)
+            trained = self._pipeline(due)
+        if not trained and self.assist and self.experts is None:  # then a round of an expert dealt to others
+            self._pipeline(self._others())
         self._advance_deltas()
+
+    def _pipeline(self, states: list[tuple[int, JobSpec, Job, int, int]]) -> bool:
+        """Train the first delta due on one of these (job, expert, version) states, any lane; whether it did."""
+        return any(self.guard(f"job {job_id} expert {expert}", self._advance_training, job_id, spec, job, expert,
+                              version, True)
+                   for job_id, spec, job, expert, version in states if not self.slashed and job_id in self.specs)
+
+    def _others(self) -> list[tuple[int, JobSpec, Job, int, int]]:
+        """The experts dealt to other miners, with their current versions, the ones fewest live miners announce
+        they are training first: where an assisting miner's delta is wanted most."""
+        states = [state for job_id, spec in sorted(self.specs.items())
+                  for state in self.guard(f"reading job {job_id}", self._training_states, job_id, spec,
+                                          set(range(spec.experts)) - self.mine.get(job_id, set())) or ()]
+        network = self.presence.network
+        if network is None:
+            return states
+        return sorted(states, key=lambda s: len(network.liveness.training(s[0], s[3], s[4])))
 
     def at_rest(self) -> bool:
         return not self.journal.open_rounds() and super().at_rest()
@@ -198,11 +218,12 @@ class MinerDaemon(Daemon):
         for record in self.journal.open_rounds():
             self.guard(f"delta of job {record.job_id} expert {record.expert}", self._advance_delta, record)
 
-    def _training_states(self, job_id: int, spec: JobSpec) -> list[tuple[int, JobSpec, Job, int, int]]:
-        """The job, and each expert this miner works on with its current version, read once for a pass."""
+    def _training_states(self, job_id: int, spec: JobSpec,
+                         experts: set[int]) -> list[tuple[int, JobSpec, Job, int, int]]:
+        """The job, and each of these experts with its current version, read once for a pass."""
         job = self.chain.job(job_id)
         return [(job_id, spec, job, expert, self.chain.version_of(job_id, expert))
-                for expert in sorted(self.mine[job_id] & set(range(spec.experts)))]
+                for expert in sorted(experts & set(range(spec.experts)))]
 
     def _lane(self, job_id: int, job: Job, expert: int, version: int) -> int | None:
         """The lane of this miner's next delta on `version`, or None when it has no useful one left: at most

@@ -34,6 +34,9 @@ def mine(config_file: Path | None = ConfigOption, devnet: Path = DevnetOption, r
          lanes: int = typer.Option(2, "--lanes", min=1,
                                    help="Deltas to train from one checkpoint: with 2, a second one on other data "
                                         "while the first is checked (up to the job's staleness bound + 1)."),
+         assist: bool = typer.Option(False, "--assist",
+                                     help="With its own experts waiting on merges and no lane left, train a delta "
+                                          "of an expert dealt to other miners (the least covered first)."),
          poll: float | None = PollOption, status: str | None = StatusOption, p2p: str | None = P2POption) -> None:
     """Follow jobs, train rounds, submit deltas, answer challenges and withdraw earnings until stopped."""
     from paris_node.roles.miner_daemon import MinerDaemon, Terms
@@ -43,7 +46,7 @@ def mine(config_file: Path | None = ConfigOption, devnet: Path = DevnetOption, r
     serve(config, devnet, role, work_dir, "miner", lambda chain, store, work, presence: MinerDaemon(
         chain, store, work, config.deploy_block, set(config.jobs) or None, set(config.experts) or None,
         device=config.device, presence=presence, terms=Terms(int(min_reward * 10**18), min_reveal_window),
-        lanes=lanes))
+        lanes=lanes, assist=assist))
 
 
 @app.command()
