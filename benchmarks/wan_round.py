@@ -54,6 +54,7 @@ from paris_node.data.synthetic import synthetic_set
 from paris_node.learning.checkpoint import Checkpoint
 from paris_node.learning.codec import CodecParams
 from paris_node.learning.jobspec import JobSpec
+from paris_node.learning.merge import OuterParams
 from paris_node.market.chain import Chain, EventCursor, JobTerms
 from paris_node.model.dit import VideoDiT, named_config
 from paris_node.roles.miner import train_round
@@ -124,7 +125,8 @@ def _hear_each_other(work: list[Path], timeout_s: float = 120) -> None:
     raise TimeoutError("the miners did not hear each other")
 
 
-def _spec(add: Callable[[bytes], str], experts: int, steps: int, codec: CodecParams) -> JobSpec:
+def _spec(add: Callable[[bytes], str], experts: int, steps: int, codec: CodecParams,
+          staleness_bound: int = 1) -> JobSpec:
     """The job: `experts` shards of synthetic clips and their initial checkpoints, stored through `add`."""
     torch.manual_seed(0)
     model = VideoDiT(named_config("tiny"))
@@ -132,7 +134,7 @@ def _spec(add: Callable[[bytes], str], experts: int, steps: int, codec: CodecPar
     return JobSpec(name="wan", model=model.config, job_seed=1, local_steps=steps, segment_steps=steps // 10, batch=4,
                    shards=tuple(add(synthetic_set(CLIPS, e, start=e * CLIPS).to_bytes()) for e in range(experts)),
                    initial=tuple(add(dataclasses.replace(base, expert=e).to_bytes()) for e in range(experts)),
-                   codec=codec)
+                   codec=codec, outer=OuterParams(staleness_bound=staleness_bound))
 
 
 def round_seconds(steps: int, scratch: Path) -> float:
@@ -175,7 +177,7 @@ def run(label: str, scratch: Path, rates: dict[str, float], codec: CodecParams, 
         _hear_each_other([work["miner-1"], work["miner-2"]])
         requester = Chain(studio.rpc_url, studio.contract, devnet_account(1))
         with IpfsStore(studio.ipfs_api) as store:
-            spec = _spec(lambda data: str(store.add(data)), experts, steps, codec)
+            spec = _spec(lambda data: str(store.add(data)), experts, steps, codec, args.staleness_bound)
             now = requester.timestamp()
             job_id = requester.create_job(JobTerms(spec=store.add(spec.to_bytes()), experts=experts, rounds=rounds,
                                                    reward_per_round_wei=10**18, deadline=now + 7200,

@@ -1,6 +1,7 @@
 """Junk on the market stops nobody: beside a real job, a job whose spec was never published, one whose spec is
-malformed, one whose spec sets no local steps, and a delta whose content never appears; the real job still
-trains, is checked and merges on schedule, and each junk job is reported once, not fetched again on every pass."""
+malformed, one whose spec sets no local steps, one whose spec's staleness bound is not its terms', and a delta
+whose content never appears; the real job still trains, is checked and merges on schedule, and each junk job is
+reported once, not fetched again on every pass."""
 
 from __future__ import annotations
 
@@ -46,6 +47,9 @@ def test_junk_jobs_and_a_junk_delta_leave_a_real_job_training_validated_and_merg
     spec, _ = tiny_spec(store, "beside the junk", 8, 15)
     raw = json.loads(spec.to_bytes())
     no_steps = junk_job(store.add(json.dumps({**raw, "local_steps": 0}).encode()))  # well-formed, no work to do
+    stale = requester.create_job(JobTerms(spec=store.add(dataclasses.replace(spec, name="stale").to_bytes()),
+                                          experts=1, rounds=3, reward_per_round_wei=0, deadline=now + 3600,
+                                          aggregator=devnet.address("aggregator"), staleness_bound=2), escrow_wei=1)
     real = open_job(devnet, store, spec)
     liar = funded_chain(devnet)
     liar.stake(ROLE_MINER, wei=ETH)
@@ -70,12 +74,15 @@ def test_junk_jobs_and_a_junk_delta_leave_a_real_job_training_validated_and_merg
     merge = next(e for e in requester.events(EventCursor(start), {"ExpertFinalized"}) if e.args["jobId"] == real)
     assert merge.args["mergedDeltaIds"] == [honest] and requester.delta(honest).state == DeltaState.MERGED
     assert requester.delta(junk_delta).state == DeltaState.SUBMITTED  # never revealed: slashable once its window ends
-    assert real in miner.specs and not {missing, malformed, no_steps} & set(miner.specs)
+    assert real in miner.specs and not {missing, malformed, no_steps, stale} & set(miner.specs)
+    assert stale not in aggregator.specs
     assert real in aggregator.specs and missing not in aggregator.specs
     record = validator.records[junk_delta]
     assert record.stage == "pending" and "not retrievable yet" in record.notes[-1]
     assert any("local_steps 0: must be at least 1" in r.getMessage() for r in caplog.records)
-    for job, times in ((missing, 2), (malformed, 1), (no_steps, 1)):  # missing: the first try and at most a retry
+    assert any(f"job {stale}: its spec's staleness bound (1) is not the one its terms set on chain (2)"
+               in r.getMessage() for r in caplog.records)  # an honest aggregator would be refuted merging it
+    for job, times in ((missing, 2), (malformed, 1), (no_steps, 1), (stale, 1)):  # missing: a try and a retry at most
         said = [r for r in caplog.records if r.getMessage().startswith(f"job {job}: its spec")]
         assert {r.name for r in said} == {"paris_node.roles.miner_daemon", "paris_node.roles.aggregator_daemon"}
         assert all(sum(r.name == name for r in said) <= times for name in {r.name for r in said})

@@ -244,10 +244,15 @@ class MarketIndex:
             raise self._refuse(job_id, f"its spec {text} could not be fetched ({exc}); trying again in {wait:.0f}s",
                                wait) from exc
         try:
-            self._specs[job_id] = JobSpec.from_bytes(data, source=text)
+            spec = JobSpec.from_bytes(data, source=text)
         except JobSpecError as exc:
             raise self._refuse(job_id, f"its spec is malformed ({exc}); not following it") from exc
-        return self._specs[job_id]
+        bound = self.chain.job(job_id).staleness_bound
+        if spec.outer.staleness_bound != bound:  # a merge weighing fewer stale deltas than the market takes would
+            raise self._refuse(job_id, f"its spec's staleness bound ({spec.outer.staleness_bound}) is not the one "
+                                       f"its terms set on chain ({bound}); not following it")  # be refuted
+        self._specs[job_id] = spec
+        return spec
 
     def forget_refusal(self, job_id: int) -> None:
         """Fetch the job's spec again on the next ask (the failure was this node's, not the job's)."""

@@ -78,8 +78,8 @@ def next_checkpoint(base: Checkpoint, inputs: list[MergeInput], spec: JobSpec) -
 
 def passing_deltas(chain: Chain, spec: JobSpec, ids: list[int], current: int) -> list[int]:
     """Deltas that passed and are within the staleness bound of the current version, in id order: the tighter
-    of the spec's (what the merge weighs) and the job's on chain (what `finalize` takes), so that a spec that
-    disagrees with its job can cost a stale delta, never the whole merge."""
+    of the spec's (what the merge weighs) and the job's on chain (what `finalize` takes and an omission report
+    holds against the merge). The two are equal for every followed job: `MarketIndex.spec` refuses the others."""
     keep = []
     bounds: dict[int, int] = {}
     for delta_id in sorted(ids):
