@@ -100,7 +100,8 @@ class Daemon:
 
     def finished(self, job_id: int) -> bool:
         """Whether the job is over: closed, every expert merged to its last round, or past the time its escrow
-        may be reclaimed. It stays so (unless its last merge is disputed), so the chain is asked until then."""
+        may be reclaimed. It stays so (unless its last merge is disputed); until then the chain is asked about it at
+        most once every IDLE_POLL_S."""
         if job_id not in self.over and time.monotonic() >= self.asked_at.get(job_id, 0.0) + IDLE_POLL_S:
             self.asked_at[job_id] = time.monotonic()  # an open job is asked again once a rest's pause at most
             job = self.chain.job(job_id)
