@@ -15,11 +15,12 @@ from paris_node.learning.trace import challenged_segments
 from paris_node.market.chain import Chain, ContractRevert, DeltaState, EventCursor
 from paris_node.runtime.devnet import DevnetInfo, devnet_account
 from paris_validator.cli import main as validator_main
-from paris_validator.daemon import ValidatorDaemon
+from paris_validator.daemon import DeltaRecord, ValidatorDaemon, check_first
 
 from helpers.chain import warp
 from helpers.miners import Honest, Market, open_market
 from helpers.processes import command, frozen
+from helpers.wait import wait_for
 
 
 @pytest.fixture
@@ -57,6 +58,28 @@ def _finish(validator: ValidatorDaemon, delta_id: int, timeout_s: float = 60.0) 
         assert time.monotonic() < deadline, validator.records[delta_id].notes
         if validator.records[delta_id].stage != "pending":
             warp(validator.chain, validator.chain.vote_window // 2)
+
+
+def test_checks_run_disputes_first_then_the_experts_furthest_behind_oldest_first() -> None:
+    def record(name: int, expert: int, base_version: int, block: int, segments: int = 10) -> DeltaRecord:
+        return DeltaRecord(name, 1, expert, base_version, "0xminer", "cid", "00", segments, (block, 0))
+
+    records = [record(1, 0, 2, 10), record(2, 1, 0, 30), record(3, 0, 1, 5), record(4, 1, 0, 20),
+               record(5, 0, 3, 40, segments=0)]
+    assert [r.delta_id for r in sorted(records, key=check_first)] == [5, 4, 2, 3, 1]
+
+
+def test_a_validator_fetches_a_revealed_delta_before_its_check_comes_up(market: Market, tmp_path: Path) -> None:
+    validator = _validator(market, tmp_path / "validator")
+    validator.ensure_stake()  # on the committee of what is revealed from now on
+    miner = Honest(market, "prefetched")
+    delta_id = miner.submit(0)
+    _revealed(miner)
+    validator.on_events(validator.index.sync())  # events read; no pass, so no check, has run
+    record = validator.records[delta_id]
+    assert record.stage == "pending" and record.reveal_cid
+    wait_for(lambda: validator.cache.has(record.delta_cid) and validator.cache.has(record.reveal_cid), 30,
+             "the delta and its reveal in the validator's cache")
 
 
 def test_challenge_is_unknowable_at_submission_and_recomputable_off_chain(market: Market) -> None:

@@ -21,6 +21,7 @@ fixed once its seed block is mined, whose check is that rebuild, and which the d
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -124,6 +125,12 @@ def load_records(work_dir: Path) -> list[DeltaRecord]:
     return sorted(records, key=lambda r: r.order)
 
 
+def check_first(record: DeltaRecord) -> tuple[bool, int, tuple[int, int]]:
+    """The order pending checks run in: disputes, then deltas on the lowest base version (the experts furthest
+    behind, whose merges miners wait on longest), oldest first."""
+    return not record.is_dispute, record.base_version, record.order
+
+
 class ValidatorDaemon(Daemon):
     role = "validator"
     stake_role = ROLE_VALIDATOR
@@ -166,7 +173,7 @@ class ValidatorDaemon(Daemon):
         for record in due:  # votes to seal, open or settle first: cheap, and each due by a deadline
             if record.stage != "pending":
                 self._attempt(record)
-        for record in due:  # then checks, oldest first, one a pass: what comes due meanwhile is not missed
+        for record in sorted(due, key=check_first):  # then checks, one a pass: what comes due is not missed
             if record.stage == "pending":
                 self._attempt(record)
                 if record.stage != "pending":
@@ -245,10 +252,20 @@ class ValidatorDaemon(Daemon):
                                  entry.cid, entry.trace_root, entry.segments, entry.order, entry.lane)
             self.records[record.delta_id] = record
             self._save(record)
+            self._prefetch(record.delta_cid)
         reveal = self.index.reveal(entry.delta_id)
         if reveal is not None and not record.reveal_cid:
             record.reveal_cid, record.seed = reveal.cid, reveal.seed
             self._save(record)
+            if record.stage == "pending" and self.guard(f"reading delta {record.delta_id:#x}'s committee",
+                                                        self.chain.on_committee, record.delta_id, self.address):
+                self._prefetch(record.reveal_cid)
+
+    def _prefetch(self, cid: str) -> None:
+        """Start moving content here in the background as soon as it is named: a reveal then crosses the miner's
+        uplink while other deltas are replayed, not after them (its commit phase is short)."""
+        with contextlib.suppress(InvalidCid):  # failed by its check, which names the bad CID
+            self.cache.prefetch(cid)
 
     def _track_dispute(self, entry: DisputeEntry) -> None:
         """Open a record for a merge dispute: voted on like a delta, its verdict the merge's rebuild."""
