@@ -69,19 +69,6 @@ def test_checks_run_disputes_first_then_the_experts_furthest_behind_oldest_first
     assert [r.delta_id for r in sorted(records, key=check_first)] == [5, 4, 2, 3, 1]
 
 
-def test_a_validator_fetches_a_revealed_delta_before_its_check_comes_up(market: Market, tmp_path: Path) -> None:
-    validator = _validator(market, tmp_path / "validator")
-    validator.ensure_stake()  # on the committee of what is revealed from now on
-    miner = Honest(market, "prefetched")
-    delta_id = miner.submit(0)
-    _revealed(miner)
-    validator.on_events(validator.index.sync())  # events read; no pass, so no check, has run
-    record = validator.records[delta_id]
-    assert record.stage == "pending" and record.reveal_cid
-    wait_for(lambda: validator.cache.has(record.delta_cid) and validator.cache.has(record.reveal_cid), 30,
-             "the delta and its reveal in the validator's cache")
-
-
 def test_challenge_is_unknowable_at_submission_and_recomputable_off_chain(market: Market) -> None:
     miner = Honest(market, "seeded")
     delta_id = miner.submit(0)
@@ -112,6 +99,11 @@ def test_a_validator_killed_mid_check_and_after_voting_finishes_once(market: Mar
 
     monkeypatch.setattr(daemon_module, "replay", killed)
     first = _validator(market, work_dir)
+    first.ensure_stake()
+    first.on_events(first.index.sync())  # events read, no check run: the delta and its reveal move here meanwhile
+    record = first.records[delta_id]
+    wait_for(lambda: first.cache.has(record.delta_cid) and first.cache.has(record.reveal_cid), 30,
+             "the delta and its reveal in the validator's cache before its check")
     with pytest.raises(SystemExit):
         first.step()
     assert first.records[delta_id].stage == "pending"  # nothing decided, nothing sent
