@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import shutil
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,9 @@ from paris_sdk.dashboard import JobBoard, build_dashboard
 from paris_validator.daemon import ValidatorDaemon
 
 from helpers.chain import funded_chain
+from helpers.pacer import Pacer
 from helpers.processes import frozen
+from helpers.wait import step_until
 
 CHROMIUM = shutil.which("chromium")
 # each section's box, and the box of everything in it (a table wider than its section would spill over the next)
@@ -100,12 +101,9 @@ def test_the_dashboard_shows_rounds_deltas_miners_losses_payouts_and_the_sample(
                                                         "(i.complete && i.naturalWidth > 0)")
             page.wait_for_function("document.querySelector('#banner').textContent === ''", timeout=15_000)
 
-            deadline = time.monotonic() + 240
-            while len(board.state().payouts) < 2:
-                assert time.monotonic() < deadline, "the round was never merged and paid"
-                for daemon in (miner, validator, aggregator):
-                    daemon.step()
-                time.sleep(0.2)
+            step_until(lambda: len(board.state().payouts) == 2,
+                       [miner, validator, aggregator, Pacer(devnet, {devnet_account(4).address}, {job_id})],
+                       "the round to be merged and paid", 240)
 
             page.wait_for_function("document.querySelectorAll('#payouts tbody tr').length === 2", timeout=20_000)
             experts = page.inner_text("#experts")

@@ -16,15 +16,21 @@ import numpy as np
 import pytest
 
 from paris_node.data.video import read_video
+from paris_node.runtime.devnet import devnet_account
+
+from helpers.pacer import Pacer
 
 pytestmark = pytest.mark.devnet  # starts devnets of its own
 
 
 def test_the_fast_demo_catches_the_cheater_pays_the_honest_and_writes_a_video(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-c", "from paris_sdk.cli import main; main()", "demo", "--dir",
-                           str(tmp_path), "--rounds", "1", "--miners", "2", "--local-steps", "4", "--segment-steps",
-                           "2", "--clips", "16", "--private", "--vote-window", "12"], capture_output=True, text=True,
-                          timeout=500, env={**os.environ, "COLUMNS": "200"})  # 12 s phases: 8 s was once too short
+    # Vote phases of 40 s, long enough for a check on a slow machine; the pacer ends each once both validators
+    # have done their part in it.
+    with Pacer(tmp_path / "devnet", {devnet_account(3).address, devnet_account(4).address}):
+        done = subprocess.run([sys.executable, "-c", "from paris_sdk.cli import main; main()", "demo", "--dir",
+                               str(tmp_path), "--rounds", "1", "--miners", "2", "--local-steps", "4",
+                               "--segment-steps", "2", "--clips", "16", "--private", "--vote-window", "40"],
+                              capture_output=True, text=True, timeout=500, env={**os.environ, "COLUMNS": "200"})
     out = done.stdout
     assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
     assert "creating a private job" in out and "cheater slashed: yes; lazy validator slashed: yes" in out

@@ -24,6 +24,7 @@ from paris_validator.daemon import ValidatorDaemon
 from test_gossip import HEARTBEAT_S, staked
 
 from helpers.miners import Honest, open_market
+from helpers.pacer import Pacer
 from helpers.wait import wait_for
 
 ROUND_TIMEOUT_S = 120.0
@@ -54,11 +55,13 @@ def test_the_aggregator_waits_for_live_miners_only_and_reports_status(devnet: De
         fast.submit(0)
         validator = ValidatorDaemon(Chain(devnet.rpc_url, devnet.contract, devnet_account(4)),
                                     IpfsStore(devnet.ipfs_api), tmp_path / "validator", devnet.deploy_block, {job})
+        pacer = Pacer(devnet, {validator.address}, {job})
         deadline = time.monotonic() + 60
         while not validator.records or validator.records[next(iter(validator.records))].stage != "done":
             assert time.monotonic() < deadline, "the fast miner's delta was never checked"
             fast.reveal(0)
             validator.step()
+            pacer.step()
             time.sleep(0.3)
 
         for _ in range(5):  # a passing delta, but a live miner is still training this version

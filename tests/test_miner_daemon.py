@@ -25,6 +25,7 @@ from paris_validator.cli import main as validator_main
 
 from helpers.chain import TEST_MARKET
 from helpers.jobs import open_job, tiny_spec
+from helpers.pacer import Pacer
 from helpers.processes import VALIDATOR, command, paris, spawn
 from helpers.wait import wait_for
 
@@ -67,29 +68,30 @@ def test_miners_and_aggregator_finish_a_round_and_a_killed_miner_resumes(net) ->
     processes = [spawn(tmp, "aggregator", "aggregate", "--as", "aggregator", "--round-timeout", "120",
                          "--min-wait", "20", "--work-dir", str(tmp / "aggregator"))]
     try:
-        victim = spawn(tmp, "miner-1", "mine", "--as", "miner-1", "--work-dir", str(work["miner-1"]))
-        wait_for(lambda: _stage(work["miner-1"]) == "submitted", 120, "miner-1 to submit", poll_s=0.2)
-        os.kill(victim.pid, signal.SIGKILL)
-        victim.wait()
-        processes.append(spawn(tmp, "miner-1b", "mine", "--as", "miner-1", "--work-dir", str(work["miner-1"])))
-        processes.append(spawn(tmp, "miner-2", "mine", "--config", str(_config_file(info, tmp, "miner-2", job_id)),
-                                devnet="no-devnet-here"))
+        with Pacer(info, {devnet_account(3).address}):  # the validator-1 spawned below
+            victim = spawn(tmp, "miner-1", "mine", "--as", "miner-1", "--work-dir", str(work["miner-1"]))
+            wait_for(lambda: _stage(work["miner-1"]) == "submitted", 120, "miner-1 to submit", poll_s=0.2)
+            os.kill(victim.pid, signal.SIGKILL)
+            victim.wait()
+            processes.append(spawn(tmp, "miner-1b", "mine", "--as", "miner-1", "--work-dir", str(work["miner-1"])))
+            processes.append(spawn(tmp, "miner-2", "mine", "--config", str(_config_file(info, tmp, "miner-2", job_id)),
+                                    devnet="no-devnet-here"))
 
-        processes.append(spawn(tmp, "validator", "validate", "--as", "validator-1", "--work-dir",
-                                str(tmp / "validator"), command=VALIDATOR))
-        wait_for(lambda: requester.version_of(job_id, 0) == 1, 180, "both deltas validated and merged", poll_s=0.2)
-        wait_for(lambda: all(_stage(w) == "done" for w in work.values()), 120, "both miners to be paid", poll_s=0.2)
-        # The daemons found each other through the devnet's bootstrap peer; the validator's API says so.
-        api = (tmp / "validator" / "status.url").read_text().strip()
-        report = httpx.get(f"{api}/status", timeout=10).json()
-        assert report["role"] == "validator" and report["last_delta"]["passed"] is True, report
-        assert {"miner", "aggregator"} <= {p["role"] for p in report["peers"] if p["alive"]}, report["peers"]
-        samples = {(s.name, tuple(s.labels.values())): s.value for family in
-                   text_string_to_metric_families(httpx.get(f"{api}/metrics", timeout=10).text)
-                   for s in family.samples}
-        assert samples[("paris_deltas_total", ("verified",))] == 2
-        assert httpx.get(f"{(tmp / 'aggregator' / 'status.url').read_text().strip()}/health",
-                         timeout=10).json()["status"] == "ok"
+            processes.append(spawn(tmp, "validator", "validate", "--as", "validator-1", "--work-dir",
+                                    str(tmp / "validator"), command=VALIDATOR))
+            wait_for(lambda: requester.version_of(job_id, 0) == 1, 180, "both deltas validated and merged", poll_s=0.2)
+            wait_for(lambda: all(_stage(w) == "done" for w in work.values()), 120, "both miners to be paid", poll_s=0.2)
+            # The daemons found each other through the devnet's bootstrap peer; the validator's API says so.
+            api = (tmp / "validator" / "status.url").read_text().strip()
+            report = httpx.get(f"{api}/status", timeout=10).json()
+            assert report["role"] == "validator" and report["last_delta"]["passed"] is True, report
+            assert {"miner", "aggregator"} <= {p["role"] for p in report["peers"] if p["alive"]}, report["peers"]
+            samples = {(s.name, tuple(s.labels.values())): s.value for family in
+                       text_string_to_metric_families(httpx.get(f"{api}/metrics", timeout=10).text)
+                       for s in family.samples}
+            assert samples[("paris_deltas_total", ("verified",))] == 2
+            assert httpx.get(f"{(tmp / 'aggregator' / 'status.url').read_text().strip()}/health",
+                             timeout=10).json()["status"] == "ok"
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)

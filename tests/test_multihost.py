@@ -9,6 +9,7 @@ against its CID."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from collections import defaultdict
@@ -27,13 +28,15 @@ from paris_node.runtime.devnet import DEVNET_MARKET
 from paris_node.runtime.multihost import MultiHost
 
 from helpers.jobs import open_job, tiny_spec
+from helpers.pacer import Pacer
 from helpers.processes import MINER, VALIDATOR
 from helpers.wait import wait_for
 
 pytestmark = pytest.mark.devnet  # starts a network of its own
 
-# Six hosts on two cores: a validator fetches and replays a delta in ~15 s, so vote phases are 30 s.
-MARKET = dataclasses.replace(DEVNET_MARKET, vote_window_s=30)
+# Six hosts on two cores: a validator fetches and replays a delta in ~15 s, so vote phases are 60 s (on a slower
+# machine too); the pacer ends each phase once the validator has done its part in it.
+MARKET = dataclasses.replace(DEVNET_MARKET, vote_window_s=60)
 HOSTS = {"studio": 40.0, "validator": 40.0, "miner-a": 40.0, "miner-b": 40.0, "miner-c": 2.0}
 MINERS = ("miner-1", "miner-2", "miner-3")
 CLIPS = 32
@@ -61,7 +64,8 @@ def _live_miners(work_dir: Path) -> set[str]:
 
 @pytest.mark.timeout(600)
 def test_a_job_routes_itself_across_hosts_and_survives_a_miner_host_pulled_mid_round(tmp_path: Path) -> None:
-    with MultiHost(tmp_path, HOSTS, market=MARKET) as net:
+    with contextlib.ExitStack() as stack:
+        net = stack.enter_context(MultiHost(tmp_path, HOSTS, market=MARKET))
         studio = net.info("studio")
         address = {a["role"]: a["address"] for a in net.accounts}
         requester = Chain(studio.rpc_url, studio.contract, devnet_account(1))
@@ -84,6 +88,7 @@ def test_a_job_routes_itself_across_hosts_and_survives_a_miner_host_pulled_mid_r
         # found through the bootstrap peer: each miner hears the other two before the job opens
         wait_for(lambda: all(len(_live_miners(work[r])) == 2 for r in MINERS), 120, "the miners to hear each other")
 
+        stack.enter_context(Pacer(studio, {address["validator-1"]}))
         with IpfsStore(studio.ipfs_api) as store:
             spec, _ = tiny_spec(store, "across-hosts", CLIPS, 5, experts=2)
             assert open_job(studio, store, spec) == job_id

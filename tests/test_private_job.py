@@ -7,7 +7,6 @@ admitted."""
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -28,16 +27,9 @@ from paris_validator.daemon import ValidatorDaemon
 
 from helpers.chain import funded_chain
 from helpers.miners import Honest, Market
+from helpers.pacer import Pacer
 from helpers.processes import paris
-
-
-def _run_until(condition, daemons, what: str, timeout_s: float = 120) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        for daemon in daemons:
-            daemon.step()
-        time.sleep(0.2)
+from helpers.wait import step_until
 
 
 def test_only_admitted_nodes_read_a_private_job(devnet: DevnetInfo, tmp_path: Path) -> None:
@@ -79,13 +71,13 @@ def test_only_admitted_nodes_read_a_private_job(devnet: DevnetInfo, tmp_path: Pa
                                 devnet.deploy_block, {job_id})
     aggregator = AggregatorDaemon(chains["aggregator"], IpfsStore(devnet.ipfs_api), tmp_path / "aggregator",
                                   devnet.deploy_block, {job_id})
-    daemons = (a, b, validator, aggregator)
+    daemons = (a, b, validator, aggregator, Pacer(devnet, {address["validator"]}, {job_id}))
 
     def delta_state(name: str, version: int) -> DeltaState:
         chain = client.chain
         return chain.delta(chain.delta_id_of(job_id, 0, version, address[name])).state
 
-    _run_until(lambda: client.chain.version_of(job_id, 0) == 1, daemons, "round 1")
+    step_until(lambda: client.chain.version_of(job_id, 0) == 1, daemons, "round 1")
     assert job_id in b.refused and delta_state("b", 0) == DeltaState.NONE  # could not read, so never trained
     assert delta_state("a", 0) == DeltaState.MERGED
     delta_cid = next(cid_from_chain(e.args["deltaDigest"], e.args["deltaCodec"])
@@ -110,9 +102,9 @@ def test_only_admitted_nodes_read_a_private_job(devnet: DevnetInfo, tmp_path: Pa
         client.admit(job_id, address["b"])
 
     # The removed miner can still read v1 (written under epoch 0) and trains it, but cannot publish its delta.
-    _run_until(lambda: (r := a.journal.get(job_id, 0, 1)) is not None and r.stage == "done", [a], "a's round 2")
+    step_until(lambda: (r := a.journal.get(job_id, 0, 1)) is not None and r.stage == "done", [a], "a's round 2")
     assert a.journal.get(job_id, 0, 1).outcome == "not submitted: removed from the private job"  # type: ignore[union-attr]
-    _run_until(lambda: client.chain.version_of(job_id, 0) == 2, daemons, "round 2")
+    step_until(lambda: client.chain.version_of(job_id, 0) == 2, daemons, "round 2")
     assert delta_state("b", 1) == DeltaState.MERGED  # admitted: read v1 (epoch 0), wrote under epoch 1
     assert delta_state("a", 1) == DeltaState.NONE  # removed: could not publish under the new key
     v1, v2 = (client.index.checkpoint_cid(spec, job_id, 0, v) for v in (1, 2))
@@ -200,12 +192,13 @@ def test_the_validator_fails_unsealed_tampered_and_unadmitted_deltas(devnet: Dev
     miners[1].key = Keyrings(miners[1].chain, store.get, miners[1].chain.account).current(job_id, market.spec)[1] \
         .of_epoch(0, "job key")
     ids = {miner.submit(0): miner for miner in miners}
-    _run_until(lambda: all([m.reveal(0) for m in miners]), [], "reveals")  # the market takes votes after them
+    step_until(lambda: all([m.reveal(0) for m in miners]), [], "reveals")  # the market takes votes after them
 
     validator = ValidatorDaemon(chains[1], IpfsStore(devnet.ipfs_api), tmp_path / "validator", devnet.deploy_block,
                                 {job_id})
-    _run_until(lambda: ids.keys() <= validator.records.keys() and all(validator.records[i].stage == "done"
-                                                                      for i in ids), [validator], "verdicts")
+    step_until(lambda: ids.keys() <= validator.records.keys() and all(validator.records[i].stage == "done"
+                                                                      for i in ids),
+               [validator, Pacer(devnet, {validator.address}, {job_id})], "verdicts")
     verdicts = {ids[i].name: (r.check, r.outcome, client.chain.delta(i).state) for i, r in validator.records.items()
                 if i in ids}
     assert verdicts == {"plaintext": ("sealing", "failed; slashed", DeltaState.SLASHED),

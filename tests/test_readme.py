@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from paris_node.runtime.devnet import DevnetError, down
+from paris_node.runtime.devnet import DevnetError, devnet_account, down
+
+from helpers.pacer import Pacer
 
 pytestmark = pytest.mark.devnet  # starts a devnet of its own, the README's way
 
@@ -58,7 +60,8 @@ def test_the_readme_runs_as_written(tmp_path: Path) -> None:
                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                                start_new_session=True)
     try:
-        out, _ = process.communicate(timeout=840)
+        with Pacer(tmp_path / ".paris" / "devnet", {devnet_account(3).address}):  # the validator-1 it starts
+            out, _ = process.communicate(timeout=840)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         out, _ = process.communicate()

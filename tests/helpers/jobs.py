@@ -4,7 +4,6 @@ any job trained, checked and merged by daemons stepped in-process."""
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 
 import torch
@@ -21,6 +20,8 @@ from paris_node.runtime.devnet import DevnetInfo, devnet_account
 from paris_validator.daemon import ValidatorDaemon
 
 from helpers.chain import ETH, funded_chain
+from helpers.pacer import Pacer
+from helpers.wait import step_until
 
 
 def tiny_spec(store: IpfsStore, name: str, clips: int, job_seed: int, experts: int = 1,
@@ -51,7 +52,7 @@ def open_job(devnet: DevnetInfo, store: IpfsStore, spec: JobSpec, rounds: int = 
 def merge_one_round(devnet: DevnetInfo, chain: Chain, job_id: int, work_dir: Path,
                     timeout_s: float = 240, version: int = 1) -> MinerDaemon:
     """Run a miner, a validator and the aggregator in this process, pass after pass, until every expert of the
-    job reached `version` (trained, checked, merged); the miner."""
+    job reached `version` (trained, checked, merged), the chain's clock paced by what they did; the miner."""
     store = IpfsStore(devnet.ipfs_api)
     daemons = [MinerDaemon(funded_chain(devnet), store, work_dir / "miner", devnet.deploy_block, {job_id}),
                ValidatorDaemon(Chain(devnet.rpc_url, devnet.contract, devnet_account(4)), store,
@@ -59,12 +60,9 @@ def merge_one_round(devnet: DevnetInfo, chain: Chain, job_id: int, work_dir: Pat
                AggregatorDaemon(Chain(devnet.rpc_url, devnet.contract, devnet_account(2)), store,
                                 work_dir / "aggregator", devnet.deploy_block, {job_id})]
     experts = chain.job(job_id).experts
-    deadline = time.monotonic() + timeout_s
-    while not all(chain.version_of(job_id, e) == version for e in range(experts)):
-        assert time.monotonic() < deadline, f"the job never reached version {version}"
-        for daemon in daemons:
-            daemon.step()
-        time.sleep(0.2)
+    step_until(lambda: all(chain.version_of(job_id, e) == version for e in range(experts)),
+               [*daemons, Pacer(devnet, {devnet_account(4).address}, {job_id})], f"the job to reach version {version}",
+               timeout_s)
     miner = daemons[0]
     assert isinstance(miner, MinerDaemon)
     return miner

@@ -17,7 +17,7 @@ from pathlib import Path
 from multiformats import CID
 
 from paris_node.content.atomic import write_atomic
-from paris_node.content.store import IpfsStore, StoreError, parse_cid
+from paris_node.content.store import IpfsStore, ObjectTooLarge, StoreError, parse_cid
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,9 @@ class CidCache:
 
     def get(self, cid: str | CID, max_bytes: int | None = None) -> bytes:
         """Bytes of `cid`: from disk when fetched before, else from the store (verified), then kept. A
-        prefetch of it under way is waited for; one that failed is retried here, raising what went wrong."""
+        prefetch of it under way is waited for; one that failed is retried here, raising what went wrong. Over
+        `max_bytes` is ObjectTooLarge whether the bytes come from the store or from disk (a prefetch takes no
+        caller's limit)."""
         cid = parse_cid(cid)
         with self._lock:
             pending = self._pending.get(cid)
@@ -101,6 +103,9 @@ class CidCache:
         path = self.directory / str(cid)
         with contextlib.suppress(FileNotFoundError):  # evicted between the check and the read: fetched again
             if path.exists():
+                size = path.stat().st_size
+                if max_bytes is not None and size > max_bytes:
+                    raise ObjectTooLarge(f"{cid}: {size} bytes, over the {max_bytes}-byte limit")
                 os.utime(path)  # recently used: evicted last
                 return path.read_bytes()
         data = self.store.get(cid, max_bytes=max_bytes)
