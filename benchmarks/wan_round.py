@@ -196,13 +196,15 @@ def run(label: str, scratch: Path, rates: dict[str, float], codec: CodecParams, 
                     raise TimeoutError(f"{label}: {what} within {timeout_s:.0f}s; logs in {scratch / label}")
                 time.sleep(1)
 
+        round_s = 4 * market.vote_window_s + lanes * steps + 300  # the longest a round may take (a step: < 1 s)
         if churn:
-            wait(lambda: min(versions()) >= 1, 900, "every expert merged once")
+            wait(lambda: min(versions()) >= 1, round_s, "every expert merged once")
             joined = time.time()
             daemons["miner-3"] = net.run("late", "miner", [*MINER, "mine", "--work-dir", str(work["miner-3"]),
                                                            *mining], "miner-3")
             late_log = scratch / label / "late-miner.log"
-            wait(lambda: late_log.exists() and SUBMITTED.search(late_log.read_text()), 600, "the late miner submitting")
+            wait(lambda: late_log.exists() and SUBMITTED.search(late_log.read_text()), round_s,
+                 "the late miner submitting")
             first = SUBMITTED.search(late_log.read_text())
             assert first is not None
             result.late_productive_s = _stamp(first.group(1)) - joined
@@ -211,11 +213,10 @@ def run(label: str, scratch: Path, rates: dict[str, float], codec: CodecParams, 
             killed, at = versions(), time.monotonic()
             net.bed.remove("miner-b")
             del daemons["miner-2"]
-            wait(lambda: all(v > killed[e] for e, v in enumerate(versions()) if e in left), 900,
+            wait(lambda: all(v > killed[e] for e, v in enumerate(versions()) if e in left), 2 * round_s,
                  "every unfinished expert merged after the kill")
             result.after_kill_s = time.monotonic() - at
-        wait(lambda: min(versions()) >= rounds, rounds * (4 * market.vote_window_s + lanes * steps) + 300,
-             "the job finished")  # a step takes well under a second here
+        wait(lambda: min(versions()) >= rounds, rounds * round_s, "the job finished")
         result.job_s = time.monotonic() - created
         merges: dict[int, list[float]] = {}
         for event in requester.events(EventCursor(studio.deploy_block), {"ExpertFinalized"}):

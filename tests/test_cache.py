@@ -66,12 +66,16 @@ def test_a_prefetch_is_fetched_once_in_the_background_and_a_failed_one_is_retrie
         assert fetched == [cid, cid, cid]
 
 
-def test_a_limit_holds_for_bytes_already_on_disk(tmp_path: Path) -> None:
+def test_a_limit_holds_for_a_prefetch_and_for_bytes_already_on_disk(tmp_path: Path) -> None:
     data = b"an oversized delta" * 10
     cid = str(CID("base32", 1, "raw", ("sha2-256", hashlib.sha256(data).digest())))
     with IpfsStore("http://ipfs.invalid", transport=httpx.MockTransport(lambda _: httpx.Response(200, content=data))
                    ) as store:
         cache = CidCache(store, tmp_path / "cache")
+        cache.prefetch(cid, max_bytes=100)  # over its limit: not kept
+        with pytest.raises(ObjectTooLarge, match="exceeds the 100-byte limit"):
+            cache.get(cid, max_bytes=100)
+        assert not cache.has(cid)
         cache.prefetch(cid)  # fetched under the store's own limit
         assert cache.get(cid) == data
         with pytest.raises(ObjectTooLarge, match=f"{len(data)} bytes, over the 100-byte limit"):

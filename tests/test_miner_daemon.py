@@ -66,7 +66,7 @@ def test_miners_and_aggregator_finish_a_round_and_a_killed_miner_resumes(net) ->
     requester = Chain(info.rpc_url, info.contract, devnet_account(1))
     work = {"miner-1": tmp / "miner-1", "miner-2": tmp / "miner-2" / "miner"}
     processes = [spawn(tmp, "aggregator", "aggregate", "--as", "aggregator", "--round-timeout", "120",
-                         "--min-wait", "20", "--work-dir", str(tmp / "aggregator"))]
+                         "--min-wait", "2", "--work-dir", str(tmp / "aggregator"))]
     try:
         with Pacer(info, {devnet_account(3).address}):  # the validator-1 spawned below
             victim = spawn(tmp, "miner-1", "mine", "--as", "miner-1", "--work-dir", str(work["miner-1"]))
@@ -76,6 +76,9 @@ def test_miners_and_aggregator_finish_a_round_and_a_killed_miner_resumes(net) ->
             processes.append(spawn(tmp, "miner-1b", "mine", "--as", "miner-1", "--work-dir", str(work["miner-1"])))
             processes.append(spawn(tmp, "miner-2", "mine", "--config", str(_config_file(info, tmp, "miner-2", job_id)),
                                     devnet="no-devnet-here"))
+            # both deltas on chain before any is checked: the aggregator waits for every undecided one
+            wait_for(lambda: _stage(work["miner-2"]) in ("submitted", "revealed", "done"), 120, "miner-2 to submit",
+                     poll_s=0.2)
 
             processes.append(spawn(tmp, "validator", "validate", "--as", "validator-1", "--work-dir",
                                     str(tmp / "validator"), command=VALIDATOR))

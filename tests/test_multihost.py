@@ -79,7 +79,7 @@ def test_a_job_routes_itself_across_hosts_and_survives_a_miner_host_pulled_mid_r
         work = {role: tmp_path / "work" / role for role in MINERS}
 
         flags = ["--dir", str(tmp_path / "no-devnet-here"), "--poll", "0.5"]
-        net.run("studio", "aggregator", [*MINER, "aggregate", "--round-timeout", "90", "--min-wait", "10",
+        net.run("studio", "aggregator", [*MINER, "aggregate", "--round-timeout", "90", "--min-wait", "3",
                                          "--work-dir", str(tmp_path / "work" / "aggregator"), *flags], "aggregator")
         net.run("validator", "validator", [*VALIDATOR, "validate", "--work-dir", str(tmp_path / "work" / "validator"),
                                            *flags], "validator-1")

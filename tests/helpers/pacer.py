@@ -1,12 +1,12 @@
 """A chain clock for tests that run daemons in real time: time jumps to the end of a window as soon as everything
 that window waits for is on chain, and never past a window that still waits for something.
 
-The windows are a revealed delta's three vote phases (commit: every validator of the test drawn for its
-committee has sealed a vote; reveal: every sealed vote is opened; trap: the delta is decided), a merge's dispute
-window (`grace_s` of wall time after the merge, for the validators' audits) and, never skipped, an unrevealed
-delta's reveal window and a job's deadline. So a test can give its market vote windows long enough for a slow
-machine, and waits through them only when a daemon really is that slow. A disputed merge stops the pacer for
-good (a dispute's committee is not followed here).
+The windows are a revealed delta's three vote phases (commit: every validator of the test that is drawn for
+its committee, or not staked yet, has sealed a vote; reveal: every sealed vote is opened; trap: the delta is
+decided), a merge's dispute window (`grace_s` of wall time after the merge, for the validators' audits) and,
+never skipped, an unrevealed delta's reveal window and a job's deadline. So a test can give its market vote
+windows long enough for a slow machine, and waits through them only when a daemon really is that slow. A
+disputed merge stops the pacer for good (a dispute's committee is not followed here).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 from web3 import Web3
 
-from paris_node.market.chain import Chain, EventCursor
+from paris_node.market.chain import ROLE_VALIDATOR, Chain, EventCursor
 from paris_node.market.errors import ChainUnreachable
 from paris_node.runtime.devnet import DEVNET_FILE, DevnetInfo
 
@@ -33,7 +33,7 @@ EVENTS = {"JobCreated", "DeltaSubmitted", "Revealed", "VoteCommitted", "VoteReve
 class _Delta:
     reveal_closes: int
     revealed_at: int = 0
-    committee: frozenset[str] = frozenset()
+    miner: str = ""
     sealed: set[str] = field(default_factory=set)
     opened: set[str] = field(default_factory=set)
     decided: bool = False
@@ -107,7 +107,7 @@ class Pacer:
         if self.disputed:
             return
         now = chain.timestamp()
-        ends = [end for end in self._ends(chain.vote_window) if end[0] >= now]
+        ends = [end for end in self._ends(chain, now) if end[0] >= now]
         blocked = min((at for at, ready in ends if not ready), default=now + 10**9)
         passable = [at for at, ready in ends if ready and at + 1 <= blocked - MARGIN_S]
         if passable and max(passable) + 1 > now:
@@ -122,8 +122,8 @@ class Pacer:
         if name == "JobCreated":
             self.deadlines[args["jobId"]] = chain.job(args["jobId"]).deadline
         elif name == "DeltaSubmitted":
-            delta = chain.delta(args["deltaId"])
-            self.deltas[args["deltaId"]] = _Delta(delta.submitted_at + chain.job(delta.job_id).reveal_window)
+            submitted = chain.delta(args["deltaId"])
+            self.deltas[args["deltaId"]] = _Delta(submitted.submitted_at + chain.job(submitted.job_id).reveal_window)
         elif name == "ExpertFinalized":
             key = (args["jobId"], args["expert"])
             self.merges[key] = (chain.merge_settles_at(*key), time.monotonic())
@@ -133,9 +133,7 @@ class Pacer:
             return
         elif name == "Revealed":
             record = chain.delta(args["deltaId"])
-            delta.revealed_at = record.revealed_at
-            delta.committee = frozenset(v for v in self.voters if v != record.miner
-                                        and chain.on_committee(args["deltaId"], v))
+            delta.revealed_at, delta.miner = record.revealed_at, record.miner
         elif name == "VoteCommitted":
             delta.sealed.add(args["validator"])
         elif name == "VoteRevealed":
@@ -143,15 +141,26 @@ class Pacer:
         else:  # decided, slashed (a withheld reveal), exposed as a trap or released: no phase waits any more
             delta.decided = True
 
-    def _ends(self, window: int) -> list[tuple[int, bool]]:
+    def _ends(self, chain: Chain, now: int) -> list[tuple[int, bool]]:
         """Every window end, with whether nothing is due in that window any more."""
+        window = chain.vote_window
         ends = [(deadline, False) for deadline in self.deadlines.values()]
         ends += [(at, time.monotonic() - seen >= self.grace_s) for at, seen in self.merges.values()]
-        for delta in self.deltas.values():
+        for delta_id, delta in self.deltas.items():
             if not delta.revealed_at:
                 ends.append((delta.reveal_closes, delta.decided))
                 continue
-            ends += [(delta.revealed_at + window, delta.committee <= delta.sealed or delta.decided),
+            sealing = delta.revealed_at + window >= now and not delta.decided
+            ends += [(delta.revealed_at + window, not sealing or self._sealed(chain, delta_id, delta)),
                      (delta.revealed_at + 2 * window, delta.sealed <= delta.opened or delta.decided),
                      (delta.revealed_at + 3 * window, delta.decided)]
         return ends
+
+    def _sealed(self, chain: Chain, delta_id: int, delta: _Delta) -> bool:
+        """Whether every voter that can still vote on the delta did: each drawn for its committee, and each not yet
+        staked (it may stake and be drawn before the phase ends; the draw is by stake at the time of the vote)."""
+        for voter in self.voters - delta.sealed - {delta.miner}:
+            stake = chain.stake_of(voter)
+            if not stake.roles & ROLE_VALIDATOR or chain.on_committee(delta_id, voter):
+                return False
+        return True

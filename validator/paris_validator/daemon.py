@@ -252,7 +252,8 @@ class ValidatorDaemon(Daemon):
                                  entry.cid, entry.trace_root, entry.segments, entry.order, entry.lane)
             self.records[record.delta_id] = record
             self._save(record)
-            self._prefetch(record.delta_cid)
+            spec = self.job_spec(record.job_id)
+            self._prefetch(record.delta_cid, spec.max_delta_bytes if spec is not None else None)
         reveal = self.index.reveal(entry.delta_id)
         if reveal is not None and not record.reveal_cid:
             record.reveal_cid, record.seed = reveal.cid, reveal.seed
@@ -261,11 +262,11 @@ class ValidatorDaemon(Daemon):
                                                         self.chain.on_committee, record.delta_id, self.address):
                 self._prefetch(record.reveal_cid)
 
-    def _prefetch(self, cid: str) -> None:
+    def _prefetch(self, cid: str, max_bytes: int | None = None) -> None:
         """Start moving content here in the background as soon as it is named: a reveal then crosses the miner's
         uplink while other deltas are replayed, not after them (its commit phase is short)."""
         with contextlib.suppress(InvalidCid):  # failed by its check, which names the bad CID
-            self.cache.prefetch(cid)
+            self.cache.prefetch(cid, max_bytes)
 
     def _track_dispute(self, entry: DisputeEntry) -> None:
         """Open a record for a merge dispute: voted on like a delta, its verdict the merge's rebuild."""

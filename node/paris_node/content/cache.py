@@ -80,19 +80,20 @@ class CidCache:
             pending.result()
         return self._read(cid, max_bytes)
 
-    def prefetch(self, cid: str | CID) -> None:
-        """Start fetching `cid` in the background unless it is here or on its way already."""
+    def prefetch(self, cid: str | CID, max_bytes: int | None = None) -> None:
+        """Start fetching `cid` in the background (up to `max_bytes`: a junk file is not pulled in whole) unless it
+        is here or on its way already."""
         cid = parse_cid(cid)
         with self._lock:
             if cid in self._pending or self.has(cid):
                 return
             if self._fetcher is None:
                 self._fetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="paris-prefetch")
-            self._pending[cid] = self._fetcher.submit(self._fetch, cid)
+            self._pending[cid] = self._fetcher.submit(self._fetch, cid, max_bytes)
 
-    def _fetch(self, cid: CID) -> None:
+    def _fetch(self, cid: CID, max_bytes: int | None) -> None:
         try:
-            self._read(cid, None)
+            self._read(cid, max_bytes)
         except (StoreError, OSError) as exc:
             log.debug("prefetch of %s failed (fetched again when needed): %s", cid, exc)
         finally:

@@ -8,6 +8,7 @@ classified by an MLP.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import asdict, dataclass
 
 import torch
@@ -19,6 +20,9 @@ from paris_node.content import tensorfile
 from paris_node.data.clips import ClipSet
 from paris_node.model.dit import sincos
 from paris_node.model.flow import noised
+
+
+CONVERGED_WINDOW = 20  # steps whose mean loss tells that the router has converged
 
 
 @dataclass(frozen=True)
@@ -53,21 +57,33 @@ class Router(nn.Module):
 
 
 def train_router(clips: ClipSet, shard_of: torch.Tensor, experts: int, steps: int = 300, batch: int = 32,
-                 lr: float = 2e-3, seed: int = 0) -> Router:
-    """Fit the router to predict each clip's shard (`shard_of`) from its noised version at random times."""
+                 lr: float = 2e-3, seed: int = 0, converged: float = 0.03) -> Router:
+    """Fit the router to predict each clip's shard (`shard_of`) from its noised version at random times.
+
+    It stops early once the loss averaged over the last `CONVERGED_WINDOW` steps is under `converged`: the shards
+    are told apart at every noise level, and more steps would only overfit. Denormal floats are flushed while it
+    trains (gradients of a loss that small are denormal, and each such op is many times slower on a CPU)."""
     generator = torch.Generator().manual_seed(seed)
     router = Router(RouterConfig(experts=experts, channels=clips.videos.shape[2]))
     optimizer = torch.optim.AdamW(router.parameters(), lr=lr)
+    recent: deque[float] = deque(maxlen=CONVERGED_WINDOW)
     router.train()
-    for _ in range(steps):
-        index = torch.randint(len(clips), (batch,), generator=generator)
-        x, labels = clips.videos[index], shard_of[index]
-        t = torch.rand(batch, generator=generator)
-        noise = torch.randn(x.shape, generator=generator)
-        loss = F.cross_entropy(router(noised(x, t, noise), t), labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    torch.set_flush_denormal(True)
+    try:
+        for _ in range(steps):
+            index = torch.randint(len(clips), (batch,), generator=generator)
+            x, labels = clips.videos[index], shard_of[index]
+            t = torch.rand(batch, generator=generator)
+            noise = torch.randn(x.shape, generator=generator)
+            loss = F.cross_entropy(router(noised(x, t, noise), t), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            recent.append(loss.item())
+            if len(recent) == CONVERGED_WINDOW and sum(recent) / CONVERGED_WINDOW < converged:
+                break
+    finally:
+        torch.set_flush_denormal(False)
     return router.eval()
 
 
