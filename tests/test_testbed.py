@@ -3,6 +3,7 @@ host moving content between hosts by bitswap, CID-verified, and nothing left beh
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import signal
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from paris_node.content.store import IpfsStore
-from paris_node.runtime.testbed import Testbed, TestbedError
+from paris_node.runtime.testbed import Testbed, TestbedError, free_subnet
 
 RECEIVE = "import socket,sys; s=socket.create_server((sys.argv[1], 9000)); c,_=s.accept(); n=0\n" \
           "while (b:=c.recv(65536)): n+=len(b)\nprint(n)"
@@ -35,6 +36,17 @@ def transfer_mbit(bed: Testbed, sender: str, receiver: str, size: int) -> float:
     server.proc.wait(30)
     assert server.log_path.read_text().split() == [str(size)]
     return size * 8 / 1e6 / float(sent.stdout)
+
+
+def test_a_testbed_takes_a_subnet_the_machine_does_not_route_itself() -> None:
+    def nets(*names: str) -> list[ipaddress.IPv4Network]:
+        return [ipaddress.IPv4Network(n) for n in names]
+
+    assert free_subnet(nets("192.0.2.0/24", "127.0.0.0/8")) == "10.77.0"
+    assert free_subnet(nets("10.77.0.2/32", "10.77.1.0/24", "10.0.0.0/8")) == "10.77.2"  # a machine's own address
+    assert free_subnet(nets(*(f"10.77.{n}.0/24" for n in range(256)))) == "172.29.0"
+    with pytest.raises(TestbedError, match="no free /24"):
+        free_subnet(nets(*(f"{net}.{n}.0/24" for net in ("10.77", "172.29") for n in range(256))))
 
 
 def test_hosts_reach_only_each_other_at_their_link_rates_and_vanish_on_failure(tmp_path: Path) -> None:

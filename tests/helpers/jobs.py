@@ -61,7 +61,7 @@ def merge_one_round(devnet: DevnetInfo, chain: Chain, job_id: int, work_dir: Pat
                                 work_dir / "aggregator", devnet.deploy_block, {job_id})]
     experts = chain.job(job_id).experts
     step_until(lambda: all(chain.version_of(job_id, e) == version for e in range(experts)),
-               [*daemons, Pacer(devnet, {devnet_account(4).address}, {job_id})], f"the job to reach version {version}",
+               [*daemons, Pacer(devnet, {daemons[1].address}, {job_id})], f"the job to reach version {version}",
                timeout_s)
     miner = daemons[0]
     assert isinstance(miner, MinerDaemon)

@@ -1,16 +1,19 @@
-"""A chain clock for tests that run daemons in real time: time jumps to the end of a window as soon as everything
-that window waits for is on chain, and never past a window that still waits for something.
+"""A chain clock for tests that run daemons in real time: time jumps past a window as soon as nothing is due in it
+any more, and never into a window in which something is still due.
 
 The windows are a revealed delta's three vote phases (commit: every validator of the test that is drawn for
 its committee, or not staked yet, has sealed a vote; reveal: every sealed vote is opened; trap: the delta is
-decided), a merge's dispute window (`grace_s` of wall time after the merge, for the validators' audits) and,
-never skipped, an unrevealed delta's reveal window and a job's deadline. So a test can give its market vote
-windows long enough for a slow machine, and waits through them only when a daemon really is that slow. A
-disputed merge stops the pacer for good (a dispute's committee is not followed here).
+decided and its job has no sealed traps), an unrevealed delta's reveal window (until it is revealed), a merge's
+dispute window (`grace_s` of wall time after the merge, for the validators' audits: a paced test cannot show a
+refuted merge disputed) and a job's deadline (never passed). So a test can give its market vote windows long
+enough for a slow machine, and waits through them only when a daemon really is that slow. A jump goes at most
+half a vote window ahead, so a reveal mined while the pacer decides keeps half its commit phase. A disputed
+merge stops the pacer for good (a dispute's committee is not followed here).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,15 +25,42 @@ from web3 import Web3
 
 from paris_node.market.chain import ROLE_VALIDATOR, Chain, EventCursor
 from paris_node.market.errors import ChainUnreachable
-from paris_node.runtime.devnet import DEVNET_FILE, DevnetInfo
+from paris_node.runtime.devnet import DEVNET_FILE, DevnetError, DevnetInfo
 
-MARGIN_S = 2  # a jump lands this far before the next window that still waits, at the latest
+log = logging.getLogger(__name__)
+
+DEADLINE_MARGIN_S = 60  # a jump lands at least this long before a job's deadline
 EVENTS = {"JobCreated", "DeltaSubmitted", "Revealed", "VoteCommitted", "VoteRevealed", "DeltaDecided", "Slashed",
-          "TrapExposed", "Released", "ExpertFinalized", "MergeDisputed"}
+          "TrapsCommitted", "TrapExposed", "Released", "ExpertFinalized", "MergeDisputed"}
+
+
+@dataclass(frozen=True)
+class Window:
+    """Chain seconds [start, end] in which something may be due; `ready`: nothing is due in it any more."""
+
+    start: int
+    end: int
+    ready: bool
+    deadline: bool = False  # time inside it may be skipped, its end never
+
+
+def jump_target(windows: list[Window], now: int, most: int) -> int | None:
+    """The time to jump to: just past the last window that is ready, never into one that is not (from its start;
+    a deadline from DEADLINE_MARGIN_S before its end), at most `most` seconds ahead; None: no jump."""
+    ahead = [w for w in windows if w.end >= now]
+    limit = min((w.end - DEADLINE_MARGIN_S if w.deadline else w.start for w in ahead if not w.ready),
+                default=max(w.end + 1 for w in ahead) if ahead else now)
+    passable = [w.end + 1 for w in ahead if w.ready and w.end + 1 <= limit]
+    if not passable:
+        return None
+    target = min(max(passable), now + most)
+    return target if target > now else None
 
 
 @dataclass
 class _Delta:
+    job_id: int
+    submitted_at: int
     reveal_closes: int
     revealed_at: int = 0
     miner: str = ""
@@ -42,8 +72,7 @@ class _Delta:
 class Pacer:
     """Step it from a test's own loop, or run it as a context manager (a thread) around the part of a test whose
     daemons are processes. `devnet` may be a devnet directory whose devnet.json appears later (a devnet that a
-    command under test starts); `voters` are the validators the test runs, `jobs` the jobs it paces (None: all).
-    `jumps` lists the seconds skipped at each jump."""
+    command under test starts); `voters` are the validators the test runs, `jobs` the jobs it paces (None: all)."""
 
     def __init__(self, devnet: DevnetInfo | Path, voters: set[str], jobs: set[int] | None = None,
                  grace_s: float = 3.0, poll_s: float = 0.25) -> None:
@@ -54,10 +83,10 @@ class Pacer:
         self._chain: Chain | None = None
         self.cursor = EventCursor()
         self.deltas: dict[int, _Delta] = {}
-        self.merges: dict[tuple[int, int], tuple[int, float]] = {}  # (job, expert) -> (window end, seen at)
+        self.merges: dict[tuple[int, int], tuple[int, int, float]] = {}  # (job, expert) -> (merged at, end, seen)
         self.deadlines: dict[int, int] = {}
+        self.trapped: set[int] = set()  # jobs whose requester sealed traps: exposed in a delta's trap window
         self.disputed = False
-        self.jumps: list[int] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pacer", daemon=True)
         self._error: BaseException | None = None
@@ -74,17 +103,17 @@ class Pacer:
             raise self._error
 
     def _run(self) -> None:
-        try:
-            while not self._stop.wait(self.poll_s):
-                try:
-                    self.step()
-                except ChainUnreachable:  # the chain is stopping, or the test froze it
-                    continue
-        except BaseException as exc:  # raised again in the test's thread on exit
-            self._error = exc
+        while not self._stop.wait(self.poll_s):
+            try:
+                self.step()
+            except (ChainUnreachable, DevnetError):  # the devnet is starting or stopping, or the test froze it
+                continue
+            except Exception as exc:  # said now, and raised in the test's thread on exit
+                log.exception("the pacer stopped")
+                self._error = exc
+                return
 
-    @property
-    def chain(self) -> Chain | None:
+    def _connect(self) -> Chain | None:
         """Its own connection (it may run in a thread of its own), once the devnet is up."""
         if self._chain is None:
             info = self.devnet
@@ -97,36 +126,38 @@ class Pacer:
         return self._chain
 
     def step(self) -> None:
-        """Read new events, then jump past every window end that waits for nothing more, up to the first that
-        does (exactly: the next block's timestamp is set, not the clock pushed)."""
-        chain = self.chain
+        """Read the events up to the latest block, then jump if `jump_target` says so and no event came since."""
+        chain = self._connect()
         if chain is None:
             return
-        for event in chain.events(self.cursor, EVENTS):
+        latest = chain.w3.eth.block_number
+        for event in chain.events(self.cursor, EVENTS, to_block=latest):
             self._read(chain, event.name, event.args)
         if self.disputed:
             return
-        now = chain.timestamp()
-        ends = [end for end in self._ends(chain, now) if end[0] >= now]
-        blocked = min((at for at, ready in ends if not ready), default=now + 10**9)
-        passable = [at for at, ready in ends if ready and at + 1 <= blocked - MARGIN_S]
-        if passable and max(passable) + 1 > now:
-            target = max(passable) + 1
-            chain.w3.provider.make_request("evm_setNextBlockTimestamp", [target])  # type: ignore[arg-type]
-            chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-            self.jumps.append(target - now)
+        now = int(chain.w3.eth.get_block(latest)["timestamp"])
+        target = jump_target(self._windows(chain, now), now, chain.vote_window // 2)
+        if target is None or any(chain.events(EventCursor(latest + 1), EVENTS)):
+            return  # nothing to skip, or something happened meanwhile: read it first
+        provider = chain.w3.provider
+        if "error" not in provider.make_request("evm_setNextBlockTimestamp", [target]):  # type: ignore[arg-type]
+            provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
     def _read(self, chain: Chain, name: str, args: dict[str, Any]) -> None:
-        if self.jobs is not None and args.get("jobId", 0) and args["jobId"] not in self.jobs:
+        if self.jobs is not None and "jobId" in args and args["jobId"] not in self.jobs:
             return
         if name == "JobCreated":
             self.deadlines[args["jobId"]] = chain.job(args["jobId"]).deadline
+        elif name == "TrapsCommitted":
+            self.trapped.add(args["jobId"])
         elif name == "DeltaSubmitted":
             submitted = chain.delta(args["deltaId"])
-            self.deltas[args["deltaId"]] = _Delta(submitted.submitted_at + chain.job(submitted.job_id).reveal_window)
+            self.deltas[args["deltaId"]] = _Delta(submitted.job_id, submitted.submitted_at, submitted.submitted_at
+                                                  + chain.job(submitted.job_id).reveal_window)
         elif name == "ExpertFinalized":
             key = (args["jobId"], args["expert"])
-            self.merges[key] = (chain.merge_settles_at(*key), time.monotonic())
+            ends = chain.merge_settles_at(*key)
+            self.merges[key] = (ends - chain.vote_window, ends, time.monotonic())
         elif name == "MergeDisputed":
             self.disputed = True
         elif (delta := self.deltas.get(args["deltaId"])) is None:
@@ -138,23 +169,24 @@ class Pacer:
             delta.sealed.add(args["validator"])
         elif name == "VoteRevealed":
             delta.opened.add(args["validator"])
-        else:  # decided, slashed (a withheld reveal), exposed as a trap or released: no phase waits any more
+        else:  # decided, slashed (a withheld reveal), exposed as a trap or released: no vote is due any more
             delta.decided = True
 
-    def _ends(self, chain: Chain, now: int) -> list[tuple[int, bool]]:
-        """Every window end, with whether nothing is due in that window any more."""
-        window = chain.vote_window
-        ends = [(deadline, False) for deadline in self.deadlines.values()]
-        ends += [(at, time.monotonic() - seen >= self.grace_s) for at, seen in self.merges.values()]
+    def _windows(self, chain: Chain, now: int) -> list[Window]:
+        w = chain.vote_window
+        windows = [Window(now, deadline, False, deadline=True) for deadline in self.deadlines.values()]
+        windows += [Window(start, end, time.monotonic() - seen >= self.grace_s)
+                    for start, end, seen in self.merges.values()]
         for delta_id, delta in self.deltas.items():
             if not delta.revealed_at:
-                ends.append((delta.reveal_closes, delta.decided))
+                windows.append(Window(delta.submitted_at, delta.reveal_closes, delta.decided))
                 continue
-            sealing = delta.revealed_at + window >= now and not delta.decided
-            ends += [(delta.revealed_at + window, not sealing or self._sealed(chain, delta_id, delta)),
-                     (delta.revealed_at + 2 * window, delta.sealed <= delta.opened or delta.decided),
-                     (delta.revealed_at + 3 * window, delta.decided)]
-        return ends
+            at = delta.revealed_at
+            sealing = at <= now <= at + w and not delta.decided
+            windows += [Window(at, at + w, not sealing or self._sealed(chain, delta_id, delta)),
+                        Window(at + w + 1, at + 2 * w, delta.sealed <= delta.opened or delta.decided),
+                        Window(at + 2 * w + 1, at + 3 * w, delta.decided and delta.job_id not in self.trapped)]
+        return windows
 
     def _sealed(self, chain: Chain, delta_id: int, delta: _Delta) -> bool:
         """Whether every voter that can still vote on the delta did: each drawn for its committee, and each not yet

@@ -34,7 +34,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from paris_node.content.atomic import write_atomic
-from paris_node.content.sealing import NotAdmitted, SealingError
+from paris_node.content.sealing import OVERHEAD, NotAdmitted, SealingError
 from paris_node.content.store import ContentMismatch, InvalidCid, IpfsStore, ObjectTooLarge, StoreError, parse_cid
 from paris_node.data.clips import ClipSet
 from paris_node.learning.checkpoint import Checkpoint
@@ -252,8 +252,8 @@ class ValidatorDaemon(Daemon):
                                  entry.cid, entry.trace_root, entry.segments, entry.order, entry.lane)
             self.records[record.delta_id] = record
             self._save(record)
-            spec = self.job_spec(record.job_id)
-            self._prefetch(record.delta_cid, spec.max_delta_bytes if spec is not None else None)
+            spec = self.job_spec(record.job_id)  # a private job's delta is sealed: OVERHEAD more bytes
+            self._prefetch(record.delta_cid, None if spec is None else spec.max_delta_bytes + OVERHEAD * spec.private)
         reveal = self.index.reveal(entry.delta_id)
         if reveal is not None and not record.reveal_cid:
             record.reveal_cid, record.seed = reveal.cid, reveal.seed

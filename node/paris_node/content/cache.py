@@ -71,8 +71,8 @@ class CidCache:
     def get(self, cid: str | CID, max_bytes: int | None = None) -> bytes:
         """Bytes of `cid`: from disk when fetched before, else from the store (verified), then kept. A
         prefetch of it under way is waited for; one that failed is retried here, raising what went wrong. Over
-        `max_bytes` is ObjectTooLarge whether the bytes come from the store or from disk (a prefetch takes no
-        caller's limit)."""
+        `max_bytes` is ObjectTooLarge whether the bytes come from the store or from disk (a prefetch's limit may
+        be another caller's)."""
         cid = parse_cid(cid)
         with self._lock:
             pending = self._pending.get(cid)

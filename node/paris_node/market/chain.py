@@ -351,9 +351,11 @@ class Chain:
         return [e for raw in self.w3.eth.get_logs(query)  # type: ignore[arg-type]
                 if (e := self._decode_log(raw)) is not None]
 
-    def events(self, cursor: EventCursor, names: set[str] | None = None) -> Iterator[Event]:
-        """Events from `cursor.next_block` up to the latest block, advancing the cursor as ranges are read."""
-        latest = self.w3.eth.block_number
+    def events(self, cursor: EventCursor, names: set[str] | None = None, to_block: int | None = None
+               ) -> Iterator[Event]:
+        """Events from `cursor.next_block` up to `to_block` (the latest block), advancing the cursor as ranges are
+        read."""
+        latest = self.w3.eth.block_number if to_block is None else to_block
         while cursor.next_block <= latest:
             end = min(cursor.next_block + LOG_RANGE - 1, latest)
             yield from self.logs(cursor.next_block, end, names)

@@ -57,12 +57,14 @@ class Router(nn.Module):
 
 
 def train_router(clips: ClipSet, shard_of: torch.Tensor, experts: int, steps: int = 300, batch: int = 32,
-                 lr: float = 2e-3, seed: int = 0, converged: float = 0.03) -> Router:
-    """Fit the router to predict each clip's shard (`shard_of`) from its noised version at random times.
+                 lr: float = 2e-3, seed: int = 0, stop_loss: float = 0.03) -> Router:
+    """Fit the router to predict each clip's shard (`shard_of`) from its noised version at random times, for at
+    most `steps` steps.
 
-    It stops early once the loss averaged over the last `CONVERGED_WINDOW` steps is under `converged`: the shards
-    are told apart at every noise level, and more steps would only overfit. Denormal floats are flushed while it
-    trains (gradients of a loss that small are denormal, and each such op is many times slower on a CPU)."""
+    It stops early once the loss averaged over the last `CONVERGED_WINDOW` steps is under `stop_loss`: the shards
+    are told apart at every noise level, and more steps would only overfit. Denormal floats are flushed on this
+    thread while it trains, then flushing is off again (torch's default; a loss that small makes denormal
+    gradients, and each op on them is many times slower on a CPU)."""
     generator = torch.Generator().manual_seed(seed)
     router = Router(RouterConfig(experts=experts, channels=clips.videos.shape[2]))
     optimizer = torch.optim.AdamW(router.parameters(), lr=lr)
@@ -80,7 +82,7 @@ def train_router(clips: ClipSet, shard_of: torch.Tensor, experts: int, steps: in
             loss.backward()
             optimizer.step()
             recent.append(loss.item())
-            if len(recent) == CONVERGED_WINDOW and sum(recent) / CONVERGED_WINDOW < converged:
+            if len(recent) == CONVERGED_WINDOW and sum(recent) / CONVERGED_WINDOW < stop_loss:
                 break
     finally:
         torch.set_flush_denormal(False)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ipaddress
 import json
 import logging
 import os
@@ -35,6 +36,7 @@ OPERATOR = 1  # the last octet of the operator's own port on the bridge; hosts a
 IPFS_API_PORT, IPFS_SWARM_PORT = 5001, 4001
 TBF_LATENCY_MS = 200  # how long a packet may wait in a shaped queue before it is dropped
 READY_TIMEOUT_S = 120.0
+SUBNETS = [f"10.77.{n}" for n in range(256)] + [f"172.29.{n}" for n in range(256)]  # tried in this order
 
 
 class TestbedError(RuntimeError):
@@ -47,6 +49,28 @@ def _ip(*args: str) -> None:
     result = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
     if result.returncode:
         raise TestbedError(f"`ip {' '.join(args)}` failed: {result.stderr.strip()}")
+
+
+def _routes() -> list[ipaddress.IPv4Network]:
+    """Where this machine's own namespace routes IPv4 to, in all its tables (its own addresses included)."""
+    argv = ["ip", "-j", "-4", "route", "show", "table", "all"]
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode:
+        raise TestbedError(f"`{' '.join(argv)}` failed: {result.stderr.strip()}")
+    return [ipaddress.IPv4Network(r["dst"], strict=False) for r in json.loads(result.stdout or "[]")
+            if r.get("dst", "default") != "default"]
+
+
+def free_subnet(routes: Sequence[ipaddress.IPv4Network]) -> str:
+    """The first /24 of `SUBNETS` that none of `routes` as specific as a /24 overlaps. A machine whose own
+    address lay inside the testbed's /24 would answer for that host itself; a broader route is fine, the
+    testbed's own /24 wins over it."""
+    specific = [net for net in routes if net.prefixlen >= 24]
+    for prefix in SUBNETS:
+        net = ipaddress.IPv4Network(f"{prefix}.0/24")
+        if not any(net.overlaps(other) for other in specific):
+            return prefix
+    raise TestbedError(f"no free /24 for a testbed: this machine routes all of {SUBNETS[0]}.0 to {SUBNETS[-1]}.0")
 
 
 def _delete(namespace: str) -> None:
@@ -103,7 +127,7 @@ class Testbed:
 
     rates: dict[str, float]
     directory: Path
-    subnet: str = "10.77.0"
+    subnet: str = ""  # the hosts' /24 ("10.77.0"); empty: the first free one, chosen by start()
     tag: str = field(default_factory=lambda: secrets.token_hex(3))
     hosts: dict[str, Host] = field(default_factory=dict)
     children: list[Child] = field(default_factory=list)
@@ -130,6 +154,7 @@ class Testbed:
         if os.geteuid() != 0 or not (shutil.which("ip") and shutil.which("tc")):
             raise TestbedError("the testbed needs root and iproute2 (`ip`, `tc`): run `make setup` as root")
         self.directory.mkdir(parents=True, exist_ok=True)
+        self.subnet = self.subnet or free_subnet(_routes())
         atexit.register(self.stop)
         try:
             self._build()
@@ -158,8 +183,17 @@ class Testbed:
             _tbf(namespace, f"pt{self.tag}{number}", rate)
             _tbf(bridge, f"pt{self.tag}{number}b", rate)
             self.hosts[name] = Host(name, namespace, address, rate)
+            self._check_route(address)
         log.info("testbed %s: %s", self.tag, ", ".join(f"{h.name} {h.address} {h.rate_mbit:g} Mbit/s"
                                                       for h in self.hosts.values()))
+
+    def _check_route(self, address: str) -> None:
+        """This process reaches `address` over its port on the bridge, not by a route of the machine's own."""
+        result = subprocess.run(["ip", "-j", "route", "get", address], capture_output=True, text=True, check=False)
+        route = json.loads(result.stdout or "[{}]")[0] if not result.returncode else {}
+        if route.get("dev") != self._operator_link:
+            raise TestbedError(f"this machine routes {address} by {route.get('type', 'unicast')} route via "
+                               f"{route.get('dev', '?')}, not the testbed's bridge: pass another subnet")
 
     def _attach(self, bridge: str, link: str, namespace: str | None, address: str) -> None:
         """A veth from `namespace` (None: this process's own) to the bridge, with `address` on its near end."""
