@@ -319,8 +319,10 @@ def main() -> None:
                             churn=name == "churn"))
         except TimeoutError as exc:
             print(f"{name}: {exc}", flush=True)
-    if runs:
+            continue
+        print(f"\n=== after the {name} run", flush=True)  # the runs so far: a long benchmark cut short keeps them
         report(runs, rates, seconds, args)
+        sys.stdout.flush()
 
 if __name__ == "__main__":
     main()
