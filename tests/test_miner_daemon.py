@@ -36,9 +36,9 @@ pytestmark = pytest.mark.devnet  # starts devnets of its own
 
 @pytest.fixture
 def net(tmp_path: Path) -> Iterator[tuple[DevnetInfo, Path]]:
-    # the validator starts once both deltas are revealed: a vote window it makes on a slow machine, ended by the
-    # pacer as soon as it voted
-    devnet = Devnet(tmp_path / "devnet", market=dataclasses.replace(TEST_MARKET, vote_window_s=40))
+    # the validator starts once miner-2 submitted, long after miner-1b revealed: a commit phase it makes on a slow
+    # machine, ended by the pacer as soon as it voted
+    devnet = Devnet(tmp_path / "devnet", market=dataclasses.replace(TEST_MARKET, vote_window_s=120))
     try:
         yield devnet.start(), tmp_path
     finally:

@@ -42,11 +42,11 @@ def test_a_testbed_takes_a_subnet_the_machine_does_not_route_itself() -> None:
     def nets(*names: str) -> list[ipaddress.IPv4Network]:
         return [ipaddress.IPv4Network(n) for n in names]
 
-    assert free_subnet(nets("192.0.2.0/24", "127.0.0.0/8")) == "10.77.0"
-    assert free_subnet(nets("10.77.0.2/32", "10.77.1.0/24", "10.0.0.0/8")) == "10.77.2"  # a machine's own address
-    assert free_subnet(nets(*(f"10.77.{n}.0/24" for n in range(256)))) == "172.29.0"
+    assert free_subnet(nets("0.0.0.0/0", "192.0.2.0/24", "127.0.0.0/8")) == "10.77.0"  # a default route is fine
+    assert free_subnet(nets("10.77.0.2/32", "10.77.1.0/24")) == "10.77.2"  # a machine's own address, a left-over bed
+    assert free_subnet(nets("10.0.0.0/8", "172.16.0.0/12")) == "198.18.0"  # a LAN's or a container bridge's range
     with pytest.raises(TestbedError, match="no free /24"):
-        free_subnet(nets(*(f"{net}.{n}.0/24" for net in ("10.77", "172.29") for n in range(256))))
+        free_subnet(nets("10.77.0.0/16", "172.29.0.0/16", "198.18.0.0/15"))
 
 
 def test_hosts_reach_only_each_other_at_their_link_rates_and_vanish_on_failure(tmp_path: Path) -> None:

@@ -4,11 +4,12 @@ any more, and never into a window in which something is still due.
 The windows are a revealed delta's three vote phases (commit: every validator of the test that is drawn for
 its committee, or not staked yet, has sealed a vote; reveal: every sealed vote is opened; trap: the delta is
 decided and its job has no sealed traps), an unrevealed delta's reveal window (until it is revealed), a merge's
-dispute window (`grace_s` of wall time after the merge, for the validators' audits: a paced test cannot show a
-refuted merge disputed) and a job's deadline (never passed). So a test can give its market vote windows long
-enough for a slow machine, and waits through them only when a daemon really is that slow. A jump goes at most
-half a vote window ahead, so a reveal mined while the pacer decides keeps half its commit phase. A disputed
-merge stops the pacer for good (a dispute's committee is not followed here).
+dispute window (`grace_s` of wall time after the merge, for the validators' audits and the miners' omission
+reports: a paced test shows neither a refuted merge disputed nor an omission reported) and a job's deadline
+(never passed). So a test can give its market vote windows long enough for a slow machine, and waits through
+them only when a daemon really is that slow. A jump goes at most half a vote window ahead, so a reveal mined
+while the pacer decides keeps half its commit phase. A disputed merge stops the pacer for good (a dispute's
+committee is not followed here).
 """
 
 from __future__ import annotations

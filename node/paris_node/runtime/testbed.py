@@ -36,7 +36,7 @@ OPERATOR = 1  # the last octet of the operator's own port on the bridge; hosts a
 IPFS_API_PORT, IPFS_SWARM_PORT = 5001, 4001
 TBF_LATENCY_MS = 200  # how long a packet may wait in a shaped queue before it is dropped
 READY_TIMEOUT_S = 120.0
-SUBNETS = [f"10.77.{n}" for n in range(256)] + [f"172.29.{n}" for n in range(256)]  # tried in this order
+SUBNETS = [f"{a}.{b}" for a in ("10.77", "172.29", "198.18", "198.19") for b in range(256)]  # tried in order
 
 
 class TestbedError(RuntimeError):
@@ -62,13 +62,12 @@ def _routes() -> list[ipaddress.IPv4Network]:
 
 
 def free_subnet(routes: Sequence[ipaddress.IPv4Network]) -> str:
-    """The first /24 of `SUBNETS` that none of `routes` as specific as a /24 overlaps. A machine whose own
-    address lay inside the testbed's /24 would answer for that host itself; a broader route is fine, the
-    testbed's own /24 wins over it."""
-    specific = [net for net in routes if net.prefixlen >= 24]
+    """The first /24 of `SUBNETS` that none of `routes` (but a default route) overlaps: a machine whose own
+    address, neighbour or gateway lay inside the testbed's /24 would lose it or answer for a host itself, and
+    a testbed left behind by a killed run still holds its /24."""
     for prefix in SUBNETS:
         net = ipaddress.IPv4Network(f"{prefix}.0/24")
-        if not any(net.overlaps(other) for other in specific):
+        if not any(net.overlaps(other) for other in routes if other.prefixlen):
             return prefix
     raise TestbedError(f"no free /24 for a testbed: this machine routes all of {SUBNETS[0]}.0 to {SUBNETS[-1]}.0")
 
@@ -207,7 +206,9 @@ class Testbed:
         _ip(*inside, "link", "set", link, "up")
 
     def spawn(self, host: str, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> Child:
-        """Start `argv` on `host`, its output in `directory/<host>-<name>.log`; stopped with the testbed."""
+        """Start `argv` on `host`, its output in `directory/<host>-<name>.log`; stopped with the testbed. A host
+        reaches no proxy of this machine's, so the proxy variables are left out of its environment."""
+        env = {k: v for k, v in (os.environ if env is None else env).items() if not k.lower().endswith("_proxy")}
         child = Child.start(f"{host}/{name}", self.hosts[host].wrap(argv), self.directory / f"{host}-{name}.log", env)
         self.children.append(child)
         return child
