@@ -23,7 +23,8 @@ Utilization is a miner's training time over its wall time from its first trainin
 start-up, spent fetching shards, is shown apart as `first step after`). A round's wall time runs from the
 previous merge of its expert (the job's creation for the first) to its merge, in chain time. "Productive"
 means a delta on chain. Idle CPU is each daemon process's (p2p host, status API and chain polling together)
-over `--idle-s` after the job ended. Needs root (network namespaces).
+over `--idle-s` once, after the job, every daemon's status API says it rests (nothing in flight: its last deltas
+settled, checked or merged). Needs root (network namespaces).
 
     cd benchmarks && ../.venv/bin/python wan_round.py [--experts 2] [--rounds 2] [--local-steps 20]
 """
@@ -85,6 +86,7 @@ class Run:
     late_productive_s: float | None = None
     deltas: tuple[int, int, int] = (0, 0, 0)  # submitted, merged, merged from lanes >= 1
     after_kill_s: float | None = None  # until every unfinished expert merged again after the kill
+    rest_after_s: float | None = None  # from the job's end until every daemon rests; None: not within a round
 
 
 def _stamp(text: str) -> float:
@@ -235,7 +237,12 @@ def run(label: str, scratch: Path, rates: dict[str, float], codec: CodecParams, 
             if log.exists():
                 result.utilization[role] = _utilization(log, joined if role == "miner-3" else started)
         result.traffic = {host: net.bed.traffic(host) for host in net.bed.hosts}
-        time.sleep(5)
+        dirs = {"aggregator": work["miner-1"].parent / "agg", "validator": work["miner-1"].parent / "val", **work}
+        ended = time.monotonic()
+        while not (resting := all(_status(dirs[name]).get("resting") for name in daemons)) \
+                and time.monotonic() < ended + round_s:
+            time.sleep(1)
+        result.rest_after_s = time.monotonic() - ended if resting else None
         before = {name: cpu_seconds(d.proc.pid) for name, d in daemons.items()}
         time.sleep(args.idle_s)
         result.idle_cpu = {name: 100 * (cpu_seconds(d.proc.pid) - before[name]) / args.idle_s
@@ -267,6 +274,8 @@ def report(runs: list[Run], rates: dict[str, float], seconds: float, args: argpa
     for host in rates:
         row(f"{host} received / sent (MB)", [f"{r.traffic[host][0] / 1e6:.1f}/{r.traffic[host][1] / 1e6:.1f}"
                                              if host in r.traffic else "gone" for r in runs])
+    row("every daemon at rest after (s)", [f"{r.rest_after_s:.0f}" if r.rest_after_s is not None else "not yet"
+                                            for r in runs])
     for name in ("aggregator", "validator", *MINER_HOSTS):
         row(f"idle CPU, {name} (% of a core)", [f"{r.idle_cpu[name]:.2f}" if name in r.idle_cpu else "-"
                                                  for r in runs])
@@ -298,7 +307,7 @@ def main() -> None:
                         help="the reference 1B round in seconds, which its 320 s dense delta is a share of")
     parser.add_argument("--lanes", type=int, default=2, help="deltas a miner trains per checkpoint")
     parser.add_argument("--staleness-bound", type=int, default=1)
-    parser.add_argument("--idle-s", type=float, default=20.0)
+    parser.add_argument("--idle-s", type=float, default=30.0)
     parser.add_argument("--runs", default="compressed,one-lane,dense,churn")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # through the testbed's teardown, as Ctrl-C is

@@ -72,6 +72,7 @@ def test_the_aggregator_waits_for_live_miners_only_and_reports_status(devnet: De
         status = httpx.get(f"http://127.0.0.1:{server.port}/status", timeout=10).json()
         report = Status.model_validate(status)
         assert report.role == "aggregator" and report.peer_id == aggregator_net.peer_id and report.jobs == [job]
+        assert not report.resting  # its job's round is open
         [peer] = [p for p in report.peers if p.address == slow_miner.account.address]
         assert peer.alive and peer.role == "miner" and peer.working == [(job, 0, 0)]
 
@@ -94,6 +95,9 @@ def test_the_aggregator_waits_for_live_miners_only_and_reports_status(devnet: De
         assert samples[("paris_ipfs_bytes_total", (("direction", "up"),))] > 0
         after = Status.model_validate(httpx.get(f"http://127.0.0.1:{server.port}/status", timeout=10).json())
         assert (after.expert, after.round) == (0, 1)
+        wait_for(lambda: aggregator.step() or Status.model_validate(
+            httpx.get(f"http://127.0.0.1:{server.port}/status", timeout=10).json()).resting, timeout_s=30,
+                 what="the aggregator at rest once its one-round job is over")
         assert not next(p for p in after.peers if p.address == slow_miner.account.address).alive
     finally:
         server.stop()

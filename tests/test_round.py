@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -28,7 +29,7 @@ from paris_node.model.dit import VideoDiT, named_config
 from paris_node.roles.aggregator import bond_as_aggregator, merge_round, verify_merge
 from paris_node.roles.aggregator_daemon import AggregatorDaemon
 from paris_node.roles.miner import kept_reveal, train_round
-from paris_node.roles.miner_daemon import MinerDaemon
+from paris_node.roles.miner_daemon import MinerDaemon, Superseded
 from paris_node.runtime.devnet import DevnetInfo, devnet_account
 
 from helpers.chain import ETH, SALT, funded_chain, vote, warp, warp_to
@@ -217,6 +218,42 @@ def test_a_miner_trains_a_second_lane_while_its_delta_is_checked_and_both_are_me
               if e.args["jobId"] == job_id for d in e.args["mergedDeltaIds"]]
     assert sorted(merged) == sorted(a["deltaId"] for a in submitted.values())  # each merged once, lane 1 too
     assert requester.delta(submitted[(0, 1)]["deltaId"]).lane == 1
+    store.close()
+
+
+def test_a_miner_stops_a_delta_no_merge_can_take_and_comes_to_rest(devnet: DevnetInfo, tmp_path: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="paris_node.roles.miner_daemon")
+    store = IpfsStore(devnet.ipfs_api)
+    spec, _ = tiny_spec(store, "superseded", 16, 37)
+    job_id = open_job(devnet, store, spec)  # one round: its first merge finishes the job
+    requester = Chain(devnet.rpc_url, devnet.contract, devnet_account(1))
+    stopped: list[Superseded] = []
+
+    def trainer(*args: Any) -> Any:
+        *head, between = args
+
+        def others_merged_first() -> None:  # after the first of two segments, another miner's delta merges
+            merge_one_round(devnet, requester, job_id, tmp_path / "others")
+            between()
+
+        try:
+            return train_round(*head, others_merged_first)
+        except Superseded as exc:
+            stopped.append(exc)
+            raise
+
+    miner = MinerDaemon(funded_chain(devnet), store, tmp_path / "miner", devnet.deploy_block, {job_id},
+                        trainer=trainer)
+    wait_for(lambda: miner.step() or stopped, 300, "the miner's training to stop", poll_s=0.2)
+    assert requester.version_of(job_id, 0) == 1
+    assert len(stopped) == 1 and "the expert is at v1 of 1 rounds" in str(stopped[0])  # nor started again
+    assert miner.journal.get(job_id, 0, 0) is None and not miner.journal.round_dir(job_id, 0, 0, 0).exists()
+    assert any("stopped training lane 0, no merge can take it" in r.getMessage() for r in caplog.records)
+    assert requester.delta(requester.delta_id_of(job_id, 0, 0, miner.address)).state == DeltaState.NONE
+    miner.step()  # reads the merge's events
+    miner.step()
+    assert miner.at_rest() and miner.quiet_passes > 0 and miner.training is None
     store.close()
 
 

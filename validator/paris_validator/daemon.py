@@ -229,7 +229,7 @@ class ValidatorDaemon(Daemon):
         return Status(role="validator", address=self.address, peer_id=self.presence.peer_id,
                       jobs=[j.job_id for j in self.index.jobs], expert=pending[0].expert if pending else None,
                       round=pending[0].base_version if pending else None, last_delta=report,
-                      peers=self.presence.peers())
+                      peers=self.presence.peers(), resting=self.quiet_passes > 0)
 
     def on_events(self, events: list[Event]) -> None:
         for event in events:

@@ -62,6 +62,7 @@ class Status(BaseModel):
     round: int | None  # the checkpoint version of that work
     last_delta: DeltaReport | None
     peers: list[PeerReport]
+    resting: bool  # nothing in flight: its passes and heartbeats stretched (see roles.daemon)
 
 
 def build_app(status: Callable[[], Status], metrics: Metrics, running: Callable[[], bool]) -> FastAPI:

@@ -62,7 +62,8 @@ class AggregatorDaemon(Daemon):
         for job_id, spec in sorted(self.specs.items()):
             if job_id not in self.pinned:
                 self.guard(f"pinning job {job_id}'s inputs", self._pin_inputs, job_id, spec)
-            self.guard(f"aggregating job {job_id}", self._advance_job, job_id, spec)
+            if job_id not in self.over:  # a job over has nothing left to merge: a resting aggregator reads nothing
+                self.guard(f"aggregating job {job_id}", self._advance_job, job_id, spec)
 
     def _pin_inputs(self, job_id: int, spec: JobSpec) -> None:
         """Pin the job's spec and inputs here (fetching what this node lacks); retried until all are pinned."""
@@ -119,4 +120,4 @@ class AggregatorDaemon(Daemon):
         last = self.last_merge
         return Status(role="aggregator", address=self.address, peer_id=self.presence.peer_id, jobs=sorted(self.specs),
                       expert=last[1] if last else None, round=last[2] if last else None, last_delta=None,
-                      peers=self.presence.peers())
+                      peers=self.presence.peers(), resting=self.quiet_passes > 0)

@@ -11,7 +11,8 @@ it trains the same checkpoint again in the next lane (other data draws; lanes ru
 bound, and the delta lands in a later merge, weighted down as a stale one). With no lane left either, an
 assisting miner (`assist`) trains a delta of an expert dealt to others, the one fewest live miners announce
 they are training first, rather than wait for its own experts' merges. Between training segments it
-answers challenges and submits what is ready, so a reveal never waits for a whole round of training. It has
+answers challenges and submits what is ready, so a reveal never waits for a whole round of training, and it
+stops a delta that no merge can take any more (its expert finished, or moved past the staleness bound). It has
 an expert's next checkpoint at hand when the merge lands: with a compact codec it rebuilds it from the one it
 trained on and the merged deltas (kilobytes instead of the whole model; kept only if adding it to its own
 IPFS node gives the CID on chain), else it downloads it in the background as soon as the job's aggregator
@@ -21,6 +22,7 @@ announces the merge. The shard of an expert newly dealt to it is fetched in the 
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +57,16 @@ Trainer = Callable[..., tuple[RoundWork, dict[str, torch.Tensor]]]  # the signat
 CLOSING_REVERTS = (Revert.TOO_STALE, Revert.DEADLINE_PASSED, Revert.JOB_CLOSED, Revert.ALL_ROUNDS_DONE,
                    Revert.IS_SLASHED)  # a submission refused for good: the round closes unsubmitted
 REBUILD_ERRORS = (*RECOVERABLE, DeltaError, AggregatorError)  # a rebuild that fails: the checkpoint is fetched
+
+
+class Superseded(Exception):
+    """The delta in training can no longer be merged: training stops between two segments."""
+
+
+def mergeable(base_version: int, current: int, job: Job) -> bool:
+    """Whether a delta on `base_version` can still be merged when its expert is at `current`: the expert has
+    rounds left and the delta is within the job's staleness bound of the next merge."""
+    return current < job.rounds and current - base_version <= job.staleness_bound
 
 
 @dataclass(frozen=True)
@@ -175,12 +187,13 @@ class MinerDaemon(Daemon):
 
     def work(self) -> None:
         live = {p.address for p in self.presence.peers() if p.role == "miner" and p.alive}
-        for job_id, spec in sorted(self.specs.items()):
+        jobs = [(job_id, spec) for job_id, spec in sorted(self.specs.items()) if job_id not in self.over]
+        for job_id, spec in jobs:  # (a job over has nothing left to train: a resting miner reads no version)
             mine = self.experts if self.experts is not None else dealt(job_id, spec.experts, self.address, live)
             self.mine[job_id] = mine
             for expert in sorted(mine & set(range(spec.experts))):
                 self.guard(f"prefetching job {job_id} expert {expert}", self._prefetch, job_id, spec, expert)
-        due = [state for job_id, spec in sorted(self.specs.items())
+        due = [state for job_id, spec in jobs
                for state in self.guard(f"reading job {job_id}", self._training_states, job_id, spec,
                                        self.mine[job_id]) or ()]
         trained = False
@@ -203,7 +216,7 @@ class MinerDaemon(Daemon):
     def _others(self) -> list[tuple[int, JobSpec, Job, int, int]]:
         """The experts dealt to other miners, with their current versions, the ones fewest live miners announce
         they are training first: where an assisting miner's delta is wanted most."""
-        states = [state for job_id, spec in sorted(self.specs.items())
+        states = [state for job_id, spec in sorted(self.specs.items()) if job_id not in self.over
                   for state in self.guard(f"reading job {job_id}", self._training_states, job_id, spec,
                                           set(range(spec.experts)) - self.mine.get(job_id, set())) or ()]
         network = self.presence.network
@@ -243,6 +256,8 @@ class MinerDaemon(Daemon):
         lane = self._lane(job_id, job, expert, version)
         if job.closed or lane is None or (lane > 0 and not pipelined):
             return False
+        if pipelined and not mergeable(version, self.chain.version_of(job_id, expert), job):
+            return False  # the expert moved on since `version` was read (a training in this pass was stopped)
         if any(r.job_id == job_id and r.expert == expert and not r.at_least("submitted")
                for r in self.journal.open_rounds()):
             return False  # its error feedback is not settled yet: validators expect this expert's deltas in order
@@ -273,7 +288,12 @@ class MinerDaemon(Daemon):
         self.presence.set_working(self._unsubmitted())
         try:
             work, carried = self.trainer(spec, shard, base, job_id, self.address, error, round_dir / "states",
-                                         self.device, lane, self._advance_deltas)
+                                         self.device, lane, lambda: self._between(job_id, job, expert, version))
+        except Superseded as exc:
+            log.info("job %d expert %d v%d: stopped training lane %d, no merge can take it: %s", job_id, expert,
+                     version, lane, exc)
+            shutil.rmtree(round_dir, ignore_errors=True)
+            return False
         finally:
             self.training = None
         metrics = self.presence.metrics
@@ -287,6 +307,15 @@ class MinerDaemon(Daemon):
         log.info("job %d expert %d v%d: trained %d steps in %.1fs (lane %d), final loss %.4f", job_id, expert,
                  version, len(work.losses), work.train_seconds, lane, work.losses[-1])
         return True
+
+    def _between(self, job_id: int, job: Job, expert: int, version: int) -> None:
+        """Answer challenges and submit what is ready; raise Superseded when the delta in training on `version`
+        can no longer be merged (a chain that does not answer now lets training go on)."""
+        self._advance_deltas()
+        current = self.guard(f"reading job {job_id} expert {expert}", self.chain.version_of, job_id, expert)
+        if current is not None and not mergeable(version, current, job):
+            raise Superseded(f"the expert is at v{current} of {job.rounds} rounds, staleness bound "
+                             f"{job.staleness_bound}")
 
     def _keep(self, job_id: int, expert: int, version: int, base_cid: str) -> None:
         """Pin the checkpoint this round trains on, a replica beside the aggregator's, and unpin the one of the
@@ -467,4 +496,4 @@ class MinerDaemon(Daemon):
             passed={"paid": True, "failed": False, "slashed": False}.get(last.outcome))
         return Status(role="miner", address=self.address, peer_id=self.presence.peer_id, jobs=sorted(self.specs),
                       expert=doing[1] if doing else None, round=doing[2] if doing else None, last_delta=report,
-                      peers=self.presence.peers())
+                      peers=self.presence.peers(), resting=self.quiet_passes > 0)
