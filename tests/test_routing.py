@@ -3,7 +3,7 @@ expert whose miner stopped picked up by the others."""
 
 from __future__ import annotations
 
-from paris_node.roles.routing import dealt
+from paris_node.roles.routing import dealt, worth
 
 MINERS = [f"0x{n:040x}" for n in range(1, 6)]
 
@@ -32,3 +32,10 @@ def test_a_miner_alone_takes_every_expert_and_a_stopped_miners_expert_is_picked_
         after = deals(job_id, 2, [m for m in MINERS[:3] if m != lone])
         assert set().union(*after.values()) == {0, 1}
     assert dealt(3, 2, MINERS[0].upper(), [MINERS[1]]) == dealt(3, 2, MINERS[0], [MINERS[1].upper()])
+
+
+def test_a_delta_is_worth_its_reward_shared_with_the_miners_on_it_over_its_training_time() -> None:
+    assert worth(10**18, 0, 100.0) > worth(10**18 // 2, 0, 100.0)  # a better paying job
+    assert worth(10**18, 0, 100.0) > worth(10**18, 1, 100.0)  # an expert nobody else trains
+    assert worth(10**18, 0, 50.0) > worth(10**18, 0, 100.0)  # a job this miner trains faster
+    assert worth(3 * 10**18, 2, 100.0) == worth(10**18, 0, 100.0)  # a reward shared three ways

@@ -38,15 +38,16 @@ def tiny_spec(store: IpfsStore, name: str, clips: int, job_seed: int, experts: i
     return spec, base
 
 
-def open_job(devnet: DevnetInfo, store: IpfsStore, spec: JobSpec, rounds: int = 1, **terms: object) -> int:
-    """Escrow `rounds` x 1 ETH for `spec` (all its experts) as the devnet's requester, the devnet's aggregator
-    merging."""
+def open_job(devnet: DevnetInfo, store: IpfsStore, spec: JobSpec, rounds: int = 1, reward_wei: int = ETH,
+             **terms: object) -> int:
+    """Escrow `rounds` x `reward_wei` for `spec` (all its experts) as the devnet's requester, the devnet's
+    aggregator merging."""
     requester = Chain(devnet.rpc_url, devnet.contract, devnet_account(1))
     now = requester.timestamp()
     return requester.create_job(JobTerms(spec=store.add(spec.to_bytes()), experts=spec.experts, rounds=rounds,
-                                         reward_per_round_wei=ETH, deadline=now + 3600,
+                                         reward_per_round_wei=reward_wei, deadline=now + 3600,
                                          aggregator=devnet.address("aggregator"), quorum=1, challenges=1,
-                                         **terms), escrow_wei=rounds * ETH)  # type: ignore[arg-type]
+                                         **terms), escrow_wei=rounds * reward_wei)  # type: ignore[arg-type]
 
 
 def merge_one_round(devnet: DevnetInfo, chain: Chain, job_id: int, work_dir: Path,

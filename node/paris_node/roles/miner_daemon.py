@@ -6,17 +6,18 @@ job that closed while training) are logged and retried on the next pass; other w
 followed only if its terms suit this miner (`Terms`: a reward worth the work, a reveal window it can meet);
 the others are skipped, saying why once.
 
-A miner keeps busy while its deltas are checked. It trains its other experts first; with nothing else to do
-it trains the same checkpoint again in the next lane (other data draws; lanes run up to the job's staleness
-bound, and the delta lands in a later merge, weighted down as a stale one). With no lane left either, an
-assisting miner (`assist`) trains a delta of an expert dealt to others, the one fewest live miners announce
-they are training first, rather than wait for its own experts' merges. Between training segments it
-answers challenges and submits what is ready, so a reveal never waits for a whole round of training, and it
-stops a delta that no merge can take any more (its expert finished, or moved past the staleness bound). It has
-an expert's next checkpoint at hand when the merge lands: with a compact codec it rebuilds it from the one it
-trained on and the merged deltas (kilobytes instead of the whole model; kept only if adding it to its own
-IPFS node gives the CID on chain), else it downloads it in the background as soon as the job's aggregator
-announces the merge. The shard of an expert newly dealt to it is fetched in the background too.
+A miner keeps busy while its deltas are checked. It trains its other experts first, where a second of its
+compute earns most first (`routing.worth`: an expert round's reward, shared with the live miners training the
+same checkpoint, over what a delta of that job takes here); with nothing else to do it trains the same checkpoint
+again in the next lane (other data draws; lanes run up to the job's staleness bound, and the delta lands in a
+later merge, weighted down as a stale one). With no lane left either, an assisting miner (`assist`) trains a
+delta of an expert dealt to others, ranked the same way, rather than wait for its own experts' merges.
+Between training segments it answers challenges and submits what is ready, so a reveal never waits for a whole
+round of training, and it stops a delta that no merge can take any more (its expert finished, or moved past the
+staleness bound). It has an expert's next checkpoint at hand when the merge lands: with a compact codec it
+rebuilds it from the one it trained on and the merged deltas (kilobytes instead of the whole model; kept only if
+adding it to its own IPFS node gives the CID on chain), else it downloads it in the background as soon as the
+job's aggregator announces the merge. The shard of an expert newly dealt to it is fetched in the background too.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from paris_node.roles.daemon import RECOVERABLE, Daemon
 from paris_node.roles.journal import Journal, RoundRecord
 from paris_node.roles.miner import RoundWork, kept_reveal, train_round
 from paris_node.roles.aggregator import AggregatorError, rebuild
-from paris_node.roles.routing import dealt
+from paris_node.roles.routing import dealt, worth
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,7 @@ class MinerDaemon(Daemon):
         self.last: RoundRecord | None = None  # the latest round that has a delta on chain
         self.mine: dict[int, set[int]] = {}  # job -> the experts this miner trains now
         self.aggregators: dict[int, str] = {}  # job -> its aggregator when followed (read on the p2p thread)
+        self.delta_s: dict[int, float] = {}  # job -> seconds its last delta took to train here (this miner's speed)
         if self.presence.network is not None:
             self.presence.network.listeners.append(self._on_gossip)
 
@@ -193,9 +195,9 @@ class MinerDaemon(Daemon):
             self.mine[job_id] = mine
             for expert in sorted(mine & set(range(spec.experts))):
                 self.guard(f"prefetching job {job_id} expert {expert}", self._prefetch, job_id, spec, expert)
-        due = [state for job_id, spec in jobs
-               for state in self.guard(f"reading job {job_id}", self._training_states, job_id, spec,
-                                       self.mine[job_id]) or ()]
+        due = self._ranked([state for job_id, spec in jobs
+                            for state in self.guard(f"reading job {job_id}", self._training_states, job_id, spec,
+                                                    self.mine[job_id]) or ()])
         trained = False
         for job_id, spec, job, expert, version in due:  # a new checkpoint of any expert before another lane
             if not self.slashed and job_id in self.specs:  # (a version read before a training here is read again)
@@ -214,15 +216,25 @@ class MinerDaemon(Daemon):
                    for job_id, spec, job, expert, version in states if not self.slashed and job_id in self.specs)
 
     def _others(self) -> list[tuple[int, JobSpec, Job, int, int]]:
-        """The experts dealt to other miners, with their current versions, the ones fewest live miners announce
-        they are training first: where an assisting miner's delta is wanted most."""
-        states = [state for job_id, spec in sorted(self.specs.items()) if job_id not in self.over
-                  for state in self.guard(f"reading job {job_id}", self._training_states, job_id, spec,
-                                          set(range(spec.experts)) - self.mine.get(job_id, set())) or ()]
-        network = self.presence.network
-        if network is None:
-            return states
-        return sorted(states, key=lambda s: len(network.liveness.training(s[0], s[3], s[4])))
+        """The experts dealt to other miners, with their current versions, ranked as `_ranked` does: where an
+        assisting miner's delta is wanted most (fewest live miners training it) and pays most first."""
+        return self._ranked([state for job_id, spec in sorted(self.specs.items()) if job_id not in self.over
+                             for state in self.guard(f"reading job {job_id}", self._training_states, job_id, spec,
+                                                     set(range(spec.experts)) - self.mine.get(job_id, set())) or ()])
+
+    def _ranked(self, states: list[tuple[int, JobSpec, Job, int, int]]) -> list[tuple[int, JobSpec, Job, int, int]]:
+        """These (job, expert, version) states, the one where a second of this miner's compute earns most first
+        (`routing.worth`): the expert round's reward, shared with the live miners announcing they train that
+        checkpoint, over what the job's last delta took here (a job not trained yet: the mean of the others)."""
+        network, known = self.presence.network, list(self.delta_s.values())
+        typical = sum(known) / len(known) if known else 1.0
+
+        def earns(state: tuple[int, JobSpec, Job, int, int]) -> float:
+            job_id, _, job, expert, version = state
+            others = network.liveness.training(job_id, expert, version) - {self.address} if network else set()
+            return worth(job.reward_per_round // job.experts, len(others), self.delta_s.get(job_id, typical))
+
+        return sorted(states, key=earns, reverse=True)  # stable: ties keep job and expert order
 
     def at_rest(self) -> bool:
         return not self.journal.open_rounds() and super().at_rest()
@@ -296,6 +308,7 @@ class MinerDaemon(Daemon):
             return False
         finally:
             self.training = None
+        self.delta_s[job_id] = work.train_seconds
         metrics = self.presence.metrics
         metrics.rounds.inc()
         for _ in work.losses:

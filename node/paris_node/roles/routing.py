@@ -5,6 +5,11 @@ the experts dealt to its rank: with N miners and E experts, rank i takes every e
 when N <= E, else expert i mod E. Miners with the same view compute the same deal, so they spread over the
 experts without talking to each other; when a miner stops, its heartbeats stop, the deal changes and its
 experts are picked up in the next round. A miner that hears nobody takes every expert.
+
+Of the work dealt to it (and, assisting, of the rest), a miner trains first where a second of its compute is
+expected to earn most (`worth`): an expert round's reward, shared with the live miners announcing they train the
+same checkpoint, over the seconds a delta of that job takes this miner. It is weighed again on every pass, so a
+miner moves when others crowd an expert, leave it, or a better paying job opens.
 """
 
 from __future__ import annotations
@@ -24,3 +29,9 @@ def dealt(job_id: int, experts: int, me: str, live: Iterable[str]) -> set[int]:
     if count <= experts:
         return {e for e in range(experts) if e % count == rank}
     return {rank % experts}
+
+
+def worth(reward_wei: int, others: int, delta_s: float) -> float:
+    """Wei a second of a miner's compute is expected to earn on one expert round: its reward `reward_wei`,
+    shared with `others` live miners training the same checkpoint, over the `delta_s` seconds a delta takes."""
+    return reward_wei / (1 + others) / delta_s
