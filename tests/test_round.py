@@ -235,6 +235,8 @@ def test_a_miner_stops_a_delta_no_merge_can_take_and_comes_to_rest(devnet: Devne
 
         def others_merged_first() -> None:  # after the first of two segments, another miner's delta merges
             merge_one_round(devnet, requester, job_id, tmp_path / "others")
+            between()  # the merge may still be disputed: training goes on
+            warp(requester, requester.vote_window + 1)  # now it can no longer roll back
             between()
 
         try:

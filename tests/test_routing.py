@@ -3,6 +3,7 @@ expert whose miner stopped picked up by the others."""
 
 from __future__ import annotations
 
+from paris_node.roles.miner_daemon import mergeable
 from paris_node.roles.routing import dealt, worth
 
 MINERS = [f"0x{n:040x}" for n in range(1, 6)]
@@ -39,3 +40,9 @@ def test_a_delta_is_worth_its_reward_shared_with_the_miners_on_it_over_its_train
     assert worth(10**18, 0, 100.0) > worth(10**18, 1, 100.0)  # an expert nobody else trains
     assert worth(10**18, 0, 50.0) > worth(10**18, 0, 100.0)  # a job this miner trains faster
     assert worth(3 * 10**18, 2, 100.0) == worth(10**18, 0, 100.0)  # a reward shared three ways
+
+
+def test_a_delta_can_be_merged_while_its_expert_has_rounds_left_and_it_is_within_the_staleness_bound() -> None:
+    assert mergeable(2, 2, rounds=3, staleness_bound=1) and mergeable(1, 2, rounds=3, staleness_bound=1)
+    assert not mergeable(0, 2, rounds=3, staleness_bound=1)  # two merges stale
+    assert not mergeable(2, 3, rounds=3, staleness_bound=1)  # the expert finished

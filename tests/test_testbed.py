@@ -43,6 +43,7 @@ def test_a_testbed_takes_a_subnet_the_machine_does_not_route_itself() -> None:
         return [ipaddress.IPv4Network(n) for n in names]
 
     assert free_subnet(nets("0.0.0.0/0", "192.0.2.0/24", "127.0.0.0/8")) == "10.77.0"  # a default route is fine
+    assert free_subnet(nets("0.0.0.0/1", "128.0.0.0/1")) == "10.77.0"  # and so is a VPN's split default
     assert free_subnet(nets("10.77.0.2/32", "10.77.1.0/24")) == "10.77.2"  # a machine's own address, a left-over bed
     assert free_subnet(nets("10.0.0.0/8", "172.16.0.0/12")) == "198.18.0"  # a LAN's or a container bridge's range
     with pytest.raises(TestbedError, match="no free /24"):

@@ -99,14 +99,14 @@ class Daemon:
         return all(self.finished(job.job_id) for job in self.index.jobs if job.job_id not in self.unfollowed)
 
     def finished(self, job_id: int) -> bool:
-        """Whether the job is over: closed, every expert merged to its last round, or past the time its escrow
-        may be reclaimed. It stays so (unless its last merge is disputed); until then the chain is asked about it at
-        most once every IDLE_POLL_S."""
+        """Whether the job is over: closed, every expert merged to its last round with no merge left that a
+        dispute or an omission report could roll back, or past the time its escrow may be reclaimed. It stays so
+        (unless a merge of it is disputed); until then the chain is asked about it at most once every IDLE_POLL_S."""
         if job_id not in self.over and time.monotonic() >= self.asked_at.get(job_id, 0.0) + IDLE_POLL_S:
             self.asked_at[job_id] = time.monotonic()  # an open job is asked again once a rest's pause at most
             job = self.chain.job(job_id)
-            if job.closed or all(self.chain.version_of(job_id, e) >= job.rounds for e in range(job.experts)) \
-                    or self.chain.timestamp() > job.reclaimable_at:
+            if job.closed or all(self.chain.version_of(job_id, e) >= job.rounds and self.chain.merge_settled(job_id, e)
+                                 for e in range(job.experts)) or self.chain.timestamp() > job.reclaimable_at:
                 self.over.add(job_id)
         return job_id in self.over
 

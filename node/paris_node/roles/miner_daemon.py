@@ -64,10 +64,10 @@ class Superseded(Exception):
     """The delta in training can no longer be merged: training stops between two segments."""
 
 
-def mergeable(base_version: int, current: int, job: Job) -> bool:
+def mergeable(base_version: int, current: int, rounds: int, staleness_bound: int) -> bool:
     """Whether a delta on `base_version` can still be merged when its expert is at `current`: the expert has
-    rounds left and the delta is within the job's staleness bound of the next merge."""
-    return current < job.rounds and current - base_version <= job.staleness_bound
+    rounds left and the delta is within the staleness bound of the next merge (as the contract admits it)."""
+    return current < rounds and current - base_version <= staleness_bound
 
 
 @dataclass(frozen=True)
@@ -262,13 +262,14 @@ class MinerDaemon(Daemon):
     def _advance_training(self, job_id: int, spec: JobSpec, job: Job, expert: int, version: int | None,
                           pipelined: bool = False) -> bool:
         """Train this miner's next delta on `version` of an expert (None: read it now) when it has one due (a lane
-        above 0 only when `pipelined`); whether it trained."""
+        above 0 only when `pipelined`); whether it trained (or started and stopped, see `_between`)."""
         if version is None:
             version = self.chain.version_of(job_id, expert)
         lane = self._lane(job_id, job, expert, version)
         if job.closed or lane is None or (lane > 0 and not pipelined):
             return False
-        if pipelined and not mergeable(version, self.chain.version_of(job_id, expert), job):
+        if pipelined and not mergeable(version, self.chain.version_of(job_id, expert), job.rounds,
+                                       job.staleness_bound):
             return False  # the expert moved on since `version` was read (a training in this pass was stopped)
         if any(r.job_id == job_id and r.expert == expert and not r.at_least("submitted")
                for r in self.journal.open_rounds()):
@@ -305,7 +306,9 @@ class MinerDaemon(Daemon):
             log.info("job %d expert %d v%d: stopped training lane %d, no merge can take it: %s", job_id, expert,
                      version, lane, exc)
             shutil.rmtree(round_dir, ignore_errors=True)
-            return False
+            self.training = None
+            self.presence.set_working(self._unsubmitted())  # no longer training it
+            return True  # time went by: what comes next in this pass reads its version again
         finally:
             self.training = None
         self.delta_s[job_id] = work.train_seconds
@@ -323,10 +326,12 @@ class MinerDaemon(Daemon):
 
     def _between(self, job_id: int, job: Job, expert: int, version: int) -> None:
         """Answer challenges and submit what is ready; raise Superseded when the delta in training on `version`
-        can no longer be merged (a chain that does not answer now lets training go on)."""
+        can no longer be merged, by a merge that can no longer roll back (a chain that does not answer now lets
+        training go on)."""
         self._advance_deltas()
         current = self.guard(f"reading job {job_id} expert {expert}", self.chain.version_of, job_id, expert)
-        if current is not None and not mergeable(version, current, job):
+        if current is not None and not mergeable(version, current, job.rounds, job.staleness_bound) \
+                and self.guard(f"reading job {job_id} expert {expert}", self.chain.merge_settled, job_id, expert):
             raise Superseded(f"the expert is at v{current} of {job.rounds} rounds, staleness bound "
                              f"{job.staleness_bound}")
 

@@ -8,8 +8,8 @@ experts are picked up in the next round. A miner that hears nobody takes every e
 
 Of the work dealt to it (and, assisting, of the rest), a miner trains first where a second of its compute is
 expected to earn most (`worth`): an expert round's reward, shared with the live miners announcing they train the
-same checkpoint, over the seconds a delta of that job takes this miner. It is weighed again on every pass, so a
-miner moves when others crowd an expert, leave it, or a better paying job opens.
+same checkpoint, over the seconds a delta of that job takes this miner. It is weighed again on every pass: what
+it trains first follows others crowding an expert or leaving it, and better paying jobs opening.
 """
 
 from __future__ import annotations

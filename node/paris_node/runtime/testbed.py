@@ -62,12 +62,13 @@ def _routes() -> list[ipaddress.IPv4Network]:
 
 
 def free_subnet(routes: Sequence[ipaddress.IPv4Network]) -> str:
-    """The first /24 of `SUBNETS` that none of `routes` (but a default route) overlaps: a machine whose own
-    address, neighbour or gateway lay inside the testbed's /24 would lose it or answer for a host itself, and
-    a testbed left behind by a killed run still holds its /24."""
+    """The first /24 of `SUBNETS` that none of `routes` overlaps, but a default route or one wider than a /8 (a
+    VPN's split default, 0.0.0.0/1 and 128.0.0.0/1): a machine whose own address, neighbour or gateway lay inside
+    the testbed's /24 would lose it or answer for a host itself, and a testbed left behind by a killed run still
+    holds its /24."""
     for prefix in SUBNETS:
         net = ipaddress.IPv4Network(f"{prefix}.0/24")
-        if not any(net.overlaps(other) for other in routes if other.prefixlen):
+        if not any(net.overlaps(other) for other in routes if other.prefixlen >= 8):
             return prefix
     raise TestbedError(f"no free /24 for a testbed: this machine routes all of {SUBNETS[0]}.0 to {SUBNETS[-1]}.0")
 
