@@ -195,9 +195,7 @@ class MinerDaemon(Daemon):
             self.mine[job_id] = mine
             for expert in sorted(mine & set(range(spec.experts))):
                 self.guard(f"prefetching job {job_id} expert {expert}", self._prefetch, job_id, spec, expert)
-        due = self._ranked([state for job_id, spec in jobs
-                            for state in self.guard(f"reading job {job_id}", self._training_states, job_id, spec,
-                                                    self.mine[job_id]) or ()])
+        due = self._due(jobs, lambda job_id, spec: self.mine[job_id])
         trained = False
         for job_id, spec, job, expert, version in due:  # a new checkpoint of any expert before another lane
             if not self.slashed and job_id in self.specs:  # (a version read before a training here is read again)
@@ -206,7 +204,7 @@ class MinerDaemon(Daemon):
         if not trained:  # then one more lane on an old checkpoint, on the versions just read
             trained = self._pipeline(due)
         if not trained and self.assist and self.experts is None:  # then a round of an expert dealt to others
-            self._pipeline(self._others())
+            self._pipeline(self._due(jobs, lambda job_id, spec: set(range(spec.experts)) - self.mine[job_id]))
         self._advance_deltas()
 
     def _pipeline(self, states: list[tuple[int, JobSpec, Job, int, int]]) -> bool:
@@ -215,12 +213,13 @@ class MinerDaemon(Daemon):
                               version, True)
                    for job_id, spec, job, expert, version in states if not self.slashed and job_id in self.specs)
 
-    def _others(self) -> list[tuple[int, JobSpec, Job, int, int]]:
-        """The experts dealt to other miners, with their current versions, ranked as `_ranked` does: where an
-        assisting miner's delta is wanted most (fewest live miners training it) and pays most first."""
-        return self._ranked([state for job_id, spec in sorted(self.specs.items()) if job_id not in self.over
+    def _due(self, jobs: list[tuple[int, JobSpec]],
+             experts: Callable[[int, JobSpec], set[int]]) -> list[tuple[int, JobSpec, Job, int, int]]:
+        """The `experts(job_id, spec)` of each of these jobs (its own, or, assisting, those dealt to others) with
+        their current versions, ranked by `_ranked`."""
+        return self._ranked([state for job_id, spec in jobs
                              for state in self.guard(f"reading job {job_id}", self._training_states, job_id, spec,
-                                                     set(range(spec.experts)) - self.mine.get(job_id, set())) or ()])
+                                                     experts(job_id, spec)) or ()])
 
     def _ranked(self, states: list[tuple[int, JobSpec, Job, int, int]]) -> list[tuple[int, JobSpec, Job, int, int]]:
         """These (job, expert, version) states, the one where a second of this miner's compute earns most first
