@@ -164,13 +164,13 @@ def run(label: str, scratch: Path, rates: dict[str, float], codec: CodecParams, 
         studio = net.info("studio")
         flags = ["--dir", str(scratch / "none"), "--poll", "1"]
         mining = ["--lanes", str(lanes), *(["--assist"] if lanes > 1 else []), *flags]  # one lane: it waits
-        work = {role: scratch / label / "work" / role for role in MINER_HOSTS}
+        work = {name: scratch / label / "work" / name for name in ("aggregator", "validator", *MINER_HOSTS)}
         daemons: dict[str, Child] = {
             "aggregator": net.run("studio", "aggregator", [*MINER, "aggregate", "--round-timeout", "120", "--min-wait",
-                                                           "5", "--work-dir", str(work["miner-1"].parent / "agg"),
+                                                           "5", "--work-dir", str(work["aggregator"]),
                                                            *flags], "aggregator"),
             "validator": net.run("validator", "validator", [*VALIDATOR, "validate", "--work-dir",
-                                                            str(work["miner-1"].parent / "val"), *flags],
+                                                            str(work["validator"]), *flags],
                                  "validator-1")}
         started = joined = time.time()
         for role in ("miner-1", "miner-2"):
@@ -237,9 +237,8 @@ def run(label: str, scratch: Path, rates: dict[str, float], codec: CodecParams, 
             if log.exists():
                 result.utilization[role] = _utilization(log, joined if role == "miner-3" else started)
         result.traffic = {host: net.bed.traffic(host) for host in net.bed.hosts}
-        dirs = {"aggregator": work["miner-1"].parent / "agg", "validator": work["miner-1"].parent / "val", **work}
         ended = time.monotonic()
-        while not (resting := all(_status(dirs[name]).get("resting") for name in daemons)) \
+        while not (resting := all(_status(work[name]).get("resting") for name in daemons)) \
                 and time.monotonic() < ended + round_s:
             time.sleep(1)
         result.rest_after_s = time.monotonic() - ended if resting else None
@@ -287,6 +286,11 @@ def report(runs: list[Run], rates: dict[str, float], seconds: float, args: argpa
               f"{'met' if churn.late_productive_s <= median else 'NOT met'})")
         print(f"churn: after miner-b's host was pulled, every unfinished expert merged again within "
               f"{churn.after_kill_s:.0f}s")
+    idle = [(share, name, r.label) for r in runs for name, share in r.idle_cpu.items()]
+    if idle:
+        share, name, label = max(idle)
+        print(f"idle CPU at rest: highest {share:.2f}% of a core ({name}, {label}; goal <= 1%: "
+              f"{'met' if share <= 1 else 'NOT met'})")
     compressed = next((r.utilization for r in runs if r.label == "compressed"), {})
     if not compressed:
         return
