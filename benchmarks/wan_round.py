@@ -311,7 +311,7 @@ def main() -> None:
                         help="the reference 1B round in seconds, which its 320 s dense delta is a share of")
     parser.add_argument("--lanes", type=int, default=2, help="deltas a miner trains per checkpoint")
     parser.add_argument("--staleness-bound", type=int, default=1)
-    parser.add_argument("--idle-s", type=float, default=30.0)
+    parser.add_argument("--idle-s", type=float, default=60.0)
     parser.add_argument("--runs", default="compressed,one-lane,dense,churn")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # through the testbed's teardown, as Ctrl-C is

@@ -131,8 +131,3 @@ def _until_disputed(validators: dict[str, ValidatorDaemon], job_id: int) -> list
             validator.step()
     return found
 
-
-def _withdrawn(validator: ValidatorDaemon) -> int:
-    """What the validator daemon already withdrew (it withdraws what it is owed on every pass)."""
-    return sum(e.args["amount"] for e in validator.chain.logs(0, validator.chain.w3.eth.block_number, ["Withdrawn"])
-               if e.args["account"] == validator.address)

@@ -7,7 +7,7 @@ from typing import cast
 import pytest
 
 from paris_node.content.store import IpfsStore, StoreError, StoreUnreachable
-from paris_node.net.content_peers import ContentPeers
+from paris_node.net.content_peers import RESTING_REDIAL_S, ContentPeers
 from paris_node.net.liveness import PeerState
 
 OWN = "12D3KooWown"
@@ -62,6 +62,10 @@ def test_live_peers_ipfs_nodes_are_dialed_once_per_redial_interval_and_the_own_n
     assert len(store.dialed) == 1
     content.meet([live], now=131.0)
     assert len(store.dialed) == 2 and content.met == {"A"}
+    content.meet([live], now=170.0, resting=True)  # a resting daemon redials seldom
+    assert len(store.dialed) == 2
+    content.meet([live], now=131.0 + RESTING_REDIAL_S, resting=True)
+    assert len(store.dialed) == 3
 
 
 def test_an_unreachable_address_falls_back_to_the_next_and_a_silent_node_waits_for_the_interval(

@@ -1,5 +1,6 @@
-"""A daemon with nothing in flight rests: its passes stretch up to IDLE_POLL_S and its heartbeats slow down,
-and a new job on chain brings it back to work on the next pass."""
+"""A daemon with nothing in flight rests: its passes stretch up to IDLE_POLL_S, ask the chain only for new
+events (its stake is read again once every RECHECK_S), its heartbeats slow down, and a new job on chain brings
+it back to work on the next pass."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 from paris_node.content.store import IpfsStore
 from paris_node.market.chain import Chain
-from paris_node.roles.daemon import IDLE_POLL_S
+from paris_node.roles.daemon import IDLE_POLL_S, RECHECK_S
 from paris_node.roles.miner_daemon import MinerDaemon
 from paris_node.runtime.devnet import DevnetInfo, devnet_account
 
@@ -26,11 +27,24 @@ def test_a_daemon_rests_while_nothing_is_in_flight_and_a_new_job_wakes_it(devnet
     job_id = requester.call("jobCount") + 1  # followed before it exists: nothing to do until it is created
     daemon = MinerDaemon(Chain(devnet.rpc_url, devnet.contract, devnet_account(9)), store, tmp_path / "miner",
                          devnet.deploy_block, jobs={job_id})
-    pauses = []
+    sent: list[str] = []  # the JSON-RPC methods that reach the chain's node
+    provider = daemon.chain.w3.provider
+    send = provider._make_request  # type: ignore[attr-defined]
+    provider._make_request = lambda method, data: sent.append(method) or send(method, data)  # type: ignore
+    pauses, sent_by = [], []
     for _ in range(5):
         daemon.step()
         pauses.append(daemon.pause_s(1.0))
+        sent_by.append(len(sent))
     assert pauses == [2.0, 4.0, IDLE_POLL_S, IDLE_POLL_S, IDLE_POLL_S]
+    assert "eth_call" in sent[:sent_by[0]]  # the first pass reads its stake (and stakes)
+    resting = sent[sent_by[1]:]  # the passes after the second: no stake, no job, no chain id read, new events only
+    assert resting and set(resting) <= {"eth_blockNumber", "eth_getLogs"}, resting
+    daemon.alerted_at -= RECHECK_S
+    daemon.step()
+    last = sent[sent_by[-1]:]
+    assert last.count("eth_call") == 1 and "eth_chainId" not in last  # its stake, with the chain id known
+    assert daemon.pause_s(1.0) == IDLE_POLL_S
     assert open_job(devnet, store, spec) == job_id
     daemon.step()  # the job's creation is an event: back to every second, and the job keeps it there
     assert daemon.pause_s(1.0) == 1.0 and job_id in daemon.specs

@@ -29,6 +29,7 @@ from multiformats import CID
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
+from web3.types import RPCEndpoint
 
 from paris_node.market.errors import ChainError, ChainUnreachable, ContractRevert, revert_hints
 from paris_node.market.headers import header_rlp
@@ -260,7 +261,8 @@ class Chain:
 
     def __post_init__(self) -> None:
         self.w3 = Web3(_Provider(self.rpc_url, request_kwargs={"timeout": self.timeout_s},
-                                 exception_retry_configuration=None))
+                                 exception_retry_configuration=None,  # the chain id is asked once, not per call
+                                 cache_allowed_requests=True, cacheable_requests={RPCEndpoint("eth_chainId")}))
         self.chain_id = self.w3.eth.chain_id
         if not self.w3.eth.get_code(Web3.to_checksum_address(self.address)):
             raise ChainError(f"no contract at {self.address} on {self.rpc_url} (chain {self.chain_id})")

@@ -169,8 +169,11 @@ class MarketIndex:
         latest = self.chain.w3.eth.block_number
         while self.next_block <= latest:
             end = min(self.next_block + LOG_RANGE - 1, latest)
-            found = self.chain.logs(self.next_block, end, JOB_EVENTS, self.followed)
-            found += self.chain.logs(self.next_block, end, DELTA_EVENTS)
+            if self.followed is None:  # every job: one query
+                found = self.chain.logs(self.next_block, end, JOB_EVENTS + DELTA_EVENTS)
+            else:  # a delta's reveal indexes the delta, not its job: its own query, kept only for followed deltas
+                found = self.chain.logs(self.next_block, end, JOB_EVENTS, self.followed)
+                found += self.chain.logs(self.next_block, end, DELTA_EVENTS)
             found.sort(key=lambda e: (e.block, e.log_index))
             read = []
             for event in found:  # one by one: a reveal is kept when its delta came first, even in this range

@@ -16,6 +16,7 @@ from paris_node.net.liveness import PeerState
 log = logging.getLogger(__name__)
 
 MAX_ANNOUNCED = 4  # a heartbeat's `ipfs` field holds at most this many
+RESTING_REDIAL_S = 300.0  # a resting daemon's node redials a peer this seldom (peers at work dial it anyway)
 
 
 def peer_of(multiaddr: str) -> str:
@@ -46,15 +47,17 @@ class ContentPeers:
             self.peer_id, self.addrs = peer_id, (routable or addrs)[:MAX_ANNOUNCED]
         return self.addrs
 
-    def meet(self, peers: Iterable[PeerState], now: float | None = None) -> None:
+    def meet(self, peers: Iterable[PeerState], now: float | None = None, resting: bool = False) -> None:
         """Connect to the IPFS node of each live peer that announces one (not this node) and was not dialed
-        in the last `redial_s`; a node that does not answer is tried again after `redial_s`."""
+        in the last `redial_s` (RESTING_REDIAL_S while the daemon rests); a node that does not answer is tried
+        again after that."""
         now = time.monotonic() if now is None else now
+        redial_s = max(self.redial_s, RESTING_REDIAL_S) if resting else self.redial_s
         for peer in peers:
             if not peer.alive or not peer.ipfs:
                 continue
             ipfs_id = peer_of(peer.ipfs[0])
-            if ipfs_id == self.peer_id or now - self._dialed.get(ipfs_id, now - self.redial_s) < self.redial_s:
+            if ipfs_id == self.peer_id or now - self._dialed.get(ipfs_id, now - redial_s) < redial_s:
                 continue
             self._dialed[ipfs_id] = now
             for addr in peer.ipfs:

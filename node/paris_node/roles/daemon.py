@@ -2,10 +2,12 @@
 
 A daemon holds a signing account, the market index (its cursor persisted in the work directory), a CID
 cache, the keyrings of private jobs and its presence on the p2p network. Each pass of `step` first does the
-upkeep every role needs (publish its X25519 key, keep its stake, read new chain events, follow new jobs),
-then its own `work`. Failures that a later pass can get past (an unreachable node, a revert, content not
-there yet) are logged and retried; `guard` keeps one job's or one delta's failure from stopping the others,
-and a job whose spec cannot be read is skipped (`job_spec`) while the others go on.
+upkeep every role needs (publish its X25519 key, read new chain events, keep its stake, follow new jobs),
+then its own `work`. A resting daemon (nothing in flight, nothing new) asks the chain only for new events on
+each pass; what changes only with activity (its stake, fees owed) is read again once every RECHECK_S.
+Failures that a later pass can get past (an unreachable node, a revert, content not there yet) are logged and
+retried; `guard` keeps one job's or one delta's failure from stopping the others, and a job whose spec cannot
+be read is skipped (`job_spec`) while the others go on.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ RECOVERABLE = (ChainError, StoreError, MarketIndexError, OSError, ValueError)
 UPKEEP = "cannot stake or read new jobs and events"
 MAX_BACKOFF_S = 30.0
 IDLE_POLL_S = 4.0  # the longest pause of a daemon with nothing in flight; gossip still wakes it at once
+RECHECK_S = 60.0  # a resting daemon re-reads its stake (and a validator what it is owed) this seldom
 INDEX_FILE = "market-index.jsonl"
 
 
@@ -62,15 +65,20 @@ class Daemon:
         self.quiet_passes = 0  # passes in a row with no new event and nothing in flight: the next pause stretches
         self.over: set[int] = set()  # jobs with nothing left to do (see `finished`)
         self.asked_at: dict[int, float] = {}  # job -> when `finished` last asked the chain about it
+        self.alert = True  # whether this pass reads what changes only with activity (see `step`)
+        self.alerted_at = 0.0  # time.monotonic() of the last such pass
 
     def step(self) -> None:
-        """One pass: the shared upkeep (IPFS peering, keyring, stake, chain events, jobs), then this role's work."""
+        """One pass: the shared upkeep (IPFS peering, keyring, chain events, stake, jobs), then this role's work."""
         events: list[Event] = []
         try:
             self.presence.share_content()
             self.keyrings.register()
-            self.ensure_stake()
             events = self.index.sync()
+            self.alert = bool(events) or not self.quiet_passes or time.monotonic() >= self.alerted_at + RECHECK_S
+            if self.alert:
+                self.alerted_at = time.monotonic()
+                self.ensure_stake()
             self.over -= {e.args["jobId"] for e in events if e.name == "MergeDisputed"}  # a merge may roll back
             self.on_events(events)
             self.discover()
