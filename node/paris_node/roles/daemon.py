@@ -2,7 +2,7 @@
 
 A daemon holds a signing account, the market index (its cursor persisted in the work directory), a CID
 cache, the keyrings of private jobs and its presence on the p2p network. Each pass of `step` first does the
-upkeep every role needs (publish its X25519 key, read new chain events, keep its stake, follow new jobs),
+upkeep every role needs (publish its X25519 key, read new chain events, follow new jobs, keep its stake),
 then its own `work`. A resting daemon (nothing in flight, nothing new) asks the chain only for new events on
 each pass; what changes only with activity (its stake, fees owed) is read again once every RECHECK_S.
 Failures that a later pass can get past (an unreachable node, a revert, content not there yet) are logged and
@@ -69,19 +69,19 @@ class Daemon:
         self.alerted_at = 0.0  # time.monotonic() of the last such pass
 
     def step(self) -> None:
-        """One pass: the shared upkeep (IPFS peering, keyring, chain events, stake, jobs), then this role's work."""
+        """One pass: the shared upkeep (IPFS peering, keyring, chain events, jobs, stake), then this role's work."""
         events: list[Event] = []
         try:
             self.presence.share_content()
             self.keyrings.register()
             events = self.index.sync()
-            self.alert = bool(events) or not self.quiet_passes or time.monotonic() >= self.alerted_at + RECHECK_S
-            if self.alert:
-                self.alerted_at = time.monotonic()
-                self.ensure_stake()
             self.over -= {e.args["jobId"] for e in events if e.name == "MergeDisputed"}  # a merge may roll back
             self.on_events(events)
             self.discover()
+            self.alert = bool(events) or not self.quiet_passes or time.monotonic() >= self.alerted_at + RECHECK_S
+            if self.alert:  # (after the events are handled: a failure here loses none of them)
+                self.alerted_at = time.monotonic()
+                self.ensure_stake()
             self.failed_passes = 0
             self._recovered(UPKEEP)
         except self.recoverable as exc:
