@@ -168,9 +168,13 @@ class ValidatorDaemon(Daemon):
             for record in self.records.values():
                 if record.stage != "done":
                     self._done(record, "not finished: this validator was slashed")
-            if self.alert:
-                self.guard("withdrawing what is owed", self._withdraw)
-            return
+        else:
+            self._check_and_audit()
+        if self.alert:  # (fees fall due with new events: a resting validator asks once every RECHECK_S)
+            self.guard("withdrawing fees and slashing rewards", self._withdraw)
+
+    def _check_and_audit(self) -> None:
+        """Advance every delta record due now (votes first, then at most one check) and every open audit."""
         due = [r for r in sorted(self.records.values(), key=lambda r: r.order) if self._due(r)]
         for record in due:  # votes to seal, open or settle first: cheap, and each due by a deadline
             if record.stage != "pending":
@@ -185,8 +189,6 @@ class ValidatorDaemon(Daemon):
             if (spec := self.job_spec(audit.job_id)) is not None:
                 self.guard(f"auditing the merge of {audit.name}", self.auditor.audit, self.chain, self.index,
                            self._content(audit.job_id, spec), spec, audit)
-        if self.alert:  # (fees fall due with new events: a resting validator asks once every RECHECK_S)
-            self.guard("withdrawing fees and slashing rewards", self._withdraw)
 
     def at_rest(self) -> bool:
         return all(r.stage == "done" for r in self.records.values()) and not self.auditor.open() \

@@ -261,8 +261,10 @@ class Chain:
 
     def __post_init__(self) -> None:
         self.w3 = Web3(_Provider(self.rpc_url, request_kwargs={"timeout": self.timeout_s},
-                                 exception_retry_configuration=None,  # the chain id is asked once, not per call
-                                 cache_allowed_requests=True, cacheable_requests={RPCEndpoint("eth_chainId")}))
+                                 exception_retry_configuration=None,
+                                 # web3 asks the chain id before every eth_call: once a thread is enough
+                                 cache_allowed_requests=True, cacheable_requests={RPCEndpoint("eth_chainId")},
+                                 request_cache_validation_threshold=None))
         self.chain_id = self.w3.eth.chain_id
         if not self.w3.eth.get_code(Web3.to_checksum_address(self.address)):
             raise ChainError(f"no contract at {self.address} on {self.rpc_url} (chain {self.chain_id})")

@@ -25,7 +25,8 @@ def peer_of(multiaddr: str) -> str:
 
 
 class ContentPeers:
-    """Announce this IPFS node and dial the announced ones, each at most once per `redial_s`."""
+    """Announce this IPFS node and dial the announced ones, each at most once per `redial_s` (less often while
+    the daemon rests)."""
 
     def __init__(self, store: IpfsStore, redial_s: float = 30.0) -> None:
         self.store, self.redial_s = store, redial_s

@@ -142,6 +142,10 @@ class Network:
                            seconds_since_heartbeat=round(now - p.last_seen, 3), working=list(p.working))
                 for p in self.liveness.peers(now)]
 
+    @property
+    def resting(self) -> bool:
+        return self._resting
+
     def rest(self, resting: bool) -> None:
         """Beat every RESTING_HEARTBEAT_S while this node has nothing in flight, at once and every `heartbeat_s`
         again as soon as it has: peers judge each heartbeat by the interval it announces."""

@@ -23,7 +23,6 @@ class Presence:
         self.network = network
         self.metrics = Metrics()
         self.running = False
-        self.resting = False  # the daemon has nothing in flight (see `rest`)
         self.content: ContentPeers | None = None
         if network is not None:
             self.metrics.read("paris_gossip_messages", "Gossip messages received, by verdict", "result",
@@ -39,7 +38,7 @@ class Presence:
         """Announce this daemon's IPFS node in its heartbeats and connect it to the ones live peers announce."""
         if self.network is not None and self.content is not None:
             self.network.ipfs_addrs = self.content.own()
-            self.content.meet(self.network.liveness.peers(), resting=self.resting)
+            self.content.meet(self.network.liveness.peers(), resting=self.network.resting)
 
     @property
     def peer_id(self) -> str | None:
@@ -57,7 +56,6 @@ class Presence:
 
     def rest(self, resting: bool) -> None:
         """Whether the daemon has nothing in flight (its heartbeats and IPFS redials slow down meanwhile)."""
-        self.resting = resting
         if self.network:
             self.network.rest(resting)
 

@@ -71,26 +71,42 @@ class Daemon:
     def step(self) -> None:
         """One pass: the shared upkeep (IPFS peering, keyring, chain events, jobs, stake), then this role's work."""
         events: list[Event] = []
+        failure: Exception | None = None
         try:
-            self.presence.share_content()
-            self.keyrings.register()
-            events = self.index.sync()
-            self.over -= {e.args["jobId"] for e in events if e.name == "MergeDisputed"}  # a merge may roll back
-            self.on_events(events)
-            self.discover()
-            self.alert = bool(events) or not self.quiet_passes or time.monotonic() >= self.alerted_at + RECHECK_S
-            if self.alert:  # (after the events are handled: a failure here loses none of them)
-                self.alerted_at = time.monotonic()
+            events = self._read_chain()
+        except self.recoverable as exc:
+            failure = exc
+        self.alert = bool(events) or failure is not None or not self.quiet_passes \
+            or time.monotonic() >= self.alerted_at + RECHECK_S
+        if self.alert:  # (after the events are handled, and even when that failed: work never skips it)
+            self.alerted_at = time.monotonic()
+            try:
                 self.ensure_stake()
+            except self.recoverable as exc:
+                failure = failure or exc
+        if failure is None:
             self.failed_passes = 0
             self._recovered(UPKEEP)
-        except self.recoverable as exc:
+        else:
             self.failed_passes += 1
-            self._failed(UPKEEP, exc)
+            self._failed(UPKEEP, failure)
         self.work()
         resting = not events and not self.failed_passes and self.guard("reading which jobs are over", self.at_rest)
         self.quiet_passes = self.quiet_passes + 1 if resting else 0
         self.presence.rest(self.quiet_passes > 0)
+
+    def _read_chain(self) -> list[Event]:
+        """Peer IPFS nodes, publish the keyring key, read and handle new events and jobs; the events read."""
+        self.presence.share_content()
+        self.keyrings.register()
+        events = self.index.sync()
+        if events and self.quiet_passes:  # waking: peer IPFS nodes at the working pace before fetching anything
+            self.presence.rest(False)
+            self.presence.share_content()
+        self.over -= {e.args["jobId"] for e in events if e.name == "MergeDisputed"}  # a merge may roll back
+        self.on_events(events)
+        self.discover()
+        return events
 
     def on_events(self, events: list[Event]) -> None:
         """React to the chain events the last sync read (already in `index`)."""
